@@ -1,0 +1,90 @@
+"""One dumpcap per run, on the harness's own interface and ports only.
+
+`dumpcap -w` (no dissection) costs little CPU during live calls; analysis happens
+after each call. dumpcap flushes its file about once a second, so a reader first
+`sync()`s on a marker packet it sent after the call (the post-call OPTIONS ping).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.capture.pcap import UdpPacket, read_udp
+from harness.errors import CaptureError, EnvironmentMissing
+from harness.softswitch.process import ChildProcess
+
+
+class Capture:
+    def __init__(self, path: Path, interface: str, bpf: str) -> None:
+        self.path, self.interface, self.bpf = path, interface, bpf
+        self._child: ChildProcess | None = None
+        self._packets: list[UdpPacket] = []
+        self._offset = 0
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        exe = shutil.which("dumpcap")
+        if exe is None:
+            raise EnvironmentMissing("dumpcap", "tshark")
+        log = self.path.with_suffix(".log")
+        self._child = ChildProcess("dumpcap", [exe, "-i", self.interface, "-f", self.bpf,
+                                               "-w", str(self.path), "-P", "-B", "8"], log)
+        self._child.start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self._child.running():
+                raise CaptureError(f"dumpcap exited at start-up: {self._child.log_tail()}")
+            if self.path.exists() and self.path.stat().st_size >= 24 and \
+                    "Capturing on" in log.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        raise CaptureError(f"dumpcap did not start capturing within {timeout_s:.0f} s: "
+                           f"{self._child.log_tail()}")
+
+    def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+
+    def running(self) -> bool:
+        return self._child is not None and self._child.running()
+
+    def refresh(self) -> list[UdpPacket]:
+        new, self._offset = read_udp(self.path, self._offset)
+        self._packets.extend(new)
+        return self._packets
+
+    def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0) -> bool:
+        """Read until a packet matching `marker` is in the file (dumpcap has flushed)."""
+        deadline = time.monotonic() + timeout_s
+        seen = 0
+        while True:
+            packets = self.refresh()
+            if any(marker(p) for p in packets[seen:]):
+                return True
+            seen = len(packets)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+
+    def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
+        return [p for p in self._packets if t0_wall <= p.ts <= t1_wall]
+
+    def write_slice(self, packets: list[UdpPacket], dest: Path) -> None:
+        """A per-call pcap (raw IPv4 link type) of the given packets."""
+        import struct
+
+        with open(dest, "wb") as fh:
+            fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 228))
+            for p in packets:
+                udp_len = 8 + len(p.payload)
+                ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0, 64, 17, 0,
+                                 bytes(int(x) for x in p.src.split(".")),
+                                 bytes(int(x) for x in p.dst.split(".")))
+                udp = struct.pack("!HHHH", p.sport, p.dport, udp_len, 0) + p.payload
+                sec = int(p.ts)
+                usec = int(round((p.ts - sec) * 1e6))
+                frame = ip + udp
+                fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)

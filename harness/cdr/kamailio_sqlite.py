@@ -1,0 +1,94 @@
+"""Kamailio `acc` dialog CDRs (`acc_cdrs`) read from SQLite.
+
+The embedded switch writes, per dialog: `start_time`/`end_time` (db_sqlite stores
+DATETIME as a Julian day number, whole seconds), `duration` (seconds, ms resolution)
+and the `cdr_extra` columns the harness configures: `callid`, `src_user`, `dst_user`,
+`dialed`, `call_class`, `invite_ts`, `answer_ts`, `end_ts` (epoch "sec.usec" taken
+with $TV(Sn) when the INVITE, its 2xx and the BYE passed the switch) and `sip_code`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from harness.errors import CdrError
+from harness.model import CdrRecord
+
+_JULIAN_UNIX_EPOCH = 2440587.5
+
+
+def julian_to_unix(value: float) -> float:
+    """SQLite Julian day (as Kamailio's db_sqlite writes DATETIME) -> epoch seconds."""
+    return (value - _JULIAN_UNIX_EPOCH) * 86400.0
+
+
+def _epoch(text: object) -> float | None:
+    if text in (None, ""):
+        return None
+    try:
+        return float(str(text))
+    except ValueError:
+        return None
+
+
+class KamailioSqliteCdr:
+    def __init__(self, uri: str) -> None:
+        if not uri.startswith("sqlite://"):
+            raise CdrError(uri, "expected a sqlite:// URI")
+        self.uri = uri
+        # Kamailio's convention: sqlite:///rel.db is relative, sqlite:////abs.db absolute
+        self.path = Path(uri[len("sqlite:///"):])
+
+    def _rows(self, where: str = "", args: tuple[str, ...] = ()) -> list[sqlite3.Row]:
+        if not self.path.exists():
+            raise CdrError(str(self.path), "CDR database does not exist")
+        try:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+        except sqlite3.Error as exc:
+            raise CdrError(str(self.path), f"cannot open: {exc}") from exc
+        try:
+            con.row_factory = sqlite3.Row
+            return list(con.execute(f"SELECT * FROM acc_cdrs {where} ORDER BY id", args))
+        except sqlite3.Error as exc:
+            raise CdrError(str(self.path), f"cannot read table acc_cdrs: {exc}") from exc
+        finally:
+            con.close()
+
+    def by_call_id(self, call_id: str) -> list[CdrRecord]:
+        return [self._record(r) for r in self._rows("WHERE callid = ?", (call_id,))]
+
+    def all(self) -> list[CdrRecord]:
+        return [self._record(r) for r in self._rows()]
+
+    def delete_call(self, call_id: str) -> int:
+        """Remove a call's CDR rows (fault injection in tests: 'the switch lost it')."""
+        con = sqlite3.connect(str(self.path), timeout=5.0)
+        try:
+            with con:
+                cur = con.execute("DELETE FROM acc_cdrs WHERE callid = ?", (call_id,))
+            return cur.rowcount
+        finally:
+            con.close()
+
+    def _record(self, row: sqlite3.Row) -> CdrRecord:
+        keys = row.keys()
+        start = _epoch(row["start_time"]) if "start_time" in keys else None
+        if start is not None and start < 1e7:  # a Julian day, not epoch seconds
+            start = julian_to_unix(start)
+        duration = _epoch(row["duration"])
+        answer = _epoch(row["answer_ts"]) or start
+        end = _epoch(row["end_ts"])
+        if end is None and answer is not None and duration is not None:
+            end = answer + duration
+        code = str(row["sip_code"] or "")
+        disposition = ("answered" if code.startswith("2") else
+                       "cancelled" if code == "487" else
+                       "busy" if code in ("486", "600") else
+                       "failed" if code else "unknown")
+        return CdrRecord(
+            call_id=str(row["callid"] or ""), caller=str(row["src_user"] or ""),
+            callee=str(row["dst_user"] or ""), answer_wall=answer, end_wall=end,
+            duration_s=duration, disposition=disposition,
+            sip_code=int(code) if code.isdigit() else None, source=self.uri,
+            raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys))

@@ -1,0 +1,175 @@
+"""One validated, frozen configuration (YAML file + environment).
+
+Every section is a frozen dataclass; a YAML file may override any field. Unknown
+keys, wrong types and out-of-range values raise `ConfigError` naming the file, the
+dotted field and the value. Secrets (`*password*`, `*secret*`) are redacted by
+`redacted()`, which is what reports print.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class SutConfig:
+    kind: str = "embedded-kamailio"  # the embedded default system under test
+    domain: str = "beta.test"
+    sip_port: int = 0  # 0 = choose a free port on 127.0.0.1
+    rtp_port_min: int = 0  # 0 = choose a free range
+    kamailio_children: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersConfig:
+    """The test number plan. Defaults are fictional (NPA 413, 555-01XX)."""
+
+    home_npa: str = "413"
+    first_line: str = "4135550100"
+    sites: int = 7
+    lines_per_site: int = 12
+    line_password: str = ""  # "" = a random secret per run (embedded switch)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    clock_rate: int = 8000
+    ptime_ms: int = 20
+    jb_init_ms: int = 60
+    tail_pad_s: float = 1.5  # talk time beyond the reference length
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    stall_threshold_s: float = 0.1
+    tick_s: float = 0.01
+    retries_on_stall: int = 2  # re-place a call whose real-time figures were invalid
+
+
+@dataclass(frozen=True, slots=True)
+class CdrConfig:
+    time_tolerance_s: float = 1.0
+    duration_tolerance_s: float = 1.0
+    wait_s: float = 5.0  # how long to wait for the switch to write a CDR
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureConfig:
+    enabled: bool = True
+    interface: str = "lo"
+
+
+@dataclass(frozen=True, slots=True)
+class HarnessConfig:
+    sut: SutConfig = field(default_factory=SutConfig)
+    numbers: NumbersConfig = field(default_factory=NumbersConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    cdr: CdrConfig = field(default_factory=CdrConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    source: str = "<defaults>"
+
+    def redacted(self) -> dict[str, Any]:
+        def walk(obj: Any) -> Any:
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                return {f.name: (_mask(f.name, getattr(obj, f.name))
+                                 if not dataclasses.is_dataclass(getattr(obj, f.name))
+                                 else walk(getattr(obj, f.name)))
+                        for f in dataclasses.fields(obj)}
+            return obj
+        out: dict[str, Any] = walk(self)
+        return out
+
+
+def _mask(name: str, value: Any) -> Any:
+    if any(k in name for k in ("password", "secret", "token")) and value:
+        return "***"
+    return value
+
+
+def _build(cls: type[Any], data: Any, file: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(file, prefix or "<top>", data, "expected a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in known:
+            raise ConfigError(file, dotted, value,
+                              f"unknown key (known: {', '.join(sorted(known))})")
+        kwargs[key] = _coerce(hints[key], value, file, dotted)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, file: str, dotted: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, file, dotted)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        hint = next(o for o in options if o is not type(None))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(file, dotted, value, f"expected {getattr(hint, '__name__', hint)}")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> HarnessConfig:
+    """Defaults, overridden by the YAML file at `path` (if given)."""
+    if path is None:
+        return validate(HarnessConfig())
+    import yaml  # lazily: only a config file needs it
+
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, "<file>", file, f"cannot read: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, "<file>", file, f"not valid YAML: {exc}") from exc
+    cfg = _build(HarnessConfig, data, file, "")
+    return validate(dataclasses.replace(cfg, source=file))
+
+
+def validate(cfg: HarnessConfig) -> HarnessConfig:
+    f = cfg.source
+    n = cfg.numbers
+    if not (n.first_line.isdigit() and len(n.first_line) == 10):
+        raise ConfigError(f, "numbers.first_line", n.first_line, "expected 10 digits (NPA-NXX-XXXX)")
+    if not (n.home_npa.isdigit() and len(n.home_npa) == 3):
+        raise ConfigError(f, "numbers.home_npa", n.home_npa, "expected 3 digits")
+    for name in ("sites", "lines_per_site"):
+        if getattr(n, name) < 1:
+            raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
+    if cfg.media.clock_rate not in (8000, 16000):
+        raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
+    if cfg.guard.stall_threshold_s <= 0:
+        raise ConfigError(f, "guard.stall_threshold_s", cfg.guard.stall_threshold_s,
+                          "must be > 0")
+    for name in ("sip_port", "rtp_port_min"):
+        port = getattr(cfg.sut, name)
+        if port and not 1024 <= port <= 65000:
+            raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
+    return cfg

@@ -1,0 +1,136 @@
+"""Host-stall guard: measures the harness's own scheduling latency.
+
+A thread sleeps `tick_s` in a loop and records how late each wake-up is. On this
+class of host the VM is paused by its hypervisor now and then (seconds at a time);
+during such a pause every process stops, the switch included, so a timing or a
+media recording taken across it describes the host and not the system under test.
+
+`report(t0, t1)` answers for a window of monotonic time: the worst lateness seen,
+how many wake-ups were later than the threshold, and the CPU steal and CPU pressure
+(PSI) over the window. A measurement taken in a window that is not `clean` is
+flagged `invalid_measurement` by its caller, with `StallReport.describe()` as the
+evidence; it is never reported as the switch's delay.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from dataclasses import dataclass
+
+from harness.model import StallReport
+
+_RECORD_FLOOR_S = 0.005  # lateness below this is scheduler noise, not recorded
+
+
+@dataclass(frozen=True, slots=True)
+class _CpuSnap:
+    t_mono: float
+    steal_jiffies: int | None
+    total_jiffies: int | None
+    pressure_us: int | None
+
+
+def _cpu_snapshot() -> _CpuSnap:
+    steal = total = pressure = None
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            parts = fh.readline().split()
+        values = [int(v) for v in parts[1:]]
+        total, steal = sum(values[:8]), values[7]
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as fh:
+            some = fh.readline().split()
+        pressure = int(some[-1].split("=")[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return _CpuSnap(time.monotonic(), steal, total, pressure)
+
+
+class StallGuard:
+    """Background sampler of scheduling latency (start once per session)."""
+
+    def __init__(self, threshold_s: float = 0.1, tick_s: float = 0.01) -> None:
+        self.threshold_s = threshold_s
+        self.tick_s = tick_s
+        self._ends: list[float] = []  # monotonic time each late wake-up happened
+        self._lates: list[float] = []  # how late (s), parallel to _ends
+        self._marks: list[tuple[float, int]] = []  # (time, wake-ups so far), every 50th
+        self._count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snaps: list[_CpuSnap] = []
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._snaps.append(_cpu_snapshot())
+        self._thread = threading.Thread(target=self._run, name="stall-guard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+
+    def _run(self) -> None:
+        tick = self.tick_s
+        prev = time.monotonic()
+        while not self._stop.is_set():
+            time.sleep(tick)
+            now = time.monotonic()
+            late = now - prev - tick
+            prev = now
+            with self._lock:
+                self._count += 1
+                if late >= _RECORD_FLOOR_S:
+                    self._ends.append(now)
+                    self._lates.append(late)
+                if self._count % 50 == 0:
+                    self._marks.append((now, self._count))
+                    if self._count % 100 == 0:
+                        self._snaps.append(_cpu_snapshot())
+
+    def report(self, t0: float, t1: float | None = None) -> StallReport:
+        """Stalls that overlap [t0, t1] (monotonic seconds); t1 defaults to now.
+
+        A stall is the interval [end - lateness, end]; it counts for the window if
+        it overlaps it at all, because a pause just before a measurement ends or
+        just after it starts still distorts the events inside it.
+        """
+        t1 = time.monotonic() if t1 is None else t1
+        with self._lock:
+            lo = bisect.bisect_left(self._ends, t0)  # stalls ending before t0 miss it
+            lates = [late for end, late in zip(self._ends[lo:], self._lates[lo:], strict=True)
+                     if end - late <= t1]
+            marks = [(t, n) for t, n in self._marks if t0 <= t <= t1]
+            snaps = [s for s in self._snaps if t0 - 1.0 <= s.t_mono <= t1 + 1.0]
+        samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
+        over = [late for late in lates if late > self.threshold_s]
+        steal, pressure = self._cpu_over(snaps)
+        return StallReport(window_s=max(t1 - t0, 0.0), max_stall_s=max(lates, default=0.0),
+                           stalls_over_threshold=len(over), threshold_s=self.threshold_s,
+                           samples=samples, cpu_steal_pct=steal, cpu_pressure_pct=pressure)
+
+    @staticmethod
+    def _cpu_over(snaps: list[_CpuSnap]) -> tuple[float | None, float | None]:
+        if len(snaps) < 2:
+            snaps = snaps + [_cpu_snapshot()]
+        if len(snaps) < 2:
+            return None, None
+        first, last = snaps[0], snaps[-1]
+        steal = pressure = None
+        if None not in (first.steal_jiffies, last.steal_jiffies, first.total_jiffies,
+                        last.total_jiffies):
+            dtotal = (last.total_jiffies or 0) - (first.total_jiffies or 0)
+            if dtotal > 0:
+                steal = 100.0 * ((last.steal_jiffies or 0) - (first.steal_jiffies or 0)) / dtotal
+        dt = last.t_mono - first.t_mono
+        if first.pressure_us is not None and last.pressure_us is not None and dt > 0:
+            pressure = 100.0 * (last.pressure_us - first.pressure_us) / 1e6 / dt
+        return steal, pressure

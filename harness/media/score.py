@@ -1,0 +1,102 @@
+"""Objective speech quality: time alignment + PESQ (ITU-T P.862).
+
+`pesq` returns MOS-LQO already mapped: P.862.1 for narrowband ('nb'), P.862.2 for
+wideband ('wb'). Before scoring, the degraded signal is aligned to the reference by
+cross-correlation (agent recordings start with 0.3-1 s of leading silence) and cut
+to the reference length; level normalisation is PESQ's own (P.862 §10.2.1).
+
+A degraded signal that carries no speech is not scored (PESQ would either fail or
+return a meaningless floor): it is reported as silence, a defect of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.media.reference import active_mask
+
+SILENCE_DBOV = -55.0
+
+
+@dataclass(frozen=True, slots=True)
+class PesqOutcome:
+    mos_lqo: float | None
+    delay_s: float | None
+    received_s: float
+    active_ratio: float
+    problem: str = ""  # "" when scored; otherwise why not
+
+
+def level_dbov(pcm: np.ndarray) -> float:
+    if len(pcm) == 0:
+        return -120.0
+    x = pcm.astype(np.float64) / 32768.0
+    return float(20 * np.log10(np.sqrt(np.mean(x * x)) + 1e-12))
+
+
+def align(ref: np.ndarray, deg: np.ndarray, rate: int,
+          max_lag_s: float = 3.0) -> tuple[np.ndarray, int]:
+    """Shift `deg` so that the reference starts at its sample 0; cut/pad to len(ref).
+
+    Returns the aligned signal and the lag in samples (positive: deg is late).
+    """
+    n = len(ref) + len(deg)
+    size = 1 << (n - 1).bit_length()
+    r = np.fft.rfft(ref.astype(np.float64), size)
+    d = np.fft.rfft(deg.astype(np.float64), size)
+    xc = np.fft.irfft(d * np.conj(r), size)
+    max_lag = int(max_lag_s * rate)
+    lags = np.concatenate([np.arange(0, min(max_lag, len(deg))),
+                           np.arange(-min(max_lag, len(ref)) + 1, 0)])
+    values = np.concatenate([xc[: min(max_lag, len(deg))],
+                             xc[size - min(max_lag, len(ref)) + 1:]])
+    lag = int(lags[int(np.argmax(values))]) if len(values) else 0
+    out = np.zeros(len(ref), dtype=np.int16)
+    if lag >= 0:
+        seg = deg[lag: lag + len(ref)]
+        out[: len(seg)] = seg
+    else:
+        seg = deg[: len(ref) + lag]
+        out[-lag: -lag + len(seg)] = seg
+    return out, lag
+
+
+def pesq_score(ref: np.ndarray, deg: np.ndarray, rate: int, band: str = "nb") -> PesqOutcome:
+    from pesq import pesq  # compiled extension: imported when scoring
+
+    received_s = len(deg) / rate
+    if len(deg) == 0:
+        return PesqOutcome(None, None, 0.0, 0.0, "no audio received")
+    if level_dbov(deg) < SILENCE_DBOV:
+        return PesqOutcome(None, None, received_s, 0.0,
+                           f"silence: received level {level_dbov(deg):.0f} dBov")
+    aligned, lag = align(ref, deg, rate)
+    ratio = float(active_mask(aligned, rate).mean()) if len(aligned) else 0.0
+    try:
+        mos = float(pesq(rate, ref.astype(np.float64), aligned.astype(np.float64), band))
+    except Exception as exc:  # noqa: BLE001 - pesq raises bare Exception subclasses
+        return PesqOutcome(None, lag / rate, received_s, ratio, f"PESQ failed: {exc}")
+    return PesqOutcome(round(mos, 3), lag / rate, received_s, ratio)
+
+
+_CEILINGS: dict[tuple[str, str], float | None] = {}
+
+
+def codec_ceiling(ref_path: str, ref: np.ndarray, rate: int, codec: str) -> float | None:
+    """PESQ of the reference passed through the codec alone (no network, no agent):
+    the best score any path can reach with this material. G.711 only; cached."""
+    from harness.media.g711 import decode_payload, encode_alaw, encode_ulaw
+
+    key = (ref_path, codec)
+    if key not in _CEILINGS:
+        if codec == "PCMU":
+            coded = decode_payload("PCMU", encode_ulaw(ref))
+        elif codec == "PCMA":
+            coded = decode_payload("PCMA", encode_alaw(ref))
+        else:
+            _CEILINGS[key] = None
+            return None
+        _CEILINGS[key] = pesq_score(ref, coded, rate).mos_lqo
+    return _CEILINGS[key]

@@ -1,0 +1,100 @@
+"""Call set-up metrics (RFC 6076) from an agent's SIP timeline, and the verdict.
+
+RFC 6076 §4.2 Session Request Delay (SRD): from the first INVITE the caller sends
+to the first provisional response other than 100 (or the final response when none
+came). The first INVITE is the user's dialling instant, so a digest challenge round
+trip counts, as the caller experiences it (post-dial delay).
+§4.3 Session Disconnect Delay (SDD): BYE sent -> its final response (here: the
+DISCONNECTED event of the leg that sent the BYE).
+§4.4 Session Duration Time (SDT): 200 OK -> BYE.
+setup_s: INVITE -> 200 OK (ITU-T E.721 "call set-up time" as seen by the caller).
+"""
+
+from __future__ import annotations
+
+from harness.model import (
+    CallTiming,
+    CdrCheck,
+    Expect,
+    QualityScore,
+    SipEvent,
+    StallReport,
+    Status,
+    Verdict,
+)
+
+
+def _first(events: tuple[SipEvent, ...], kind: str, code_prefix: str = "") -> SipEvent | None:
+    for ev in events:
+        if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
+            return ev
+    return None
+
+
+def call_timing(caller: tuple[SipEvent, ...], stall: StallReport | None) -> CallTiming:
+    invite = _first(caller, "INVITE_SENT")
+    early = _first(caller, "EARLY", "18")
+    answer = _first(caller, "CONNECTING", "2") or _first(caller, "CONFIRMED", "2")
+    disc = _first(caller, "DISCONNECTED")
+    bye = _first(caller, "BYE_SENT")
+    srd = setup = sdt = sdd = None
+    if invite is not None:
+        first_resp = early or answer or disc
+        srd = first_resp.t_mono - invite.t_mono if first_resp else None
+        setup = answer.t_mono - invite.t_mono if answer else None
+    if answer is not None:
+        end = bye or disc
+        sdt = end.t_mono - answer.t_mono if end else None
+    if bye is not None and disc is not None:
+        sdd = disc.t_mono - bye.t_mono
+    valid = stall is None or stall.clean
+    return CallTiming(_r(srd), _r(setup), _r(sdt), _r(sdd), valid,
+                      "" if valid or stall is None else "invalid_measurement: " + stall.describe())
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def decide(expect: Expect, final_code: int | None, timing: CallTiming,
+           quality: tuple[QualityScore, ...], cdr: CdrCheck | None) -> Verdict:
+    """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
+    (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement."""
+    fails: list[str] = []
+    invalid: list[str] = []
+    if final_code != expect.final_code:
+        fails.append(f"final_code: expected {expect.final_code}, got {final_code}")
+    for name, value, limit in (("srd_s", timing.srd_s, expect.srd_s_max),
+                               ("setup_s", timing.setup_s, expect.setup_s_max)):
+        if limit is None:
+            continue
+        if value is None:
+            fails.append(f"timing.{name}: not measured")
+        elif not timing.valid:
+            invalid.append(f"timing.{name} {value:.3f} s: {timing.invalid_reason}")
+        elif value > limit:
+            fails.append(f"timing.{name}: {value:.3f} s > {limit:.3f} s")
+    if expect.mos_lqo_min is not None and expect.final_code == 200:
+        for q in quality:
+            where = f"quality.{q.direction}.{q.source}"
+            hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
+            if hard and (q.mos_lqo is None or not q.valid):
+                fails.extend(f"{where}: {r}" for r in hard)
+            elif not q.valid:
+                shown = "none" if q.mos_lqo is None else f"{q.mos_lqo:.2f}"
+                invalid.append(f"{where}: mos_lqo {shown} " + "; ".join(q.reasons))
+            elif q.mos_lqo is None:
+                fails.append(f"{where}: not scored")
+            elif q.mos_lqo < expect.mos_lqo_min:
+                fails.append(f"{where}: mos_lqo {q.mos_lqo:.2f} < {expect.mos_lqo_min:.2f}")
+            else:
+                fails.extend(f"{where}: {r}" for r in hard)
+    if expect.cdr and cdr is not None:
+        if not cdr.matched:
+            fails.append("cdr: no record for this call")
+        fails.extend(f"cdr: {m}" for m in cdr.mismatches if cdr.matched)
+    if fails:
+        return Verdict(Status.FAIL, tuple(fails + invalid), invalid_measurement=bool(invalid))
+    if invalid:
+        return Verdict(Status.ERROR, tuple(invalid), invalid_measurement=True)
+    return Verdict(Status.PASS)

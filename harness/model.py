@@ -1,0 +1,189 @@
+"""Plain data the whole harness speaks: nothing here knows about pjsua2 or Kamailio.
+
+Units live in the names (`srd_s`, `mos_lqo`, `duration_s`); monotonic clocks measure
+durations, wall clock (`*_wall`, seconds since the epoch) is kept only to compare with
+a switch's own timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One on-net beta line (a SIP account on the switch)."""
+
+    site: int
+    index: int
+    number: str
+    password: str
+
+    @property
+    def name(self) -> str:
+        return f"site{self.site}/{self.index:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What a plan row expects; None means 'not checked for this row'."""
+
+    final_code: int = 200
+    srd_s_max: float | None = 3.0
+    setup_s_max: float | None = None
+    mos_lqo_min: float | None = 4.2
+    cdr: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CallSpec:
+    """One beta-plan row: who calls what, how long it rings and talks."""
+
+    plan_id: str
+    call_type: str
+    caller: str
+    dial: str
+    expect: Expect = field(default_factory=Expect)
+    answer_after_s: float = 1.0
+    talk_s: float = 8.0
+    hangup_by: str = "caller"
+    codec: str = "PCMU"
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SipEvent:
+    """A SIP event seen by an agent. `t_mono` is time.monotonic() at the callback."""
+
+    party: str  # "a" (caller) or "b" (callee)
+    kind: str  # INVITE_SENT, RESPONSE, INCOMING, CONFIRMED, BYE_SENT, DISCONNECTED...
+    t_mono: float
+    t_wall: float
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallTiming:
+    """RFC 6076 set-up and disconnect figures as measured by the agents.
+
+    srd_s   Session Request Delay (RFC 6076 §4.2): INVITE sent -> first 18x/2xx.
+    setup_s INVITE sent -> 200 OK received (session establishment time).
+    sdt_s   Session Duration Time (RFC 6076 §4.4): 200 OK -> BYE sent.
+    sdd_s   Session Disconnect Delay (RFC 6076 §4.3): BYE sent -> its final response.
+    """
+
+    srd_s: float | None
+    setup_s: float | None
+    sdt_s: float | None
+    sdd_s: float | None
+    valid: bool = True
+    invalid_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StallReport:
+    """What the host-stall guard saw during a window of the harness's own life."""
+
+    window_s: float
+    max_stall_s: float
+    stalls_over_threshold: int
+    threshold_s: float
+    samples: int
+    cpu_steal_pct: float | None = None
+    cpu_pressure_pct: float | None = None
+
+    @property
+    def clean(self) -> bool:
+        return self.stalls_over_threshold == 0
+
+    def describe(self) -> str:
+        return (f"host stalled {self.max_stall_s * 1000:.0f} ms (threshold "
+                f"{self.threshold_s * 1000:.0f} ms, {self.stalls_over_threshold} stall(s) "
+                f"in {self.window_s:.1f} s)")
+
+
+@dataclass(frozen=True, slots=True)
+class QualityScore:
+    """One PESQ score (ITU-T P.862, mapped to MOS-LQO by P.862.1 NB / P.862.2 WB)."""
+
+    direction: str  # "a_to_b" | "b_to_a"
+    source: str  # "agent" (the receiving agent's recording) | "wire" (RTP toward it)
+    mos_lqo: float | None
+    band: str  # "nb" | "wb"
+    valid: bool
+    reasons: tuple[str, ...] = ()
+    received_s: float = 0.0  # seconds of audio that reached the scorer
+    expected_s: float = 0.0  # seconds the receiving side was connected
+    active_speech_ratio: float = 0.0
+    delay_s: float | None = None  # alignment offset found by cross-correlation
+    ceiling_mos_lqo: float | None = None  # the codec alone on this reference (no path)
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRecord:
+    """One call detail record, normalised from whatever the switch writes."""
+
+    call_id: str
+    caller: str
+    callee: str
+    answer_wall: float | None
+    end_wall: float | None
+    duration_s: float | None
+    disposition: str = ""
+    sip_code: int | None = None
+    source: str = ""
+    raw: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    field: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: expected {self.expected}, got {self.actual}"
+
+
+@dataclass(frozen=True, slots=True)
+class CdrCheck:
+    matched: bool
+    mismatches: tuple[Mismatch, ...] = ()
+    record: CdrRecord | None = None
+    rows_found: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: Status
+    reasons: tuple[str, ...] = ()
+    invalid_measurement: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    spec: CallSpec
+    call_id: str
+    final_code: int | None
+    timing: CallTiming
+    quality: tuple[QualityScore, ...]
+    cdr: CdrCheck | None
+    stall: StallReport | None
+    verdict: Verdict
+    events: tuple[SipEvent, ...] = ()
+    artifacts: tuple[tuple[str, str], ...] = ()  # (label, path relative to run dir)
+    started_wall: float = 0.0
+    error: str = ""
+
+    def score(self, direction: str, source: str) -> QualityScore | None:
+        for q in self.quality:
+            if q.direction == direction and q.source == source:
+                return q
+        return None

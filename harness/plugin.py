@@ -1,0 +1,183 @@
+"""pytest glue: options, plan collection, the session fixture, the report at exit.
+
+Plan files are `testplans/plan_*.py` modules holding a `PLAN` table of `CallSpec`s;
+each row becomes one test item whose id is its beta-plan number. Everything that
+decides anything lives in `harness.session`; this module only forwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import load_config
+from harness.errors import HarnessError
+from harness.model import CallResult, CallSpec, Status
+
+_SESSION = pytest.StashKey["_SessionHolder"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("beta-harness", "SIP beta-acceptance harness")
+    group.addoption("--sut", default=None, metavar="YAML",
+                    help="config file describing the system under test (default: embedded "
+                         "Kamailio + rtpengine on 127.0.0.1)")
+    group.addoption("--reports", default="reports", metavar="DIR",
+                    help="where runs are written: DIR/<run-id>/ and DIR/latest")
+    group.addoption("--dry-run", action="store_true", default=False,
+                    help="print every call the plan would place; send nothing")
+    parser.addini("beta_sut", "default --sut config file", default="")
+
+
+class _SessionHolder:
+    """Starts the harness session on first use; closes it (writing the report) once."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.session: Any = None
+        self.failed: str = ""
+        self.dry_lines: list[str] = []
+
+    def get(self) -> Any:
+        if self.failed:
+            raise HarnessError(self.failed)
+        if self.session is None:
+            from harness.session import HarnessSession
+
+            path = self.config.getoption("--sut") or self.config.getini("beta_sut") or None
+            try:
+                cfg = load_config(path)
+                session = HarnessSession(cfg, Path(self.config.getoption("--reports")))
+                self.session = session
+                session.start()
+            except HarnessError as exc:
+                self.failed = str(exc)
+                raise
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SESSION] = _SessionHolder(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    holder = config.stash.get(_SESSION, None)
+    if holder is not None:
+        holder.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    holder = session.config.stash.get(_SESSION, None)
+    if holder is None or holder.session is None:
+        return
+    holder.close()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        run_dir = holder.session.run_dir
+        reporter.write_line(f"beta report: {run_dir / 'index.html'}  "
+                            f"results: {run_dir / 'results.json'}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    holder = terminalreporter.config.stash.get(_SESSION, None)
+    if holder is not None and holder.dry_lines:
+        terminalreporter.section("dry run: calls the plan would place (nothing was sent)")
+        for line in holder.dry_lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix == ".py" and file_path.name.startswith("plan_") and \
+            "testplans" in file_path.parts:
+        return BetaPlanFile.from_parent(parent, path=file_path)
+    return None
+
+
+class BetaPlanFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        name = f"testplans_{self.path.stem}"
+        spec = importlib.util.spec_from_file_location(name, self.path)
+        if spec is None or spec.loader is None:
+            raise self.CollectError(f"{self.path}: cannot be imported")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        plan = getattr(module, "PLAN", None)
+        if not isinstance(plan, list) or not all(isinstance(r, CallSpec) for r in plan):
+            raise self.CollectError(f"{self.path}: PLAN must be a list of CallSpec rows")
+        seen: set[str] = set()
+        for row in plan:
+            if row.plan_id in seen:
+                raise self.CollectError(f"{self.path}: plan id {row.plan_id} appears twice")
+            seen.add(row.plan_id)
+            yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
+
+
+class BetaCallFailed(Exception):
+    def __init__(self, result: CallResult) -> None:
+        self.result = result
+        super().__init__("; ".join(result.verdict.reasons))
+
+
+class BetaCallItem(pytest.Item):
+    def __init__(self, *, spec: CallSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        for word in spec.call_type.replace("-", " ").split():
+            self.keywords[word] = True
+        self.keywords[spec.call_type.replace(" ", "_")] = True
+
+    def runtest(self) -> None:
+        holder: _SessionHolder = self.config.stash[_SESSION]
+        if self.config.getoption("--dry-run"):
+            self._dry_run()
+            return
+        result = holder.get().run_call(self.spec)
+        self.user_properties.append(("verdict", result.verdict.status.value))
+        if result.verdict.status is not Status.PASS:
+            raise BetaCallFailed(result)
+
+    def _dry_run(self) -> None:
+        cfg = load_config(self.config.getoption("--sut") or self.config.getini("beta_sut")
+                          or None)
+        from harness.numberplan import NumberPlan
+
+        plan = NumberPlan.from_config(cfg.numbers)
+        dial = plan.resolve_dial(self.spec.dial)
+        callee = plan.check_dial(dial)  # the dial guard applies to a dry run too
+        self.config.stash[_SESSION].dry_lines.append(
+            f"{self.spec.plan_id} {self.spec.call_type}: {self.spec.caller} "
+            f"({plan.line(self.spec.caller).number}) dials {dial} -> {callee.name}; "
+            f"expect {self.spec.expect.final_code}, codec {self.spec.codec}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, BetaCallFailed):
+            r = excinfo.value.result
+            head = f"{r.spec.plan_id} {r.spec.call_type}: {r.verdict.status.value.upper()}"
+            return "\n".join([head, *(f"  - {reason}" for reason in r.verdict.reasons)])
+        if isinstance(excinfo.value, HarnessError):
+            return f"{self.spec.plan_id}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
+
+
+@pytest.fixture(scope="session")
+def beta_session(request: pytest.FixtureRequest) -> Any:
+    """The running harness session (embedded switch unless --sut says otherwise)."""
+    holder: _SessionHolder = request.config.stash[_SESSION]
+    try:
+        return holder.get()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)

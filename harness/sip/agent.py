@@ -1,0 +1,307 @@
+"""Lines (registered accounts) and legs (calls) built on pjsua2.
+
+pjsua2 objects stay inside this module: a `Leg` records its SIP timeline as
+`SipEvent`s and hands out plain values. A pjsua2 `Call` must stay referenced while
+the call lives and must be released after DISCONNECTED and before `libDestroy()`
+(a Call still alive then aborts the process): `Leg.release()` does that.
+"""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from harness.errors import SipError
+from harness.model import Line, SipEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """pjsua2's own RTP/RTCP counters for one leg (RFC 3550 receiver figures)."""
+
+    codec: str
+    local_rtp: str
+    remote_rtp: str
+    rx_packets: int
+    rx_loss: int
+    rx_discard: int
+    rx_jitter_mean_ms: float
+    rx_jitter_max_ms: float
+    tx_packets: int
+    rtt_mean_ms: float
+    jb_avg_delay_ms: float
+    jb_lost: int
+    jb_discard: int
+    jb_empty: int
+
+
+class _Call(pj.Call):  # type: ignore[misc]
+    def __init__(self, account: pj.Account, leg: Leg, call_id: int = pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
+        self.leg = leg
+
+    def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 API
+        self.leg._on_state()
+
+    def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
+        self.leg._on_media()
+
+    def onStreamDestroyed(self, prm: Any) -> None:  # noqa: N802
+        self.leg._snapshot_stats()
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, agent: LineAgent) -> None:
+        super().__init__()
+        self.agent = agent
+
+    def onRegState(self, prm: Any) -> None:  # noqa: N802
+        self.agent._on_reg(prm.code, prm.reason)
+
+    def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
+        self.agent._on_incoming(prm.callId)
+
+
+@dataclass
+class Leg:
+    """One SIP dialog as seen by one agent ("a" = caller side, "b" = callee side)."""
+
+    party: str
+    play_wav: Path | None = None
+    record_wav: Path | None = None
+    events: list[SipEvent] = field(default_factory=list)
+    call: _Call | None = None
+    call_id: str = ""
+    state: str = "NULL"
+    last_code: int | None = None
+    media_active: bool = False
+    disconnected: bool = False
+    record_start_mono: float | None = None
+    record_stop_mono: float | None = None
+    play_start_mono: float | None = None
+    stats: StreamSnapshot | None = None
+    on_state_change: Callable[[Leg], None] | None = None
+    _player: Any = None
+    _recorder: Any = None
+
+    def mark(self, kind: str, code: int | None = None) -> None:
+        self.events.append(SipEvent(self.party, kind, time.monotonic(), time.time(), code))
+
+    def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
+        for ev in self.events:
+            if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
+                return ev
+        return None
+
+    # -- callbacks (inside the pump) -------------------------------------------------
+    def _on_state(self) -> None:
+        assert self.call is not None
+        info = self.call.getInfo()
+        self.call_id = self.call_id or info.callIdString
+        code = int(info.lastStatusCode) if info.lastStatusCode else None
+        names = {pj.PJSIP_INV_STATE_CALLING: "CALLING", pj.PJSIP_INV_STATE_INCOMING: "INCOMING",
+                 pj.PJSIP_INV_STATE_EARLY: "EARLY", pj.PJSIP_INV_STATE_CONNECTING: "CONNECTING",
+                 pj.PJSIP_INV_STATE_CONFIRMED: "CONFIRMED",
+                 pj.PJSIP_INV_STATE_DISCONNECTED: "DISCONNECTED"}
+        state = names.get(info.state, str(info.state))
+        if state == "EARLY" and code is not None and self.last_code == code and \
+                self.state == "EARLY":
+            return  # a retransmitted 18x
+        self.state, self.last_code = state, code
+        self.mark(state, code)
+        if state == "DISCONNECTED":
+            self._stop_media()
+            self.disconnected = True
+        if self.on_state_change:
+            self.on_state_change(self)
+
+    def _on_media(self) -> None:
+        assert self.call is not None
+        info = self.call.getInfo()
+        for idx, mi in enumerate(info.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if not self.media_active:
+                    self.media_active = True
+                    self.mark("MEDIA_ACTIVE")
+                    self._start_media(self.call.getAudioMedia(idx))
+                return
+
+    def _start_media(self, aud: Any) -> None:
+        if self.record_wav is not None:
+            self._recorder = pj.AudioMediaRecorder()
+            self._recorder.createRecorder(str(self.record_wav))
+            aud.startTransmit(self._recorder)
+            self.record_start_mono = time.monotonic()
+        if self.play_wav is not None:
+            self._player = pj.AudioMediaPlayer()
+            self._player.createPlayer(str(self.play_wav), pj.PJMEDIA_FILE_NO_LOOP)
+            self._player.startTransmit(aud)
+            self.play_start_mono = time.monotonic()
+
+    def _stop_media(self) -> None:
+        # the recorder finalises its WAV header only when destroyed
+        if self._recorder is not None:
+            self.record_stop_mono = time.monotonic()
+            self._recorder = None
+        self._player = None
+
+    def _snapshot_stats(self) -> None:
+        if self.call is None or self.stats is not None:
+            return
+        try:
+            st = self.call.getStreamStat(0)
+            si = self.call.getStreamInfo(0)
+            ti = self.call.getMedTransportInfo(0)
+        except pj.Error:
+            return
+        rx, tx = st.rtcp.rxStat, st.rtcp.txStat
+        self.stats = StreamSnapshot(
+            codec=si.codecName, local_rtp=ti.localRtpName, remote_rtp=si.remoteRtpAddress,
+            rx_packets=rx.pkt, rx_loss=rx.loss, rx_discard=rx.discard,
+            rx_jitter_mean_ms=rx.jitterUsec.mean / 1000.0,
+            rx_jitter_max_ms=rx.jitterUsec.max / 1000.0, tx_packets=tx.pkt,
+            rtt_mean_ms=st.rtcp.rttUsec.mean / 1000.0, jb_avg_delay_ms=st.jbuf.avgDelayMsec,
+            jb_lost=st.jbuf.lost, jb_discard=st.jbuf.discard, jb_empty=st.jbuf.empty)
+
+    # -- actions ------------------------------------------------------------------------
+    def answer(self, code: int) -> None:
+        assert self.call is not None
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        self.call.answer(prm)
+        self.mark("ANSWER_SENT", code)
+
+    def hangup(self) -> None:
+        if self.call is None or self.disconnected:
+            return
+        self._snapshot_stats()
+        self.mark("BYE_SENT")
+        try:
+            self.call.hangup(pj.CallOpParam())
+        except pj.Error as exc:
+            raise SipError(f"hangup failed on leg {self.party}: {exc.info()}") from exc
+
+    def local_rtp(self) -> str:
+        if self.stats:
+            return self.stats.local_rtp
+        return ""
+
+    def release(self) -> None:
+        """Drop every pjsua2 reference this leg holds (after DISCONNECTED)."""
+        self._stop_media()
+        if self.call is not None:
+            self.call.leg = None
+        self.call = None
+
+
+class LineAgent:
+    """One beta line: a registered account that places and receives calls."""
+
+    def __init__(self, line: Line, domain: str, proxy: str, rtp_port: int,
+                 rtp_range: int) -> None:
+        self.line = line
+        self.domain = domain
+        self.proxy = proxy
+        self.rtp_port, self.rtp_range = rtp_port, rtp_range
+        self.reg_code: int | None = None
+        self.reg_reason = ""
+        self.registered = False
+        self.incoming: Callable[[LineAgent, Leg], None] | None = None
+        self._acc: _Account | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.line.number}@{self.domain}"
+
+    def register(self) -> None:
+        cfg = pj.AccountConfig()
+        cfg.idUri = self.uri
+        cfg.regConfig.registrarUri = f"sip:{self.domain}"
+        cfg.regConfig.timeoutSec = 600
+        cfg.regConfig.retryIntervalSec = 0  # a failed registration is reported, not retried
+        cfg.sipConfig.proxies.append(self.proxy)
+        cfg.sipConfig.authCreds.append(
+            pj.AuthCredInfo("digest", "*", self.line.number, 0, self.line.password))
+        cfg.mediaConfig.transportConfig.port = self.rtp_port
+        cfg.mediaConfig.transportConfig.portRange = self.rtp_range
+        cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        cfg.natConfig.iceEnabled = False
+        cfg.natConfig.sdpNatRewriteUse = 0
+        cfg.natConfig.viaRewriteUse = 0
+        cfg.natConfig.contactRewriteUse = 0
+        self._acc = _Account(self)
+        try:
+            self._acc.create(cfg)
+        except pj.Error as exc:
+            self._acc = None
+            raise SipError(f"line {self.line.name} ({self.line.number}): account not "
+                           f"created: {exc.info()}") from exc
+
+    def _on_reg(self, code: int, reason: str) -> None:
+        self.reg_code, self.reg_reason = int(code), str(reason)
+        self.registered = 200 <= int(code) < 300
+
+    def _on_incoming(self, call_id: int) -> None:
+        assert self._acc is not None
+        leg = Leg("b")
+        leg.call = _Call(self._acc, leg, call_id)
+        leg.mark("INCOMING")
+        if self.incoming is None:
+            leg.answer(486)  # nobody expects a call on this line
+            return
+        self.incoming(self, leg)
+
+    def dial(self, target_uri: str, leg: Leg) -> None:
+        assert self._acc is not None
+        leg.call = _Call(self._acc, leg)
+        prm = pj.CallOpParam(True)
+        try:
+            leg.call.makeCall(target_uri, prm)
+        except pj.Error as exc:
+            leg.call = None
+            raise SipError(f"line {self.line.name}: INVITE to {target_uri} not sent: "
+                           f"{exc.info()}") from exc
+        leg.mark("INVITE_SENT")
+        leg.call_id = leg.call.getInfo().callIdString
+
+    def release(self) -> None:
+        if self._acc is not None:
+            try:
+                self._acc.shutdown()
+            except pj.Error:
+                pass
+            self._acc.agent = None
+        self._acc = None
+
+
+def wav_finalised(path: Path) -> bool:
+    """True once the recorder wrote its RIFF header (data size matches the file).
+
+    PJSIP 2.14+ removes conference ports asynchronously, in the bridge's clock
+    thread: the WAV is finalised a tick or more after the recorder is released.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(44)
+            fh.seek(0, 2)
+            size = fh.tell()
+    except OSError:
+        return False
+    if len(head) < 44 or head[:4] != b"RIFF":
+        return False
+    return int.from_bytes(head[4:8], "little") == size - 8 and size > 44
+
+
+def wav_seconds(path: Path) -> float:
+    """Length of a finalised WAV in seconds (0.0 if missing or unfinished)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / float(w.getframerate())
+    except (OSError, EOFError, wave.Error):
+        return 0.0

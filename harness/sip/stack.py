@@ -1,0 +1,163 @@
+"""The pjsua2 Endpoint: one per process, an explicit event pump, ordered teardown.
+
+Media settings chosen so that what the agent plays reaches the wire intact and
+what it receives is recorded intact on a host that keeps time:
+
+* null audio device (no sound card), never auto-closed (`sndAutoCloseTime=-1`):
+  closing and re-opening it at call start loses the first frames;
+* conference bridge at the codec's clock rate (8 kHz for G.711): no resampling;
+* VAD off: with VAD the sender suppresses frames it judges silent, clipping
+  speech onsets and sending fewer RTP packets than the prompt holds;
+* echo canceller off (`ecTailLen=0`): it would alter the audio being scored;
+* a fixed jitter buffer (prefetch min = max = `jb_init_ms`) that never discards
+  frames to shrink itself (PJMEDIA_JB_DISCARD_NONE). With PJSIP's adaptive default
+  the first ~2 s of received speech came out re-timed by a frame or two while the
+  buffer settled (measured: 66 of 592 frames differing from the wire, all in that
+  window, bit-exact after it), costing 0.25 MOS-LQO that the path did not cause.
+  The test phone is part of the instrument; it must not adapt during the test.
+
+The bridge is clocked by the null device's clock thread, which resynchronises
+(dropping frames) when it falls more than 500 ms behind; that happens only when the
+host stalls, which the stall guard detects and reports.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pjsua2 as pj
+
+from harness.errors import SipError
+
+CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
+
+
+def _with_jb_discard_none(cfg: pj.EpConfig) -> pj.EpConfig:
+    """Set medConfig.jbDiscardAlgo = PJMEDIA_JB_DISCARD_NONE (0).
+
+    The SWIG binding exposes that enum field only as an opaque pointer, so the value
+    goes through pjsua2's own JSON (de)serialiser, which reads it as a number.
+    """
+    doc = pj.JsonDocument()
+    doc.writeObject(cfg)
+    text = doc.saveString().replace('"jbDiscardAlgo":        2', '"jbDiscardAlgo":        0')
+    if '"jbDiscardAlgo":        0' not in text:
+        raise SipError("could not set the jitter buffer discard algorithm (pjsua2 JSON "
+                       "layout changed)")
+    out = pj.EpConfig()
+    doc2 = pj.JsonDocument()
+    doc2.loadString(text)
+    doc2.readObject(out)
+    return out
+
+
+class SipStack:
+    """Owns the Endpoint, the UDP transport and the timer-driven event pump."""
+
+    def __init__(self, log_path: Path, clock_rate: int = 8000, jb_init_ms: int = 60,
+                 max_calls: int = 32) -> None:
+        self.log_path = log_path
+        self.clock_rate = clock_rate
+        self.jb_init_ms = jb_init_ms
+        self.max_calls = max_calls
+        self.ep: pj.Endpoint | None = None
+        self.sip_port = 0
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._codec = ""
+
+    def start(self) -> None:
+        ep = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0  # callbacks run inside pump(), in this thread
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = self.max_calls
+        cfg.uaConfig.userAgent = "beta-harness/0.1 (PJSIP 2.15)"
+        cfg.logConfig.level = 3
+        cfg.logConfig.consoleLevel = 0
+        cfg.logConfig.filename = str(self.log_path)
+        med = cfg.medConfig
+        med.clockRate = self.clock_rate
+        med.sndClockRate = self.clock_rate
+        med.noVad = True
+        med.ecTailLen = 0
+        med.sndAutoCloseTime = -1
+        med.jbInit = self.jb_init_ms
+        med.jbMinPre = self.jb_init_ms
+        med.jbMaxPre = self.jb_init_ms
+        med.threadCnt = 1
+        med.maxMediaPorts = max(64, self.max_calls * 4)
+        cfg = _with_jb_discard_none(cfg)
+        try:
+            ep.libInit(cfg)
+            tcfg = pj.TransportConfig()
+            tcfg.port = 0
+            tcfg.boundAddress = "127.0.0.1"
+            tcfg.publicAddress = "127.0.0.1"
+            tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            self.sip_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[1]
+            self.sip_port = int(self.sip_port)
+            ep.libStart()
+            ep.audDevManager().setNullDev()
+        except pj.Error as exc:
+            ep.libDestroy()
+            raise SipError(f"pjsua2 endpoint did not start: {exc.info()}") from exc
+        self.ep = ep
+        self.set_codec("PCMU")
+
+    def set_codec(self, name: str) -> None:
+        """Offer only `name` (the plan row's codec) in new calls."""
+        if name == self._codec:
+            return
+        if name not in CODEC_IDS:
+            raise SipError(f"codec {name!r} not supported (known: {', '.join(CODEC_IDS)})")
+        assert self.ep is not None
+        for info in self.ep.codecEnum2():
+            self.ep.codecSetPriority(info.codecId, 0)
+        self.ep.codecSetPriority(CODEC_IDS[name], 255)
+        self._codec = name
+
+    # -- event pump ------------------------------------------------------------------
+    def at(self, delay_s: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
+
+    def pump(self, max_ms: int = 10) -> None:
+        assert self.ep is not None
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            fn()
+        wait_ms = max_ms
+        if self._timers:
+            wait_ms = max(0, min(max_ms, int((self._timers[0][0] - time.monotonic()) * 1000)))
+        self.ep.libHandleEvents(wait_ms)
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() > deadline:
+                raise SipError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            self.pump()
+
+    def run_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.pump()
+
+    def close(self) -> None:
+        """Destroy the library. Callers must have dropped every Call/Account first."""
+        if self.ep is None:
+            return
+        self._timers.clear()
+        import gc
+
+        gc.collect()
+        try:
+            self.ep.libDestroy()
+        finally:
+            self.ep = None

@@ -1,0 +1,37 @@
+"""A stand-in softswitch for unit tests of logic that only needs the Protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.cdr import CdrSource
+from harness.cdr.fake import FakeCdrSource
+from harness.model import Line
+
+
+@dataclass
+class FakeSoftswitch:
+    name: str = "fake"
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    domain: str = "beta.test"
+    cdrs: FakeCdrSource = field(default_factory=FakeCdrSource)
+    started: bool = False
+
+    def start(self, lines: tuple[Line, ...]) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def cdr_source(self) -> CdrSource:
+        return self.cdrs
+
+    def capture_filter(self) -> str:
+        return f"udp port {self.sip_port}"
+
+    def versions(self) -> dict[str, str]:
+        return {"fake": "0"}
+
+    def alive(self) -> bool:
+        return self.started

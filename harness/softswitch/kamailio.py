@@ -1,0 +1,228 @@
+"""The embedded default system under test: Kamailio 5.6 + rtpengine on 127.0.0.1.
+
+Per run it renders `kamailio.cfg.j2` into the run directory, provisions the beta
+lines in `auth.db` (subscriber table) and prepares `acc.db` (WAL, tolerant schema
+for `acc_cdrs`), picks free ports, starts rtpengine (userspace, `--table=-1`) and
+Kamailio as children of the harness, and waits until rtpengine answers an NG ping
+and Kamailio answers SIP OPTIONS. `stop()` kills both process groups.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import jinja2
+
+from harness.cdr import CdrSource
+from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
+from harness.config import SutConfig
+from harness.errors import EnvironmentMissing, SoftswitchError
+from harness.model import Line
+from harness.softswitch.process import (
+    ChildProcess,
+    free_udp_port,
+    free_udp_range,
+    rtpengine_ping,
+    sip_options_ping,
+    udp_port_free,
+)
+
+MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-linux-gnu/kamailio/modules",
+               "/usr/lib/kamailio/modules")
+RTP_RANGE = 400  # ports for rtpengine: 2 per call leg side, ample for 42 calls
+_SCHEMA_AUTH = """
+CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
+    DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));
+CREATE TABLE IF NOT EXISTS subscriber (id INTEGER PRIMARY KEY NOT NULL,
+    username VARCHAR(64) DEFAULT '' NOT NULL, domain VARCHAR(64) DEFAULT '' NOT NULL,
+    password VARCHAR(64) DEFAULT '' NOT NULL, ha1 VARCHAR(128) DEFAULT '' NOT NULL,
+    ha1b VARCHAR(128) DEFAULT '' NOT NULL,
+    CONSTRAINT subscriber_account_idx UNIQUE (username, domain));
+INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('subscriber', 7);
+"""
+# Kamailio writes NULL for unset cdr_extra values: no NOT NULL constraints here.
+_SCHEMA_ACC = """
+CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
+    DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));
+CREATE TABLE IF NOT EXISTS acc (id INTEGER PRIMARY KEY NOT NULL, method, from_tag, to_tag,
+    callid, sip_code, sip_reason, time);
+CREATE TABLE IF NOT EXISTS missed_calls (id INTEGER PRIMARY KEY NOT NULL, method, from_tag,
+    to_tag, callid, sip_code, sip_reason, time);
+CREATE TABLE IF NOT EXISTS acc_cdrs (id INTEGER PRIMARY KEY NOT NULL, start_time, end_time,
+    duration REAL, callid, src_user, dst_user, dialed, call_class, invite_ts, answer_ts,
+    end_ts, sip_code);
+CREATE INDEX IF NOT EXISTS acc_cdrs_callid_idx ON acc_cdrs (callid);
+INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('acc', 5);
+INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('acc_cdrs', 2);
+INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('missed_calls', 4);
+"""
+
+
+def _require(program: str, package: str) -> str:
+    path = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        raise EnvironmentMissing(program, package)
+    return path
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0].strip() if text else "unknown"
+
+
+class EmbeddedKamailio:
+    name = "embedded-kamailio"
+
+    def __init__(self, cfg: SutConfig, run_dir: Path, home_npa: str = "413") -> None:
+        self.cfg = cfg
+        self.dir = run_dir / "sut"
+        self.home_npa = home_npa
+        self._sip_port = cfg.sip_port
+        self.ng_port = 0
+        self.rtp_min = 0
+        self.kamailio: ChildProcess | None = None
+        self.rtpengine: ChildProcess | None = None
+        self.acc_db = self.dir / "acc.db"
+        self.auth_db = self.dir / "auth.db"
+
+    # -- Softswitch protocol -------------------------------------------------------
+    @property
+    def sip_host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def sip_port(self) -> int:
+        return self._sip_port
+
+    @property
+    def domain(self) -> str:
+        return self.cfg.domain
+
+    def cdr_source(self) -> CdrSource:
+        return KamailioSqliteCdr(f"sqlite:///{self.acc_db.resolve()}")
+
+    def capture_filter(self) -> str:
+        lo, hi = self.rtp_min, self.rtp_min + RTP_RANGE - 1
+        return f"udp and host 127.0.0.1 and (port {self._sip_port} or portrange {lo}-{hi})"
+
+    def versions(self) -> dict[str, str]:
+        return {"kamailio": _version([_require("kamailio", "kamailio"), "-v"]),
+                "rtpengine": _version([_require("rtpengine", "rtpengine-daemon"), "--version"])}
+
+    def alive(self) -> bool:
+        return bool(self.kamailio and self.kamailio.running() and self.rtpengine
+                    and self.rtpengine.running())
+
+    def start(self, lines: tuple[Line, ...]) -> None:
+        kam = _require("kamailio", "kamailio")
+        rtpe = _require("rtpengine", "rtpengine-daemon")
+        module_path = next((d for d in MODULE_DIRS if Path(d, "db_sqlite.so").exists()), None)
+        if module_path is None:
+            raise EnvironmentMissing("db_sqlite.so (Kamailio module)", "kamailio-sqlite-modules")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._choose_ports()
+        self._provision(lines)
+        cfg_path = self._render(module_path)
+        self._check_config(kam, cfg_path)
+        try:
+            self._start_rtpengine(rtpe)
+            self._start_kamailio(kam, cfg_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for child in (self.kamailio, self.rtpengine):
+            if child is not None:
+                child.stop()
+
+    # -- internals -----------------------------------------------------------------
+    def _choose_ports(self) -> None:
+        if self._sip_port:
+            if not udp_port_free(self._sip_port):
+                raise SoftswitchError(f"sut.sip_port {self._sip_port}: UDP port already in use "
+                                      "on 127.0.0.1")
+        else:
+            self._sip_port = free_udp_port()
+        self.ng_port = free_udp_port()
+        if self.cfg.rtp_port_min:
+            self.rtp_min = self.cfg.rtp_port_min
+            if not udp_port_free(self.rtp_min):
+                raise SoftswitchError(f"sut.rtp_port_min {self.rtp_min}: UDP port already in use")
+        else:
+            self.rtp_min = free_udp_range(RTP_RANGE, 20000, 30000)
+
+    def _provision(self, lines: tuple[Line, ...]) -> None:
+        for db in (self.auth_db, self.acc_db):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+        con = sqlite3.connect(self.auth_db)
+        with con:
+            con.executescript(_SCHEMA_AUTH)
+            con.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?,?,?)",
+                            [(ln.number, self.domain, ln.password) for ln in lines])
+        con.close()
+        con = sqlite3.connect(self.acc_db)
+        con.execute("PRAGMA journal_mode=WAL")  # concurrent acc writers: no 'database locked'
+        with con:
+            con.executescript(_SCHEMA_ACC)
+        con.close()
+
+    def _render(self, module_path: str) -> Path:
+        env = jinja2.Environment(loader=jinja2.PackageLoader("harness", "softswitch"),
+                                 undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        text = env.get_template("kamailio.cfg.j2").render(
+            run_id=self.dir.parent.name, debug=2, children=self.cfg.kamailio_children,
+            sip_port=self._sip_port, domain=self.domain, module_path=module_path,
+            auth_db=self.auth_db.resolve(), acc_db=self.acc_db.resolve(),
+            ng_port=self.ng_port, home_npa=self.home_npa)
+        path = self.dir / "kamailio.cfg"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def _check_config(self, kam: str, cfg_path: Path) -> None:
+        out = subprocess.run([kam, "-c", "-f", str(cfg_path)], capture_output=True, text=True,
+                             timeout=60, check=False)
+        if out.returncode != 0:
+            tail = " | ".join(ln.strip() for ln in (out.stderr + out.stdout).splitlines()[-6:])
+            raise SoftswitchError(f"Kamailio refused its config {cfg_path}: {tail}")
+
+    def _start_rtpengine(self, rtpe: str) -> None:
+        self.rtpengine = ChildProcess("rtpengine", [
+            rtpe, "--config-file=none", "--table=-1", "--foreground", "--log-stderr",
+            "--log-level=5", "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+            f"--port-min={self.rtp_min}", f"--port-max={self.rtp_min + RTP_RANGE - 1}",
+            "--num-threads=2", "--delete-delay=0", f"--pidfile={self.dir / 'rtpengine.pid'}",
+        ], self.dir / "rtpengine.log")
+        self.rtpengine.start()
+        self._wait(lambda: rtpengine_ping("127.0.0.1", self.ng_port), self.rtpengine,
+                   "rtpengine did not answer an NG ping")
+
+    def _start_kamailio(self, kam: str, cfg_path: Path) -> None:
+        self.kamailio = ChildProcess("kamailio", [
+            kam, "-f", str(cfg_path), "-DD", "-E", "-m", "64", "-M", "8",
+            "-P", str(self.dir / "kamailio.pid"), "-Y", str(self.dir), "-w", str(self.dir),
+        ], self.dir / "kamailio.log")
+        self.kamailio.start()
+        self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.5) == 200,
+                   self.kamailio, "Kamailio did not answer SIP OPTIONS")
+
+    @staticmethod
+    def _wait(ready: object, child: ChildProcess, what: str, timeout_s: float = 30.0) -> None:
+        assert callable(ready)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not child.running():
+                raise SoftswitchError(f"{child.name} exited at start-up: {child.log_tail()}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise SoftswitchError(f"{what} within {timeout_s:.0f} s: {child.log_tail()}")

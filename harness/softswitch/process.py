@@ -1,0 +1,155 @@
+"""Child processes the harness owns: started in their own process group, logged to a
+file, killed with the harness (PR_SET_PDEATHSIG) and reaped on stop, so that no
+switch or media relay outlives a run, a Ctrl-C or a failing test."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from harness.errors import SoftswitchError
+
+_PR_SET_PDEATHSIG = 1
+try:  # loaded here, not in the child: dlopen() after fork() can deadlock on threads
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class ChildProcess:
+    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+        self.name, self.argv, self.log_path = name, argv, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=_die_with_parent)  # noqa: PLW1509
+        finally:
+            log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=timeout_s)
+                # the group leader is gone; make sure its workers are too
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            break
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc = None
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> int:
+    """First port of `count` consecutive free UDP ports in [low, high), randomised."""
+    import random
+
+    starts = list(range(low, high - count, count))
+    random.shuffle(starts)
+    for start in starts[:200]:
+        if all(udp_port_free(p, host) for p in range(start, start + count, 7)):
+            return start
+    raise SoftswitchError(f"no {count} free UDP ports between {low} and {high} on {host}")
+
+
+def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,
+                     call_id: str = "") -> int | None:
+    """Send one SIP OPTIONS over UDP; return the response code, None on silence.
+
+    `call_id` lets a caller find this very request in a capture (a sync marker)."""
+    tag, branch = (uuid.uuid4().hex[:10] for _ in range(2))
+    call_id = call_id or uuid.uuid4().hex[:10]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        lport = s.getsockname()[1]
+        msg = (f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:{lport};branch=z9hG4bK{branch};rport\r\n"
+               f"Max-Forwards: 70\r\nTo: <sip:{host}:{port}>\r\n"
+               f"From: <sip:probe@127.0.0.1:{lport}>;tag={tag}\r\n"
+               f"Call-ID: {call_id}@beta-harness\r\nCSeq: 1 OPTIONS\r\n"
+               f"Contact: <sip:probe@127.0.0.1:{lport}>\r\nAccept: application/sdp\r\n"
+               "Content-Length: 0\r\n\r\n")
+        s.settimeout(timeout_s)
+        s.sendto(msg.encode(), (host, port))
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                data = s.recv(65535)
+            except (TimeoutError, ConnectionRefusedError):
+                return None
+            first = data.split(b"\r\n", 1)[0].split()
+            if len(first) >= 2 and first[0] == b"SIP/2.0" and first[1].isdigit():
+                code = int(first[1])
+                if code >= 200:
+                    return code
+    return None
+
+
+def rtpengine_ping(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """rtpengine NG protocol ping (bencode over UDP) -> True when it answers pong."""
+    cookie = uuid.uuid4().hex[:8]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout_s)
+        try:
+            s.sendto(f"{cookie} d7:command4:pinge".encode(), (host, port))
+            data = s.recv(4096)
+        except (TimeoutError, ConnectionRefusedError):
+            return False
+    return data.startswith(cookie.encode()) and b"pong" in data
