@@ -86,15 +86,21 @@ class StallGuard:
             now = time.monotonic()
             late = now - prev - tick
             prev = now
+            self.record(now, late)
             with self._lock:
-                self._count += 1
-                if late >= _RECORD_FLOOR_S:
-                    self._ends.append(now)
-                    self._lates.append(late)
                 if self._count % 50 == 0:
                     self._marks.append((now, self._count))
                     if self._count % 100 == 0:
                         self._snaps.append(_cpu_snapshot())
+
+    def record(self, end_mono: float, late_s: float) -> None:
+        """One wake-up `late_s` late at `end_mono` (the sampler's, or a test's)."""
+        with self._lock:
+            self._count += 1
+            if late_s >= _RECORD_FLOOR_S:
+                idx = bisect.bisect_right(self._ends, end_mono)
+                self._ends.insert(idx, end_mono)
+                self._lates.insert(idx, late_s)
 
     def report(self, t0: float, t1: float | None = None) -> StallReport:
         """Stalls that overlap [t0, t1] (monotonic seconds); t1 defaults to now.

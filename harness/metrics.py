@@ -24,6 +24,9 @@ from harness.model import (
 )
 
 
+_CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
+
+
 def _first(events: tuple[SipEvent, ...], kind: str, code_prefix: str = "") -> SipEvent | None:
     for ev in events:
         if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
@@ -31,7 +34,19 @@ def _first(events: tuple[SipEvent, ...], kind: str, code_prefix: str = "") -> Si
     return None
 
 
+def setup_window(caller: tuple[SipEvent, ...]) -> tuple[float, float] | None:
+    """Monotonic [INVITE sent, answer or final response] of the caller's leg: the
+    window in which a host stall distorts SRD and set-up time."""
+    invite = _first(caller, "INVITE_SENT")
+    end = (_first(caller, "CONNECTING", "2") or _first(caller, "CONFIRMED", "2")
+           or _first(caller, "DISCONNECTED"))
+    if invite is None:
+        return None
+    return invite.t_mono, (end.t_mono if end else invite.t_mono)
+
+
 def call_timing(caller: tuple[SipEvent, ...], stall: StallReport | None) -> CallTiming:
+    """RFC 6076 figures; `stall` is the guard's report for `setup_window(caller)`."""
     invite = _first(caller, "INVITE_SENT")
     early = _first(caller, "EARLY", "18")
     answer = _first(caller, "CONNECTING", "2") or _first(caller, "CONFIRMED", "2")
@@ -57,9 +72,14 @@ def _r(value: float | None) -> float | None:
 
 
 def decide(expect: Expect, final_code: int | None, timing: CallTiming,
-           quality: tuple[QualityScore, ...], cdr: CdrCheck | None) -> Verdict:
+           quality: tuple[QualityScore, ...], cdr: CdrCheck | None,
+           call_stall: StallReport | None = None) -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
-    (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement."""
+    (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
+
+    `call_stall` covers the whole call: a stall anywhere in it delays the agent's
+    own clock readings that the CDR's answer/end times are compared with."""
+    call_clean = call_stall is None or call_stall.clean
     fails: list[str] = []
     invalid: list[str] = []
     if final_code != expect.final_code:
@@ -92,7 +112,12 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
     if expect.cdr and cdr is not None:
         if not cdr.matched:
             fails.append("cdr: no record for this call")
-        fails.extend(f"cdr: {m}" for m in cdr.mismatches if cdr.matched)
+        for m in cdr.mismatches if cdr.matched else ():
+            if m.field in _CDR_TIME_FIELDS and not call_clean and call_stall is not None:
+                # the agent's own clock readings were delayed by the stall
+                invalid.append(f"cdr: {m} (invalid_measurement: {call_stall.describe()})")
+            else:
+                fails.append(f"cdr: {m}")
     if fails:
         return Verdict(Status.FAIL, tuple(fails + invalid), invalid_measurement=bool(invalid))
     if invalid:

@@ -26,7 +26,7 @@ from harness.errors import CaptureError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
 from harness.media.assess import DirectionInput, assess
-from harness.metrics import call_timing, decide
+from harness.metrics import call_timing, decide, setup_window
 from harness.model import CallResult, CallSpec, CallTiming, CdrCheck, Line, Status, Verdict
 from harness.numberplan import NumberPlan
 from harness.report.results import ResultStore
@@ -208,14 +208,16 @@ class HarnessSession:
     def _measure(self, spec: CallSpec, out: TwoPartyOutcome, call_dir: Path,
                  started_wall: float) -> CallResult:
         stall = self.guard.report(out.t_start_mono, out.t_end_mono)
+        window = setup_window(out.a.events)
+        setup_stall = self.guard.report(*window) if window else stall
         # liveness of the switch, and the marker that tells us dumpcap has flushed
         marker = f"sync-{uuid.uuid4().hex}"
         alive = sip_options_ping(self.switch.sip_host, self.switch.sip_port, 2.0,
                                  marker) == 200
-        timing = call_timing(out.a.events, stall)
+        timing = call_timing(out.a.events, setup_stall)
         quality, streams, artifacts = self._quality(spec, out, call_dir, stall, marker)
         cdr = self._cdr(spec, out) if spec.expect.cdr else None
-        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr)
+        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         if errors:

@@ -19,8 +19,12 @@ _JULIAN_UNIX_EPOCH = 2440587.5
 
 
 def julian_to_unix(value: float) -> float:
-    """SQLite Julian day (as Kamailio's db_sqlite writes DATETIME) -> epoch seconds."""
-    return (value - _JULIAN_UNIX_EPOCH) * 86400.0
+    """Kamailio db_sqlite DATETIME (a Julian day number) -> epoch seconds.
+
+    Measured on Kamailio 5.6.3: the stored day is the whole second of the event
+    minus 0.5 s, so the conversion adds the half second back (the result is an
+    integer second: sub-second times come from the `*_ts` extras)."""
+    return (value - _JULIAN_UNIX_EPOCH) * 86400.0 + 0.5
 
 
 def _epoch(text: object) -> float | None:

@@ -1,0 +1,3 @@
+"""Shared helpers for the harness's own tests (fixtures only, no logic)."""
+
+pytest_plugins = ["pytester"]

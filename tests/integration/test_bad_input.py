@@ -1,0 +1,102 @@
+"""Bad input at start-up: each a one-line error naming its cause; no process left."""
+
+import json
+import socket
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import SutConfig, load_config
+from harness.errors import EnvironmentMissing, SipError, SoftswitchError
+from harness.model import Line
+from harness.session import HarnessSession
+from harness.sip.agent import LineAgent
+from harness.softswitch import kamailio as kamailio_mod
+from harness.softswitch.kamailio import EmbeddedKamailio
+
+pytestmark = pytest.mark.integration
+LINES = (Line(1, 1, "4135550100", "pw"),)
+
+
+def _no_switch_left(run_dir: Path) -> None:
+    out = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True,
+                         check=False)
+    assert out.stdout.strip() == "", f"processes left behind: {out.stdout}"
+
+
+def test_kamailio_refusing_its_config_shows_the_log_tail(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    sw = EmbeddedKamailio(SutConfig(), tmp_path)
+    render = sw._render
+
+    def broken(module_path: str) -> Path:
+        path = render(module_path)
+        path.write_text(path.read_text().replace("request_route {", "request_route {\n\tnosuchfn();"))
+        return path
+
+    monkeypatch.setattr(sw, "_render", broken)
+    with pytest.raises(SoftswitchError) as err:
+        sw.start(LINES)
+    msg = str(err.value)
+    assert "Kamailio refused its config" in msg and "kamailio.cfg" in msg
+    assert "parse error in config file" in msg and "unknown command" in msg
+    assert "\n" not in msg
+    _no_switch_left(tmp_path)
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        sw = EmbeddedKamailio(SutConfig(sip_port=port), tmp_path)
+        with pytest.raises(SoftswitchError, match=f"sut.sip_port {port}: UDP port already in use"):
+            sw.start(LINES)
+
+
+def test_a_missing_debian_package_is_named(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    real_which = kamailio_mod.shutil.which
+    monkeypatch.setattr(kamailio_mod.shutil, "which",
+                        lambda name, path=None: None if name == "rtpengine" else real_which(name))
+    with pytest.raises(EnvironmentMissing) as err:
+        EmbeddedKamailio(SutConfig(), tmp_path).start(LINES)
+    assert "'rtpengine' not found" in str(err.value) and "'rtpengine-daemon'" in str(err.value)
+
+
+def test_start_failure_is_written_to_results(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    real_which = kamailio_mod.shutil.which
+    monkeypatch.setattr(kamailio_mod.shutil, "which",
+                        lambda name, path=None: None if name == "kamailio" else real_which(name))
+    session = HarnessSession(load_config(), tmp_path)
+    with pytest.raises(EnvironmentMissing):
+        session.start()
+    doc = json.loads((session.run_dir / "results.json").read_text())
+    assert any("'kamailio' not found" in e for e in doc["errors"])
+
+
+def test_registration_failure_names_the_line_and_the_code(tmp_path: Path) -> None:
+    cfg = load_config()
+    session = HarnessSession(replace(cfg, capture=replace(cfg.capture, enabled=False)), tmp_path)
+    session.start()
+    try:
+        good = session.plan.line("site1/01")
+        impostor = replace(good, password="wrong-" + good.password)
+        assert session.stack is not None
+        agent = LineAgent(impostor, session.switch.domain,
+                          f"sip:{session.switch.sip_host}:{session.switch.sip_port};lr", 0, 0)
+        session.agents[good.name] = agent  # so that close() releases it
+        agent.register()
+        session.stack.run_until(lambda: agent.reg_code is not None, 10.0, "registration")
+        assert not agent.registered and agent.reg_code in (401, 403)
+        # the session's own path reports it as one line
+        session.agents.pop(good.name).release()
+        session.plan = replace(session.plan, lines=tuple(
+            impostor if ln.name == good.name else ln for ln in session.plan.lines))
+        with pytest.raises(SipError, match=r"line site1/01 \(4135550100\) registration failed: 40[13]"):
+            session.agent(impostor)
+    finally:
+        session.close()
+    _no_switch_left(tmp_path)

@@ -1,0 +1,146 @@
+"""One real on-net call through the embedded switch, measured, and each detection
+path shown catching the fault it claims to detect."""
+
+import json
+import os
+
+import pytest
+
+from harness.faults import drop_udp, ensure_running, stall_process
+from harness.model import CallResult, CallSpec, Expect, Status
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.integration
+
+ONNET = CallSpec("1.1", "on-net cross-site", caller="site1/01", dial="site2/01",
+                 expect=Expect(final_code=200, srd_s_max=3.0, mos_lqo_min=4.2))
+
+
+def _valid_or_flagged(r: CallResult) -> None:
+    """A real-time figure is either valid and meets its threshold, or flagged invalid
+    with the stall that explains it."""
+    for q in r.quality:
+        if q.valid:
+            assert q.mos_lqo is not None and q.mos_lqo >= 4.2, (q.direction, q.source, q)
+        else:
+            assert r.stall is not None and not r.stall.clean, q
+            assert any(x.startswith("invalid_measurement: host stalled") for x in q.reasons)
+
+
+def test_onnet_call_is_timed_cdr_matched_and_scored(live: HarnessSession) -> None:
+    r = live.run_call(ONNET)
+    assert r.final_code == 200 and r.call_id
+    assert r.stall is not None and r.stall.samples > 0
+    # timing (RFC 6076): the callee answers after 1 s of ringing
+    assert r.timing.srd_s is not None and r.timing.setup_s is not None
+    assert 1.0 <= r.timing.setup_s
+    assert r.timing.sdt_s is not None and r.timing.sdt_s > 8.0
+    if r.timing.valid:
+        assert r.timing.srd_s < 3.0 and r.timing.setup_s < 1.0 + 3.0
+    else:
+        assert r.timing.invalid_reason.startswith("invalid_measurement")
+    # the switch's CDR: found by Call-ID, numbers, answer/end within 1 s, duration
+    assert r.cdr is not None and r.cdr.matched and r.cdr.rows_found == 1
+    if r.stall.clean:
+        assert r.cdr.mismatches == ()
+    assert r.cdr.record is not None and r.cdr.record.call_id == r.call_id
+    # PESQ both ways from both sources, with the recording covering the talk time
+    assert {(q.direction, q.source) for q in r.quality} == {
+        ("a_to_b", "agent"), ("a_to_b", "wire"), ("b_to_a", "agent"), ("b_to_a", "wire")}
+    _valid_or_flagged(r)
+    for q in r.quality:
+        assert q.band == "nb" and q.ceiling_mos_lqo is not None
+        if q.valid and q.source == "agent":
+            assert abs(q.received_s / q.expected_s - 1.0) <= 0.02
+        if q.valid and q.source == "wire":
+            # the path is transparent: the wire scores what the codec alone scores
+            assert q.mos_lqo == pytest.approx(q.ceiling_mos_lqo, abs=0.05)
+    assert r.verdict.status in (Status.PASS, Status.ERROR)
+    if r.verdict.status is Status.ERROR:
+        assert r.verdict.invalid_measurement
+    # machine-readable result on disk, with the fields the report builds on
+    doc = json.loads((live.run_dir / "results.json").read_text())
+    call = next(c for c in doc["calls"] if c["call_id"] == r.call_id)
+    assert call["plan_id"] == "1.1" and call["call_type"] == "on-net cross-site"
+    assert call["verdict"] == r.verdict.status.value
+    assert call["timing"]["srd_s"] == r.timing.srd_s
+    assert call["quality"]["a_to_b"]["mos_lqo"] is not None
+    assert call["quality"]["b_to_a"]["mos_lqo"] is not None
+    assert call["cdr"]["matched"] is True
+
+
+@pytest.mark.fault
+@pytest.mark.parametrize("chain", ["INPUT", "OUTPUT"])
+def test_one_direction_of_media_cut_fails_the_call(live: HarnessSession, chain: str) -> None:
+    first, last = live.line_rtp_ports("site2/01")  # the callee's RTP/RTCP ports
+    with drop_udp(first, last, chain):
+        r = live.run_call(ONNET)
+    assert r.final_code == 200
+    assert r.verdict.status is Status.FAIL
+    agent = r.score("a_to_b", "agent")
+    wire = r.score("a_to_b", "wire")
+    assert agent is not None and wire is not None
+    assert agent.mos_lqo is None and any(x.startswith("silence") for x in agent.reasons)
+    assert any(x.startswith("quality.a_to_b.agent: silence") for x in r.verdict.reasons)
+    if chain == "INPUT":  # dropped after the capture tap: the wire saw it, B did not
+        assert wire.mos_lqo is not None
+    else:  # dropped at the sender: nothing on the wire either
+        assert wire.mos_lqo is None and any("one-way audio" in x for x in wire.reasons)
+    # the other direction still flows
+    back = r.score("b_to_a", "wire")
+    assert back is not None and back.mos_lqo is not None
+    assert not any(x.startswith("quality.b_to_a") and "silence" in x for x in r.verdict.reasons)
+
+
+@pytest.mark.fault
+def test_missing_cdr_row_is_caught(live: HarnessSession) -> None:
+    from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
+
+    source = live.switch.cdr_source()
+    assert isinstance(source, KamailioSqliteCdr)
+    deleted: list[int] = []
+
+    def lose_the_cdr(call_id: str) -> None:
+        import time
+
+        for _ in range(50):  # the switch writes it on the BYE; wait for it, then drop it
+            n = source.delete_call(call_id)
+            if n:
+                deleted.append(n)
+                return
+            time.sleep(0.1)
+
+    live.before_cdr_fetch.append(lose_the_cdr)
+    try:
+        r = live.run_call(ONNET)
+    finally:
+        live.before_cdr_fetch.remove(lose_the_cdr)
+    assert deleted == [1]
+    assert r.cdr is not None and not r.cdr.matched
+    assert r.verdict.status is Status.FAIL
+    assert "cdr: no record for this call" in r.verdict.reasons
+    doc = json.loads((live.run_dir / "results.json").read_text())
+    call = next(c for c in doc["calls"] if c["call_id"] == r.call_id)
+    assert call["cdr"]["matched"] is False and call["verdict"] == "fail"
+
+
+@pytest.mark.fault
+def test_a_stall_during_the_call_is_flagged_not_blamed_on_the_switch(
+        live: HarnessSession) -> None:
+    helper = stall_process(os.getpid(), after_s=6.0, for_s=0.8)  # mid-speech
+    try:
+        r = live.run_call(ONNET)
+    finally:
+        helper.wait(timeout=60)
+        ensure_running(os.getpid())
+    assert r.stall is not None and r.stall.max_stall_s >= 0.7
+    # the stall came 6 s into the talk: set-up timing was taken before it
+    assert r.timing.srd_s is not None
+    if r.timing.valid:
+        assert r.timing.srd_s < 3.0
+    agent = [q for q in r.quality if q.source == "agent"]
+    assert agent and all(not q.valid for q in agent)
+    assert all(any("host stalled" in x for x in q.reasons) for q in agent)
+    assert r.verdict.status is not Status.PASS
+    assert r.verdict.invalid_measurement
+    assert any("invalid_measurement" in x for x in r.verdict.reasons)

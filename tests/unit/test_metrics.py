@@ -1,0 +1,112 @@
+import pytest
+
+from harness.metrics import call_timing, decide, setup_window
+from harness.model import (
+    CallTiming,
+    CdrCheck,
+    Expect,
+    Mismatch,
+    QualityScore,
+    SipEvent,
+    StallReport,
+    Status,
+)
+
+CLEAN = StallReport(14.0, 0.004, 0, 0.1, 1400)
+STALLED = StallReport(14.0, 0.9, 1, 0.1, 1300)
+
+
+def _ev(kind: str, t: float, code: int | None = None) -> SipEvent:
+    return SipEvent("a", kind, 100.0 + t, 1e9 + t, code)
+
+
+CALLER = (_ev("INVITE_SENT", 0.0), _ev("EARLY", 0.004, 180), _ev("CONNECTING", 1.005, 200),
+          _ev("CONFIRMED", 1.006, 200), _ev("BYE_SENT", 14.0), _ev("DISCONNECTED", 14.001, 200))
+
+
+def test_rfc6076_figures_from_the_caller_timeline() -> None:
+    t = call_timing(CALLER, CLEAN)
+    assert t.srd_s == pytest.approx(0.004)
+    assert t.setup_s == pytest.approx(1.005)
+    assert t.sdt_s == pytest.approx(12.995)
+    assert t.sdd_s == pytest.approx(0.001)
+    assert t.valid
+
+
+def test_srd_of_a_failed_call_is_the_final_response() -> None:
+    t = call_timing((_ev("INVITE_SENT", 0.0), _ev("DISCONNECTED", 0.2, 486)), CLEAN)
+    assert t.srd_s == pytest.approx(0.2) and t.setup_s is None
+
+
+def test_setup_window_spans_invite_to_answer() -> None:
+    assert setup_window(CALLER) == (pytest.approx(100.0), pytest.approx(101.005))
+
+
+def test_timing_during_a_stall_is_invalid_with_the_evidence() -> None:
+    t = call_timing(CALLER, STALLED)
+    assert not t.valid and "900 ms" in t.invalid_reason
+    assert t.invalid_reason.startswith("invalid_measurement")
+
+
+def _q(direction: str, source: str, mos: float | None, valid: bool = True,
+       reasons: tuple[str, ...] = ()) -> QualityScore:
+    return QualityScore(direction, source, mos, "nb", valid, reasons)
+
+
+GOOD_Q = tuple(_q(d, s, 4.3) for d in ("a_to_b", "b_to_a") for s in ("agent", "wire"))
+OK_CDR = CdrCheck(True, (), None, 1)
+
+
+def test_all_good_passes() -> None:
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR)
+    assert v.status is Status.PASS and v.reasons == ()
+
+
+def test_each_check_fails_with_its_figure() -> None:
+    slow = CallTiming(3.5, 4.0, 10.0, 0.01)
+    v = decide(Expect(), 200, slow, GOOD_Q, OK_CDR)
+    assert v.status is Status.FAIL and "timing.srd_s: 3.500 s > 3.000 s" in v.reasons
+    low = (_q("a_to_b", "wire", 3.1),) + GOOD_Q[1:]
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), low, OK_CDR)
+    assert "quality.a_to_b.wire: mos_lqo 3.10 < 4.20" in v.reasons
+    one_way = (_q("a_to_b", "agent", None, True, ("silence: received level -90 dBov",)),)
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), one_way + GOOD_Q[1:], OK_CDR)
+    assert v.status is Status.FAIL and any("silence" in r for r in v.reasons)
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, CdrCheck(False, (), None, 0))
+    assert "cdr: no record for this call" in v.reasons
+    bad = CdrCheck(True, (Mismatch("end_time", "10.000", "15.000"),), None, 1)
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, bad)
+    assert "cdr: end_time: expected 10.000, got 15.000" in v.reasons
+    v = decide(Expect(), 486, call_timing(CALLER, CLEAN), (), OK_CDR)
+    assert "final_code: expected 200, got 486" in v.reasons
+
+
+def test_a_stalled_measurement_is_never_a_pass_nor_a_switch_failure() -> None:
+    invalid_q = tuple(_q(d, s, 2.1, False, ("invalid_measurement: host stalled 900 ms",))
+                      for d in ("a_to_b", "b_to_a") for s in ("agent", "wire"))
+    v = decide(Expect(), 200, call_timing(CALLER, STALLED), invalid_q, OK_CDR)
+    assert v.status is Status.ERROR and v.invalid_measurement
+    assert all("invalid_measurement" in r for r in v.reasons)
+
+
+def test_a_hard_defect_fails_even_on_a_stalled_host() -> None:
+    q = (_q("a_to_b", "wire", None, False,
+            ("no RTP toward the receiver on the wire (one-way audio)",
+             "invalid_measurement: host stalled 900 ms")),)
+    v = decide(Expect(), 200, call_timing(CALLER, STALLED), q, OK_CDR)
+    assert v.status is Status.FAIL
+    assert any("one-way audio" in r for r in v.reasons)
+
+
+def test_cdr_time_mismatch_during_a_stall_is_invalid_but_a_missing_row_still_fails() -> None:
+    shifted = CdrCheck(True, (Mismatch("end_time", "10.000", "11.500"),), None, 1)
+    # stall mid-call: set-up timing valid, but the agent's end-time reading was delayed
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, STALLED)
+    assert v.status is Status.ERROR and v.invalid_measurement
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, CLEAN)
+    assert v.status is Status.FAIL
+    wrong_number = CdrCheck(True, (Mismatch("callee", "4135550112", "4135550113"),), None, 1)
+    v = decide(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, wrong_number)
+    assert v.status is Status.FAIL
+    v = decide(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, CdrCheck(False))
+    assert v.status is Status.FAIL and "cdr: no record for this call" in v.reasons

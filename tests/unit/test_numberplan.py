@@ -1,0 +1,40 @@
+import pytest
+
+from harness.config import NumbersConfig
+from harness.errors import DialGuardError
+from harness.numberplan import NumberPlan
+
+
+@pytest.fixture
+def plan() -> NumberPlan:
+    return NumberPlan.from_config(NumbersConfig(line_password="pw"))
+
+
+def test_84_lines_in_7_sites(plan: NumberPlan) -> None:
+    assert len(plan.lines) == 84
+    assert {ln.site for ln in plan.lines} == set(range(1, 8))
+    assert plan.line("site1/01").number == "4135550100"
+    assert plan.line("site2/01").number == "4135550112"
+    assert plan.line("site7/12").number == "4135550183"
+    assert len({ln.number for ln in plan.lines}) == 84
+
+
+@pytest.mark.parametrize("dial", ["4135550112", "14135550112", "+14135550112", "5550112",
+                                  "(413) 555-0112"])
+def test_normalisation_forms(plan: NumberPlan, dial: str) -> None:
+    assert plan.normalise(dial) == "4135550112"
+    assert plan.check_dial(dial).name == "site2/01"
+
+
+@pytest.mark.parametrize("dial", ["4135550199", "2125551234", "911", "011442079460123", "abc"])
+def test_dial_guard_refuses_out_of_plan(plan: NumberPlan, dial: str) -> None:
+    with pytest.raises(DialGuardError) as err:
+        plan.check_dial(dial)
+    assert repr(dial) in str(err.value)
+
+
+def test_resolve_dial_by_line_name(plan: NumberPlan) -> None:
+    assert plan.resolve_dial("site3/05") == plan.line("site3/05").number
+    assert plan.resolve_dial("4135550100") == "4135550100"
+    with pytest.raises(DialGuardError, match="no such beta line"):
+        plan.line("site9/01")

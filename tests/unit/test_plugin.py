@@ -1,0 +1,66 @@
+"""The pytest plugin: plan tables collected with plan numbers as ids; dry run."""
+
+import pytest
+
+PLAN = '''
+from harness.model import CallSpec, Expect
+PLAN = [
+    CallSpec("1.1", "on-net cross-site", caller="site1/01", dial="site2/01"),
+    CallSpec("1.2", "on-net same-site", caller="site1/02", dial="4135550103"),
+]
+'''
+
+
+def test_collect_only_lists_plan_numbers(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_01_onnet.py").write_text(PLAN)
+    result = pytester.runpytest_subprocess("testplans", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["testplans/plan_01_onnet.py::1.1",
+                                 "testplans/plan_01_onnet.py::1.2", "*2 tests collected*"])
+
+
+def test_k_selects_by_call_type(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_01_onnet.py").write_text(PLAN)
+    result = pytester.runpytest_subprocess("testplans", "--collect-only", "-q", "-k", "same")
+    result.stdout.fnmatch_lines(["testplans/plan_01_onnet.py::1.2", "*1/2 tests collected*"])
+
+
+def test_dry_run_prints_calls_and_sends_nothing(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_01_onnet.py").write_text(PLAN)
+    result = pytester.runpytest_subprocess("testplans", "--dry-run", "--reports", "out")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*dry run*nothing was sent*",
+                                 "1.1 on-net cross-site: site1/01 (4135550100) dials 4135550112*",
+                                 "1.2 on-net same-site: site1/02 (4135550101) dials 4135550103*"])
+    assert not pytester.path.joinpath("out").exists()  # no session was started
+
+
+def test_dry_run_applies_the_dial_guard(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_09_bad.py").write_text(
+        "from harness.model import CallSpec\n"
+        "PLAN = [CallSpec('9.1', 'off-plan', caller='site1/01', dial='2125550123')]\n")
+    result = pytester.runpytest_subprocess("testplans", "--dry-run")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*refused to dial '2125550123'*outside the test number plan*"])
+
+
+def test_duplicate_plan_ids_are_a_collection_error(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_02_dup.py").write_text(
+        "from harness.model import CallSpec\n"
+        "PLAN = [CallSpec('2.1', 'a', 'site1/01', 'site2/01'),"
+        " CallSpec('2.1', 'b', 'site1/01', 'site2/02')]\n")
+    result = pytester.runpytest_subprocess("testplans", "--collect-only")
+    result.stdout.fnmatch_lines(["*plan id 2.1 appears twice*"])
+
+
+def test_bad_sut_config_fails_every_call_with_one_clear_line(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_01_onnet.py").write_text(PLAN)
+    pytester.path.joinpath("sut.yaml").write_text("sut:\n  colour: blue\n")
+    result = pytester.runpytest_subprocess("testplans", "--sut", "sut.yaml", "--reports", "out")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*sut.yaml: field 'sut.colour' = 'blue': unknown key*"])

@@ -1,0 +1,52 @@
+import json
+from pathlib import Path
+
+from harness.model import (
+    CallResult,
+    CallSpec,
+    CallTiming,
+    CdrCheck,
+    QualityScore,
+    Status,
+    Verdict,
+)
+from harness.report.results import ResultStore
+
+
+def _result(plan_id: str, status: Status) -> CallResult:
+    q = tuple(QualityScore(d, s, 4.28, "nb", True) for d in ("a_to_b", "b_to_a")
+              for s in ("agent", "wire"))
+    return CallResult(CallSpec(plan_id, "on-net cross-site", "site1/01", "site2/01"), "cid",
+                      200, CallTiming(0.003, 1.004, 13.3, 0.001), q, CdrCheck(True), None,
+                      Verdict(status, () if status is Status.PASS else ("cdr: no record",)))
+
+
+def test_every_call_is_on_disk_as_soon_as_it_is_measured(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "run-1", "run-1", {"sut": "x"})
+    store.add(_result("1.1", Status.PASS))
+    # a crash here must keep call 1.1: the file is already complete JSON
+    doc = json.loads((tmp_path / "run-1" / "results.json").read_text())
+    assert doc["status"] == "INCOMPLETE" and [c["plan_id"] for c in doc["calls"]] == ["1.1"]
+    store.add(_result("1.2", Status.FAIL))
+    store.close()
+    doc = json.loads((tmp_path / "run-1" / "results.json").read_text())
+    assert doc["status"] == "complete"
+    assert doc["summary"] == {"calls": 2, "pass": 1, "fail": 1, "error": 0}
+    c = doc["calls"][1]
+    for key in ("plan_id", "call_type", "verdict", "reasons"):
+        assert key in c
+    assert c["verdict"] == "fail" and c["reasons"] == ["cdr: no record"]
+    assert c["timing"]["srd_s"] == 0.003 and c["timing"]["setup_s"] == 1.004
+    assert c["quality"]["a_to_b"]["mos_lqo"] == 4.28 and c["quality"]["b_to_a"]["mos_lqo"] == 4.28
+    assert c["cdr"]["matched"] is True and c["cdr"]["mismatches"] == []
+    assert (tmp_path / "latest").resolve() == (tmp_path / "run-1").resolve()
+    assert "1.2" in (tmp_path / "run-1" / "index.html").read_text()
+
+
+def test_run_errors_are_kept_beside_the_calls(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "r", "r", {})
+    store.add(_result("1.1", Status.PASS))
+    store.add_error("Kamailio refused its config: line 12: syntax error")
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert doc["errors"] == ["Kamailio refused its config: line 12: syntax error"]
+    assert len(doc["calls"]) == 1
