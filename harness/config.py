@@ -111,7 +111,7 @@ def _build(cls: type[Any], data: Any, file: str, prefix: str) -> Any:
 
 
 def _coerce(hint: Any, value: Any, file: str, dotted: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, file, dotted)
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
@@ -157,7 +157,8 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     f = cfg.source
     n = cfg.numbers
     if not (n.first_line.isdigit() and len(n.first_line) == 10):
-        raise ConfigError(f, "numbers.first_line", n.first_line, "expected 10 digits (NPA-NXX-XXXX)")
+        raise ConfigError(f, "numbers.first_line", n.first_line,
+                          "expected 10 digits (NPA-NXX-XXXX)")
     if not (n.home_npa.isdigit() and len(n.home_npa) == 3):
         raise ConfigError(f, "numbers.home_npa", n.home_npa, "expected 3 digits")
     for name in ("sites", "lines_per_site"):

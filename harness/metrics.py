@@ -23,7 +23,6 @@ from harness.model import (
     Verdict,
 )
 
-
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
 
 

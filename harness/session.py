@@ -249,7 +249,7 @@ class HarnessSession:
         streams: dict[str, StreamStats | None] = {}
         legs: dict[str, tuple[LegOutcome, LegOutcome, str]] = {
             "a_to_b": (out.a, out.b, "a"), "b_to_a": (out.b, out.a, "b")}
-        for direction, (sender, receiver, ref_key) in legs.items():
+        for direction, (_sender, receiver, ref_key) in legs.items():
             local = receiver.stats.local_rtp if receiver.stats else ""
             negotiated = receiver.stats.codec if receiver.stats else ""
             agent_q, wire_q, st = assess(DirectionInput(

@@ -44,28 +44,34 @@ class StreamSnapshot:
 class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, account: pj.Account, leg: Leg, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(account, call_id)
-        self.leg = leg
+        self.leg: Leg | None = leg
 
+    # callbacks after release() (leg is None) are for a call the harness let go of
     def onCallState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 API
-        self.leg._on_state()
+        if self.leg is not None:
+            self.leg._on_state()
 
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
-        self.leg._on_media()
+        if self.leg is not None:
+            self.leg._on_media()
 
     def onStreamDestroyed(self, prm: Any) -> None:  # noqa: N802
-        self.leg._snapshot_stats()
+        if self.leg is not None:
+            self.leg._snapshot_stats()
 
 
 class _Account(pj.Account):  # type: ignore[misc]
     def __init__(self, agent: LineAgent) -> None:
         super().__init__()
-        self.agent = agent
+        self.agent: LineAgent | None = agent
 
     def onRegState(self, prm: Any) -> None:  # noqa: N802
-        self.agent._on_reg(prm.code, prm.reason)
+        if self.agent is not None:
+            self.agent._on_reg(prm.code, prm.reason)
 
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
-        self.agent._on_incoming(prm.callId)
+        if self.agent is not None:
+            self.agent._on_incoming(prm.callId)
 
 
 @dataclass

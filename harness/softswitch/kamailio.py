@@ -31,8 +31,8 @@ from harness.softswitch.process import (
     udp_port_free,
 )
 
-MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-linux-gnu/kamailio/modules",
-               "/usr/lib/kamailio/modules")
+MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
+               "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
 RTP_RANGE = 400  # ports for rtpengine: 2 per call leg side, ample for 42 calls
 _SCHEMA_AUTH = """
 CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER

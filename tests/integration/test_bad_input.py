@@ -33,7 +33,8 @@ def test_kamailio_refusing_its_config_shows_the_log_tail(tmp_path: Path,
 
     def broken(module_path: str) -> Path:
         path = render(module_path)
-        path.write_text(path.read_text().replace("request_route {", "request_route {\n\tnosuchfn();"))
+        text = path.read_text().replace("request_route {", "request_route {\n\tnosuchfn();")
+        path.write_text(text)
         return path
 
     monkeypatch.setattr(sw, "_render", broken)
@@ -95,7 +96,8 @@ def test_registration_failure_names_the_line_and_the_code(tmp_path: Path) -> Non
         session.agents.pop(good.name).release()
         session.plan = replace(session.plan, lines=tuple(
             impostor if ln.name == good.name else ln for ln in session.plan.lines))
-        with pytest.raises(SipError, match=r"line site1/01 \(4135550100\) registration failed: 40[13]"):
+        expected = r"line site1/01 \(4135550100\) registration failed: 40[13]"
+        with pytest.raises(SipError, match=expected):
             session.agent(impostor)
     finally:
         session.close()
