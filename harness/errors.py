@@ -8,7 +8,8 @@
     ├── SipError             the SIP agent layer failed (registration, call set-up)
     ├── CaptureError         packet capture could not start or be read
     ├── CdrError             a CDR source could not be read (names file, line, field)
-    └── MediaError           reference/recorded audio unusable (names the file)
+    ├── MediaError           reference/recorded audio unusable (names the file)
+    └── ReportError          the result database cannot be opened or holds no such run
 
 Every message is one line that names the cause; callers never need a traceback to
 know what to fix.
@@ -64,4 +65,8 @@ class CdrError(HarnessError):
 
 
 class MediaError(HarnessError):
+    pass
+
+
+class ReportError(HarnessError):
     pass

@@ -8,6 +8,7 @@ a switch's own timestamps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -56,6 +57,7 @@ class CallSpec:
     hangup_by: str = "caller"
     codec: str = "PCMU"
     description: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # extra SIP headers on the INVITE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,17 @@ class CallTiming:
     sdd_s: float | None
     valid: bool = True
     invalid_reason: str = ""
+    # the same figures from the capture (caller's leg on the wire), and how often a
+    # SIP message was retransmitted on it (RFC 3261 §17)
+    wire_srd_s: float | None = None
+    wire_setup_s: float | None = None
+    wire_sdd_s: float | None = None
+    retransmissions: int | None = None
+
+    def diff_ms(self, name: str) -> float | None:
+        """Agent minus wire for `srd_s`, `setup_s` or `sdd_s`, in milliseconds."""
+        agent, wire = getattr(self, name), getattr(self, "wire_" + name)
+        return None if agent is None or wire is None else round((agent - wire) * 1000, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +153,11 @@ class CdrRecord:
     sip_code: int | None = None
     source: str = ""
     raw: tuple[tuple[str, str], ...] = ()
+    # optional: what richer sources carry (Asterisk, FreeSWITCH, a rating system's export)
+    call_class: str = ""  # the class the switch rated the call in ("local", "international")
+    start_wall: float | None = None  # call set-up began (INVITE at the switch), epoch s
+    billed_s: float | None = None  # billable seconds after the rating increment, if rated
+    charge: Decimal | None = None  # rated charge in the tariff's currency, if rated
 
 
 @dataclass(frozen=True, slots=True)

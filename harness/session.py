@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture.dumpcap import Capture
+from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats, rtp_toward
+from harness.capture.sip import call_ladder, wire_timing
 from harness.cdr.reconcile import Ledger, reconcile
 from harness.config import HarnessConfig
 from harness.errors import CaptureError, HarnessError, SipError
@@ -27,7 +29,17 @@ from harness.guard import StallGuard
 from harness.media import reference
 from harness.media.assess import DirectionInput, assess
 from harness.metrics import call_timing, decide, setup_window
-from harness.model import CallResult, CallSpec, CallTiming, CdrCheck, Line, Status, Verdict
+from harness.model import (
+    CallResult,
+    CallSpec,
+    CallTiming,
+    CdrCheck,
+    Line,
+    QualityScore,
+    StallReport,
+    Status,
+    Verdict,
+)
 from harness.numberplan import NumberPlan
 from harness.report.results import ResultStore
 from harness.sip.agent import LineAgent
@@ -37,6 +49,10 @@ from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, sip_options_ping
 
 AGENT_PORTS_PER_LINE = 10
+
+
+def _r6(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def new_run_id() -> str:
@@ -67,6 +83,7 @@ class HarnessSession:
         # fault-injection points for the harness's own tests: called with the Call-ID
         self.before_cdr_fetch: list[Callable[[str], None]] = []
         self.started = False
+        self._placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -138,7 +155,8 @@ class HarnessSession:
         idx = self.plan.lines.index(line)
         proxy = f"sip:{self.switch.sip_host}:{self.switch.sip_port};lr"
         agent = LineAgent(line, self.switch.domain, proxy,
-                          self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx, AGENT_PORTS_PER_LINE)
+                          self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx, AGENT_PORTS_PER_LINE,
+                          self.stack.add_udp_transport())
         agent.register()
         self.agents[line.name] = agent
         self.stack.run_until(lambda: agent.reg_code is not None, 10.0,
@@ -179,7 +197,8 @@ class HarnessSession:
         callee_line = self.plan.check_dial(dial)  # the dial guard, before any SIP
         assert self.stack is not None
         started_wall = time.time()
-        call_dir = self.run_dir / "calls" / f"{spec.plan_id}-{attempt + 1}"
+        self._placed[spec.plan_id] = self._placed.get(spec.plan_id, 0) + 1
+        call_dir = self.run_dir / "calls" / f"{spec.plan_id}-{self._placed[spec.plan_id]}"
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
             caller, callee = self.agent(caller_line), self.agent(callee_line)
@@ -192,9 +211,10 @@ class HarnessSession:
         media = Media(self.refs["a"].path, call_dir / "recorded_b_to_a.wav",
                       self.refs["b"].path, call_dir / "recorded_a_to_b.wav")
         out = run_two_party(self.stack, caller, callee, f"sip:{dial}@{self.switch.domain}",
-                            media, spec.answer_after_s, talk_s, spec.hangup_by)
+                            media, spec.answer_after_s, talk_s, spec.hangup_by,
+                            headers=spec.headers)
         try:
-            return self._measure(spec, out, call_dir, started_wall)
+            return self._measure(spec, out, call_dir, started_wall, caller.sip_addr)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(self._error_result(spec, f"measurement failed: {exc}", started_wall),
                            call_id=out.a.call_id, final_code=out.a.final_code,
@@ -206,7 +226,7 @@ class HarnessSession:
                           error=error)
 
     def _measure(self, spec: CallSpec, out: TwoPartyOutcome, call_dir: Path,
-                 started_wall: float) -> CallResult:
+                 started_wall: float, caller_addr: str) -> CallResult:
         stall = self.guard.report(out.t_start_mono, out.t_end_mono)
         window = setup_window(out.a.events)
         setup_stall = self.guard.report(*window) if window else stall
@@ -214,8 +234,9 @@ class HarnessSession:
         marker = f"sync-{uuid.uuid4().hex}"
         alive = sip_options_ping(self.switch.sip_host, self.switch.sip_port, 2.0,
                                  marker) == 200
-        timing = call_timing(out.a.events, setup_stall)
-        quality, streams, artifacts = self._quality(spec, out, call_dir, stall, marker)
+        packets = self._call_packets(out, call_dir, marker)
+        timing = self._timing(spec, out, packets, setup_stall, caller_addr, call_dir)
+        quality, streams, artifacts = self._quality(spec, out, call_dir, stall, packets)
         cdr = self._cdr(spec, out) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
@@ -230,22 +251,43 @@ class HarnessSession:
                           verdict, tuple(sorted(events, key=lambda e: e.t_mono)),
                           tuple(artifacts), started_wall, "; ".join(errors))
 
+    def _call_packets(self, out: TwoPartyOutcome, call_dir: Path,
+                      marker: str) -> list[UdpPacket]:
+        """The call's packets from the run capture (after dumpcap has flushed them)."""
+        if self.capture is None:
+            return []
+        tag = marker.encode()
+        if not self.capture.sync(lambda p: tag in p.payload, 5.0):
+            raise CaptureError(f"{self.capture.path}: the post-call marker {marker} never "
+                               "reached the capture (dumpcap stalled or stopped)")
+        events = out.a.events + (out.b.events if out.b else ())
+        t0 = min(e.t_wall for e in events) - 1.0
+        t1 = max(e.t_wall for e in events) + 2.0
+        packets = self.capture.packets_between(t0, t1)
+        self.capture.write_slice(packets, call_dir / "call.pcap")
+        return packets
+
+    def _timing(self, spec: CallSpec, out: TwoPartyOutcome, packets: list[UdpPacket],
+                setup_stall: StallReport, caller_addr: str, call_dir: Path) -> CallTiming:
+        timing = call_timing(out.a.events, setup_stall)
+        if not packets or not caller_addr:
+            return timing
+        ladder = call_ladder(packets, out.a.call_id)
+        switch_addr = f"{self.switch.sip_host}:{self.switch.sip_port}"
+        wire = wire_timing(ladder, caller_addr, switch_addr, spec.hangup_by == "caller")
+        (call_dir / "ladder.json").write_text(json.dumps(
+            {"caller": caller_addr, "switch": switch_addr,
+             "messages": [asdict(m) for m in ladder]}, indent=1))
+        return replace(timing, wire_srd_s=_r6(wire.srd_s), wire_setup_s=_r6(wire.setup_s),
+                       wire_sdd_s=_r6(wire.sdd_s), retransmissions=wire.retransmissions)
+
     def _quality(self, spec: CallSpec, out: TwoPartyOutcome, call_dir: Path,
-                 stall: Any, marker: str) -> tuple[tuple[Any, ...], dict[str, StreamStats | None],
-                                      list[tuple[str, str]]]:
+                 stall: StallReport, packets: list[UdpPacket],
+                 ) -> tuple[tuple[QualityScore, ...], dict[str, StreamStats | None],
+                            list[tuple[str, str]]]:
         if out.b is None or out.a.final_code != 200 or spec.expect.mos_lqo_min is None:
             return (), {}, []
-        packets = []
-        if self.capture is not None:
-            tag = marker.encode()
-            if not self.capture.sync(lambda p: tag in p.payload, 5.0):
-                raise CaptureError(f"{self.capture.path}: the post-call marker {marker} never "
-                                   "reached the capture (dumpcap stalled or stopped)")
-            t0 = min(e.t_wall for e in out.a.events) - 1.0
-            t1 = max(e.t_wall for e in out.a.events + out.b.events) + 2.0
-            packets = self.capture.packets_between(t0, t1)
-            self.capture.write_slice(packets, call_dir / "call.pcap")
-        scores: list[Any] = []
+        scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
         legs: dict[str, tuple[LegOutcome, LegOutcome, str]] = {
             "a_to_b": (out.a, out.b, "a"), "b_to_a": (out.b, out.a, "b")}

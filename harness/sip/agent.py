@@ -210,8 +210,9 @@ class LineAgent:
     """One beta line: a registered account that places and receives calls."""
 
     def __init__(self, line: Line, domain: str, proxy: str, rtp_port: int,
-                 rtp_range: int) -> None:
+                 rtp_range: int, transport: tuple[int, int] | None = None) -> None:
         self.line = line
+        self.transport = transport  # (pjsua transport id, SIP port) of this line
         self.domain = domain
         self.proxy = proxy
         self.rtp_port, self.rtp_range = rtp_port, rtp_range
@@ -225,6 +226,10 @@ class LineAgent:
     def uri(self) -> str:
         return f"sip:{self.line.number}@{self.domain}"
 
+    @property
+    def sip_addr(self) -> str:
+        return f"127.0.0.1:{self.transport[1]}" if self.transport else ""
+
     def register(self) -> None:
         cfg = pj.AccountConfig()
         cfg.idUri = self.uri
@@ -232,6 +237,8 @@ class LineAgent:
         cfg.regConfig.timeoutSec = 600
         cfg.regConfig.retryIntervalSec = 0  # a failed registration is reported, not retried
         cfg.sipConfig.proxies.append(self.proxy)
+        if self.transport is not None:
+            cfg.sipConfig.transportId = self.transport[0]
         cfg.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", self.line.number, 0, self.line.password))
         cfg.mediaConfig.transportConfig.port = self.rtp_port
@@ -263,10 +270,15 @@ class LineAgent:
             return
         self.incoming(self, leg)
 
-    def dial(self, target_uri: str, leg: Leg) -> None:
+    def dial(self, target_uri: str, leg: Leg,
+             headers: tuple[tuple[str, str], ...] = ()) -> None:
         assert self._acc is not None
         leg.call = _Call(self._acc, leg)
         prm = pj.CallOpParam(True)
+        for name, value in headers:
+            hdr = pj.SipHeader()
+            hdr.hName, hdr.hValue = name, value
+            prm.txOption.headers.append(hdr)
         try:
             leg.call.makeCall(target_uri, prm)
         except pj.Error as exc:

@@ -70,7 +70,8 @@ def _outcome(leg: Leg) -> LegOutcome:
 
 def run_two_party(stack: SipStack, caller: LineAgent, callee: LineAgent, target_uri: str,
                   media: Media, answer_after_s: float, talk_s: float,
-                  hangup_by: str = "caller", ring_timeout_s: float = 30.0) -> TwoPartyOutcome:
+                  hangup_by: str = "caller", ring_timeout_s: float = 30.0,
+                  headers: tuple[tuple[str, str], ...] = ()) -> TwoPartyOutcome:
     import time
 
     leg_a = Leg("a", play_wav=media.a_play, record_wav=media.a_record)
@@ -89,7 +90,7 @@ def run_two_party(stack: SipStack, caller: LineAgent, callee: LineAgent, target_
     t_start = time.monotonic()
     error = ""
     try:
-        caller.dial(target_uri, leg_a)
+        caller.dial(target_uri, leg_a, headers)
         stack.run_until(lambda: leg_a.state in ("CONFIRMED", "DISCONNECTED"),
                         ring_timeout_s + answer_after_s, f"answer of {target_uri}")
         if leg_a.state == "CONFIRMED":

@@ -110,6 +110,20 @@ class SipStack:
         self.ep = ep
         self.set_codec("PCMU")
 
+    def add_udp_transport(self) -> tuple[int, int]:
+        """A SIP/UDP transport of its own on 127.0.0.1 (one per line, as a phone has
+        its own address); returns (transport id, port)."""
+        assert self.ep is not None
+        tcfg = pj.TransportConfig()
+        tcfg.port = 0
+        tcfg.boundAddress = "127.0.0.1"
+        tcfg.publicAddress = "127.0.0.1"
+        try:
+            tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        except pj.Error as exc:
+            raise SipError(f"no SIP/UDP transport on 127.0.0.1: {exc.info()}") from exc
+        return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+
     def set_codec(self, name: str) -> None:
         """Offer only `name` (the plan row's codec) in new calls."""
         if name == self._codec:

@@ -1,0 +1,132 @@
+"""SIP on the wire: a call's ladder and its RFC 6076 timing from captured packets.
+
+The harness captures on loopback, where a proxy's two legs of a dialog carry the
+same Call-ID; the legs are told apart by direction: the caller's leg is what flows
+between the caller's SIP address and the switch. Parsing is a direct read of the
+start line and a few headers, enough for timing (pyshark gives the same ladder, at
+a few packets a second on this class of host: tests cross-check the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.capture.pcap import UdpPacket
+
+_COMPACT = {"i": "call-id", "v": "via", "f": "from", "t": "to", "m": "contact", "l":
+            "content-length", "c": "content-type"}
+
+
+@dataclass(frozen=True, slots=True)
+class SipMessage:
+    ts: float  # capture time, epoch seconds
+    src: str
+    dst: str
+    method: str  # request method, or the CSeq method of a response
+    code: int | None  # None for a request
+    call_id: str
+    cseq: int
+    branch: str
+
+    @property
+    def is_request(self) -> bool:
+        return self.code is None
+
+    def label(self) -> str:
+        return self.method if self.code is None else f"{self.code} ({self.method})"
+
+
+def parse_sip(pkt: UdpPacket) -> SipMessage | None:
+    data = pkt.payload
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0 or not (data.startswith(b"SIP/2.0 ") or b" SIP/2.0\r\n" in data[:300]):
+        return None
+    lines = data[:head_end].decode("utf-8", "replace").split("\r\n")
+    start = lines[0].split(" ", 2)
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        key = _COMPACT.get(key, key)
+        headers.setdefault(key, value.strip())  # the first Via is the topmost
+    cseq_num, _, cseq_method = headers.get("cseq", "0 ?").partition(" ")
+    branch = ""
+    for param in headers.get("via", "").split(";")[1:]:
+        if param.strip().lower().startswith("branch="):
+            branch = param.strip()[7:]
+    try:
+        cseq = int(cseq_num)
+    except ValueError:
+        cseq = 0
+    if start[0] == "SIP/2.0":
+        code = int(start[1]) if len(start) > 1 and start[1].isdigit() else 0
+        method = cseq_method.strip()
+    else:
+        code, method = None, start[0]
+    return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code,
+                      headers.get("call-id", ""), cseq, branch)
+
+
+def call_ladder(packets: list[UdpPacket], call_id: str) -> list[SipMessage]:
+    out = []
+    for p in packets:
+        m = parse_sip(p)
+        if m is not None and m.call_id == call_id:
+            out.append(m)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class WireTiming:
+    """RFC 6076 figures from the caller's leg on the wire (seconds)."""
+
+    srd_s: float | None
+    setup_s: float | None
+    sdd_s: float | None
+    invite_ts: float | None
+    retransmissions: int
+    messages: int
+
+
+def _key(m: SipMessage) -> tuple[str, str, str, int | None, int, str]:
+    return (m.src, m.dst, m.method, m.code, m.cseq, m.branch)
+
+
+def wire_timing(ladder: list[SipMessage], caller: str, switch: str,
+                bye_from_caller: bool = True) -> WireTiming:
+    """Timing of the caller's leg: `caller`/`switch` are "ip:port" SIP addresses.
+
+    SRD (RFC 6076 §4.2): first INVITE -> first 18x, or else the first final response
+    that is not a digest challenge (401/407). Set-up: first INVITE -> 2xx. SDD (§4.3):
+    BYE -> its final response, on the leg that sent the BYE. A message seen again
+    with the same source, destination, start line, CSeq and branch is a
+    retransmission (RFC 3261 §17).
+    """
+    seen: set[tuple[str, str, str, int | None, int, str]] = set()
+    retrans = 0
+    up = [m for m in ladder if m.src == caller and m.dst == switch]
+    down = [m for m in ladder if m.src == switch and m.dst == caller]
+    for m in up + down:
+        if _key(m) in seen:
+            retrans += 1
+        seen.add(_key(m))
+    invite = next((m for m in up if m.is_request and m.method == "INVITE"), None)
+    srd = setup = sdd = None
+    if invite is not None:
+        inv_resp = [m for m in down if not m.is_request and m.method == "INVITE"
+                    and m.ts >= invite.ts]
+        first = next((m for m in inv_resp if m.code and 180 <= m.code < 200), None) or \
+            next((m for m in inv_resp if m.code and m.code >= 200 and m.code not in (401, 407)),
+                 None)
+        ok = next((m for m in inv_resp if m.code and 200 <= m.code < 300), None)
+        srd = first.ts - invite.ts if first else None
+        setup = ok.ts - invite.ts if ok else None
+    bye_side, resp_side = (up, down) if bye_from_caller else (down, up)
+    bye = next((m for m in bye_side if m.is_request and m.method == "BYE"), None)
+    if bye is not None:
+        resp = next((m for m in resp_side if not m.is_request and m.method == "BYE"
+                     and m.code and m.code >= 200 and m.ts >= bye.ts), None)
+        sdd = resp.ts - bye.ts if resp else None
+    return WireTiming(srd, setup, sdd, invite.ts if invite else None, retrans, len(ladder))

@@ -1,0 +1,57 @@
+"""Wire timing from a recorded capture of a real on-net call through the embedded
+Kamailio (caller 127.0.0.1:44396, switch 127.0.0.1:48987, callee on its own port),
+placed with X-Harness-Delay-Ms: 300, so the switch held the INVITE 300 ms; the
+callee rang 1 s before answering."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.capture.pcap import read_udp
+from harness.capture.sip import call_ladder, parse_sip, wire_timing
+
+PCAP = Path(__file__).parent.parent / "data" / "onnet_call_sip.pcap"
+CALLER, SWITCH = "127.0.0.1:44396", "127.0.0.1:48987"
+
+
+@pytest.fixture(scope="module")
+def ladder() -> list:  # type: ignore[type-arg]
+    packets, _ = read_udp(PCAP)
+    invite = next(m for m in map(parse_sip, packets) if m and m.method == "INVITE")
+    return call_ladder(packets, invite.call_id)
+
+
+def test_ladder_of_a_proxied_call(ladder: list) -> None:  # type: ignore[type-arg]
+    labels = [(m.src == CALLER, m.label()) for m in ladder if m.src in (CALLER, SWITCH)
+              and m.dst in (CALLER, SWITCH)]
+    # the caller's leg: challenge, authenticated INVITE, 100, 180, 200, ACK, BYE, 200
+    assert labels[:3] == [(True, "INVITE"), (False, "407 (INVITE)"), (True, "ACK")]
+    assert (False, "180 (INVITE)") in labels and (False, "200 (INVITE)") in labels
+    assert (True, "BYE") in labels and (False, "200 (BYE)") in labels
+    assert len({m.src for m in ladder} | {m.dst for m in ladder}) == 3  # caller, switch, callee
+
+
+def test_wire_timing_figures(ladder: list) -> None:  # type: ignore[type-arg]
+    t = wire_timing(ladder, CALLER, SWITCH)
+    invite = ladder[0]
+    ringing = next(m for m in ladder if m.code == 180 and m.dst == CALLER)
+    ok = next(m for m in ladder if m.code == 200 and m.method == "INVITE" and m.dst == CALLER)
+    assert t.srd_s == pytest.approx(ringing.ts - invite.ts)
+    assert t.setup_s == pytest.approx(ok.ts - invite.ts)
+    assert t.srd_s is not None and 0.300 < t.srd_s < 0.310  # the injected 300 ms
+    assert t.setup_s is not None and 1.300 < t.setup_s < 1.400  # + 1 s of ringing
+    assert t.sdd_s is not None and 0 < t.sdd_s < 0.1
+    assert t.retransmissions == 0
+
+
+def test_a_repeated_message_counts_as_a_retransmission(ladder: list) -> None:  # type: ignore[type-arg]
+    again = replace(ladder[0], ts=ladder[0].ts + 0.5)  # RFC 3261 timer A fired
+    t = wire_timing([ladder[0], again, *ladder[1:]], CALLER, SWITCH)
+    assert t.retransmissions == 1
+
+
+def test_a_challenge_is_not_the_first_response(ladder: list) -> None:  # type: ignore[type-arg]
+    no_ringing = [m for m in ladder if m.code != 180]
+    t = wire_timing(no_ringing, CALLER, SWITCH)
+    assert t.srd_s == t.setup_s  # the 200, not the 407
