@@ -1,14 +1,14 @@
 """Call set-up metrics (RFC 6076) from an agent's SIP timeline, and the verdict.
 
-RFC 6076 §4.2 Session Request Delay (SRD): from the first INVITE the caller sends
+RFC 6076 §4.3 Session Request Delay (SRD): from the first INVITE the caller sends
 to the first provisional response other than 100 (or the final response when none
 came). The first INVITE is the user's dialling instant, so a digest challenge round
 trip counts, as the caller experiences it (post-dial delay).
-§4.3 Session Disconnect Delay (SDD): BYE sent -> its final response. Measured on the
+§4.4 Session Disconnect Delay (SDD): BYE sent -> its final response. Measured on the
 wire only: pjsua reports DISCONNECTED when it *sends* the BYE (measured: 0.3-0.5 ms
 after it, while the 200 came 1.6-2.4 ms after it on the wire), so an agent never sees
 the response and the agent-side SDD is left unmeasured (None).
-§4.4 Session Duration Time (SDT): 200 OK -> BYE.
+§4.5 Session Duration Time (SDT): 200 OK -> BYE.
 setup_s: INVITE -> 200 OK (ITU-T E.721 "call set-up time" as seen by the caller).
 """
 

@@ -75,10 +75,10 @@ class SipEvent:
 class CallTiming:
     """RFC 6076 set-up and disconnect figures as measured by the agents.
 
-    srd_s   Session Request Delay (RFC 6076 §4.2): INVITE sent -> first 18x/2xx.
+    srd_s   Session Request Delay (RFC 6076 §4.3): INVITE sent -> first 18x/2xx.
     setup_s INVITE sent -> 200 OK received (session establishment time).
-    sdt_s   Session Duration Time (RFC 6076 §4.4): 200 OK -> BYE sent.
-    sdd_s   Session Disconnect Delay (RFC 6076 §4.3): BYE sent -> its final response.
+    sdt_s   Session Duration Time (RFC 6076 §4.5): 200 OK -> BYE sent.
+    sdd_s   Session Disconnect Delay (RFC 6076 §4.4): BYE sent -> its final response.
     """
 
     srd_s: float | None

@@ -98,8 +98,8 @@ def wire_timing(ladder: list[SipMessage], caller: str, switch: str,
                 bye_from_caller: bool = True) -> WireTiming:
     """Timing of the caller's leg: `caller`/`switch` are "ip:port" SIP addresses.
 
-    SRD (RFC 6076 §4.2): first INVITE -> first 18x, or else the first final response
-    that is not a digest challenge (401/407). Set-up: first INVITE -> 2xx. SDD (§4.3):
+    SRD (RFC 6076 §4.3): first INVITE -> first 18x, or else the first final response
+    that is not a digest challenge (401/407). Set-up: first INVITE -> 2xx. SDD (§4.4):
     BYE -> its final response, on the leg that sent the BYE. A message seen again
     with the same source, destination, start line, CSeq and branch is a
     retransmission (RFC 3261 §17).

@@ -1,0 +1,229 @@
+"""Thresholds are data: "srd_s p95 < 3.0" parses into a check object.
+
+Grammar (whitespace around the operator optional):
+
+    <metric> [<statistic>] <operator> <limit>
+
+    metric     snake_case name carrying its unit: srd_s, mos_lqo, ser_pct, jitter_ms
+    statistic  value | p50 | p90 | p95 | p99 | max | min | mean | median
+               (omitted = value)
+    operator   <  <=  >  >=
+    limit      a finite number
+
+Statistics over the measured values:
+
+    value    every value must satisfy the check; the one reported is the worst
+             (the largest for < and <=, the smallest for > and >=)
+    pNN      nearest-rank percentile: the ceil(NN/100 * n)-th smallest value, an
+             observed value, never interpolated (Hyndman & Fan 1996, definition 1;
+             numpy's method="inverted_cdf")
+    median   the conventional sample median (mean of the two middle values when n
+             is even), so it can differ from p50
+    mean, min, max  as named
+
+A check with no values fails as "not measured"; a non-finite value fails too.
+Malformed text raises `ThresholdError` (a `ConfigError` and a `ValueError`) naming
+the source, the field, the text and what is wrong.
+
+Per-call-class and per-codec defaults are data (`CALL_CLASS_DEFAULTS`,
+`CODEC_DEFAULTS`); `ThresholdTable.build(overrides)` replaces, per key, the default
+checks on each metric an override names, and may add keys.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from harness.errors import ConfigError
+
+STATISTICS = ("value", "p50", "p90", "p95", "p99", "max", "min", "mean", "median")
+OPERATORS: Mapping[str, Callable[[float, float], bool]] = MappingProxyType({
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge})
+_PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99}
+_SHAPE = re.compile(r"\s*(?P<left>[^<>=!]*?)\s*(?P<op>[<>=!]+)\s*(?P<right>.*?)\s*")
+_METRIC = re.compile(r"[a-z][a-z0-9_]*")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_FORM = "expected '<metric> [<statistic>] <operator> <limit>', e.g. 'srd_s p95 < 3.0'"
+
+# PDD (srd_s) per call, by call class; SER over the class's calls. The beta plan's
+# acceptance figures, not values from a standard.
+CALL_CLASS_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "onnet": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "local": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "intralata": ("srd_s <= 5.0", "ser_pct >= 99"),
+    "interlata": ("srd_s <= 5.0", "ser_pct >= 99"),
+    "international": ("srd_s <= 8.0", "ser_pct >= 99"),
+})
+# Per call and direction, by codec (MOS-LQO: P.862.1 for G.711, P.862.2 for G.722).
+CODEC_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "G711": ("mos_lqo >= 4.0", "loss_pct < 1", "jitter_ms < 30"),
+    "G722": ("mos_lqo >= 4.0", "loss_pct < 1", "jitter_ms < 30"),
+})
+CODEC_ALIASES: Mapping[str, str] = MappingProxyType({
+    "PCMU": "G711", "PCMA": "G711", "G.711": "G711", "G.722": "G722"})
+
+
+class ThresholdError(ConfigError, ValueError):
+    """A threshold text that does not parse, or a lookup the table cannot answer."""
+
+
+def nearest_rank(values: Sequence[float], pct: int) -> float:
+    """The pct-th percentile by the nearest-rank method: the ceil(pct/100 * n)-th
+    smallest value (1-based). Exact integer rank arithmetic; 0 < pct <= 100."""
+    if not 0 < pct <= 100:
+        raise ValueError(f"percentile {pct!r}: must be within 1..100")
+    if not values:
+        raise ValueError("percentile of no values")
+    rank = -(-pct * len(values) // 100)  # ceil without float rounding
+    return sorted(values)[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    passed: bool
+    measured: float | None  # None: not measured
+    text: str
+    n: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    metric: str
+    statistic: str
+    operator: str
+    limit: float
+
+    @classmethod
+    def parse(cls, text: str, source: str = "<threshold>",
+              field: str = "threshold") -> Threshold:
+        """Parse one check; `source`/`field` name where the text came from."""
+        def bad(problem: str) -> ThresholdError:
+            return ThresholdError(source, field, text, problem)
+
+        if not isinstance(text, str):
+            raise bad("expected a string")
+        m = _SHAPE.fullmatch(text)
+        if not text.strip() or m is None:
+            raise bad("no comparison operator; " + _FORM)
+        op = m["op"]
+        if op not in OPERATORS:
+            raise bad(f"unknown operator {op!r} (known: {', '.join(OPERATORS)})")
+        words = m["left"].split()
+        if not 1 <= len(words) <= 2:
+            raise bad(f"{len(words)} word(s) before the operator; " + _FORM)
+        metric, statistic = words[0], (words[1] if len(words) == 2 else "value")
+        if not _METRIC.fullmatch(metric):
+            raise bad(f"metric {metric!r} is not a lower-case snake_case name with its "
+                      "unit (e.g. srd_s, jitter_ms)")
+        if statistic not in STATISTICS:
+            raise bad(f"unknown statistic {statistic!r} (known: {', '.join(STATISTICS)})")
+        if not _NUMBER.fullmatch(m["right"]):
+            raise bad(f"limit {m['right']!r} is not a number; " + _FORM)
+        limit = float(m["right"])
+        if not math.isfinite(limit):  # e.g. 1e999
+            raise bad(f"limit {m['right']!r} is not a finite number")
+        return cls(metric, statistic, op, limit)
+
+    def __str__(self) -> str:
+        stat = "" if self.statistic == "value" else f" {self.statistic}"
+        return f"{self.metric}{stat} {self.operator} {self.limit:g}"
+
+    def measure(self, values: Sequence[float]) -> float:
+        """The statistic of `values` (non-empty, finite) this check compares."""
+        s = self.statistic
+        if s == "value":
+            return max(values) if self.operator in ("<", "<=") else min(values)
+        if s in _PERCENTILES:
+            return nearest_rank(values, _PERCENTILES[s])
+        if s == "median":
+            return float(statistics.median(values))
+        if s == "mean":
+            return statistics.fmean(values)
+        return max(values) if s == "max" else min(values)
+
+    def evaluate(self, values: float | Iterable[float] | None) -> ThresholdResult:
+        """Pass/fail with the measured figure; a bare number is one value, None
+        (e.g. a ratio with no denominator) is no value."""
+        if values is None:
+            vals: list[float] = []
+        elif isinstance(values, (int, float)):
+            vals = [float(values)]
+        else:
+            vals = [float(v) for v in values]
+        n = len(vals)
+        if n == 0:
+            return ThresholdResult(False, None, f"{self}: not measured (no values)", 0)
+        bad = [v for v in vals if not math.isfinite(v)]
+        if bad:
+            return ThresholdResult(False, None, f"{self}: not measured (non-finite value "
+                                                f"{bad[0]} among {n})", n)
+        measured = self.measure(vals)
+        passed = OPERATORS[self.operator](measured, self.limit)
+        label = f"{self.metric} {'worst' if self.statistic == 'value' else self.statistic}"
+        if passed:
+            text = f"{label} {measured:.6g} {self.operator} {self.limit:g} (n={n})"
+        else:
+            text = f"{label} {measured:.6g}, limit {self.operator} {self.limit:g} (n={n})"
+        return ThresholdResult(passed, measured, text, n)
+
+
+def parse_all(texts: str | Sequence[str], source: str, field: str) -> tuple[Threshold, ...]:
+    """Parse a list of checks (a single string is a list of one)."""
+    if isinstance(texts, str):
+        return (Threshold.parse(texts, source, field),)
+    if not isinstance(texts, Sequence):
+        raise ThresholdError(source, field, texts, "expected a list of threshold strings")
+    return tuple(Threshold.parse(t, source, f"{field}[{i}]") for i, t in enumerate(texts))
+
+
+def _merge(base: tuple[Threshold, ...], new: tuple[Threshold, ...]) -> tuple[Threshold, ...]:
+    replaced = {t.metric for t in new}
+    return tuple(t for t in base if t.metric not in replaced) + new
+
+
+def _codec_key(codec: str) -> str:
+    key = codec.strip().upper()
+    return CODEC_ALIASES.get(key, key)
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdTable:
+    """Checks per key (call class, lower case; codec, upper case), parsed once."""
+
+    checks: Mapping[str, tuple[Threshold, ...]] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @classmethod
+    def build(cls, overrides: Mapping[str, str | Sequence[str]] | None = None,
+              source: str = "<defaults>", prefix: str = "thresholds") -> ThresholdTable:
+        """Defaults, then `overrides` from config: for each key, an override's checks
+        replace the default checks on the same metric (every statistic of it)."""
+        table: dict[str, tuple[Threshold, ...]] = {}
+        for key, default in (*CALL_CLASS_DEFAULTS.items(), *CODEC_DEFAULTS.items()):
+            table[key] = parse_all(default, "<defaults>", f"{prefix}.{key}")
+        for raw_key, texts in (overrides or {}).items():
+            if not isinstance(raw_key, str) or not raw_key.strip():
+                raise ThresholdError(source, prefix, raw_key, "key must be a call class "
+                                     "or codec name")
+            key = _codec_key(raw_key) if _codec_key(raw_key) in CODEC_DEFAULTS \
+                else raw_key.strip().lower()
+            parsed = parse_all(texts, source, f"{prefix}.{raw_key}")
+            table[key] = _merge(table.get(key, ()), parsed)
+        return cls(MappingProxyType(table), source)
+
+    def for_key(self, key: str) -> tuple[Threshold, ...]:
+        for candidate in (key.strip().lower(), _codec_key(key)):
+            if candidate in self.checks:
+                return self.checks[candidate]
+        raise ThresholdError(self.source, "thresholds", key, "no thresholds for this call "
+                             f"class or codec (known: {', '.join(sorted(self.checks))})")
+
+    def for_call(self, call_class: str, codec: str) -> tuple[Threshold, ...]:
+        """The call class's checks followed by the codec's."""
+        return self.for_key(call_class) + self.for_key(codec)
