@@ -26,6 +26,10 @@ class SutConfig:
     sip_port: int = 0  # 0 = choose a free port on 127.0.0.1
     rtp_port_min: int = 0  # 0 = choose a free range
     kamailio_children: int = 2
+    no_answer_timeout_s: float = 8.0  # the switch gives up ringing (then 408, or CFNA)
+    # faults the embedded switch can be rendered with, for the harness's own tests:
+    # comma-separated, e.g. "misroute_ld_to_local,ignore_privacy"
+    test_faults: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,12 @@ class NumbersConfig:
     sites: int = 7
     lines_per_site: int = 12
     line_password: str = ""  # "" = a random secret per run (embedded switch)
+    intralata_npas: str = "978"  # comma-separated NPAs reached as LD intraLATA
+    onnet_block_size: int = 90  # the carrier's on-net block from first_line (lines + spare)
+    unassigned_test_numbers: str = "4135550189"  # on-net, unassigned: the switch intercepts
+    incomplete_test_numbers: str = "55501"  # too short: the switch answers 484
+    # 911 is dialled only when the switch routes it to the harness's simulated PSAP
+    emergency_to_simulated_psap: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,13 @@ class Expect:
     final_code: int = 200
     srd_s_max: float | None = 3.0
     setup_s_max: float | None = None
-    mos_lqo_min: float | None = 4.2
+    mos_lqo_min: float | None = 4.2  # None: voice quality not scored for this row
     cdr: bool = True
+    rings: str | None = None  # who must ring: "site2/01", "pstn:ld", "pstn:psap", "none"
+    call_class: str | None = None  # the class the switch must record in the CDR
+    caller_id: str | None = None  # what the far end is shown: a number or "anonymous"
+    location: bool = False  # the far end must receive the caller's location (911)
+    audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,12 @@ class CallSpec:
     codec: str = "PCMU"
     description: str = ""
     headers: tuple[tuple[str, str], ...] = ()  # extra SIP headers on the INVITE
+    callee_behaviour: str = "answer"  # a called beta line: answer | busy | no_answer
+    cancel_after_s: float | None = None  # the caller gives up ringing after this
+    dtmf_a: str = ""  # digits the caller sends after the answer (RFC 4733)
+    dtmf_b: str = ""  # digits the called party sends back
+    hold_at_s: float | None = None  # the caller holds the call (s after the answer)
+    resume_at_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
-"""The test number plan: the beta lines and the dial guard.
+"""The test number plan: the beta lines, the simulated PSTN's numbers, the dial guard.
 
-Deny by default: a dial string is normalised (7/10/11 digit, +1 E.164) and must land
-inside a range the configuration names, or `DialGuardError` is raised before any SIP
+Deny by default: a dial string is classified (`harness.pstn.directory.classify`) and
+must land on a configured beta line, on a number of the simulated PSTN, or on a test
+string the configuration declares (unassigned, incomplete); 911 only when the route
+ends at the simulated PSAP. Anything else raises `DialGuardError` before any SIP
 leaves the harness.
 """
 
@@ -14,14 +16,27 @@ from dataclasses import dataclass
 from harness.config import NumbersConfig
 from harness.errors import DialGuardError
 from harness.model import Line
+from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 
 _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 @dataclass(frozen=True, slots=True)
 class NumberPlan:
     home_npa: str
     lines: tuple[Line, ...]
+    intralata_npas: tuple[str, ...] = ("978",)
+    onnet_first: str = "4135550100"
+    onnet_size: int = 90
+    unassigned: tuple[str, ...] = ()
+    incomplete: tuple[str, ...] = ()
+    pstn: tuple[PstnNumber, ...] = DEFAULT_PSTN
+    pstn_callers: tuple[str, ...] = DEFAULT_PSTN_CALLERS
+    psap_is_simulated: bool = True
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -32,8 +47,12 @@ class NumberPlan:
             for idx in range(1, cfg.lines_per_site + 1):
                 offset = (site - 1) * cfg.lines_per_site + (idx - 1)
                 lines.append(Line(site, idx, f"{base + offset:010d}", password))
-        return cls(cfg.home_npa, tuple(lines))
+        return cls(cfg.home_npa, tuple(lines), _csv(cfg.intralata_npas), cfg.first_line,
+                   max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
+                   _csv(cfg.incomplete_test_numbers),
+                   psap_is_simulated=cfg.emergency_to_simulated_psap)
 
+    # -- lines -----------------------------------------------------------------------
     def line(self, name: str) -> Line:
         """Look a line up by its plan name, e.g. 'site1/01'."""
         m = _LINE_NAME.match(name)
@@ -44,31 +63,59 @@ class NumberPlan:
                     return line
         raise DialGuardError(name, "no such beta line (expected siteN/NN within the plan)")
 
+    def line_by_number(self, number: str) -> Line | None:
+        return next((ln for ln in self.lines if ln.number == number), None)
+
+    def onnet_block(self) -> tuple[int, int]:
+        first = int(self.onnet_first)
+        return first, first + self.onnet_size - 1
+
     def resolve_dial(self, dial: str) -> str:
-        """A plan may dial a line by name ('site2/01'): its number under this config.
+        """A plan may dial a line by name: '*67site2/01' -> '*674135550112'.
 
         Plans stay valid against any switch's number plan that way."""
-        return self.line(dial).number if _LINE_NAME.match(dial) else dial
+        prefix = "*67" if dial.startswith("*67") else ""
+        rest = dial[len(prefix):]
+        return prefix + self.line(rest).number if _LINE_NAME.match(rest) else dial
+
+    def pstn_number(self, number: str) -> PstnNumber | None:
+        return next((p for p in self.pstn if p.number == number), None)
+
+    # -- the dial guard ------------------------------------------------------------------
+    def route(self, dial: str) -> Route:
+        """Classify and guard a dial string (deny by default)."""
+        lo, hi = self.onnet_block()
+        onnet = frozenset(ln.number for ln in self.lines) | frozenset(
+            n for n in self.unassigned if lo <= int(n) <= hi)
+        route = classify(dial, self.home_npa, self.intralata_npas, onnet)
+        if route is None:
+            if re.sub(r"\D", "", dial) in self.incomplete:
+                return Route(dial, re.sub(r"\D", "", dial), "incomplete")
+            raise DialGuardError(dial, "not a dialable number (and not a declared "
+                                       "incomplete-number test string)")
+        if route.call_class == "onnet":
+            return route
+        if route.call_class == "local" and lo <= int(route.number) <= hi:
+            raise DialGuardError(dial, f"normalised to {route.number}: inside the on-net block "
+                                       "but neither a beta line nor a declared unassigned number")
+        if route.call_class == "emergency" and not self.psap_is_simulated:
+            raise DialGuardError(dial, "911 is dialled only when the switch routes it to the "
+                                       "simulated PSAP (numbers.emergency_to_simulated_psap)")
+        if self.pstn_number(route.number) is None:
+            raise DialGuardError(dial, f"normalised to {route.number} ({route.call_class}), "
+                                       "outside the test number plan (not a number of the "
+                                       "simulated PSTN)")
+        return route
 
     def normalise(self, dial: str) -> str:
-        """Digits as dialled -> 10-digit NANP number (RFC 3966-style local forms)."""
-        digits = re.sub(r"[\s\-().]", "", dial)
-        if digits.startswith("+1"):
-            digits = digits[2:]
-        elif digits.startswith("1") and len(digits) == 11:
-            digits = digits[1:]
-        elif len(digits) == 7:
-            digits = self.home_npa + digits
-        if not (digits.isdigit() and len(digits) == 10):
-            raise DialGuardError(dial, "not a 7, 10 or 11 digit NANP number")
-        return digits
+        return self.route(dial).number
 
     def check_dial(self, dial: str) -> Line:
-        """Guard: the normalised number must be an on-net beta line of this plan."""
-        number = self.normalise(dial)
-        for line in self.lines:
-            if line.number == number:
-                return line
-        first, last = self.lines[0].number, self.lines[-1].number
-        raise DialGuardError(dial, f"normalised to {number}, outside the test number plan "
-                                   f"(on-net lines {first}..{last})")
+        """Guard for a call that must reach a beta line."""
+        route = self.route(dial)
+        line = self.line_by_number(route.number)
+        if line is None:
+            first, last = self.lines[0].number, self.lines[-1].number
+            raise DialGuardError(dial, f"normalised to {route.number}, not an on-net beta line "
+                                       f"({first}..{last})")
+        return line

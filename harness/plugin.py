@@ -153,11 +153,15 @@ class BetaCallItem(pytest.Item):
 
         plan = NumberPlan.from_config(cfg.numbers)
         dial = plan.resolve_dial(self.spec.dial)
-        callee = plan.check_dial(dial)  # the dial guard applies to a dry run too
+        route = plan.route(dial)  # the dial guard applies to a dry run too
+        caller = self.spec.caller
+        number = caller[5:] if caller.startswith("pstn:") else plan.line(caller).number
+        line = plan.line_by_number(route.number)
+        target = line.name if line else (f"trunk {route.trunk}" if route.trunk else "switch")
         self.config.stash[_SESSION].dry_lines.append(
-            f"{self.spec.plan_id} {self.spec.call_type}: {self.spec.caller} "
-            f"({plan.line(self.spec.caller).number}) dials {dial} -> {callee.name}; "
-            f"expect {self.spec.expect.final_code}, codec {self.spec.codec}")
+            f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "
+            f"-> {route.call_class} {route.number} via {target}; expect "
+            f"{self.spec.expect.final_code}, codec {self.spec.codec}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:

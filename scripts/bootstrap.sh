@@ -11,6 +11,7 @@ PACKAGES=(
   tshark sox sqlite3 asterisk-core-sounds-en-wav espeak-ng
   sip-tester iproute2 iptables procps
   python3 python3-venv python3-dev gcc
+  chromium
 )
 
 missing=()

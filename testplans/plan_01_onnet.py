@@ -1,7 +1,7 @@
-"""Beta plan §1 — on-net calls between beta sites (the walking skeleton's first row).
+"""Beta plan §1 — on-net calls between the beta sites.
 
-Line names ('site2/01') resolve through the configured number plan, so the table
-holds no switch-specific numbers and runs unchanged against any system under test.
+Lines are named ('site2/01') and resolve through the configured number plan, so the
+table holds no switch-specific numbers and runs unchanged against any switch.
 """
 
 from harness.model import CallSpec, Expect
@@ -9,7 +9,19 @@ from harness.model import CallSpec, Expect
 PLAN = [
     CallSpec("1.1", "on-net cross-site", caller="site1/01", dial="site2/01",
              answer_after_s=1.0, talk_s=8.0, hangup_by="caller", codec="PCMU",
-             expect=Expect(final_code=200, srd_s_max=3.0, mos_lqo_min=4.2, cdr=True),
-             description="site 1 line 1 calls site 2 line 1; rings 1 s, 8 s speech each "
-                         "way, caller hangs up"),
+             expect=Expect(final_code=200, srd_s_max=3.0, mos_lqo_min=4.2, rings="site2/01",
+                           call_class="onnet", caller_id="4135550100"),
+             description="site 1 line 1 calls site 2 line 1; rings 1 s, speech each way, "
+                         "caller hangs up"),
+    CallSpec("1.2", "on-net same-site", caller="site3/04", dial="site3/07", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, rings="site3/07", call_class="onnet",
+                           caller_id="4135550127"),
+             description="two lines of one site; wire audio both ways checked"),
+    CallSpec("1.3", "on-net branch office", caller="site7/01", dial="site1/12", talk_s=3.0,
+             hangup_by="callee",
+             expect=Expect(mos_lqo_min=None, rings="site1/12", call_class="onnet"),
+             description="the branch office calls a customer site; the callee hangs up"),
+    CallSpec("1.4", "G.711 A-law", caller="site2/02", dial="site4/02", codec="PCMA",
+             expect=Expect(mos_lqo_min=4.0, rings="site4/02", call_class="onnet"),
+             description="A-law offered and scored (narrowband PESQ, P.862.1)"),
 ]

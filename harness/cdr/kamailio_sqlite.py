@@ -44,7 +44,8 @@ class KamailioSqliteCdr:
         # Kamailio's convention: sqlite:///rel.db is relative, sqlite:////abs.db absolute
         self.path = Path(uri[len("sqlite:///"):])
 
-    def _rows(self, where: str = "", args: tuple[str, ...] = ()) -> list[sqlite3.Row]:
+    def _rows(self, where: str = "", args: tuple[str, ...] = (),
+              table: str = "acc_cdrs") -> list[sqlite3.Row]:
         if not self.path.exists():
             raise CdrError(str(self.path), "CDR database does not exist")
         try:
@@ -53,17 +54,40 @@ class KamailioSqliteCdr:
             raise CdrError(str(self.path), f"cannot open: {exc}") from exc
         try:
             con.row_factory = sqlite3.Row
-            return list(con.execute(f"SELECT * FROM acc_cdrs {where} ORDER BY id", args))
+            return list(con.execute(f"SELECT * FROM {table} {where} ORDER BY id", args))
         except sqlite3.Error as exc:
-            raise CdrError(str(self.path), f"cannot read table acc_cdrs: {exc}") from exc
+            if table != "acc_cdrs" and "no such table" in str(exc):
+                return []  # a switch without per-transaction accounting
+            raise CdrError(str(self.path), f"cannot read table {table}: {exc}") from exc
         finally:
             con.close()
 
     def by_call_id(self, call_id: str) -> list[CdrRecord]:
-        return [self._record(r) for r in self._rows("WHERE callid = ?", (call_id,))]
+        rows = [self._record(r) for r in self._rows("WHERE callid = ?", (call_id,))]
+        return rows or [self._rejected(r) for r in self._rows(
+            "WHERE callid = ? AND method = 'INVITE'", (call_id,), "acc")]
 
     def all(self) -> list[CdrRecord]:
-        return [self._record(r) for r in self._rows()]
+        dialogs = [self._record(r) for r in self._rows()]
+        known = {r.call_id for r in dialogs}
+        return dialogs + [self._rejected(r) for r in self._rows("WHERE method = 'INVITE'",
+                                                                 (), "acc")
+                          if r["callid"] not in known]
+
+    def _rejected(self, row: sqlite3.Row) -> CdrRecord:
+        """An attempt the switch rejected itself (no dialog): its `acc` row."""
+        keys = row.keys()
+        code = str(row["sip_code"] or "")
+        when = _epoch(row["time_attr"]) if "time_attr" in keys else None
+        if when is not None and "time_exten" in keys and row["time_exten"] is not None:
+            when += int(row["time_exten"]) / 1e6
+        return CdrRecord(
+            call_id=str(row["callid"] or ""), caller=str(row["src_user"] or ""),
+            callee=str(row["dst_user"] or ""), answer_wall=None, end_wall=when,
+            duration_s=0.0, disposition="busy" if code in ("486", "600") else "failed",
+            sip_code=int(code) if code.isdigit() else None, source=self.uri,
+            raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys),
+            call_class=str(row["call_class"] or "") if "call_class" in keys else "")
 
     def delete_call(self, call_id: str) -> int:
         """Remove a call's CDR rows (fault injection in tests: 'the switch lost it')."""
@@ -95,4 +119,6 @@ class KamailioSqliteCdr:
             callee=str(row["dst_user"] or ""), answer_wall=answer, end_wall=end,
             duration_s=duration, disposition=disposition,
             sip_code=int(code) if code.isdigit() else None, source=self.uri,
-            raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys))
+            raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys),
+            call_class=str(row["call_class"] or "") if "call_class" in keys else "",
+            start_wall=_epoch(row["invite_ts"]) if "invite_ts" in keys else None)

@@ -1,6 +1,14 @@
-"""Machine-readable results: `reports/<run-id>/results.json`, rewritten atomically
-after every call so that a crash or Ctrl-C keeps every call already measured, and
-`reports/latest` pointing at the newest run."""
+"""Results of a run, kept crash-safe twice over and turned into the report at the end.
+
+* `reports/results.db` (SQLite, see `harness.report.store`): one committed row per
+  call as soon as it is measured, one row per run; every past run can be rendered
+  again from it (`python -m harness.report render`) and trends read it.
+* `reports/<run-id>/results.json`: the same documents, rewritten atomically after
+  every call, for tools that want one file.
+
+`reports/latest` points at the newest run. `close()` marks the run finished and
+writes the HTML report and the JUnit XML beside results.json.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import CallResult, QualityScore
+from harness.report.environment import redact
+from harness.report.store import RunRecord, SqliteStore
 
 SCHEMA = "beta-harness/results/1"
 
@@ -44,6 +54,8 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "description": r.spec.description,
         "caller": r.spec.caller,
         "dial": r.spec.dial,
+        "codec": r.spec.codec,
+        "expect": asdict(r.spec.expect),
         "call_id": r.call_id,
         "started_wall": r.started_wall,
         "final_code": r.final_code,
@@ -51,7 +63,8 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "reasons": list(r.verdict.reasons),
         "invalid_measurement": r.verdict.invalid_measurement,
         "error": r.error,
-        "timing": asdict(r.timing),
+        "timing": {**asdict(r.timing),
+                   **{f"{k}_diff_ms": r.timing.diff_ms(k) for k in ("srd_s", "setup_s", "sdd_s")}},
         "quality": {d: _quality(r.quality, d) for d in ("a_to_b", "b_to_a")},
         "cdr": cdr if cdr is not None else {"matched": False, "mismatches": [],
                                             "rows_found": 0, "record": None},
@@ -61,15 +74,40 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
     }
 
 
+def _streams_beside(run_dir: Path, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The call's `streams.json` (RTP loss/jitter per direction), found in the directory
+    of its artifacts: read as the call is added, so the store holds it for later."""
+    for rel in (doc.get("artifacts") or {}).values():
+        path = run_dir / Path(rel).parent / "streams.json"
+        if path.is_file():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                return None
+            return loaded if isinstance(loaded, dict) else None
+    return None
+
+
 class ResultStore:
-    def __init__(self, run_dir: Path, run_id: str, environment: dict[str, Any]) -> None:
+    """The run's results: `add()` commits a call to the database and rewrites
+    results.json before it returns; `close()` finishes the run and writes the report.
+
+    `db` defaults to `<reports>/results.db`, one database beside every run directory."""
+
+    def __init__(self, run_dir: Path, run_id: str, environment: dict[str, Any],
+                 db: Path | str | None = None) -> None:
         self.run_dir, self.run_id = run_dir, run_id
         self.environment = environment
         self.calls: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self.started_wall = time.time()
         self.finished = False
+        self._closed = False
         run_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = Path(db) if db is not None else run_dir.parent / "results.db"
+        self.db = SqliteStore(self.db_path)
+        self.db.begin_run(run_id, self.started_wall, str(run_dir.resolve()),
+                          redact(environment))
         self._point_latest()
         self.write()
 
@@ -84,7 +122,11 @@ class ResultStore:
             pass
 
     def add(self, result: CallResult) -> None:
-        self.calls.append(call_to_json(result))
+        doc = call_to_json(result)
+        doc["seq"] = len(self.calls) + 1
+        doc["streams"] = _streams_beside(self.run_dir, doc)
+        self.db.add_call(self.run_id, doc["seq"], doc)
+        self.calls.append(doc)
         self.write()
 
     def add_error(self, message: str) -> None:
@@ -100,18 +142,37 @@ class ResultStore:
     def document(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
-                "environment": self.environment, "summary": self.summary(),
+                "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "calls": self.calls}
 
+    def record(self) -> RunRecord:
+        """This run as the report renders it (the same data the database holds)."""
+        return RunRecord(self.run_id, self.started_wall, self.finished,
+                         str(self.run_dir.resolve()), redact(self.environment),
+                         tuple(self.errors), tuple(self.calls))
+
     def write(self) -> None:
+        """results.json and the run row; called after every change (the session also
+        calls it after replacing `environment`)."""
+        self.db.update_run(self.run_id, redact(self.environment), self.errors,
+                           time.time() if self.finished else None)
         path = self.run_dir / "results.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.document(), indent=2, default=str), encoding="utf-8")
         os.replace(tmp, path)
 
-    def close(self) -> None:
-        self.finished = True
+    def close(self, finished: bool = True) -> None:
+        """End the run: flag it complete (unless `finished=False`: an interrupted plan is
+        reported INCOMPLETE), then write index.html, calls/*.html and junit.xml (a
+        report that fails to render leaves the results intact)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.finished = finished
         self.write()
-        from harness.report.html import write_html
+        from harness.report.render import write_report
 
-        write_html(self.run_dir, self.document())
+        try:
+            write_report(self.record(), self.run_dir, self.db)
+        finally:
+            self.db.close()

@@ -59,19 +59,80 @@ class _Call(pj.Call):  # type: ignore[misc]
         if self.leg is not None:
             self.leg._snapshot_stats()
 
+    def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802 - RFC 4733 events
+        if self.leg is not None:
+            self.leg.dtmf_rx += str(prm.digit)
+            self.leg.mark("DTMF_RX")
+
+
+class Switchboard:
+    """Routes every incoming INVITE of the process to the agent it is meant for.
+
+    pjsua picks an account by the To URI (user+domain, then domain only, then the
+    default account), which is wrong for trunk calls and short dialling; and the
+    wheel allows 8 accounts, so most lines have none. The switch sends an INVITE to
+    the Contact a line registered (its number @ its site's transport) or to the PSTN
+    gateway with the trunk group in the R-URI (`;tgrp=`, as RFC 4904): that decides.
+    """
+
+    def __init__(self) -> None:
+        self.by_user: dict[str, LineAgent] = {}
+        self.pstn_port = 0
+        self.pstn: LineAgent | None = None
+        self.handler: Callable[[LineAgent, Leg], None] | None = None
+
+    def route(self, message: str) -> tuple[LineAgent | None, str]:
+        """(agent, name to record) for an INVITE's request line."""
+        user, port, params = ruri_parts(message)
+        if port == self.pstn_port and self.pstn is not None:
+            return self.pstn, f"pstn:{params.get('tgrp', '?')}"
+        agent = self.by_user.get(user)
+        return agent, agent.name if agent else f"unknown:{user}"
+
+
+def ruri_parts(msg: str) -> tuple[str, int, dict[str, str]]:
+    """(user, port, URI parameters) of a request's Request-URI."""
+    first = msg.split("\r\n", 1)[0].split(" ")
+    uri = first[1] if len(first) > 1 else ""
+    userinfo, _, hostpart = uri.partition("@")
+    user = userinfo.split(":", 1)[-1].split(";")[0] if hostpart else ""
+    hostport, *params = (hostpart or uri).split(";")
+    port = hostport.rsplit(":", 1)[1] if hostport.count(":") >= 1 else "5060"
+    pmap = {p.partition("=")[0]: p.partition("=")[2] for p in params}
+    return user, int(port) if port.isdigit() else 0, pmap
+
+
+def parse_request(msg: str) -> dict[str, str]:
+    """Start line and headers of a SIP request (lower-case names, first value)."""
+    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
+    out = {"request-line": head[0]}
+    compact = {"f": "from", "t": "to", "i": "call-id", "m": "contact"}
+    for line in head[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            key = compact.get(name.strip().lower(), name.strip().lower())
+            out.setdefault(key, value.strip())
+    return out
+
 
 class _Account(pj.Account):  # type: ignore[misc]
     def __init__(self, agent: LineAgent) -> None:
         super().__init__()
         self.agent: LineAgent | None = agent
 
-    def onRegState(self, prm: Any) -> None:  # noqa: N802
-        if self.agent is not None:
-            self.agent._on_reg(prm.code, prm.reason)
-
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
-        if self.agent is not None:
-            self.agent._on_incoming(prm.callId)
+        if self.agent is None:
+            return
+        whole = str(prm.rdata.wholeMsg)
+        target, name = self.agent.board.route(whole)
+        leg = Leg("b", agent_name=name, request=parse_request(whole))
+        leg.call = _Call(self, leg, prm.callId)
+        leg.mark("INCOMING")
+        handler = self.agent.board.handler
+        if target is None or handler is None:
+            leg.answer(404 if target is None else 486)  # nobody here / nobody expects it
+            return
+        handler(target, leg)
 
 
 @dataclass
@@ -92,6 +153,9 @@ class Leg:
     record_stop_mono: float | None = None
     play_start_mono: float | None = None
     stats: StreamSnapshot | None = None
+    request: dict[str, str] = field(default_factory=dict)  # the INVITE as received (UAS)
+    agent_name: str = ""
+    dtmf_rx: str = ""
     on_state_change: Callable[[Leg], None] | None = None
     _player: Any = None
     _recorder: Any = None
@@ -193,6 +257,28 @@ class Leg:
         except pj.Error as exc:
             raise SipError(f"hangup failed on leg {self.party}: {exc.info()}") from exc
 
+    def send_dtmf(self, digits: str) -> None:
+        """RFC 4733 telephone-events (pjsua's default DTMF method)."""
+        if self.call is None or self.disconnected:
+            return
+        try:
+            self.call.dialDtmf(digits)
+        except pj.Error as exc:
+            raise SipError(f"DTMF {digits!r} not sent on leg {self.party}: {exc.info()}") from exc
+        self.mark("DTMF_TX")
+
+    def hold(self) -> None:
+        if self.call is not None and not self.disconnected:
+            self.call.setHold(pj.CallOpParam(True))
+            self.mark("HOLD")
+
+    def resume(self) -> None:
+        if self.call is not None and not self.disconnected:
+            prm = pj.CallOpParam(True)
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            self.call.reinvite(prm)
+            self.mark("RESUME")
+
     def local_rtp(self) -> str:
         if self.stats:
             return self.stats.local_rtp
@@ -207,19 +293,26 @@ class Leg:
 
 
 class LineAgent:
-    """One beta line: a registered account that places and receives calls."""
+    """One beta line (or a PSTN party): places and receives calls.
+
+    Registration is the `Registrar`'s (see `register.py`); a pjsua2 account is created
+    only for dialling (`ensure_account`) and may be released again when idle.
+    """
 
     def __init__(self, line: Line, domain: str, proxy: str, rtp_port: int,
-                 rtp_range: int, transport: tuple[int, int] | None = None) -> None:
+                 rtp_range: int, transport: tuple[int, int] | None = None,
+                 board: Switchboard | None = None, name: str = "",
+                 static: bool = False) -> None:
         self.line = line
-        self.transport = transport  # (pjsua transport id, SIP port) of this line
+        self.name = name or line.name
         self.domain = domain
         self.proxy = proxy
         self.rtp_port, self.rtp_range = rtp_port, rtp_range
-        self.reg_code: int | None = None
-        self.reg_reason = ""
+        self.transport = transport  # (pjsua transport id, SIP port) the line lives on
+        self.board = board if board is not None else Switchboard()
+        self.static = static  # True: a trusted peer that needs no digest credentials
         self.registered = False
-        self.incoming: Callable[[LineAgent, Leg], None] | None = None
+        self.active_legs = 0
         self._acc: _Account | None = None
 
     @property
@@ -230,17 +323,25 @@ class LineAgent:
     def sip_addr(self) -> str:
         return f"127.0.0.1:{self.transport[1]}" if self.transport else ""
 
-    def register(self) -> None:
+    @property
+    def contact(self) -> str:
+        return f"sip:{self.line.number}@{self.sip_addr}"
+
+    @property
+    def has_account(self) -> bool:
+        return self._acc is not None
+
+    def ensure_account(self, make_default: bool = False) -> None:
+        if self._acc is not None:
+            return
         cfg = pj.AccountConfig()
         cfg.idUri = self.uri
-        cfg.regConfig.registrarUri = f"sip:{self.domain}"
-        cfg.regConfig.timeoutSec = 600
-        cfg.regConfig.retryIntervalSec = 0  # a failed registration is reported, not retried
         cfg.sipConfig.proxies.append(self.proxy)
         if self.transport is not None:
             cfg.sipConfig.transportId = self.transport[0]
-        cfg.sipConfig.authCreds.append(
-            pj.AuthCredInfo("digest", "*", self.line.number, 0, self.line.password))
+        if not self.static:
+            cfg.sipConfig.authCreds.append(
+                pj.AuthCredInfo("digest", "*", self.line.number, 0, self.line.password))
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = self.rtp_range
         cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
@@ -248,30 +349,17 @@ class LineAgent:
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 0
         cfg.natConfig.contactRewriteUse = 0
-        self._acc = _Account(self)
+        acc = _Account(self)
         try:
-            self._acc.create(cfg)
+            acc.create(cfg, make_default)
         except pj.Error as exc:
-            self._acc = None
-            raise SipError(f"line {self.line.name} ({self.line.number}): account not "
-                           f"created: {exc.info()}") from exc
-
-    def _on_reg(self, code: int, reason: str) -> None:
-        self.reg_code, self.reg_reason = int(code), str(reason)
-        self.registered = 200 <= int(code) < 300
-
-    def _on_incoming(self, call_id: int) -> None:
-        assert self._acc is not None
-        leg = Leg("b")
-        leg.call = _Call(self._acc, leg, call_id)
-        leg.mark("INCOMING")
-        if self.incoming is None:
-            leg.answer(486)  # nobody expects a call on this line
-            return
-        self.incoming(self, leg)
+            raise SipError(f"{self.name} ({self.line.number}): account not created: "
+                           f"{exc.info()}") from exc
+        self._acc = acc
 
     def dial(self, target_uri: str, leg: Leg,
              headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self.ensure_account()
         assert self._acc is not None
         leg.call = _Call(self._acc, leg)
         prm = pj.CallOpParam(True)
@@ -283,12 +371,13 @@ class LineAgent:
             leg.call.makeCall(target_uri, prm)
         except pj.Error as exc:
             leg.call = None
-            raise SipError(f"line {self.line.name}: INVITE to {target_uri} not sent: "
+            raise SipError(f"{self.name}: INVITE to {target_uri} not sent: "
                            f"{exc.info()}") from exc
         leg.mark("INVITE_SENT")
         leg.call_id = leg.call.getInfo().callIdString
 
     def release(self) -> None:
+        """Shut the dialling account down (no call may be up on it)."""
         if self._acc is not None:
             try:
                 self._acc.shutdown()

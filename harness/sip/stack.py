@@ -65,7 +65,6 @@ class SipStack:
         self.jb_init_ms = jb_init_ms
         self.max_calls = max_calls
         self.ep: pj.Endpoint | None = None
-        self.sip_port = 0
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._codec = ""
@@ -95,13 +94,6 @@ class SipStack:
         cfg = _with_jb_discard_none(cfg)
         try:
             ep.libInit(cfg)
-            tcfg = pj.TransportConfig()
-            tcfg.port = 0
-            tcfg.boundAddress = "127.0.0.1"
-            tcfg.publicAddress = "127.0.0.1"
-            tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-            self.sip_port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[1]
-            self.sip_port = int(self.sip_port)
             ep.libStart()
             ep.audDevManager().setNullDev()
         except pj.Error as exc:
@@ -110,12 +102,12 @@ class SipStack:
         self.ep = ep
         self.set_codec("PCMU")
 
-    def add_udp_transport(self) -> tuple[int, int]:
+    def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
         """A SIP/UDP transport of its own on 127.0.0.1 (one per line, as a phone has
         its own address); returns (transport id, port)."""
         assert self.ep is not None
         tcfg = pj.TransportConfig()
-        tcfg.port = 0
+        tcfg.port = port
         tcfg.boundAddress = "127.0.0.1"
         tcfg.publicAddress = "127.0.0.1"
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from harness.cdr import CdrSource
-from harness.model import Line
+from harness.numberplan import NumberPlan
 
 
 class Softswitch(Protocol):
@@ -26,7 +26,7 @@ class Softswitch(Protocol):
     @property
     def domain(self) -> str: ...
 
-    def start(self, lines: tuple[Line, ...]) -> None: ...
+    def start(self, plan: NumberPlan, pstn_port: int) -> None: ...
 
     def stop(self) -> None: ...
 

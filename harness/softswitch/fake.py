@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from harness.cdr import CdrSource
 from harness.cdr.fake import FakeCdrSource
-from harness.model import Line
+from harness.numberplan import NumberPlan
 
 
 @dataclass
@@ -18,7 +18,7 @@ class FakeSoftswitch:
     cdrs: FakeCdrSource = field(default_factory=FakeCdrSource)
     started: bool = False
 
-    def start(self, lines: tuple[Line, ...]) -> None:
+    def start(self, plan: NumberPlan, pstn_port: int) -> None:
         self.started = True
 
     def stop(self) -> None:

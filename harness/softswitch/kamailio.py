@@ -22,6 +22,9 @@ from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
 from harness.config import SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.model import Line
+from harness.numberplan import NumberPlan
+from harness.pstn.directory import TOLLFREE_NPAS
+from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
     ChildProcess,
     free_udp_port,
@@ -33,6 +36,7 @@ from harness.softswitch.process import (
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
                "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
+KNOWN_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy"})
 RTP_RANGE = 400  # ports for rtpengine: 2 per call leg side, ample for 42 calls
 _SCHEMA_AUTH = """
 CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
@@ -49,7 +53,9 @@ _SCHEMA_ACC = """
 CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
     DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));
 CREATE TABLE IF NOT EXISTS acc (id INTEGER PRIMARY KEY NOT NULL, method, from_tag, to_tag,
-    callid, sip_code, sip_reason, time);
+    callid, sip_code, sip_reason, time, time_attr, time_exten, src_user, dst_user, dialed,
+    call_class);
+CREATE INDEX IF NOT EXISTS acc_callid_idx ON acc (callid);
 CREATE TABLE IF NOT EXISTS missed_calls (id INTEGER PRIMARY KEY NOT NULL, method, from_tag,
     to_tag, callid, sip_code, sip_reason, time);
 CREATE TABLE IF NOT EXISTS acc_cdrs (id INTEGER PRIMARY KEY NOT NULL, start_time, end_time,
@@ -81,10 +87,9 @@ def _version(argv: list[str]) -> str:
 class EmbeddedKamailio:
     name = "embedded-kamailio"
 
-    def __init__(self, cfg: SutConfig, run_dir: Path, home_npa: str = "413") -> None:
+    def __init__(self, cfg: SutConfig, run_dir: Path) -> None:
         self.cfg = cfg
         self.dir = run_dir / "sut"
-        self.home_npa = home_npa
         self._sip_port = cfg.sip_port
         self.ng_port = 0
         self.rtp_min = 0
@@ -121,7 +126,9 @@ class EmbeddedKamailio:
         return bool(self.kamailio and self.kamailio.running() and self.rtpengine
                     and self.rtpengine.running())
 
-    def start(self, lines: tuple[Line, ...]) -> None:
+    def start(self, plan: NumberPlan, pstn_port: int) -> None:
+        """Start for `plan`'s lines, routing PSTN classes to the simulated PSTN gateway
+        at 127.0.0.1:`pstn_port` (trunk group in the R-URI's tgrp parameter)."""
         kam = _require("kamailio", "kamailio")
         rtpe = _require("rtpengine", "rtpengine-daemon")
         module_path = next((d for d in MODULE_DIRS if Path(d, "db_sqlite.so").exists()), None)
@@ -129,8 +136,8 @@ class EmbeddedKamailio:
             raise EnvironmentMissing("db_sqlite.so (Kamailio module)", "kamailio-sqlite-modules")
         self.dir.mkdir(parents=True, exist_ok=True)
         self._choose_ports()
-        self._provision(lines)
-        cfg_path = self._render(module_path)
+        self._provision(plan.lines)
+        cfg_path = self._render(module_path, plan, pstn_port)
         self._check_config(kam, cfg_path)
         try:
             self._start_rtpengine(rtpe)
@@ -176,14 +183,29 @@ class EmbeddedKamailio:
             con.executescript(_SCHEMA_ACC)
         con.close()
 
-    def _render(self, module_path: str) -> Path:
+    def _render(self, module_path: str, plan: NumberPlan, pstn_port: int) -> Path:
         env = jinja2.Environment(loader=jinja2.PackageLoader("harness", "softswitch"),
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        lo, hi = plan.onnet_block()
+        sites = sorted({ln.site for ln in plan.lines})
+        site_regexes = []
+        for site in sites:
+            numbers = [int(ln.number) for ln in plan.lines if ln.site == site]
+            site_regexes.append((site, range_regex(min(numbers), max(numbers), 10)))
+        faults = {f.strip() for f in self.cfg.test_faults.split(",") if f.strip()}
+        unknown = faults - KNOWN_FAULTS
+        if unknown:
+            raise SoftswitchError(f"sut.test_faults: unknown fault(s) {sorted(unknown)} "
+                                  f"(known: {sorted(KNOWN_FAULTS)})")
         text = env.get_template("kamailio.cfg.j2").render(
             run_id=self.dir.parent.name, debug=2, children=self.cfg.kamailio_children,
             sip_port=self._sip_port, domain=self.domain, module_path=module_path,
             auth_db=self.auth_db.resolve(), acc_db=self.acc_db.resolve(),
-            ng_port=self.ng_port, home_npa=self.home_npa)
+            ng_port=self.ng_port, home_npa=plan.home_npa, pstn_port=pstn_port,
+            onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
+            intralata_npas="|".join(plan.intralata_npas) or "NONE",
+            site_regexes=site_regexes, faults=faults,
+            no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000))
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import SutConfig, load_config
+from harness.config import NumbersConfig, SutConfig, load_config
 from harness.errors import EnvironmentMissing, SipError, SoftswitchError
-from harness.model import Line
+from harness.numberplan import NumberPlan
 from harness.session import HarnessSession
 from harness.sip.agent import LineAgent
 from harness.softswitch import kamailio as kamailio_mod
 from harness.softswitch.kamailio import EmbeddedKamailio
 
 pytestmark = pytest.mark.integration
-LINES = (Line(1, 1, "4135550100", "pw"),)
+PLAN = NumberPlan.from_config(NumbersConfig(line_password="pw", sites=1, lines_per_site=2))
+PSTN_PORT = 40000
 
 
 def _no_switch_left(run_dir: Path) -> None:
@@ -31,15 +32,15 @@ def test_kamailio_refusing_its_config_shows_the_log_tail(tmp_path: Path,
     sw = EmbeddedKamailio(SutConfig(), tmp_path)
     render = sw._render
 
-    def broken(module_path: str) -> Path:
-        path = render(module_path)
+    def broken(module_path: str, plan: NumberPlan, pstn_port: int) -> Path:
+        path = render(module_path, plan, pstn_port)
         text = path.read_text().replace("request_route {", "request_route {\n\tnosuchfn();")
         path.write_text(text)
         return path
 
     monkeypatch.setattr(sw, "_render", broken)
     with pytest.raises(SoftswitchError) as err:
-        sw.start(LINES)
+        sw.start(PLAN, PSTN_PORT)
     msg = str(err.value)
     assert "Kamailio refused its config" in msg and "kamailio.cfg" in msg
     assert "parse error in config file" in msg and "unknown command" in msg
@@ -53,7 +54,7 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         sw = EmbeddedKamailio(SutConfig(sip_port=port), tmp_path)
         with pytest.raises(SoftswitchError, match=f"sut.sip_port {port}: UDP port already in use"):
-            sw.start(LINES)
+            sw.start(PLAN, PSTN_PORT)
 
 
 def test_a_missing_debian_package_is_named(tmp_path: Path,
@@ -62,7 +63,7 @@ def test_a_missing_debian_package_is_named(tmp_path: Path,
     monkeypatch.setattr(kamailio_mod.shutil, "which",
                         lambda name, path=None: None if name == "rtpengine" else real_which(name))
     with pytest.raises(EnvironmentMissing) as err:
-        EmbeddedKamailio(SutConfig(), tmp_path).start(LINES)
+        EmbeddedKamailio(SutConfig(), tmp_path).start(PLAN, PSTN_PORT)
     assert "'rtpengine' not found" in str(err.value) and "'rtpengine-daemon'" in str(err.value)
 
 

@@ -31,9 +31,10 @@ def test_dry_run_prints_calls_and_sends_nothing(pytester: pytest.Pytester) -> No
     pytester.path.joinpath("testplans", "plan_01_onnet.py").write_text(PLAN)
     result = pytester.runpytest_subprocess("testplans", "--dry-run", "--reports", "out")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*dry run*nothing was sent*",
-                                 "1.1 on-net cross-site: site1/01 (4135550100) dials 4135550112*",
-                                 "1.2 on-net same-site: site1/02 (4135550101) dials 4135550103*"])
+    result.stdout.fnmatch_lines([
+        "*dry run*nothing was sent*",
+        "1.1 on-net cross-site: site1/01 (4135550100) dials 4135550112 -> onnet*site2/01*",
+        "1.2 on-net same-site: site1/02 (4135550101) dials 4135550103 -> onnet*site1/04*"])
     assert not pytester.path.joinpath("out").exists()  # no session was started
 
 
@@ -41,10 +42,10 @@ def test_dry_run_applies_the_dial_guard(pytester: pytest.Pytester) -> None:
     pytester.mkdir("testplans")
     pytester.path.joinpath("testplans", "plan_09_bad.py").write_text(
         "from harness.model import CallSpec\n"
-        "PLAN = [CallSpec('9.1', 'off-plan', caller='site1/01', dial='2125550123')]\n")
+        "PLAN = [CallSpec('9.1', 'off-plan', caller='site1/01', dial='2125550124')]\n")
     result = pytester.runpytest_subprocess("testplans", "--dry-run")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*refused to dial '2125550123'*outside the test number plan*"])
+    result.stdout.fnmatch_lines(["*refused to dial '2125550124'*outside the test number plan*"])
 
 
 def test_duplicate_plan_ids_are_a_collection_error(pytester: pytest.Pytester) -> None:

@@ -1,0 +1,107 @@
+"""Per-call-type expectations checked against what really happened on the call:
+who rang, the identity the far end would present (RFC 3323 privacy, RFC 3325
+P-Asserted-Identity), the caller's location on emergency calls (RFC 6442
+Geolocation), the call class the switch recorded, DTMF heard (RFC 4733), and audio
+stopping and returning around a hold.
+
+Each failed expectation is one reason string naming the figure and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.capture.pcap import UdpPacket
+from harness.model import CallSpec, CdrCheck
+from harness.sip.scenario import CallOutcome
+
+_USER = re.compile(r"sips?:([^@;>]+)@")
+
+
+def uri_user(header: str) -> str:
+    m = _USER.search(header)
+    return m.group(1) if m else ""
+
+
+def presented_identity(request: dict[str, str], far_end_trusted: bool) -> str:
+    """The calling identity the far end would show its user.
+
+    A trusted peer (the PSTN gateway) receives P-Asserted-Identity and must honour
+    `Privacy: id` by withholding it; an untrusted phone shows whatever identity
+    reaches it (an asserted identity first, else the From user).
+    """
+    privacy = {p.strip().lower() for p in request.get("privacy", "").split(";")}
+    pai = uri_user(request.get("p-asserted-identity", ""))
+    frm = uri_user(request.get("from", ""))
+    if far_end_trusted:
+        if "id" in privacy:
+            return "anonymous"
+        return pai or frm or "unknown"
+    if pai:
+        return pai
+    return "anonymous" if frm.lower() in ("anonymous", "") else frm
+
+
+def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
+                     packets: list[UdpPacket], caller_number: str) -> list[str]:
+    fails: list[str] = []
+    exp = spec.expect
+    rang = out.b.agent_name if out.b is not None else "none"
+    if exp.rings is not None and rang != exp.rings:
+        fails.append(f"routing: {rang} rang, expected {exp.rings}")
+    if out.also_rang:
+        fails.append(f"routing: a second INVITE reached {', '.join(out.also_rang)}")
+    if out.b is not None and (exp.caller_id is not None or spec.dial.startswith("*67")):
+        shown = presented_identity(dict(out.b.request), out.b.agent_name.startswith("pstn:"))
+        want = exp.caller_id or "anonymous"
+        if shown != want:
+            leak = " (privacy leak)" if want == "anonymous" and caller_number in shown else ""
+            fails.append(f"caller_id: far end shown {shown!r}, expected {want!r}{leak}")
+    if exp.location and out.b is not None and not out.b.header("geolocation"):
+        fails.append("location: no Geolocation header reached the PSAP")
+    if exp.call_class is not None and cdr is not None and cdr.record is not None:
+        recorded = dict(cdr.record.raw).get("call_class", "")
+        if recorded != exp.call_class:
+            fails.append(f"cdr: call_class: expected {exp.call_class}, got {recorded or 'none'}")
+    if out.b is not None and spec.dtmf_a and out.b.dtmf_rx != spec.dtmf_a:
+        fails.append(f"dtmf: far end heard {out.b.dtmf_rx!r}, caller sent {spec.dtmf_a!r}")
+    if spec.dtmf_b and out.a.dtmf_rx != spec.dtmf_b:
+        fails.append(f"dtmf: caller heard {out.a.dtmf_rx!r}, far end sent {spec.dtmf_b!r}")
+    if spec.hold_at_s is not None:
+        fails.extend(_hold_checks(out, packets))
+    if exp.audio and exp.final_code == 200 and out.a.final_code == 200 and out.b is not None:
+        fails.extend(_audio_both_ways(out, packets))
+    return fails
+
+
+def _audio_both_ways(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
+    """RTP reached each party on the wire: at least half a second of 20 ms packets."""
+    assert out.b is not None
+    fails = []
+    for direction, receiver in (("a_to_b", out.b), ("b_to_a", out.a)):
+        local = receiver.stats.local_rtp if receiver.stats else ""
+        n = sum(1 for p in packets if local and p.dst_addr == local)
+        if n < 25:
+            fails.append(f"audio: {n} RTP packets reached the receiver {direction} "
+                         "(one-way or no audio)")
+    return fails
+
+
+def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
+    """The held party stops sending (its SDP answer is recvonly) and starts again."""
+    hold, resume = out.a.first("HOLD"), out.a.first("RESUME")
+    local = out.a.stats.local_rtp if out.a.stats else ""
+    if hold is None or not local:
+        return ["hold: the call was not put on hold"]
+    toward_a = [p.ts for p in packets if p.dst_addr == local]
+    end = resume.t_wall if resume else hold.t_wall + 3.0
+    during = [t for t in toward_a if hold.t_wall + 0.5 <= t <= end - 0.1]
+    fails = []
+    if len(during) > 5:  # a few packets may still be in flight as hold starts
+        fails.append(f"hold: {len(during)} RTP packets reached the holder while held")
+    if resume is not None:
+        after = [t for t in toward_a if resume.t_wall + 1.0 <= t <= resume.t_wall + 3.0]
+        if len(after) < 50:
+            fails.append(f"hold: audio did not return after resume ({len(after)} RTP "
+                         "packets in the 2 s after it)")
+    return fails

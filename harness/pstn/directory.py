@@ -1,0 +1,122 @@
+"""The simulated PSTN's directory: fictional test numbers, how each far end behaves,
+and how a dial string is classified (call class, normalised number, trunk).
+
+Every number here is fictional: NANP 555-01XX (reserved for fiction), Ofcom's
+drama range 020 7946 0XXX for international, and the service codes (0, 00, 411,
+N11, 911) that never leave the simulated PSTN. The same table renders the embedded
+switch's routing and drives the harness's dial guard, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# trunk groups of the simulated PSTN: where the switch must route each class
+TRUNKS = ("local", "ld", "intl", "tollfree", "operator", "n11", "psap")
+
+CLASS_TRUNK = {
+    "local": "local", "ld_intralata": "ld", "ld_interlata": "ld", "international": "intl",
+    "tollfree": "tollfree", "directory": "operator", "operator": "operator", "n11": "n11",
+    "emergency": "psap",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PstnNumber:
+    """A far end in the simulated PSTN and how it behaves when called."""
+
+    number: str  # as the PSTN sees it (10-digit NANP, +E.164, or a service code)
+    call_class: str
+    behaviour: str = "answer"  # answer | busy | no_answer | unassigned
+    answer_after_s: float = 1.0
+
+
+DEFAULT_PSTN: tuple[PstnNumber, ...] = (
+    PstnNumber("4135550190", "local"),
+    PstnNumber("4135550191", "local", "busy"),
+    PstnNumber("4135550192", "local", "no_answer"),
+    PstnNumber("4135550193", "local", "unassigned"),
+    PstnNumber("9785550123", "ld_intralata"),
+    PstnNumber("2125550123", "ld_interlata"),
+    PstnNumber("+442079460123", "international"),
+    PstnNumber("8005550199", "tollfree"),
+    PstnNumber("411", "directory"),
+    PstnNumber("2125551212", "directory"),
+    PstnNumber("0", "operator"),
+    PstnNumber("00", "operator"),
+    PstnNumber("311", "n11"),
+    PstnNumber("511", "n11"),
+    PstnNumber("611", "n11"),
+    PstnNumber("711", "n11"),
+    PstnNumber("911", "emergency", answer_after_s=0.5),
+)
+
+# PSTN subscribers that call *into* the beta lines (incoming DID calls)
+DEFAULT_PSTN_CALLERS = ("2125550188", "9785550177")
+
+TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
+N11 = ("211", "311", "511", "611", "711", "811")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How a dial string is treated: the number the switch routes on, its class."""
+
+    dialled: str
+    number: str  # normalised: 10-digit NANP, +E.164 international, or a service code
+    call_class: str  # onnet | local | ld_intralata | ld_interlata | international |
+    # tollfree | directory | operator | n11 | emergency
+    privacy: bool = False  # *67: calling number withheld
+    operator_assisted: bool = False  # 0+ dialling
+
+    @property
+    def trunk(self) -> str | None:
+        return CLASS_TRUNK.get(self.call_class)
+
+
+def classify(dial: str, home_npa: str, intralata_npas: tuple[str, ...],
+             onnet: frozenset[str]) -> Route | None:
+    """Classify a dial string as a NANP switch would; None if it is not dialable.
+
+    Order matters: *67, the service codes, 0/00/0+, 011 international, 1+8XX
+    toll-free, 1+NPA-555-1212 directory, then 11/10/7-digit NANP numbers.
+    """
+    digits = re.sub(r"[\s\-().]", "", dial)
+    privacy = digits.startswith("*67")
+    if privacy:
+        digits = digits[3:]
+    if digits == "911":
+        return Route(dial, "911", "emergency", privacy)
+    if digits == "411":
+        return Route(dial, "411", "directory", privacy)
+    if digits in N11:
+        return Route(dial, digits, "n11", privacy)
+    if digits in ("0", "00"):
+        return Route(dial, digits, "operator", privacy)
+    if re.fullmatch(r"011[1-9]\d{6,14}", digits):
+        return Route(dial, "+" + digits[3:], "international", privacy)
+    if digits.startswith("+") and not digits.startswith("+1") and digits[1:].isdigit():
+        return Route(dial, digits, "international", privacy)
+    if re.fullmatch(r"0\d{10}", digits):  # 0 + NPA-NXX-XXXX: operator assisted
+        return Route(dial, digits[1:], "operator", privacy, operator_assisted=True)
+    if digits.startswith("+1"):
+        digits = digits[2:]
+    elif len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    elif len(digits) == 7:
+        digits = home_npa + digits
+    if not re.fullmatch(r"[2-9]\d{2}[2-9]\d{6}", digits):
+        return None
+    npa = digits[:3]
+    if npa in TOLLFREE_NPAS:
+        return Route(dial, digits, "tollfree", privacy)
+    if digits[3:] == "5551212":
+        return Route(dial, digits, "directory", privacy)
+    if digits in onnet:
+        return Route(dial, digits, "onnet", privacy)
+    if npa == home_npa:
+        return Route(dial, digits, "local", privacy)
+    if npa in intralata_npas:
+        return Route(dial, digits, "ld_intralata", privacy)
+    return Route(dial, digits, "ld_interlata", privacy)

@@ -1,0 +1,53 @@
+"""The simulated PSTN interconnect: the carrier's PSTN gateway (with its trunk groups:
+local, ld, intl, tollfree, operator, n11, psap), the PSAP and the operator/directory
+position behind it, and PSTN subscribers who call into the beta lines.
+
+One SIP transport on 127.0.0.1 is the gateway; the switch names the trunk group a
+call takes in the R-URI (`;tgrp=`, as RFC 4904), and which trunk a call arrived on
+is what the harness checks to catch a misrouted class. Incoming DID calls leave
+from the gateway's address, which the switch trusts by source address.
+"""
+
+from __future__ import annotations
+
+from harness.model import Line
+from harness.numberplan import NumberPlan
+from harness.pstn.directory import PstnNumber
+from harness.sip.agent import LineAgent, Switchboard
+from harness.sip.stack import SipStack
+from harness.softswitch.process import free_udp_port
+
+PSTN_DOMAIN = "pstn.invalid"
+
+
+class PstnSimulator:
+    def __init__(self, plan: NumberPlan) -> None:
+        self.plan = plan
+        self.port = 0
+        self.gateway: LineAgent | None = None
+        self.callers: dict[str, LineAgent] = {}
+
+    def reserve_port(self) -> int:
+        """A free UDP port for the gateway (before the switch's config is rendered)."""
+        self.port = free_udp_port()
+        return self.port
+
+    def start(self, stack: SipStack, board: Switchboard, proxy: str, rtp_base: int,
+              rtp_range: int) -> None:
+        transport = stack.add_udp_transport(self.port)
+        self.gateway = LineAgent(Line(0, 0, "gateway", ""), PSTN_DOMAIN, proxy, rtp_base,
+                                 rtp_range, transport, board, name="pstn", static=True)
+        board.pstn_port, board.pstn = self.port, self.gateway
+        for j, number in enumerate(self.plan.pstn_callers, start=1):
+            self.callers[number] = LineAgent(
+                Line(0, j, number, ""), PSTN_DOMAIN, proxy, rtp_base + j * rtp_range,
+                rtp_range, transport, board, name=f"pstn:{number}", static=True)
+
+    def far_end(self, number: str) -> PstnNumber | None:
+        return self.plan.pstn_number(number)
+
+    def release(self) -> None:
+        for agent in self.callers.values():
+            agent.release()
+        self.callers.clear()
+        self.gateway = None

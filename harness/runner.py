@@ -1,0 +1,222 @@
+"""One plan row, placed for real and measured: `CallRunner.attempt(spec)`.
+
+Resolves who calls (a beta line, or a PSTN subscriber for an incoming DID call),
+applies the dial guard, decides how whoever answers behaves, places the call through
+the switch, then measures: timing (agent and wire), voice quality (both directions,
+agent and wire), the switch's CDR, and the call type's own expectations (who rang,
+the caller ID shown, privacy, location for 911, DTMF heard, hold).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.capture.pcap import UdpPacket
+from harness.capture.rtp import StreamStats, rtp_toward
+from harness.capture.sip import call_ladder, wire_timing
+from harness.cdr.reconcile import Ledger, reconcile
+from harness.checks import call_type_checks
+from harness.errors import CaptureError, HarnessError
+from harness.media.assess import DirectionInput, assess
+from harness.metrics import call_timing, decide, setup_window
+from harness.model import (
+    CallResult,
+    CallSpec,
+    CallTiming,
+    CdrCheck,
+    QualityScore,
+    StallReport,
+    Status,
+    Verdict,
+)
+from harness.pstn.directory import Route
+from harness.sip.agent import Leg, LineAgent, ruri_parts
+from harness.sip.scenario import CallOutcome, FarEnd, LegOutcome, Script, run_call
+from harness.softswitch.process import sip_options_ping
+
+if TYPE_CHECKING:
+    from harness.session import HarnessSession
+
+
+def _r6(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+class CallRunner:
+    def __init__(self, session: HarnessSession) -> None:
+        self.s = session
+
+    # -- placing the call --------------------------------------------------------------
+    def resolve(self, spec: CallSpec) -> tuple[LineAgent, str, Route, str]:
+        """(calling agent, target URI, route, calling number); raises DialGuardError."""
+        plan = self.s.plan
+        dial = plan.resolve_dial(spec.dial)
+        route = plan.route(dial)  # the dial guard, before any SIP
+        if spec.caller.startswith("pstn:"):
+            number = spec.caller[5:]
+            caller = self.s.pstn_caller(number)
+        else:
+            line = plan.line(spec.caller)
+            caller, number = self.s.agent(line), line.number
+        return caller, f"sip:{dial}@{self.s.switch.domain}", route, number
+
+    def far_end(self, spec: CallSpec, call_dir: Path) -> Callable[[LineAgent, Leg], FarEnd]:
+        refs = self.s.refs
+
+        def policy(agent: LineAgent, leg: Leg) -> FarEnd:
+            media = {"play_wav": refs["b"].path, "record_wav": call_dir / "recorded_a_to_b.wav"}
+            if not leg.agent_name.startswith("pstn:"):
+                return FarEnd(spec.callee_behaviour, 200, spec.answer_after_s, **media)
+            number = ruri_parts(leg.request.get("request-line", ""))[0]
+            pstn = self.s.plan.pstn_number(number)
+            if pstn is None or pstn.behaviour == "unassigned":
+                return FarEnd("reject", 404)
+            return FarEnd(pstn.behaviour, 200, pstn.answer_after_s, **media)
+        return policy
+
+    def attempt(self, spec: CallSpec) -> CallResult:
+        started_wall = time.time()
+        s = self.s
+        s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
+        call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
+        call_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            caller, target, route, number = self.resolve(spec)
+            assert s.stack is not None
+            s.stack.set_codec(spec.codec)
+        except HarnessError as exc:
+            return error_result(spec, str(exc), started_wall)
+        audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
+        talk_s = spec.talk_s
+        if audio:
+            talk_s = max(talk_s, max(r.duration_s for r in s.refs.values())
+                         + s.cfg.media.tail_pad_s)
+        script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
+                        headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
+                        hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
+                        a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
+        out = run_call(s.stack, caller, target, script, self.far_end(spec, call_dir))
+        try:
+            return self.measure(spec, out, call_dir, started_wall, caller.sip_addr, route,
+                                number)
+        except HarnessError as exc:  # the call happened: keep what is known, say why
+            return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
+                           call_id=out.a.call_id, final_code=out.a.final_code,
+                           events=out.a.events + (out.b.events if out.b else ()))
+
+    # -- measuring it ------------------------------------------------------------------
+    def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
+                caller_addr: str, route: Route, number: str) -> CallResult:
+        s = self.s
+        stall = s.guard.report(out.t_start_mono, out.t_end_mono)
+        window = setup_window(out.a.events)
+        setup_stall = s.guard.report(*window) if window else stall
+        marker = f"sync-{uuid.uuid4().hex}"  # switch liveness, and dumpcap has flushed
+        alive = sip_options_ping(s.switch.sip_host, s.switch.sip_port, 2.0, marker) == 200
+        packets = self.packets(out, call_dir, marker)
+        timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
+        quality, streams = self.quality(spec, out, call_dir, stall, packets)
+        cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
+        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
+        extra = call_type_checks(spec, out, cdr, packets, number)
+        errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
+                              "after the call") if e]
+        verdict = _merge(verdict, extra, errors)
+        (call_dir / "streams.json").write_text(json.dumps(
+            {k: asdict(v) if v else None for k, v in streams.items()}, indent=2))
+        artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
+                          for p in sorted(call_dir.iterdir())
+                          if p.suffix in (".wav", ".pcap", ".json"))
+        events = out.a.events + (out.b.events if out.b else ())
+        return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
+                          verdict, tuple(sorted(events, key=lambda e: e.t_mono)), artifacts,
+                          started_wall, "; ".join(errors))
+
+    def packets(self, out: CallOutcome, call_dir: Path, marker: str) -> list[UdpPacket]:
+        """The call's packets from the run capture (after dumpcap has flushed them)."""
+        capture = self.s.capture
+        if capture is None:
+            return []
+        tag = marker.encode()
+        if not capture.sync(lambda p: tag in p.payload, 5.0):
+            raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
+                               "reached the capture (dumpcap stalled or stopped)")
+        events = out.a.events + (out.b.events if out.b else ())
+        packets = capture.packets_between(min(e.t_wall for e in events) - 1.0,
+                                          max(e.t_wall for e in events) + 2.0)
+        capture.write_slice(packets, call_dir / "call.pcap")
+        return packets
+
+    def timing(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
+               setup_stall: StallReport, caller_addr: str, call_dir: Path) -> CallTiming:
+        timing = call_timing(out.a.events, setup_stall)
+        if not packets or not caller_addr:
+            return timing
+        ladder = call_ladder(packets, out.a.call_id)
+        switch_addr = f"{self.s.switch.sip_host}:{self.s.switch.sip_port}"
+        wire = wire_timing(ladder, caller_addr, switch_addr, spec.hangup_by == "caller")
+        (call_dir / "ladder.json").write_text(json.dumps(
+            {"caller": caller_addr, "switch": switch_addr,
+             "callee": out.b.agent_name if out.b else "",
+             "messages": [asdict(m) for m in ladder]}, indent=1))
+        return replace(timing, wire_srd_s=_r6(wire.srd_s), wire_setup_s=_r6(wire.setup_s),
+                       wire_sdd_s=_r6(wire.sdd_s), retransmissions=wire.retransmissions)
+
+    def quality(self, spec: CallSpec, out: CallOutcome, call_dir: Path, stall: StallReport,
+                packets: list[UdpPacket],
+                ) -> tuple[tuple[QualityScore, ...], dict[str, StreamStats | None]]:
+        if out.b is None or out.a.final_code != 200 or spec.expect.mos_lqo_min is None:
+            return (), {}
+        scores: list[QualityScore] = []
+        streams: dict[str, StreamStats | None] = {}
+        legs: dict[str, tuple[LegOutcome, str]] = {"a_to_b": (out.b, "a"),
+                                                  "b_to_a": (out.a, "b")}
+        for direction, (receiver, ref_key) in legs.items():
+            local = receiver.stats.local_rtp if receiver.stats else ""
+            negotiated = receiver.stats.codec if receiver.stats else ""
+            agent_q, wire_q, st = assess(DirectionInput(
+                direction, self.s.refs[ref_key], spec.codec, negotiated, receiver.record_wav,
+                receiver.record_span_s, rtp_toward(packets, local) if local else [],
+                call_dir / f"wire_{direction}.wav" if self.s.capture else None), stall)
+            scores += [agent_q, wire_q]
+            streams[f"wire_{direction}"] = st
+        return tuple(scores), streams
+
+    def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str) -> CdrCheck:
+        call_id = out.a.call_id
+        for hook in self.s.before_cdr_fetch:
+            hook(call_id)
+        source = self.s.switch.cdr_source()
+        deadline = time.monotonic() + self.s.cfg.cdr.wait_s
+        records = source.by_call_id(call_id)
+        while not records and time.monotonic() < deadline:
+            time.sleep(0.1)
+            records = source.by_call_id(call_id)
+        answer = out.a.first("CONNECTING", "2") or out.a.first("CONFIRMED", "2")
+        hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
+        end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
+        ledger = Ledger(call_id, number, route.number, answer is not None,
+                        answer.t_wall if answer else None, end.t_wall if end else None)
+        return reconcile(ledger, records, self.s.cfg.cdr.time_tolerance_s,
+                         self.s.cfg.cdr.duration_tolerance_s)
+
+
+def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:
+    return CallResult(spec, "", None, CallTiming(None, None, None, None), (), None, None,
+                      Verdict(Status.ERROR, (error,)), started_wall=started_wall, error=error)
+
+
+def _merge(verdict: Verdict, extra: list[str], errors: list[str]) -> Verdict:
+    if extra:
+        verdict = Verdict(Status.FAIL, verdict.reasons + tuple(extra),
+                          verdict.invalid_measurement)
+    if errors:
+        status = Status.FAIL if verdict.status is Status.FAIL else Status.ERROR
+        verdict = Verdict(status, verdict.reasons + tuple(errors), verdict.invalid_measurement)
+    return verdict

@@ -1,0 +1,120 @@
+"""Registering many lines without a pjsua2 account each.
+
+The PJSIP 2.15 wheel allows 8 accounts and 8 transports per process: not 84 lines.
+A line's registration only tells the switch where the line is (its Contact), so the
+harness registers every beta line itself: REGISTER with the line's AOR and a Contact
+on its site's transport, answering the digest challenge (RFC 3261 §22, RFC 2617),
+and measures the Registration Request Delay on the way (RFC 6076 §4.1: REGISTER ->
+its final response).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+from harness.errors import SipError
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    aor: str
+    code: int | None
+    reason: str
+    rrd_s: float | None  # REGISTER (first) -> final response (RFC 6076 §4.1)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
+
+
+def digest_response(user: str, password: str, realm: str, nonce: str, method: str, uri: str,
+                    qop: str = "", nc: str = "00000001", cnonce: str = "") -> str:
+    """RFC 2617 §3.2.2 request-digest (MD5; qop=auth or none)."""
+    ha1 = _md5(f"{user}:{realm}:{password}")
+    ha2 = _md5(f"{method}:{uri}")
+    if qop:
+        return _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return _md5(f"{ha1}:{nonce}:{ha2}")
+
+
+def _params(challenge: str) -> dict[str, str]:
+    return {k.lower(): v.strip('"') for k, v in
+            re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', challenge)}
+
+
+class Registrar:
+    """A REGISTER client over one UDP socket on 127.0.0.1."""
+
+    def __init__(self, switch_host: str, switch_port: int, domain: str,
+                 timeout_s: float = 3.0) -> None:
+        self.switch = (switch_host, switch_port)
+        self.domain = domain
+        self.timeout_s = timeout_s
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _request(self, user: str, contact: str, expires: int, cseq: int, call_id: str,
+                 auth: str = "") -> bytes:
+        branch, tag = uuid.uuid4().hex[:16], call_id[:10]
+        return (f"REGISTER sip:{self.domain} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{branch};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:{user}@{self.domain}>;tag={tag}\r\n"
+                f"To: <sip:{user}@{self.domain}>\r\nCall-ID: {call_id}\r\n"
+                f"CSeq: {cseq} REGISTER\r\nContact: <{contact}>\r\nExpires: {expires}\r\n"
+                f"{auth}User-Agent: beta-harness registrar\r\nContent-Length: 0\r\n\r\n"
+                ).encode()
+
+    def _exchange(self, msg: bytes, call_id: str) -> tuple[int, str, dict[str, str]]:
+        self.sock.sendto(msg, self.switch)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(65535).decode("utf-8", "replace")
+            except TimeoutError as exc:
+                raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
+                               f"within {self.timeout_s:.0f} s") from exc
+            head = data.split("\r\n\r\n", 1)[0].split("\r\n")
+            status = head[0].split(" ", 2)
+            headers = {}
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if headers.get("call-id") != call_id or len(status) < 2 or not status[1].isdigit():
+                continue
+            code = int(status[1])
+            if code >= 200:
+                return code, status[2] if len(status) > 2 else "", headers
+
+    def register(self, user: str, password: str, contact: str,
+                 expires: int = 3600) -> Registration:
+        call_id = uuid.uuid4().hex + "@beta-harness"
+        t0 = time.monotonic()
+        code, reason, headers = self._exchange(
+            self._request(user, contact, expires, 1, call_id), call_id)
+        if code in (401, 407):
+            name = "www-authenticate" if code == 401 else "proxy-authenticate"
+            ch = _params(headers.get(name, ""))
+            qop = "auth" if "auth" in ch.get("qop", "").split(",") else ""
+            cnonce = uuid.uuid4().hex[:8]
+            uri = f"sip:{self.domain}"
+            resp = digest_response(user, password, ch.get("realm", ""), ch.get("nonce", ""),
+                                   "REGISTER", uri, qop, "00000001", cnonce)
+            auth = (f'{"Authorization" if code == 401 else "Proxy-Authorization"}: Digest '
+                    f'username="{user}", realm="{ch.get("realm", "")}", '
+                    f'nonce="{ch.get("nonce", "")}", uri="{uri}", response="{resp}", '
+                    f'algorithm=MD5' + (f', qop={qop}, nc=00000001, cnonce="{cnonce}"'
+                                        if qop else "") + "\r\n")
+            code, reason, headers = self._exchange(
+                self._request(user, contact, expires, 2, call_id, auth), call_id)
+        return Registration(f"sip:{user}@{self.domain}", code, reason,
+                            time.monotonic() - t0)

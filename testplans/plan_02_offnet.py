@@ -1,0 +1,32 @@
+"""Beta plan §2 — outgoing calls to the PSTN, one row per call class.
+
+The simulated PSTN answers on the trunk group the switch routes each class to; the
+row checks the trunk (routing), the class the switch recorded, the calling number
+delivered, and audio both ways.
+"""
+
+from harness.model import CallSpec, Expect
+
+PLAN = [
+    CallSpec("2.1", "local off-net 7-digit", caller="site1/02", dial="5550190",
+             expect=Expect(mos_lqo_min=4.2, rings="pstn:local", call_class="local",
+                           caller_id="4135550101"),
+             description="7-digit local call to a PSTN subscriber, PESQ both ways"),
+    CallSpec("2.2", "local off-net 10-digit", caller="site1/03", dial="4135550190", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, rings="pstn:local", call_class="local")),
+    CallSpec("2.3", "long distance intraLATA", caller="site2/04", dial="19785550123",
+             talk_s=3.0, expect=Expect(mos_lqo_min=None, srd_s_max=5.0, rings="pstn:ld",
+                                       call_class="ld_intralata", caller_id="4135550115")),
+    CallSpec("2.4", "long distance interLATA", caller="site2/05", dial="12125550123",
+             talk_s=3.0, expect=Expect(mos_lqo_min=None, srd_s_max=5.0, rings="pstn:ld",
+                                       call_class="ld_interlata")),
+    CallSpec("2.5", "international", caller="site3/01", dial="011442079460123",
+             expect=Expect(mos_lqo_min=4.2, srd_s_max=8.0, rings="pstn:intl",
+                           call_class="international", caller_id="4135550124"),
+             description="011 + country code, PESQ both ways"),
+    CallSpec("2.6", "toll-free", caller="site3/02", dial="18005550199", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, rings="pstn:tollfree", call_class="tollfree")),
+    CallSpec("2.7", "E.164 dialling", caller="site4/01", dial="+12125550123", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, srd_s_max=5.0, rings="pstn:ld",
+                           call_class="ld_interlata")),
+]

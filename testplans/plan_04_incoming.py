@@ -1,0 +1,15 @@
+"""Beta plan §4 — incoming calls from the PSTN (DID) to the beta lines."""
+
+from harness.model import CallSpec, Expect
+
+PLAN = [
+    CallSpec("4.1", "incoming DID from PSTN", caller="pstn:2125550188", dial="site2/03",
+             expect=Expect(mos_lqo_min=4.2, rings="site2/03", call_class="incoming",
+                           caller_id="2125550188"),
+             description="a PSTN subscriber dials a beta line; calling number delivered"),
+    CallSpec("4.2", "incoming to a busy line", caller="pstn:9785550177", dial="site2/04",
+             callee_behaviour="busy",
+             expect=Expect(final_code=486, mos_lqo_min=None, rings="site2/04")),
+    CallSpec("4.3", "incoming to an unassigned DID", caller="pstn:2125550188",
+             dial="4135550189", expect=Expect(final_code=404, mos_lqo_min=None, rings="none")),
+]

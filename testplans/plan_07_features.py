@@ -1,0 +1,18 @@
+"""Beta plan §7 — mid-call features: DTMF (RFC 4733) both ways, hold and resume;
+and §9 a 60 s call for billing."""
+
+from harness.model import CallSpec, Expect
+
+PLAN = [
+    CallSpec("7.1", "DTMF RFC 4733 both ways", caller="site6/01", dial="site6/02",
+             talk_s=6.0, dtmf_a="1234567890*#", dtmf_b="9876#",
+             expect=Expect(mos_lqo_min=None, rings="site6/02"),
+             description="digits verified at the far end, both directions"),
+    CallSpec("7.2", "hold and resume", caller="site6/03", dial="site6/04", talk_s=9.0,
+             hold_at_s=2.0, resume_at_s=5.0,
+             expect=Expect(mos_lqo_min=None, rings="site6/04"),
+             description="the held party's audio stops during hold and returns after"),
+    CallSpec("9.1", "60 s call for billing", caller="site6/05", dial="5550190", talk_s=60.0,
+             expect=Expect(mos_lqo_min=None, rings="pstn:local", call_class="local"),
+             description="a minute of talk: the CDR duration must match within 1 s"),
+]

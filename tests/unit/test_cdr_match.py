@@ -1,0 +1,87 @@
+"""Pairing calls with CDRs: by Call-ID, else by numbers and time."""
+
+from dataclasses import replace
+
+import pytest
+
+from harness.cdr import open_source
+from harness.cdr.match import match_records
+from harness.cdr.normalise import digits, disposition, same_number
+from harness.cdr.reconcile import reconcile_run
+from harness.model import CdrRecord
+from tests.unit.cdr_fixtures import DATA, asterisk_uri, freeswitch_json_uri, ledgers, policy
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("4135550100", "4135550100"), ("+1 (413) 555-0100", "14135550100"),
+    ('"Site 1" <4135550100>', "4135550100"), ("sip:+14135550100@10.0.0.1;user=phone",
+                                                "14135550100"),
+    ("tel:+1-413-555-0100", "14135550100"), ("anonymous", "anonymous")])
+def test_digits(text: str, want: str) -> None:
+    assert digits(text) == want
+
+
+def test_same_number_compares_the_last_10_digits() -> None:
+    assert same_number("+14135550100", "4135550100")
+    assert same_number("011442079460123", "+442079460123")
+    assert not same_number("4135550100", "4135550101")
+    assert not same_number("", "")
+
+
+@pytest.mark.parametrize(("word", "want"), [
+    ("ANSWERED", "answered"), ("NO ANSWER", "no_answer"), ("BUSY", "busy"),
+    ("CONGESTION", "failed"), ("USER_BUSY", "busy"), ("ORIGINATOR_CANCEL", "cancelled"),
+    ("NO_USER_RESPONSE", "no_answer"), ("487", "cancelled"), ("603", "failed"),
+    ("canceled", "cancelled"), ("NORMAL_CLEARING", "unknown"), ("whatever", "unknown")])
+def test_disposition_vocabulary(word: str, want: str) -> None:
+    assert disposition(word) == want
+
+
+def test_call_id_match_groups_duplicates() -> None:
+    recs = open_source(freeswitch_json_uri()).all()
+    result = match_records(ledgers(), recs + [recs[0]], window_s=10.0)
+    assert [len(c.records) for c in result.calls] == [2, 1, 1, 1, 1, 1, 1]
+    assert {c.matched_by for c in result.calls} == {"call_id"} and result.orphans == ()
+
+
+def test_numbers_and_time_without_call_ids() -> None:
+    result = match_records(ledgers(), open_source(asterisk_uri()).all(), window_s=10.0)
+    assert [c.matched_by for c in result.calls] == ["numbers+time"] * 7
+    assert [c.records[0].callee for c in result.calls] == [lg.callee for lg in ledgers()]
+
+
+def test_back_to_back_calls_between_the_same_lines_go_to_the_nearest() -> None:
+    first = ledgers()[0]
+    second = replace(first, call_id="second", start_wall=first.start_wall + 15,
+                     answer_wall=first.answer_wall + 15, end_wall=first.end_wall + 15)
+    rec = open_source(asterisk_uri()).all()[0]
+    later = replace(rec, answer_wall=rec.answer_wall + 15, end_wall=rec.end_wall + 15)
+    result = match_records([first, second], [later, rec], window_s=10.0)
+    assert [c.records for c in result.calls] == [(rec,), (later,)]
+
+
+def test_wrong_number_is_matched_on_time_and_the_other_number() -> None:
+    recs = open_source(asterisk_uri()).all()
+    recs[5] = replace(recs[5], callee="2125550178")
+    result = match_records(ledgers(), recs, window_s=10.0)
+    assert result.calls[5].matched_by == "time+caller" and result.orphans == ()
+
+
+def test_orphans_and_a_missing_call() -> None:
+    recs = open_source(asterisk_uri()).all()
+    stranger = CdrRecord("", "4135550199", "4135550188", 1795690000.0, 1795690030.0, 30.0,
+                         "answered")
+    result = match_records(ledgers()[1:], recs[:3] + [stranger], window_s=10.0)
+    assert result.orphans == (recs[0], stranger)
+    assert [c.ledger.call_id for c in result.missing] == [lg.call_id for lg in ledgers()[3:]]
+
+
+def test_wrong_time_zone_is_hinted() -> None:
+    """Master.csv written in UTC read as New York time: every row is 5 h late (the
+    agents answer 0.2 s after the whole second Asterisk wrote)."""
+    recs = open_source(f"asterisk-csv://{DATA / 'asterisk_Master.csv'}?tz=America/New_York"
+                       "&call_class=userfield").all()
+    run = reconcile_run(ledgers(), recs, policy())
+    assert len(run.orphans) == 7
+    first = run.calls[0].check.mismatches[0]
+    assert first.field == "cdr" and "+17999.8 s away" in first.actual and "tz=" in first.actual

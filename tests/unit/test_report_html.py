@@ -1,0 +1,141 @@
+"""The HTML report from a real (trimmed) run: acceptance rows, figures, drill-down."""
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from harness.model import CallResult, CallSpec, CallTiming, Status, Verdict
+from harness.report import figures
+from harness.report.render import write_report
+from harness.report.results import ResultStore
+from harness.report.store import RunRecord
+
+
+class _Rows(HTMLParser):
+    """Collects `data-call-type` of the direct rows of table#acceptance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_table = False
+        self.call_types: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.in_table = a.get("id") == "acceptance"
+        if tag == "tr" and self.in_table and "acceptance" in (a.get("class") or "").split():
+            self.call_types.append(a.get("data-call-type") or "")
+
+
+@pytest.fixture
+def report(tmp_path: Path, report_run: RunRecord) -> Path:
+    return write_report(report_run, Path(report_run.run_dir)).parent
+
+
+def test_front_page_has_one_acceptance_row_per_call_type(report: Path) -> None:
+    parser = _Rows()
+    parser.feed((report / "index.html").read_text())
+    assert parser.call_types == ["on-net cross-site", "delay"]
+
+
+def test_front_page_headline_and_verdicts(report: Path) -> None:
+    html = (report / "index.html").read_text()
+    assert "NOT ACCEPTED" in html  # three calls failed
+    assert "100.0 %" in html and "7 answered 200 / 7" in html  # SER
+    assert "0 of 7 INVITEs" in html  # ISA
+    # the stalled call is an invalid measurement, not a failure
+    assert "1 invalid" in html and "3 fail" in html
+    assert 'class="row-invalid"' in html
+    for word in ("<script", "http://", "https://"):
+        assert word not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_headline_figures_follow_rfc_6076(report_run: RunRecord) -> None:
+    head = figures.headline(report_run.calls)
+    m = head.rfc
+    assert (m.attempts, m.answered, m.ser_pct, m.isa_pct) == (7, 7, 100.0, 0.0)
+    assert head.counts == {"pass": 3, "fail": 3, "invalid": 1, "error": 0}
+    assert m.srd.max_s == pytest.approx(0.303127, abs=1e-4)  # the slowest "delay" call
+    assert m.srd.p50_s == 0.002299  # nearest rank: the 4th of 7
+    assert head.mos_n == {"a_to_b": 4, "b_to_a": 6}  # stalled and unscored calls left out
+    calls = tuple({"call_type": "t", "final_code": code, "verdict": "fail",
+                   "events": [{"kind": "INVITE_SENT"}]} for code in (200, 302, 503, None))
+    m = figures.headline(calls).rfc
+    assert m.ser_pct == pytest.approx(100 / 3)  # 3xx leave the denominator (§4.6)
+    assert m.isa_pct == 50.0  # 503 and the unanswered INVITE (§4.8)
+    no_invite = {"call_type": "t", "final_code": None, "verdict": "error", "events": []}
+    assert figures.headline((no_invite,)).rfc.attempts == 0  # refused before any SIP
+
+
+def test_acceptance_criteria_read_the_verdicts_reasons(report_run: RunRecord) -> None:
+    onnet, delay = figures.acceptance(report_run.calls)
+    states = {c.name: c.state for c in onnet.criteria}
+    assert onnet.verdict == "FAIL" and delay.verdict == "PASS"
+    assert states["MOS-LQO A→B"] == "fail" and states["MOS-LQO B→A"] == "invalid"
+    assert states["CDR reconciled"] == "fail" and states["Final response"] == "pass"
+    assert states["Set-up time (INVITE→200)"] == "n/a"
+    limits = {c.name: c.limit for c in onnet.criteria}
+    assert limits["PDD (SRD, RFC 6076 §4.3)"] == "≤ 3.000 s"
+    assert limits["MOS-LQO A→B"] == "≥ 4.20"
+
+
+def test_one_drill_down_page_per_call_with_its_evidence(report: Path) -> None:
+    pages = sorted(p.name for p in (report / "calls").glob("*.html"))
+    assert pages == ["1.1-1.html", "1.1-2.html", "1.1-3.html", "1.1-4.html", "1.1-5.html",
+                     "4.x-1.html", "4.x-2.html"]
+    cdr = (report / "calls" / "1.1-4.html").read_text()
+    assert "1 record for Call-ID 1Iv2Ke9cxH-NDDTbXIcnzbFZKsXaNc9A" in cdr and ">none<" in cdr
+    stalled = (report / "calls" / "1.1-5.html").read_text()
+    assert "793 ms" in stalled and "stalled" in stalled
+    assert 'href="../calls/1.1-1/call.pcap"' in stalled and 'href="../pjsua.log"' in stalled
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in stalled and 'class="ladder"' in stalled
+
+
+def test_audio_is_embedded_only_for_failed_calls_and_the_worst_mos(report: Path) -> None:
+    def embedded(name: str) -> bool:
+        return "data:audio/wav;base64," in (report / "calls" / name).read_text()
+
+    assert embedded("1.1-2.html") and embedded("1.1-4.html")  # failed
+    assert embedded("1.1-1.html")  # the worst MOS of the run (4.285, first of the ties)
+    linked = (report / "calls" / "4.x-2.html").read_text()
+    assert not embedded("4.x-2.html") and not embedded("1.1-5.html")
+    assert '<audio controls preload="none" src="../calls/4.x-1/recorded_a_to_b.wav">' in linked
+    assert 'src="../reference/allison-a.wav"' in linked
+
+
+def test_an_unfinished_run_says_incomplete(tmp_path: Path, report_run: RunRecord) -> None:
+    run = RunRecord(report_run.run_id, report_run.started_wall, False, report_run.run_dir,
+                    report_run.environment, ("switch stopped answering",), report_run.calls[:2])
+    html = write_report(run, tmp_path / "out").read_text()
+    assert 'id="incomplete"' in html and "INCOMPLETE" in html
+    assert "switch stopped answering" in html
+
+
+def test_a_run_with_no_calls_or_only_harness_errors_renders(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "reports" / "r", "r", {"status": "starting"})
+    store.add(CallResult(CallSpec("2.1", "off-net local", "site1/01", "4135550199"), "", None,
+                         CallTiming(None, None, None, None), (), None, None,
+                         Verdict(Status.ERROR, ("line site1/01 registration failed: 403",)),
+                         error="line site1/01 registration failed: 403"))
+    store.add_error("switch did not answer OPTIONS after the call")
+    store.close()
+    html = (tmp_path / "reports" / "r" / "index.html").read_text()
+    assert "INCONCLUSIVE" in html and "registration failed: 403" in html
+    assert "switch did not answer OPTIONS" in html
+    page = (tmp_path / "reports" / "r" / "calls" / "2.1-1.html").read_text()
+    assert "no SIP events recorded" in page
+    empty = ResultStore(tmp_path / "reports" / "e", "e", {})
+    empty.close()
+    assert "NO CALLS" in (tmp_path / "reports" / "e" / "index.html").read_text()
+
+
+def test_a_failure_no_criterion_covers_is_still_shown(report_run: RunRecord) -> None:
+    call = dict(report_run.calls[5], verdict="fail", reasons=["rings: site2/02 rang, "
+                                                               "expected site2/01"],
+                expect=dict(report_run.calls[5]["expect"], rings="site2/01"))
+    (row,) = figures.acceptance((call,))
+    assert row.verdict == "FAIL"
+    other = row.criteria[-1]
+    assert (other.name, other.limit, other.state) == ("Other checks", "rings = site2/01", "fail")
+    assert row.other_reasons == ("rings: site2/02 rang, expected site2/01",)
