@@ -214,12 +214,6 @@ class HarnessSession:
                                                               + PSTN_AGENTS)
         return first, first + RECEIVER_PORTS - 1
 
-    def line_rtp_ports(self, name: str) -> tuple[int, int]:
-        """The RTP port range (first, last) a line's agent uses: for fault injection."""
-        idx = self.plan.lines.index(self.plan.line(name))
-        first = self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx
-        return first, first + AGENT_PORTS_PER_LINE - 1
-
     # -- one plan row ------------------------------------------------------------------
     def run_call(self, spec: CallSpec) -> CallResult:
         """Place the call; re-place it while the guard marks it invalid (bounded)."""

@@ -98,6 +98,9 @@ class Headline:
     calls: int
     counts: dict[str, int]  # pass / fail / invalid / error
     rfc: AggregateMetrics  # RFC 6076 over every call that sent an INVITE
+    # the same over the calls the plan expects to complete (final 200): the plan's
+    # busy, no-answer and unassigned rows are meant to fail and would skew SER
+    rfc_expected: AggregateMetrics
     mos_median: dict[str, float | None]
     mos_n: dict[str, int]
 
@@ -107,9 +110,16 @@ def headline(calls: tuple[Call, ...]) -> Headline:
     for c in calls:
         counts[outcome(c)] += 1
     attempts = [a for a in (attempt(c) for c in calls) if a is not None]
+    meant = [a for c in calls if _expects_answer(c) for a in [attempt(c)] if a is not None]
     return Headline(calls=len(calls), counts=counts, rfc=aggregate(attempts),
+                    rfc_expected=aggregate(meant),
                     mos_median={d: median(mos_values(calls, d)) for d in DIRECTIONS},
                     mos_n={d: len(mos_values(calls, d)) for d in DIRECTIONS})
+
+
+def _expects_answer(call: Call) -> bool:
+    expect = call.get("expect") or {}
+    return bool(expect.get("final_code", 200) == 200)
 
 
 def run_verdict(finished: bool, counts: dict[str, int]) -> str:

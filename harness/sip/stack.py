@@ -69,7 +69,12 @@ class SipStack:
         self._seq = itertools.count()
         self._codec = ""
 
+    _alive = 0  # pjsua2 allows one Endpoint per process
+
     def start(self) -> None:
+        if SipStack._alive:
+            raise SipError("a pjsua2 Endpoint is already running in this process (one per "
+                           "process): close the other harness session first")
         ep = pj.Endpoint()
         ep.libCreate()
         cfg = pj.EpConfig()
@@ -100,6 +105,7 @@ class SipStack:
             ep.libDestroy()
             raise SipError(f"pjsua2 endpoint did not start: {exc.info()}") from exc
         self.ep = ep
+        SipStack._alive += 1
         self.set_codec("PCMU")
 
     def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
@@ -167,3 +173,4 @@ class SipStack:
             self.ep.libDestroy()
         finally:
             self.ep = None
+            SipStack._alive -= 1

@@ -10,9 +10,10 @@ import pytest
 
 from harness.config import NumbersConfig, SutConfig, load_config
 from harness.errors import EnvironmentMissing, SipError, SoftswitchError
+from harness.model import Line
 from harness.numberplan import NumberPlan
 from harness.session import HarnessSession
-from harness.sip.agent import LineAgent
+from harness.sip.register import Registrar
 from harness.softswitch import kamailio as kamailio_mod
 from harness.softswitch.kamailio import EmbeddedKamailio
 
@@ -79,27 +80,37 @@ def test_start_failure_is_written_to_results(tmp_path: Path,
     assert any("'kamailio' not found" in e for e in doc["errors"])
 
 
-def test_registration_failure_names_the_line_and_the_code(tmp_path: Path) -> None:
+def test_registration_failure_names_the_line_and_the_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch holds another password for site1/01 than the harness does."""
+    provision = EmbeddedKamailio._provision
+
+    def other_password(self: EmbeddedKamailio, lines: tuple[Line, ...]) -> None:
+        provision(self, (replace(lines[0], password="not-" + lines[0].password),
+                         *lines[1:]))
+
+    monkeypatch.setattr(EmbeddedKamailio, "_provision", other_password)
     cfg = load_config()
     session = HarnessSession(replace(cfg, capture=replace(cfg.capture, enabled=False)), tmp_path)
-    session.start()
-    try:
-        good = session.plan.line("site1/01")
-        impostor = replace(good, password="wrong-" + good.password)
-        assert session.stack is not None
-        agent = LineAgent(impostor, session.switch.domain,
-                          f"sip:{session.switch.sip_host}:{session.switch.sip_port};lr", 0, 0)
-        session.agents[good.name] = agent  # so that close() releases it
-        agent.register()
-        session.stack.run_until(lambda: agent.reg_code is not None, 10.0, "registration")
-        assert not agent.registered and agent.reg_code in (401, 403)
-        # the session's own path reports it as one line
-        session.agents.pop(good.name).release()
-        session.plan = replace(session.plan, lines=tuple(
-            impostor if ln.name == good.name else ln for ln in session.plan.lines))
-        expected = r"line site1/01 \(4135550100\) registration failed: 40[13]"
-        with pytest.raises(SipError, match=expected):
-            session.agent(impostor)
-    finally:
-        session.close()
+    expected = (r"registration failed for 1 of 84 lines: "
+                r"site1/01 \(4135550100\): 40[13] ")
+    with pytest.raises(SipError, match=expected):
+        session.start()
+    doc = json.loads((session.run_dir / "results.json").read_text())
+    assert any("registration failed for 1 of 84 lines" in e for e in doc["errors"])
     _no_switch_left(tmp_path)
+
+
+def test_the_registrar_answers_a_wrong_password_with_a_challenge(tmp_path: Path) -> None:
+    sw = EmbeddedKamailio(SutConfig(), tmp_path)
+    sw.start(PLAN, PSTN_PORT)
+    try:
+        reg = Registrar(sw.sip_host, sw.sip_port, sw.domain)
+        line = PLAN.lines[0]
+        good = reg.register(line.number, line.password, f"sip:{line.number}@127.0.0.1:5999")
+        bad = reg.register(line.number, "wrong", f"sip:{line.number}@127.0.0.1:5999")
+        reg.close()
+    finally:
+        sw.stop()
+    assert good.code == 200 and good.rrd_s is not None and good.rrd_s < 2.0
+    assert bad.code in (401, 403)

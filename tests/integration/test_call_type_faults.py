@@ -1,0 +1,44 @@
+"""The faults the call-type checks exist to catch, rendered into an embedded switch of
+their own: long distance routed to the local trunk, and *67 privacy ignored."""
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from harness.config import load_config
+from harness.model import CallSpec, Expect, Status
+from harness.session import HarnessSession
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+QUICK = dict(talk_s=2.0)
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
+                  sut=replace(cfg.sut, test_faults="misroute_ld_to_local,ignore_privacy"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
+    session.start()
+    yield session
+    session.close()
+
+
+def test_misrouted_class_is_caught(faulty: HarnessSession) -> None:
+    r = faulty.run_call(CallSpec("2.4", "long distance interLATA", "site2/05", "12125550123",
+                                 **QUICK, expect=Expect(mos_lqo_min=None, rings="pstn:ld",
+                                                        call_class="ld_interlata")))
+    assert r.verdict.status is Status.FAIL
+    assert "routing: pstn:local rang, expected pstn:ld" in r.verdict.reasons
+
+
+@pytest.mark.parametrize(("dial", "far_end"), [("*67site5/04", "site5/04"),
+                                               ("*675550190", "pstn:local")])
+def test_privacy_leak_is_caught(faulty: HarnessSession, dial: str, far_end: str) -> None:
+    r = faulty.run_call(CallSpec("6.3", "*67 privacy", "site4/04", dial, **QUICK,
+                                 expect=Expect(mos_lqo_min=None, rings=far_end,
+                                               caller_id="anonymous")))
+    assert r.verdict.status is Status.FAIL
+    assert "caller_id: far end shown '4135550139', expected 'anonymous' (privacy leak)" \
+        in r.verdict.reasons

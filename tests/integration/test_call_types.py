@@ -1,0 +1,63 @@
+"""Call types through the embedded switch and the simulated PSTN, and the faults the
+dial guard. The faults the call-type checks catch are in test_call_type_faults.py
+(a switch of their own: one pjsua2 Endpoint per process, one session at a time)."""
+
+
+import pytest
+
+from harness.capture.pcap import read_udp
+from harness.model import CallSpec, Expect, Status
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.integration
+QUICK = dict(talk_s=2.0)
+
+
+@pytest.mark.parametrize(("dial", "trunk", "call_class"), [
+    ("5550190", "pstn:local", "local"),
+    ("19785550123", "pstn:ld", "ld_intralata"),
+    ("011442079460123", "pstn:intl", "international"),
+    ("411", "pstn:operator", "directory"),
+    ("611", "pstn:n11", "n11"),
+])
+def test_offnet_classes_reach_their_trunk_and_are_recorded(live: HarnessSession, dial: str,
+                                                           trunk: str, call_class: str) -> None:
+    r = live.run_call(CallSpec("2.x", call_class, "site1/02", dial, **QUICK,
+                               expect=Expect(mos_lqo_min=None, srd_s_max=8.0, rings=trunk,
+                                             call_class=call_class, caller_id="4135550101")))
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert r.cdr is not None and dict(r.cdr.record.raw)["call_class"] == call_class  # type: ignore[union-attr]
+
+
+def test_911_delivers_number_and_location_to_the_psap(live: HarnessSession) -> None:
+    r = live.run_call(CallSpec("3.10", "emergency 911", "site3/02", "911", **QUICK,
+                               expect=Expect(mos_lqo_min=None, rings="pstn:psap",
+                                             call_class="emergency", caller_id="4135550125",
+                                             location=True)))
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+
+
+def test_incoming_did_busy_and_cancel(live: HarnessSession) -> None:
+    did = live.run_call(CallSpec("4.1", "incoming DID", "pstn:2125550188", "site2/03", **QUICK,
+                                 expect=Expect(mos_lqo_min=None, rings="site2/03",
+                                               call_class="incoming", caller_id="2125550188")))
+    busy = live.run_call(CallSpec("5.1", "busy", "site1/05", "site2/07", callee_behaviour="busy",
+                                  expect=Expect(final_code=486, mos_lqo_min=None)))
+    cancel = live.run_call(CallSpec("5.3", "cancel", "site1/05", "site2/09",
+                                    callee_behaviour="no_answer", cancel_after_s=1.5,
+                                    expect=Expect(final_code=487, mos_lqo_min=None)))
+    for r in (did, busy, cancel):
+        assert r.verdict.status is Status.PASS, (r.spec.plan_id, r.verdict.reasons)
+    assert cancel.cdr is not None and cancel.cdr.record is not None
+    assert cancel.cdr.record.disposition == "cancelled"
+
+
+def test_dial_guard_refuses_before_any_sip(live: HarnessSession) -> None:
+    r = live.run_call(CallSpec("9.9", "off-plan", "site1/01", "12025550000"))
+    assert r.verdict.status is Status.ERROR and r.call_id == ""
+    assert any("refused to dial '12025550000'" in x for x in r.verdict.reasons)
+    assert live.capture is not None
+    packets, _ = read_udp(live.capture.path)
+    assert not any(b"2025550000" in p.payload for p in packets)
+
+
