@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.config import load_config
-from harness.model import CallSpec
+from harness.model import CallResult, CallSpec
 from harness.session import HarnessSession
 
 
@@ -38,7 +38,7 @@ def main() -> None:
             r = s.run_call(spec)
             t = r.timing
 
-            def mos(d: str, src: str) -> str:
+            def mos(d: str, src: str, r: CallResult = r) -> str:
                 q = r.score(d, src)
                 return "-" if q is None or q.mos_lqo is None else \
                     f"{q.mos_lqo:.3f}{'' if q.valid else '!'}"

@@ -52,7 +52,6 @@ class NumbersConfig:
 @dataclass(frozen=True, slots=True)
 class MediaConfig:
     clock_rate: int = 8000
-    ptime_ms: int = 20
     jb_init_ms: int = 60
     tail_pad_s: float = 1.5  # talk time beyond the reference length
 
@@ -69,6 +68,11 @@ class CdrConfig:
     time_tolerance_s: float = 1.0
     duration_tolerance_s: float = 1.0
     wait_s: float = 5.0  # how long to wait for the switch to write a CDR
+    # the tariff billing is checked against: class=rate-per-minute [first/next increment]
+    tariff: str = ("onnet=0 1/1; incoming=0 1/1; local=0.0100 60/60; "
+                   "ld_intralata=0.0500 6/6; ld_interlata=0.0700 6/6; "
+                   "international=0.2500 30/6; tollfree=0 1/1; directory=0.9900 60/60; "
+                   "operator=1.5000 60/60; n11=0 1/1; emergency=0 1/1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +178,9 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
+    if cfg.sut.kind != "embedded-kamailio":
+        raise ConfigError(f, "sut.kind", cfg.sut.kind, "only 'embedded-kamailio' is supported "
+                          "in this version (an external switch is planned)")
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
     if cfg.guard.stall_threshold_s <= 0:
@@ -184,3 +191,16 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         if port and not 1024 <= port <= 65000:
             raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
     return cfg
+
+
+def parse_tariff(text: str, file: str = "<defaults>") -> dict[str, str]:
+    """'local=0.01 60/60; international=0.25 30/6' -> {class: 'rate increment'}."""
+    out: dict[str, str] = {}
+    for item in (x.strip() for x in text.split(";")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ConfigError(file, "cdr.tariff", item, "expected 'class=rate [FIRST/NEXT]'")
+        out[name.strip()] = value.strip()
+    return out

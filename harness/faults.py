@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from harness.errors import EnvironmentMissing, HarnessError
 
 
-def _iptables(args: list[str]) -> None:
+def iptables(args: list[str]) -> None:
+    """Run iptables (loopback rules of the harness's own); a failure is a HarnessError."""
     exe = shutil.which("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin")
     if exe is None:
         raise EnvironmentMissing("iptables", "iptables")
@@ -46,11 +47,11 @@ def drop_udp(first_port: int, last_port: int, chain: str = "INPUT") -> Iterator[
     rule = ["-p", "udp", "-d", "127.0.0.1", "--dport", f"{first_port}:{last_port}",
             "-m", "comment", "--comment", tag, "-j", "DROP"]
     iface = ["-i", "lo"] if chain == "INPUT" else ["-o", "lo"]
-    _iptables(["-I", chain, *iface, *rule])
+    iptables(["-I", chain, *iface, *rule])
     try:
         yield tag
     finally:
-        _iptables(["-D", chain, *iface, *rule])
+        iptables(["-D", chain, *iface, *rule])
 
 
 def stall_process(pid: int, after_s: float, for_s: float) -> subprocess.Popen[bytes]:

@@ -69,6 +69,7 @@ class CallSpec:
     dtmf_b: str = ""  # digits the called party sends back
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
+    profile: str = "clean"  # network impairment on the media path (harness.impair)
 
 
 @dataclass(frozen=True, slots=True)

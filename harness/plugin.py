@@ -60,9 +60,9 @@ class _SessionHolder:
                 raise
         return self.session
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         if self.session is not None:
-            self.session.close()
+            self.session.close(finished)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,7 +79,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     holder = session.config.stash.get(_SESSION, None)
     if holder is None or holder.session is None:
         return
-    holder.close()
+    holder.close(finished=exitstatus != pytest.ExitCode.INTERRUPTED)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         run_dir = holder.session.run_dir

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import StreamStats, rtp_toward
+from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, wire_timing
 from harness.cdr.reconcile import Ledger, reconcile
 from harness.checks import call_type_checks
+from harness.emodel import assess_stream
 from harness.errors import CaptureError, HarnessError
+from harness.impair import applied, profile
 from harness.media.assess import DirectionInput, assess
 from harness.metrics import call_timing, decide, setup_window
 from harness.model import (
@@ -88,8 +90,9 @@ class CallRunner:
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
             caller, target, route, number = self.resolve(spec)
+            impairment = profile(spec.profile)
             assert s.stack is not None
-            s.stack.set_codec(spec.codec)
+            s.stack.set_codec(s.codec_override or spec.codec)
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
@@ -101,7 +104,8 @@ class CallRunner:
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
-        out = run_call(s.stack, caller, target, script, self.far_end(spec, call_dir))
+        with applied(impairment, *s.agent_rtp_span()):
+            out = run_call(s.stack, caller, target, script, self.far_end(spec, call_dir))
         try:
             return self.measure(spec, out, call_dir, started_wall, caller.sip_addr, route,
                                 number)
@@ -122,6 +126,7 @@ class CallRunner:
         packets = self.packets(out, call_dir, marker)
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.quality(spec, out, call_dir, stall, packets)
+        ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         extra = call_type_checks(spec, out, cdr, packets, number)
@@ -129,7 +134,8 @@ class CallRunner:
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
         (call_dir / "streams.json").write_text(json.dumps(
-            {k: asdict(v) if v else None for k, v in streams.items()}, indent=2))
+            {k: ({**asdict(v), **ratings.get(k, {})} if v else None)
+             for k, v in streams.items()}, indent=2))
         artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
                           for p in sorted(call_dir.iterdir())
                           if p.suffix in (".wav", ".pcap", ".json"))
@@ -171,7 +177,9 @@ class CallRunner:
     def quality(self, spec: CallSpec, out: CallOutcome, call_dir: Path, stall: StallReport,
                 packets: list[UdpPacket],
                 ) -> tuple[tuple[QualityScore, ...], dict[str, StreamStats | None]]:
-        if out.b is None or out.a.final_code != 200 or spec.expect.mos_lqo_min is None:
+        """Wire stream statistics of every answered call (RFC 3550); PESQ from both
+        sources when the row asks for voice quality."""
+        if out.b is None or out.a.final_code != 200:
             return (), {}
         scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
@@ -179,10 +187,14 @@ class CallRunner:
                                                   "b_to_a": (out.a, "b")}
         for direction, (receiver, ref_key) in legs.items():
             local = receiver.stats.local_rtp if receiver.stats else ""
+            rtp = rtp_toward(packets, local) if local else []
+            if spec.expect.mos_lqo_min is None:
+                streams[f"wire_{direction}"] = stream_stats(rtp)
+                continue
             negotiated = receiver.stats.codec if receiver.stats else ""
             agent_q, wire_q, st = assess(DirectionInput(
                 direction, self.s.refs[ref_key], spec.codec, negotiated, receiver.record_wav,
-                receiver.record_span_s, rtp_toward(packets, local) if local else [],
+                receiver.record_span_s, rtp,
                 call_dir / f"wire_{direction}.wav" if self.s.capture else None), stall)
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
@@ -201,10 +213,41 @@ class CallRunner:
         answer = out.a.first("CONNECTING", "2") or out.a.first("CONFIRMED", "2")
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
+        invite = out.a.first("INVITE_SENT")
         ledger = Ledger(call_id, number, route.number, answer is not None,
-                        answer.t_wall if answer else None, end.t_wall if end else None)
+                        answer.t_wall if answer else None, end.t_wall if end else None,
+                        invite.t_wall if invite else None,
+                        "incoming" if spec.caller.startswith("pstn:") else route.call_class,
+                        disposition(out.a.final_code))
+        self.s.ledgers.append(ledger)
         return reconcile(ledger, records, self.s.cfg.cdr.time_tolerance_s,
                          self.s.cfg.cdr.duration_tolerance_s)
+
+
+def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
+                   ) -> dict[str, dict[str, float]]:
+    """ITU-T G.107 rating R and MOS-CQE per direction, from the wire's RFC 3550 loss and
+    a mouth-to-ear delay estimate: 20 ms packetisation + RTT/2 (the receiver's RTCP)
+    + the receiver's jitter-buffer delay. G.711 with packet-loss concealment."""
+    out_map: dict[str, dict[str, float]] = {}
+    for key, receiver in (("wire_a_to_b", out.b), ("wire_b_to_a", out.a)):
+        st = streams.get(key)
+        if st is None or receiver is None or receiver.stats is None or \
+                st.codec not in ("PCMU", "PCMA"):
+            continue
+        delay_ms = 20.0 + receiver.stats.rtt_mean_ms / 2 + receiver.stats.jb_avg_delay_ms
+        rating = assess_stream(st, delay_ms)
+        out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
+                        "mos_cqe": round(rating.mos_cqe, 2)}
+    return out_map
+
+
+def disposition(final_code: int | None) -> str:
+    """The caller's view of how the call ended, in CDR terms."""
+    if final_code is not None and 200 <= final_code < 300:
+        return "answered"
+    return {486: "busy", 600: "busy", 487: "cancelled", 408: "no_answer",
+            480: "no_answer"}.get(final_code or 0, "failed")
 
 
 def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:

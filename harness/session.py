@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture.dumpcap import Capture
-from harness.config import HarnessConfig
+from harness.cdr.billing import Tariff
+from harness.cdr.ledger import Ledger
+from harness.cdr.reconcile import CdrPolicy, reconcile_run
+from harness.cdr.summary import billing_summary
+from harness.config import HarnessConfig, parse_tariff
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
@@ -70,8 +74,10 @@ class HarnessSession:
         self.agent_rtp_base = 0
         # fault-injection points for the harness's own tests: called with the Call-ID
         self.before_cdr_fetch: list[Callable[[str], None]] = []
+        self.codec_override = ""  # offer this codec instead of the plan row's
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
+        self.ledgers: list[Ledger] = []  # every call as the agents saw it, for billing
         self.board = Switchboard()
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
@@ -116,7 +122,9 @@ class HarnessSession:
         env["config"] = json.dumps(self.cfg.redacted(), default=str)
         return env
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """Stop everything and write the report; `finished=False` (an interrupted plan)
+        marks the run INCOMPLETE. Every call already measured is kept either way."""
         for agent in [*self.dialling.values(), *(self.receiver and [self.receiver] or [])]:
             agent.release()
         self.dialling.clear()
@@ -133,9 +141,35 @@ class HarnessSession:
         self.guard.stop()
         if self.capture is not None:
             self.capture.stop()
+        self._billing()
         self.switch.stop()
         if self.store is not None and not self.store.finished:
-            self.store.close()
+            self.store.close(finished)
+
+    def _billing(self) -> None:
+        """Reconcile the whole run against every record the switch wrote (orphans
+        included) and rate it: the billing summary in results.json and billing.txt."""
+        if not self.ledgers or self.store is None:
+            return
+        try:
+            records = self.switch.cdr_source().all()
+            tariff = Tariff.parse(parse_tariff(self.cfg.cdr.tariff, self.cfg.source))
+        except HarnessError as exc:
+            self.store.add_error(f"billing not reconciled: {exc}")
+            return
+        policy = CdrPolicy(self.cfg.cdr.time_tolerance_s, self.cfg.cdr.duration_tolerance_s,
+                           tariff=tariff)
+        summary = billing_summary(reconcile_run(self.ledgers, records, policy), tariff)
+        lines = summary.lines()
+        (self.run_dir / "billing.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self.store.billing = {
+            "calls": summary.calls, "answered": summary.answered, "cdr_rows": summary.cdr_rows,
+            "missing": summary.missing, "orphans": summary.orphans,
+            "billed_min": str(summary.billed_min), "charge": str(summary.charge),
+            "expected_charge": str(summary.expected_charge),
+            "by_class": {t.call_class: {"calls": t.calls, "billed_min": str(t.billed_min),
+                                        "charge": str(t.charge)} for t in summary.by_class},
+            "discrepancies": list(summary.discrepancies), "text": lines}
 
     def __enter__(self) -> HarnessSession:
         self.start()
@@ -207,6 +241,12 @@ class HarnessSession:
             raise DialGuardError(number, "not a PSTN subscriber of the simulated PSTN "
                                          f"(known: {', '.join(self.pstn.callers)})")
         return self._dialler(agent)
+
+    def agent_rtp_span(self) -> tuple[int, int]:
+        """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
+        n = len(self.plan.lines) + PSTN_AGENTS
+        return self.agent_rtp_base, self.agent_rtp_base + AGENT_PORTS_PER_LINE * n \
+            + RECEIVER_PORTS - 1
 
     def receiver_rtp_ports(self) -> tuple[int, int]:
         """RTP ports of the account that answers every incoming call (fault injection)."""

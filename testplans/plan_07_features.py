@@ -12,7 +12,7 @@ PLAN = [
              hold_at_s=2.0, resume_at_s=5.0,
              expect=Expect(mos_lqo_min=None, rings="site6/04"),
              description="the held party's audio stops during hold and returns after"),
-    CallSpec("9.1", "60 s call for billing", caller="site6/05", dial="5550190", talk_s=60.0,
+    CallSpec("9.1", "61 s call for billing", caller="site6/05", dial="5550190", talk_s=61.0,
              expect=Expect(mos_lqo_min=None, rings="pstn:local", call_class="local"),
-             description="a minute of talk: the CDR duration must match within 1 s"),
+             description="just over a minute: 60/60 billing must round up to 2 minutes, the CDR duration match within 1 s"),
 ]

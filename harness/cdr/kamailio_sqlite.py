@@ -83,8 +83,9 @@ class KamailioSqliteCdr:
             when += int(row["time_exten"]) / 1e6
         return CdrRecord(
             call_id=str(row["callid"] or ""), caller=str(row["src_user"] or ""),
-            callee=str(row["dst_user"] or ""), answer_wall=None, end_wall=when,
-            duration_s=0.0, disposition="busy" if code in ("486", "600") else "failed",
+            callee=str(row["dst_user"] or ""), answer_wall=None, end_wall=None,
+            start_wall=when, duration_s=0.0,
+            disposition="busy" if code in ("486", "600") else "failed",
             sip_code=int(code) if code.isdigit() else None, source=self.uri,
             raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys),
             call_class=str(row["call_class"] or "") if "call_class" in keys else "")
@@ -105,14 +106,17 @@ class KamailioSqliteCdr:
         if start is not None and start < 1e7:  # a Julian day, not epoch seconds
             start = julian_to_unix(start)
         duration = _epoch(row["duration"])
-        answer = _epoch(row["answer_ts"]) or start
+        code = str(row["sip_code"] or "")
+        # a failed dialog has start = end = the INVITE's whole second and duration 0:
+        # no answer and no end; its time is the INVITE's (invite_ts, microseconds)
+        answer = _epoch(row["answer_ts"]) or (start if code.startswith("2") else None)
         end = _epoch(row["end_ts"])
         if end is None and answer is not None and duration is not None:
             end = answer + duration
-        code = str(row["sip_code"] or "")
         disposition = ("answered" if code.startswith("2") else
                        "cancelled" if code == "487" else
                        "busy" if code in ("486", "600") else
+                       "no_answer" if code in ("408", "480") else
                        "failed" if code else "unknown")
         return CdrRecord(
             call_id=str(row["callid"] or ""), caller=str(row["src_user"] or ""),

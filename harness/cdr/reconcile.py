@@ -198,9 +198,18 @@ def _parties_and_outcome(ledger: Ledger, rec: CdrRecord, policy: CdrPolicy) -> l
 
 
 def _times(ledger: Ledger, rec: CdrRecord, policy: CdrPolicy) -> list[Mismatch]:
+    """Answered: answer and end times, and the duration. Not answered: the attempt's
+    start (the INVITE), when both sides know it, and an end only if the record has
+    one (a switch need not give an attempt that never became a call an end time)."""
     out: list[Mismatch] = []
-    pairs = [("answer_time", ledger.answer_wall, rec.answer_wall)] if ledger.answered else []
-    pairs.append(("end_time", ledger.end_wall, rec.end_wall))
+    if ledger.answered:
+        pairs = [("answer_time", ledger.answer_wall, rec.answer_wall),
+                 ("end_time", ledger.end_wall, rec.end_wall)]
+    else:
+        pairs = [("start_time", ledger.start_wall, rec.start_wall)] \
+            if ledger.start_wall is not None and rec.start_wall is not None else []
+        if rec.end_wall is not None:
+            pairs.append(("end_time", ledger.end_wall, rec.end_wall))
     for name, exp, act in pairs:
         if exp is None and not ledger.answered:
             continue

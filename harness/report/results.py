@@ -51,6 +51,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
     return {
         "plan_id": r.spec.plan_id,
         "call_type": r.spec.call_type,
+        "profile": r.spec.profile,
         "description": r.spec.description,
         "caller": r.spec.caller,
         "dial": r.spec.dial,
@@ -143,7 +144,9 @@ class ResultStore:
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "environment": redact(self.environment), "summary": self.summary(),
-                "errors": self.errors, "calls": self.calls}
+                "errors": self.errors, "billing": self.billing, "calls": self.calls}
+
+    billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 
     def record(self) -> RunRecord:
         """This run as the report renders it (the same data the database holds)."""
