@@ -9,7 +9,9 @@ dotted field and the value. Secrets (`*password*`, `*secret*`) are redacted by
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,9 +23,15 @@ from harness.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class SutConfig:
-    kind: str = "embedded-kamailio"  # the embedded default system under test
+    kind: str = "embedded-kamailio"  # or "external": a switch the user runs (docs)
     domain: str = "beta.test"
-    sip_port: int = 0  # 0 = choose a free port on 127.0.0.1
+    sip_host: str = "127.0.0.1"  # external: where the switch listens (UDP)
+    sip_port: int = 0  # 0 = choose a free port on 127.0.0.1 (embedded only)
+    pstn_port: int = 0  # the simulated PSTN gateway's port; external: where the switch
+    # sends off-net calls and where incoming DID calls come from (0: free, embedded only)
+    pstn_trunk_groups: bool = True  # the switch names the trunk group (;tgrp=) per class
+    cdr_uri: str = ""  # external: the switch's CDRs (sqlite://, asterisk-csv://, ...)
+    allow_remote: bool = False  # external switch off this host: off in tests and CI
     rtp_port_min: int = 0  # 0 = choose a free range
     kamailio_children: int = 2
     no_answer_timeout_s: float = 8.0  # the switch gives up ringing (then 408, or CFNA)
@@ -120,7 +128,7 @@ def _build(cls: type[Any], data: Any, file: str, prefix: str) -> Any:
         if key not in known:
             raise ConfigError(file, dotted, value,
                               f"unknown key (known: {', '.join(sorted(known))})")
-        kwargs[key] = _coerce(hints[key], value, file, dotted)
+        kwargs[key] = _coerce(hints[key], _expand(value, file, dotted), file, dotted)
     return cls(**kwargs)
 
 
@@ -146,6 +154,44 @@ def _coerce(hint: Any, value: Any, file: str, dotted: str) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             return str(value)
     raise ConfigError(file, dotted, value, f"expected {getattr(hint, '__name__', hint)}")
+
+
+def _validate_sut(cfg: HarnessConfig) -> None:
+    f, sut = cfg.source, cfg.sut
+    if sut.kind not in ("embedded-kamailio", "external"):
+        raise ConfigError(f, "sut.kind", sut.kind, "expected 'embedded-kamailio' or 'external'")
+    if sut.kind != "external":
+        return
+    for name in ("sip_port", "pstn_port"):
+        if not getattr(sut, name):
+            raise ConfigError(f, f"sut.{name}", getattr(sut, name),
+                              "an external switch needs it set (1024..65000)")
+    if not sut.cdr_uri:
+        raise ConfigError(f, "sut.cdr_uri", sut.cdr_uri, "an external switch needs the URI "
+                          "of its CDRs (e.g. sqlite:////var/lib/kamailio/acc.db)")
+    try:
+        loopback = ipaddress.ip_address(sut.sip_host).is_loopback
+    except ValueError:
+        loopback = sut.sip_host == "localhost"
+    if not loopback and not sut.allow_remote:
+        raise ConfigError(f, "sut.sip_host", sut.sip_host, "not a loopback address: set "
+                          "sut.allow_remote: true to call a switch on another host")
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(value: Any, file: str, dotted: str) -> Any:
+    """${NAME} in a string is the environment variable NAME (for secrets)."""
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in os.environ:
+            raise ConfigError(file, dotted, value, f"environment variable {m.group(1)} is "
+                                                   "not set")
+        return os.environ[m.group(1)]
+    return _ENV.sub(sub, value)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> HarnessConfig:
@@ -178,9 +224,7 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
-    if cfg.sut.kind != "embedded-kamailio":
-        raise ConfigError(f, "sut.kind", cfg.sut.kind, "only 'embedded-kamailio' is supported "
-                          "in this version (an external switch is planned)")
+    _validate_sut(cfg)
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
     if cfg.guard.stall_threshold_s <= 0:

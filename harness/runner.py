@@ -129,7 +129,8 @@ class CallRunner:
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
-        extra = call_type_checks(spec, out, cdr, packets, number)
+        extra = call_type_checks(spec, out, cdr, packets, number,
+                                 s.cfg.sut.pstn_trunk_groups)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)

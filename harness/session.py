@@ -56,7 +56,11 @@ class HarnessSession:
         self.run_dir = reports_dir.resolve() / self.run_id
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.plan = NumberPlan.from_config(cfg.numbers)
-        if switch is None:
+        if switch is None and cfg.sut.kind == "external":
+            from harness.softswitch.external import ExternalSwitch
+
+            switch = ExternalSwitch(cfg.sut, cfg.source)
+        elif switch is None:
             from harness.softswitch.kamailio import EmbeddedKamailio
 
             switch = EmbeddedKamailio(cfg.sut, self.run_dir)
@@ -86,7 +90,7 @@ class HarnessSession:
     def start(self) -> None:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         try:
-            self.switch.start(self.plan, self.pstn.reserve_port())
+            self.switch.start(self.plan, self.pstn.reserve_port(self.cfg.sut.pstn_port))
             agents = len(self.plan.lines) + PSTN_AGENTS
             span = AGENT_PORTS_PER_LINE * agents + RECEIVER_PORTS
             self.agent_rtp_base = free_udp_range(span, 40000, 60000)

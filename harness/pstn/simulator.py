@@ -10,12 +10,13 @@ from the gateway's address, which the switch trusts by source address.
 
 from __future__ import annotations
 
+from harness.errors import SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
 from harness.pstn.directory import PstnNumber
 from harness.sip.agent import LineAgent, Switchboard
 from harness.sip.stack import SipStack
-from harness.softswitch.process import free_udp_port
+from harness.softswitch.process import free_udp_port, udp_port_free
 
 PSTN_DOMAIN = "pstn.invalid"
 
@@ -27,9 +28,13 @@ class PstnSimulator:
         self.gateway: LineAgent | None = None
         self.callers: dict[str, LineAgent] = {}
 
-    def reserve_port(self) -> int:
-        """A free UDP port for the gateway (before the switch's config is rendered)."""
-        self.port = free_udp_port()
+    def reserve_port(self, configured: int = 0) -> int:
+        """The gateway's UDP port: the configured one (an external switch routes to it),
+        else a free one (before the embedded switch's config is rendered)."""
+        if configured and not udp_port_free(configured):
+            raise SoftswitchError(f"sut.pstn_port {configured}: UDP port already in use on "
+                                  "127.0.0.1 (the simulated PSTN gateway listens there)")
+        self.port = configured or free_udp_port()
         return self.port
 
     def start(self, stack: SipStack, board: Switchboard, proxy: str, rtp_base: int,

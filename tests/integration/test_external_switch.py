@@ -1,0 +1,104 @@
+"""The unchanged beta plan rows against a switch the harness did not start: a second
+Kamailio brought up by the test with its own config and database, described to the
+harness by a YAML file alone (secret from the environment)."""
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.config import NumbersConfig, SutConfig, load_config
+from harness.errors import SipError, SoftswitchError
+from harness.model import CallSpec, Expect, Status
+from harness.numberplan import NumberPlan
+from harness.session import HarnessSession
+from harness.softswitch.kamailio import EmbeddedKamailio
+from harness.softswitch.process import free_udp_port
+
+pytestmark = pytest.mark.integration
+SECRET = "user-switch-pw-7431"
+
+
+def _yaml(path: Path, sip_port: int, pstn_port: int, acc_db: Path) -> Path:
+    path.write_text(f"""# the user's switch: started by hand, not by the harness
+sut:
+  kind: external
+  sip_host: 127.0.0.1
+  sip_port: {sip_port}
+  domain: beta.test
+  pstn_port: {pstn_port}
+  cdr_uri: sqlite:///{acc_db}
+numbers:
+  line_password: ${{BETA_LINE_PASSWORD}}
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def user_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int, Path]]:
+    """A Kamailio + rtpengine the user runs: its own ports, database and password."""
+    run = tmp_path_factory.mktemp("user-switch")
+    sip_port, pstn_port = free_udp_port(), free_udp_port()
+    switch = EmbeddedKamailio(SutConfig(sip_port=sip_port), run)
+    switch.start(NumberPlan.from_config(NumbersConfig(line_password=SECRET)), pstn_port)
+    yield sip_port, pstn_port, switch.acc_db.resolve()
+    switch.stop()
+
+
+def test_plan_rows_run_unchanged_against_an_external_switch(
+        user_switch: tuple[int, int, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sip_port, pstn_port, acc_db = user_switch
+    monkeypatch.setenv("BETA_LINE_PASSWORD", SECRET)
+    cfg = load_config(_yaml(tmp_path / "sut.yaml", sip_port, pstn_port, acc_db))
+    assert cfg.numbers.line_password == SECRET
+    assert cfg.redacted()["numbers"]["line_password"] == "***"
+    with HarnessSession(cfg, tmp_path / "reports") as session:
+        assert session.registration["registered"] == 84
+        rows = [
+            CallSpec("1.1", "on-net cross-site", "site1/01", "site2/01",
+                     expect=Expect(mos_lqo_min=4.2, rings="site2/01", call_class="onnet")),
+            CallSpec("2.4", "long distance interLATA", "site2/05", "12125550123", talk_s=2.0,
+                     expect=Expect(mos_lqo_min=None, srd_s_max=5.0, rings="pstn:ld",
+                                   call_class="ld_interlata")),
+            CallSpec("4.1", "incoming DID", "pstn:2125550188", "site2/03", talk_s=2.0,
+                     expect=Expect(mos_lqo_min=None, rings="site2/03", call_class="incoming",
+                                   caller_id="2125550188")),
+        ]
+        results = [session.run_call(r) for r in rows]
+    for r in results:
+        assert r.verdict.status is not Status.FAIL, (r.spec.plan_id, r.verdict.reasons)
+        if r.verdict.status is Status.ERROR:  # only a host stall may stop a verdict
+            assert r.verdict.invalid_measurement, r.verdict.reasons
+        assert r.cdr is not None and r.cdr.matched
+    assert SECRET not in (session.run_dir / "results.json").read_text()
+
+
+def test_preflight_names_an_unreachable_switch(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BETA_LINE_PASSWORD", SECRET)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        yaml = _yaml(tmp_path / "down.yaml", port, free_udp_port(), tmp_path / "none.db")
+        session = HarnessSession(load_config(yaml), tmp_path / "reports")
+        with pytest.raises(SoftswitchError) as err:
+            session.start()
+    msg = str(err.value)
+    assert str(yaml) in msg and f"127.0.0.1:{port}" in msg and "no answer to SIP OPTIONS" in msg
+
+
+def test_preflight_names_lines_with_a_wrong_password(
+        user_switch: tuple[int, int, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sip_port, pstn_port, acc_db = user_switch
+    monkeypatch.setenv("BETA_LINE_PASSWORD", "not-the-password")
+    yaml = _yaml(tmp_path / "wrong.yaml", sip_port, pstn_port, acc_db)
+    session = HarnessSession(load_config(yaml), tmp_path / "reports")
+    with pytest.raises(SipError) as err:
+        session.start()
+    msg = str(err.value)
+    assert "registration failed for 84 of 84 lines: site1/01 (4135550100): 401" in msg \
+        or "registration failed for 84 of 84 lines: site1/01 (4135550100): 403" in msg
+    assert "not-the-password" not in msg
