@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 
 from harness.capture.pcap import UdpPacket
-from harness.model import CallSpec, CdrCheck
+from harness.capture.rtp import StreamStats
+from harness.model import CallSpec, CallTiming, CdrCheck, QualityScore
 from harness.sip.scenario import CallOutcome
+from harness.thresholds import Threshold, ThresholdError, ThresholdTable
 
 _USER = re.compile(r"sips?:([^@;>]+)@")
 
@@ -112,3 +114,35 @@ def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
             fails.append(f"hold: audio did not return after resume ({len(after)} RTP "
                          "packets in the 2 s after it)")
     return fails
+
+
+def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
+                     timing: CallTiming, quality: tuple[QualityScore, ...],
+                     streams: dict[str, StreamStats | None]) -> list[str]:
+    """The call class's and the codec's thresholds (data: harness/thresholds.py and
+    config `thresholds`) on this call's valid figures. A row under an impairment
+    profile is meant to degrade: only its class (timing) thresholds apply."""
+    checks = [t for t in _table(table, call_class) if t.metric == "srd_s"]
+    if spec.profile == "clean":
+        checks += list(_table(table, spec.codec))
+    values: dict[str, list[float]] = {"srd_s": [timing.srd_s] if timing.valid and
+                                      timing.srd_s is not None else []}
+    values["mos_lqo"] = [q.mos_lqo for q in quality if q.valid and q.mos_lqo is not None]
+    values["loss_pct"] = [s.loss_pct for s in streams.values() if s is not None]
+    values["jitter_ms"] = [s.jitter_ms for s in streams.values() if s is not None]
+    fails = []
+    for t in checks:
+        measured = values.get(t.metric, [])
+        if not measured:
+            continue  # not measured on this call (or invalid): nothing to judge
+        result = t.evaluate(measured)
+        if not result.passed:
+            fails.append(f"threshold {call_class}/{spec.codec}: {result.text}")
+    return fails
+
+
+def _table(table: ThresholdTable, key: str) -> tuple[Threshold, ...]:
+    try:
+        return table.for_key(key)
+    except ThresholdError:
+        return ()

@@ -32,6 +32,7 @@ class SutConfig:
     pstn_trunk_groups: bool = True  # the switch names the trunk group (;tgrp=) per class
     cdr_uri: str = ""  # external: the switch's CDRs (sqlite://, asterisk-csv://, ...)
     allow_remote: bool = False  # external switch off this host: off in tests and CI
+    circuit_breaker: int = 3  # stop dialling after this many calls in a row lost the switch
     rtp_port_min: int = 0  # 0 = choose a free range
     kamailio_children: int = 2
     no_answer_timeout_s: float = 8.0  # the switch gives up ringing (then 408, or CFNA)
@@ -97,6 +98,9 @@ class HarnessConfig:
     guard: GuardConfig = field(default_factory=GuardConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    # per call class / codec, over the defaults of harness/thresholds.py, e.g.
+    # "international: srd_s <= 6.0; G711: mos_lqo >= 4.1, loss_pct < 0.5"
+    thresholds: str = ""
     source: str = "<defaults>"
 
     def redacted(self) -> dict[str, Any]:
@@ -247,4 +251,14 @@ def parse_tariff(text: str, file: str = "<defaults>") -> dict[str, str]:
         if not sep or not name.strip() or not value.strip():
             raise ConfigError(file, "cdr.tariff", item, "expected 'class=rate [FIRST/NEXT]'")
         out[name.strip()] = value.strip()
+    return out
+
+
+def parse_thresholds(text: str) -> dict[str, list[str]]:
+    """'class: check, check; codec: check' -> {key: [check, ...]}."""
+    out: dict[str, list[str]] = {}
+    for item in (x.strip() for x in text.split(";")):
+        if item:
+            key, _, checks = item.partition(":")
+            out[key.strip()] = [c.strip() for c in checks.split(",") if c.strip()]
     return out

@@ -122,6 +122,26 @@ class BetaPlanFile(pytest.File):
             yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
 
 
+def _progress(config: pytest.Config, r: CallResult) -> None:
+    """One live line per call: type, verdict, SIP code, PDD, MOS both ways, CDR."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+
+    def mos(direction: str) -> str:
+        scores = [q.mos_lqo for q in r.quality if q.direction == direction and q.valid
+                  and q.mos_lqo is not None]
+        return f"{min(scores):.2f}" if scores else "-"
+    pdd = "-" if r.timing.srd_s is None else f"{r.timing.srd_s * 1000:.1f} ms"
+    cdr = "-" if r.cdr is None else ("ok" if r.cdr.matched and not r.cdr.mismatches
+                                     else "MISMATCH" if r.cdr.matched else "MISSING")
+    flag = " (invalid: host stalled)" if r.verdict.invalid_measurement else ""
+    reporter.ensure_newline()
+    reporter.write_line(f"  {r.spec.plan_id:>5} {r.spec.call_type:<34.34} "
+                        f"{r.verdict.status.value.upper():<5} SIP {r.final_code or '-':<4} "
+                        f"PDD {pdd:<9} MOS {mos('a_to_b')}/{mos('b_to_a')} CDR {cdr}{flag}")
+
+
 class BetaCallFailed(Exception):
     def __init__(self, result: CallResult) -> None:
         self.result = result
@@ -143,6 +163,7 @@ class BetaCallItem(pytest.Item):
             return
         result = holder.get().run_call(self.spec)
         self.user_properties.append(("verdict", result.verdict.status.value))
+        _progress(self.config, result)
         if result.verdict.status is not Status.PASS:
             raise BetaCallFailed(result)
 

@@ -21,7 +21,7 @@ from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, wire_timing
 from harness.cdr.reconcile import Ledger, reconcile
-from harness.checks import call_type_checks
+from harness.checks import call_type_checks, threshold_checks
 from harness.emodel import assess_stream
 from harness.errors import CaptureError, HarnessError
 from harness.impair import applied, profile
@@ -131,6 +131,8 @@ class CallRunner:
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         extra = call_type_checks(spec, out, cdr, packets, number,
                                  s.cfg.sut.pstn_trunk_groups)
+        extra += threshold_checks(s.thresholds, "incoming" if spec.caller.startswith("pstn:")
+                                  else route.call_class, spec, timing, quality, streams)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
@@ -257,10 +259,12 @@ def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:
 
 
 def _merge(verdict: Verdict, extra: list[str], errors: list[str]) -> Verdict:
+    """A call the harness could not carry through (the switch died, a wait timed out)
+    is an `error`: its cause first, then what followed from it."""
     if extra:
         verdict = Verdict(Status.FAIL, verdict.reasons + tuple(extra),
                           verdict.invalid_measurement)
     if errors:
-        status = Status.FAIL if verdict.status is Status.FAIL else Status.ERROR
-        verdict = Verdict(status, verdict.reasons + tuple(errors), verdict.invalid_measurement)
+        verdict = Verdict(Status.ERROR, tuple(errors) + verdict.reasons,
+                          verdict.invalid_measurement)
     return verdict

@@ -23,7 +23,7 @@ from harness.cdr.billing import Tariff
 from harness.cdr.ledger import Ledger
 from harness.cdr.reconcile import CdrPolicy, reconcile_run
 from harness.cdr.summary import billing_summary
-from harness.config import HarnessConfig, parse_tariff
+from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
@@ -31,12 +31,13 @@ from harness.model import CallResult, CallSpec, Line, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PstnSimulator
 from harness.report.results import ResultStore
-from harness.runner import CallRunner
+from harness.runner import CallRunner, error_result
 from harness.sip.agent import LineAgent, Switchboard
 from harness.sip.register import Registrar
 from harness.sip.stack import SipStack
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range
+from harness.thresholds import ThresholdTable
 
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
@@ -82,9 +83,13 @@ class HarnessSession:
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
         self.ledgers: list[Ledger] = []  # every call as the agents saw it, for billing
+        self.switch_losses = 0  # calls in a row that lost the switch (circuit breaker)
+        self.last_switch_failure = ""
+        self.switch_failed = False  # the switch died during the run: INCOMPLETE
         self.board = Switchboard()
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
+        self.thresholds = ThresholdTable.build(parse_thresholds(cfg.thresholds), cfg.source)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -105,6 +110,9 @@ class HarnessSession:
             self.stack = SipStack(self.run_dir / "pjsua.log", self.cfg.media.clock_rate,
                                   self.cfg.media.jb_init_ms)
             self.stack.start()
+            failure = getattr(self.switch, "failure", None)
+            if callable(failure):
+                self.stack.watch = failure
             self._start_agents()
         except HarnessError as exc:
             self.store.add_error(str(exc))
@@ -148,7 +156,10 @@ class HarnessSession:
         self._billing()
         self.switch.stop()
         if self.store is not None and not self.store.finished:
-            self.store.close(finished)
+            if self.switch_failed:
+                self.store.add_error(f"the switch failed during the run "
+                                     f"({self.last_switch_failure})")
+            self.store.close(finished and not self.switch_failed)
 
     def _billing(self) -> None:
         """Reconcile the whole run against every record the switch wrote (orphans
@@ -246,6 +257,20 @@ class HarnessSession:
                                          f"(known: {', '.join(self.pstn.callers)})")
         return self._dialler(agent)
 
+    def breaker_open(self) -> bool:
+        return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
+
+    def _count_switch_loss(self, result: CallResult) -> None:
+        failure = getattr(self.switch, "failure", None)
+        why = failure() if callable(failure) else ""
+        lost = bool(why) or "switch did not answer OPTIONS" in result.error
+        if lost:
+            self.switch_losses += 1
+            self.last_switch_failure = why or "no answer to OPTIONS"
+            self.switch_failed = True
+        else:
+            self.switch_losses = 0
+
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
         n = len(self.plan.lines) + PSTN_AGENTS
@@ -260,8 +285,17 @@ class HarnessSession:
 
     # -- one plan row ------------------------------------------------------------------
     def run_call(self, spec: CallSpec) -> CallResult:
-        """Place the call; re-place it while the guard marks it invalid (bounded)."""
+        """Place the call; re-place it while the guard marks it invalid (bounded).
+
+        Circuit breaker: after `sut.circuit_breaker` calls in a row lost the switch,
+        no more calls are placed; each gets an `error` verdict saying so."""
         assert self.store is not None
+        if self.breaker_open():
+            result = error_result(spec, f"not dialled: circuit breaker open after "
+                                        f"{self.switch_losses} calls in a row lost the switch "
+                                        f"({self.last_switch_failure})", time.time())
+            self.store.add(result)
+            return result
         attempts: list[CallResult] = []
         for _ in range(1 + self.cfg.guard.retries_on_stall):
             result = self.runner.attempt(spec)
@@ -269,6 +303,7 @@ class HarnessSession:
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
                 break
         final = attempts[-1]
+        self._count_switch_loss(final)
         if len(attempts) > 1:
             earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
                        for i, r in enumerate(attempts[:-1])]

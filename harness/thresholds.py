@@ -56,9 +56,15 @@ _FORM = "expected '<metric> [<statistic>] <operator> <limit>', e.g. 'srd_s p95 <
 CALL_CLASS_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "onnet": ("srd_s <= 3.0", "ser_pct >= 99"),
     "local": ("srd_s <= 3.0", "ser_pct >= 99"),
-    "intralata": ("srd_s <= 5.0", "ser_pct >= 99"),
-    "interlata": ("srd_s <= 5.0", "ser_pct >= 99"),
+    "ld_intralata": ("srd_s <= 5.0", "ser_pct >= 99"),
+    "ld_interlata": ("srd_s <= 5.0", "ser_pct >= 99"),
     "international": ("srd_s <= 8.0", "ser_pct >= 99"),
+    "tollfree": ("srd_s <= 5.0", "ser_pct >= 99"),
+    "directory": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "operator": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "n11": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "emergency": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "incoming": ("srd_s <= 3.0", "ser_pct >= 99"),
 })
 # Per call and direction, by codec (MOS-LQO: P.862.1 for G.711, P.862.2 for G.722).
 CODEC_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({

@@ -16,7 +16,7 @@ from harness.numberplan import NumberPlan
 from harness.pstn.directory import PstnNumber
 from harness.sip.agent import LineAgent, Switchboard
 from harness.sip.stack import SipStack
-from harness.softswitch.process import free_udp_port, udp_port_free
+from harness.softswitch.process import free_udp_range, udp_port_free
 
 PSTN_DOMAIN = "pstn.invalid"
 
@@ -34,7 +34,9 @@ class PstnSimulator:
         if configured and not udp_port_free(configured):
             raise SoftswitchError(f"sut.pstn_port {configured}: UDP port already in use on "
                                   "127.0.0.1 (the simulated PSTN gateway listens there)")
-        self.port = configured or free_udp_port()
+        # below the kernel's ephemeral range (32768-60999 here), which any process's
+        # outgoing socket may take between this choice and the gateway's bind
+        self.port = configured or free_udp_range(1, 30400, 32700)
         return self.port
 
     def start(self, stack: SipStack, board: Switchboard, proxy: str, rtp_base: int,

@@ -66,6 +66,9 @@ class SipStack:
         self.max_calls = max_calls
         self.ep: pj.Endpoint | None = None
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        # checked while waiting: a non-empty answer (why) aborts the wait at once,
+        # e.g. "kamailio exited" when the switch dies with calls up
+        self.watch: Callable[[], str] | None = None
         self._seq = itertools.count()
         self._codec = ""
 
@@ -151,9 +154,16 @@ class SipStack:
 
     def run_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
+        next_watch = 0.0
         while not done():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise SipError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            if self.watch is not None and now >= next_watch:
+                next_watch = now + 0.25
+                why = self.watch()
+                if why:
+                    raise SipError(f"{why} while waiting for {what}")
             self.pump()
 
     def run_for(self, seconds: float) -> None:

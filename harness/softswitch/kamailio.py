@@ -123,8 +123,14 @@ class EmbeddedKamailio:
                 "rtpengine": _version([_require("rtpengine", "rtpengine-daemon"), "--version"])}
 
     def alive(self) -> bool:
-        return bool(self.kamailio and self.kamailio.running() and self.rtpengine
-                    and self.rtpengine.running())
+        return not self.failure()
+
+    def failure(self) -> str:
+        """'' while Kamailio and rtpengine run; else which one exited (cheap: a poll)."""
+        for child in (self.kamailio, self.rtpengine):
+            if child is not None and not child.running():
+                return f"{child.name} exited"
+        return ""
 
     def start(self, plan: NumberPlan, pstn_port: int) -> None:
         """Start for `plan`'s lines, routing PSTN classes to the simulated PSTN gateway

@@ -142,7 +142,7 @@ def _texts(checks: tuple[Threshold, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize(("call_class", "pdd"), [
-    ("onnet", "3"), ("local", "3"), ("intralata", "5"), ("interlata", "5"),
+    ("onnet", "3"), ("local", "3"), ("ld_intralata", "5"), ("ld_interlata", "5"),
     ("international", "8"),
 ])
 def test_default_pdd_per_call_class(call_class: str, pdd: str) -> None:
@@ -162,14 +162,14 @@ def test_config_overrides_replace_by_metric_and_may_add_classes() -> None:
     table = ThresholdTable.build({
         "International": ["srd_s p95 <= 10", "srd_s max <= 12"],
         "pcma": "jitter_ms < 20",
-        "tollfree": ["srd_s <= 4"],
+        "premium": ["srd_s <= 4"],  # a class the defaults do not have
     }, source="site.yaml")
     assert _texts(table.for_key("international")) == [
         "ser_pct >= 99", "srd_s p95 <= 10", "srd_s max <= 12"]
     assert _texts(table.for_key("G711")) == ["mos_lqo >= 4", "loss_pct < 1",
                                              "jitter_ms < 20"]
     assert _texts(table.for_key("G722"))[-1] == "jitter_ms < 30"  # untouched
-    assert _texts(table.for_key("tollfree")) == ["srd_s <= 4"]
+    assert _texts(table.for_key("premium")) == ["srd_s <= 4"]
     assert _texts(ThresholdTable.build().for_key("international"))[0] == "srd_s <= 8"
 
 

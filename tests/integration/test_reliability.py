@@ -1,0 +1,75 @@
+"""A failing switch: Kamailio (and separately rtpengine) killed with a call up. Every
+call still gets a verdict, the run ends promptly, the circuit breaker stops dialling,
+the report says INCOMPLETE, every call finished before the kill is intact, and no
+process is left behind."""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config
+from harness.model import CallSpec, Expect, Status
+from harness.session import HarnessSession
+from harness.softswitch.kamailio import EmbeddedKamailio
+
+pytestmark = [pytest.mark.integration, pytest.mark.fault]
+SHORT = CallSpec("1.2", "on-net same-site", "site3/04", "site3/07", talk_s=2.0,
+                 expect=Expect(mos_lqo_min=None))
+LONG = CallSpec("1.1", "on-net cross-site", "site1/01", "site2/01", talk_s=30.0,
+                expect=Expect(mos_lqo_min=None))
+
+
+def _left_behind(run_dir: Path) -> str:
+    out = subprocess.run(["pgrep", "-af", str(run_dir)], capture_output=True, text=True,
+                         check=False)
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("victim", ["kamailio", "rtpengine"])
+def test_switch_killed_with_a_call_up(tmp_path: Path, victim: str) -> None:
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0))
+    session = HarnessSession(cfg, tmp_path)
+    session.start()
+    switch = session.switch
+    assert isinstance(switch, EmbeddedKamailio)
+    before = session.run_call(SHORT)  # finished before the kill: must stay intact
+    child = switch.kamailio if victim == "kamailio" else switch.rtpengine
+    assert child is not None and child.pid is not None
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        killed_at.append(time.monotonic())
+        os.killpg(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+
+    timer = threading.Timer(4.0, kill)
+    timer.start()
+    during = session.run_call(LONG)  # 30 s of talk: the kill comes 4 s in
+    ended = time.monotonic()
+    after = [session.run_call(SHORT) for _ in range(4)]
+    session.close()
+    timer.cancel()
+    assert killed_at, "the kill did not happen"
+    assert ended - killed_at[0] < 60.0  # the call ended within a minute of the kill
+    assert during.verdict.status is Status.ERROR
+    assert any(f"{victim} exited" in r for r in during.verdict.reasons), during.verdict.reasons
+    reasons = [" ".join(r.verdict.reasons) for r in after]
+    assert all(r.verdict.status is Status.ERROR for r in after)
+    assert any("circuit breaker open" in r for r in reasons)  # stops dialling
+    doc = json.loads((session.run_dir / "results.json").read_text())
+    assert doc["status"] == "INCOMPLETE"
+    assert any(f"{victim} exited" in e for e in doc["errors"])
+    assert len(doc["calls"]) == 6 and doc["calls"][0]["call_id"] == before.call_id
+    assert doc["calls"][0]["verdict"] == before.verdict.status.value
+    assert "INCOMPLETE" in (session.run_dir / "index.html").read_text()
+    assert _left_behind(session.run_dir) == ""
+    print(f"\n{victim} killed 4.0 s into a call; the call's verdict came "
+          f"{ended - killed_at[0]:.1f} s after the kill; verdicts after it: "
+          f"{[r.verdict.status.value for r in after]}")
