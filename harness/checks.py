@@ -60,6 +60,9 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         fails.append(f"routing: {rang} rang, expected {want}")
     if out.also_rang:
         fails.append(f"routing: a second INVITE reached {', '.join(out.also_rang)}")
+    if exp.forwarded_from is not None and exp.forwarded_from not in out.forwarded_from:
+        fails.append(f"forwarding: expected {exp.forwarded_from} to ring first and forward, "
+                     f"rang first: {', '.join(out.forwarded_from) or 'nobody'}")
     if out.b is not None and (exp.caller_id is not None or spec.dial.startswith("*67")):
         shown = presented_identity(dict(out.b.request), out.b.agent_name.startswith("pstn:"))
         want = exp.caller_id or "anonymous"

@@ -56,6 +56,10 @@ class NumbersConfig:
     incomplete_test_numbers: str = "55501"  # too short: the switch answers 484
     # 911 is dialled only when the switch routes it to the harness's simulated PSAP
     emergency_to_simulated_psap: bool = True
+    # call forwarding provisioned on the switch: line>target:kind[:after_s], ";"-separated
+    # (kind: unconditional | busy | no_answer)
+    forwarding: str = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
+                       "site6/10>site6/11:no_answer:4")
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class Expect:
     caller_id: str | None = None  # what the far end is shown: a number or "anonymous"
     location: bool = False  # the far end must receive the caller's location (911)
     audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
+    forwarded_from: str | None = None  # the line that rang first and forwarded the call
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.config import NumbersConfig
-from harness.errors import DialGuardError
+from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 
@@ -23,6 +23,17 @@ _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """A call-forwarding rule on a beta line (provisioned on the switch)."""
+
+    line: str  # plan name of the forwarding line
+    number: str
+    target: str  # the number calls are forwarded to
+    kind: str  # unconditional | busy | no_answer
+    after_s: float = 4.0  # no_answer: ring this long first
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,7 @@ class NumberPlan:
     pstn: tuple[PstnNumber, ...] = DEFAULT_PSTN
     pstn_callers: tuple[str, ...] = DEFAULT_PSTN_CALLERS
     psap_is_simulated: bool = True
+    forwarding: tuple[Forwarding, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -47,10 +59,29 @@ class NumberPlan:
             for idx in range(1, cfg.lines_per_site + 1):
                 offset = (site - 1) * cfg.lines_per_site + (idx - 1)
                 lines.append(Line(site, idx, f"{base + offset:010d}", password))
-        return cls(cfg.home_npa, tuple(lines), _csv(cfg.intralata_npas), cfg.first_line,
+        plan = cls(cfg.home_npa, tuple(lines), _csv(cfg.intralata_npas), cfg.first_line,
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
                    psap_is_simulated=cfg.emergency_to_simulated_psap)
+        return replace(plan, forwarding=plan._forwarding(cfg.forwarding))
+
+    def _forwarding(self, text: str) -> tuple[Forwarding, ...]:
+        rules = []
+        for item in (x.strip() for x in text.split(";") if x.strip()):
+            head, _, rest = item.partition(">")
+            target, _, spec = rest.partition(":")
+            kind, _, after = spec.partition(":")
+            try:
+                line, to = self.line(head.strip()), self.line(target.strip())
+                if kind not in ("unconditional", "busy", "no_answer"):
+                    raise ValueError(kind)
+                rules.append(Forwarding(line.name, line.number, to.number, kind,
+                                        float(after) if after else 4.0))
+            except (DialGuardError, ValueError) as exc:
+                raise ConfigError("<config>", "numbers.forwarding", item,
+                                  "expected 'siteN/NN>siteN/NN:unconditional|busy|"
+                                  f"no_answer[:seconds]' ({exc})") from exc
+        return tuple(rules)
 
     # -- lines -----------------------------------------------------------------------
     def line(self, name: str) -> Line:

@@ -122,11 +122,26 @@ class BetaPlanFile(pytest.File):
             yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
 
 
-def _progress(config: pytest.Config, r: CallResult) -> None:
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Live progress: the call's line, written outside output capture."""
+    line = dict(report.user_properties).get("progress") if report.when == "call" else None
+    reporter = _reporter
+    if line and reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(str(line))
+
+
+_reporter: Any = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _reporter
+    _reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+
+
+def _progress(r: CallResult) -> str:
     """One live line per call: type, verdict, SIP code, PDD, MOS both ways, CDR."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
-        return
 
     def mos(direction: str) -> str:
         scores = [q.mos_lqo for q in r.quality if q.direction == direction and q.valid
@@ -136,10 +151,9 @@ def _progress(config: pytest.Config, r: CallResult) -> None:
     cdr = "-" if r.cdr is None else ("ok" if r.cdr.matched and not r.cdr.mismatches
                                      else "MISMATCH" if r.cdr.matched else "MISSING")
     flag = " (invalid: host stalled)" if r.verdict.invalid_measurement else ""
-    reporter.ensure_newline()
-    reporter.write_line(f"  {r.spec.plan_id:>5} {r.spec.call_type:<34.34} "
-                        f"{r.verdict.status.value.upper():<5} SIP {r.final_code or '-':<4} "
-                        f"PDD {pdd:<9} MOS {mos('a_to_b')}/{mos('b_to_a')} CDR {cdr}{flag}")
+    return (f"  {r.spec.plan_id:>5} {r.spec.call_type:<34.34} "
+            f"{r.verdict.status.value.upper():<5} SIP {r.final_code or '-':<4} "
+            f"PDD {pdd:<9} MOS {mos('a_to_b')}/{mos('b_to_a')} CDR {cdr}{flag}")
 
 
 class BetaCallFailed(Exception):
@@ -163,7 +177,7 @@ class BetaCallItem(pytest.Item):
             return
         result = holder.get().run_call(self.spec)
         self.user_properties.append(("verdict", result.verdict.status.value))
-        _progress(self.config, result)
+        self.user_properties.append(("progress", _progress(result)))
         if result.verdict.status is not Status.PASS:
             raise BetaCallFailed(result)
 

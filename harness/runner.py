@@ -68,13 +68,19 @@ class CallRunner:
             caller, number = self.s.agent(line), line.number
         return caller, f"sip:{dial}@{self.s.switch.domain}", route, number
 
-    def far_end(self, spec: CallSpec, call_dir: Path) -> Callable[[LineAgent, Leg], FarEnd]:
+    def far_end(self, spec: CallSpec, call_dir: Path,
+                route: Route) -> Callable[[LineAgent, Leg], FarEnd]:
         refs = self.s.refs
+        dialled = self.s.plan.line_by_number(route.number)
 
         def policy(agent: LineAgent, leg: Leg) -> FarEnd:
             media = {"play_wav": refs["b"].path, "record_wav": call_dir / "recorded_a_to_b.wav"}
             if not leg.agent_name.startswith("pstn:"):
-                return FarEnd(spec.callee_behaviour, 200, spec.answer_after_s, **media)
+                # the row's behaviour is the dialled line's; a line a call is
+                # forwarded to answers
+                kind = spec.callee_behaviour if dialled is None or \
+                    leg.agent_name == dialled.name else "answer"
+                return FarEnd(kind, 200, spec.answer_after_s, **media)
             number = ruri_parts(leg.request.get("request-line", ""))[0]
             pstn = self.s.plan.pstn_number(number)
             if pstn is None or pstn.behaviour == "unassigned":
@@ -105,7 +111,8 @@ class CallRunner:
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
         with applied(impairment, *s.agent_rtp_span()):
-            out = run_call(s.stack, caller, target, script, self.far_end(spec, call_dir))
+            out = run_call(s.stack, caller, target, script,
+                           self.far_end(spec, call_dir, route))
         try:
             return self.measure(spec, out, call_dir, started_wall, caller.sip_addr, route,
                                 number)
@@ -217,7 +224,12 @@ class CallRunner:
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
         invite = out.a.first("INVITE_SENT")
-        ledger = Ledger(call_id, number, route.number, answer is not None,
+        callee = route.number
+        answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
+            out.b.agent_name.startswith("site") else None
+        if out.forwarded_from or (answered_by and answered_by.number != route.number):
+            callee = answered_by.number if answered_by else callee  # the forwarded-to party
+        ledger = Ledger(call_id, number, callee, answer is not None,
                         answer.t_wall if answer else None, end.t_wall if end else None,
                         invite.t_wall if invite else None,
                         "incoming" if spec.caller.startswith("pstn:") else route.call_class,

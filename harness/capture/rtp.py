@@ -82,16 +82,6 @@ def rtp_toward(packets: list[UdpPacket], dst: str) -> list[RtpPacket]:
     return out
 
 
-def rtp_from(packets: list[UdpPacket], src: str) -> list[RtpPacket]:
-    out = []
-    for p in packets:
-        if p.src_addr == src:
-            r = parse_rtp(p)
-            if r is not None:
-                out.append(r)
-    return out
-
-
 def _main_ssrc(rtp: list[RtpPacket]) -> int | None:
     counts: dict[int, int] = {}
     for r in rtp:

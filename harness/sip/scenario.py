@@ -83,6 +83,7 @@ class CallOutcome:
     t_end_mono: float
     error: str = ""
     also_rang: tuple[str, ...] = ()  # agents that got a second INVITE for this call
+    forwarded_from: tuple[str, ...] = ()  # far ends that rang first, then let it go
 
 
 def _outcome(leg: Leg) -> LegOutcome:
@@ -119,12 +120,16 @@ def run_call(stack: SipStack, caller: LineAgent, target_uri: str, script: Script
                 agent_name=caller.name)
     holder: dict[str, Leg] = {}
     also: list[str] = []
+    earlier: list[Leg] = []  # far ends the switch moved on from (call forwarding)
 
     def on_incoming(agent: LineAgent, leg: Leg) -> None:
-        if "b" in holder:  # a second INVITE for this call (fork, forward, misroute)
-            also.append(leg.agent_name)
+        prior = holder.get("b")
+        if prior is not None and prior.state == "CONFIRMED":
+            also.append(leg.agent_name)  # a second INVITE for an answered call
             leg.answer(486)
             return
+        if prior is not None:  # busy, or still ringing: forwarded (serially forked)
+            earlier.append(prior)
         holder["b"] = leg
         _answer(stack.at, leg, far_end(agent, leg))
 
@@ -133,7 +138,7 @@ def run_call(stack: SipStack, caller: LineAgent, target_uri: str, script: Script
     error = ""
 
     def legs() -> list[Leg]:
-        return [leg_a, *holder.values()]
+        return [leg_a, *earlier, *holder.values()]
 
     try:
         caller.dial(target_uri, leg_a, script.headers)
@@ -163,7 +168,7 @@ def run_call(stack: SipStack, caller: LineAgent, target_uri: str, script: Script
         error = error or str(exc)
     b = holder.get("b")
     return CallOutcome(_outcome(leg_a), _outcome(b) if b else None, t_start, t_end, error,
-                       tuple(also))
+                       tuple(also), tuple(leg.agent_name for leg in earlier))
 
 
 def _schedule_talk(stack: SipStack, leg_a: Leg, holder: dict[str, Leg],

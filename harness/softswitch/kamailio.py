@@ -210,7 +210,7 @@ class EmbeddedKamailio:
             ng_port=self.ng_port, home_npa=plan.home_npa, pstn_port=pstn_port,
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
-            site_regexes=site_regexes, faults=faults,
+            site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
             no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000))
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")

@@ -61,3 +61,19 @@ def test_dial_guard_refuses_before_any_sip(live: HarnessSession) -> None:
     assert not any(b"2025550000" in p.payload for p in packets)
 
 
+
+
+@pytest.mark.parametrize(("dial", "behaviour", "rings", "forwarded_from"), [
+    ("site6/06", "answer", "site6/07", None),  # unconditional: the switch rewrites
+    ("site6/08", "busy", "site6/09", "site6/08"),  # busy, then forwarded
+    ("site6/10", "no_answer", "site6/11", "site6/10"),  # rang 4 s, then forwarded
+])
+def test_call_forwarding(live: HarnessSession, dial: str, behaviour: str, rings: str,
+                         forwarded_from: str | None) -> None:
+    r = live.run_call(CallSpec("7.x", "call forwarding", "site6/01", dial, talk_s=2.0,
+                               callee_behaviour=behaviour,
+                               expect=Expect(mos_lqo_min=None, rings=rings,
+                                             forwarded_from=forwarded_from)))
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert r.cdr is not None and r.cdr.record is not None
+    assert r.cdr.record.callee == live.plan.line(rings).number  # billed to the forward leg

@@ -65,3 +65,20 @@ def test_911_only_to_the_simulated_psap() -> None:
 def test_classify_without_a_plan() -> None:
     assert classify("12", "413", (), frozenset()) is None
     assert classify("*67911", "413", (), frozenset()).privacy  # type: ignore[union-attr]
+
+
+def test_forwarding_rules_from_config() -> None:
+    plan = NumberPlan.from_config(NumbersConfig(
+        line_password="pw", forwarding="site1/01>site1/02:busy; site2/01>site2/02:no_answer:6"))
+    busy, noans = plan.forwarding
+    assert (busy.number, busy.target, busy.kind) == ("4135550100", "4135550101", "busy")
+    assert (noans.kind, noans.after_s) == ("no_answer", 6.0)
+
+
+@pytest.mark.parametrize("text", ["site1/01>site9/02:busy", "site1/01>site1/02:sometimes",
+                                  "garbage"])
+def test_bad_forwarding_rule_names_the_field(text: str) -> None:
+    from harness.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="numbers.forwarding"):
+        NumberPlan.from_config(NumbersConfig(line_password="pw", forwarding=text))
