@@ -58,8 +58,7 @@ class NumbersConfig:
     emergency_to_simulated_psap: bool = True
     # call forwarding provisioned on the switch: line>target:kind[:after_s], ";"-separated
     # (kind: unconditional | busy | no_answer)
-    forwarding: str = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
-                       "site6/10>site6/11:no_answer:4")
+    forwarding: str = "site6/06>site6/07:unconditional"
 
 
 @dataclass(frozen=True, slots=True)
