@@ -92,6 +92,36 @@ def steps(events: list[dict[str, Any]]) -> list[Step]:
     return out
 
 
+def wire_steps(doc: dict[str, Any]) -> list[Step] | None:
+    """Steps from the capture (`ladder.json`: every SIP message of the call on the wire),
+    columns by address. None when caller and callee share an address (two lines of one
+    site on one transport): which hop a message belongs to is then not in the packet,
+    and the agents' own events draw the ladder instead."""
+    msgs = sorted(doc.get("messages") or [], key=lambda m: float(m["ts"]))
+    caller, switch = str(doc.get("caller", "")), str(doc.get("switch", ""))
+    others = {str(m[k]) for m in msgs for k in ("src", "dst")} - {caller, switch}
+    # the switch's INVITEs toward the called side; if one went to the caller's own
+    # address (two lines of one site on one transport), hops cannot be told apart
+    callee_invites = [m for m in msgs if m["code"] is None and m["method"] == "INVITE"
+                      and str(m["src"]) == switch]
+    if not msgs or not caller or not switch or not others or \
+            any(str(m["dst"]) == caller for m in callee_invites):
+        return None
+    # every other address is the called side: PJSIP may answer from its first UDP
+    # transport rather than from the port the INVITE reached
+    side = {caller: "a", **{addr: "b" for addr in others}}
+    t0 = float(msgs[0]["ts"])
+    out = []
+    for m in msgs:
+        src, dst = str(m["src"]), str(m["dst"])
+        party = side.get(src) or side.get(dst) or "a"
+        towards = "switch" if src != switch else party
+        code = m.get("code")
+        label = str(m["method"]) if code is None else f"{_response(code)} ({m['method']})"
+        out.append(Step(party, "WIRE", code, float(m["ts"]) - t0, label, towards))
+    return out
+
+
 def offset_label(seconds: float) -> str:
     return f"+{seconds * 1000:.1f} ms" if seconds < 1.0 else f"+{seconds:.3f} s"
 
@@ -124,9 +154,11 @@ def _dot(step: Step, y: float) -> str:
 
 
 def ladder_svg(events: list[dict[str, Any]], caller: str = "caller",
-               callee: str = "callee") -> Markup:
-    """The ladder of one call; `caller`/`callee` label the outer columns."""
-    rows = steps(events)
+               callee: str = "callee", wire: dict[str, Any] | None = None) -> Markup:
+    """The ladder of one call; `caller`/`callee` label the outer columns. From the
+    capture (`wire`: ladder.json) where it can be drawn, else from the agents' events."""
+    from_wire = wire_steps(wire) if wire else None
+    rows = from_wire if from_wire is not None else steps(events)
     height = _TOP + _ROW * max(len(rows), 1) + 24
     body = []
     for col, title in (("a", f"A · {caller}"), ("switch", "switch"), ("b", f"B · {callee}")):
@@ -149,7 +181,9 @@ def ladder_svg(events: list[dict[str, Any]], caller: str = "caller",
     if not rows:
         body.append(f'<text x="{_WIDTH / 2}" y="{_TOP + 15}" text-anchor="middle" '
                     f'fill="{MUTED}">no SIP events recorded for this call</text>')
-    label = f"SIP ladder: {len(rows)} events between caller, switch and callee"
+    source = "SIP messages captured on the wire" if from_wire is not None else \
+        "SIP events seen by the agents"
+    label = f"SIP ladder: {len(rows)} {source} between caller, switch and callee"
     return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" '
                   f'width="{_WIDTH}" height="{height}" role="img" class="ladder" '
                   f'aria-label="{escape(label)}" {FONT} font-size="12">'

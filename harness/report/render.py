@@ -8,6 +8,7 @@ CI artifact. The run comes from the database or from `ResultStore`, as a
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,18 @@ def _index_context(run: RunRecord, pages: list[str],
     }
 
 
+def _wire_ladder(call: dict[str, Any], run_dir: Path | None) -> dict[str, Any] | None:
+    """The call's ladder.json (SIP messages from the capture), if it is on disk."""
+    rel = (call.get("artifacts") or {}).get("ladder")
+    if run_dir is None or not rel:
+        return None
+    try:
+        doc: dict[str, Any] = json.loads((run_dir / rel).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc
+
+
 def write_report(run: RunRecord, out_dir: Path, db: SqliteStore | None = None,
                  trend_runs: int = TREND_RUNS) -> Path:
     """Render `run` into `out_dir`; returns the path of index.html."""
@@ -106,7 +119,8 @@ def write_report(run: RunRecord, out_dir: Path, db: SqliteStore | None = None,
         html = call_tpl.render(run=run, page=name, worst=i == worst,
                                ladder=ladder_svg(call.get("events") or [],
                                                  str(call.get("caller") or "caller"),
-                                                 str(call.get("dial") or "callee")),
+                                                 str(call.get("dial") or "callee"),
+                                                 _wire_ladder(call, run_dir)),
                                prev=pages[i - 1] if i else None,
                                next=pages[i + 1] if i + 1 < len(pages) else None, **ctx)
         _write(out_dir / "calls" / f"{name}.html", html)

@@ -55,3 +55,22 @@ def test_a_challenge_is_not_the_first_response(ladder: list) -> None:  # type: i
     no_ringing = [m for m in ladder if m.code != 180]
     t = wire_timing(no_ringing, CALLER, SWITCH)
     assert t.srd_s == t.setup_s  # the 200, not the 407
+
+
+def test_the_report_ladder_is_drawn_from_the_capture(ladder: list) -> None:  # type: ignore[type-arg]
+    from dataclasses import asdict
+
+    from harness.report.ladder import ladder_svg, wire_steps
+
+    doc = {"caller": CALLER, "switch": SWITCH, "messages": [asdict(m) for m in ladder]}
+    steps = wire_steps(doc)
+    assert steps is not None
+    assert [(s.party, s.label, s.towards) for s in steps[:2]] == [
+        ("a", "INVITE", "switch"), ("a", "407 Proxy Auth Required (INVITE)", "a")]
+    assert ("b", "INVITE", "b") in [(s.party, s.label, s.towards) for s in steps]
+    assert "captured on the wire" in ladder_svg([], wire=doc)
+    # two lines on one address: the hop of a message is not in the packet
+    same = {**doc, "messages": [{**m, "dst": CALLER} if m["src"] == SWITCH and
+                                m["method"] == "INVITE" and m["code"] is None else m
+                                for m in doc["messages"]]}
+    assert wire_steps(same) is None
