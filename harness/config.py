@@ -41,6 +41,10 @@ class SutConfig:
     test_faults: str = ""
 
 
+# the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
+DEFAULT_FORWARDING = "site6/06>site6/07:unconditional"
+
+
 @dataclass(frozen=True, slots=True)
 class NumbersConfig:
     """The test number plan. Defaults are fictional (NPA 413, 555-01XX)."""
@@ -58,7 +62,7 @@ class NumbersConfig:
     emergency_to_simulated_psap: bool = True
     # call forwarding provisioned on the switch: line>target:kind[:after_s], ";"-separated
     # (kind: unconditional | busy | no_answer)
-    forwarding: str = "site6/06>site6/07:unconditional"
+    forwarding: str = "default"  # "default": DEFAULT_FORWARDING where those lines exist
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 
-from harness.config import NumbersConfig
+from harness.config import DEFAULT_FORWARDING, NumbersConfig
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
@@ -63,6 +63,11 @@ class NumberPlan:
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
                    psap_is_simulated=cfg.emergency_to_simulated_psap)
+        if cfg.forwarding == "default":  # ours: only where the lines it names exist
+            try:
+                return replace(plan, forwarding=plan._forwarding(DEFAULT_FORWARDING))
+            except ConfigError:
+                return plan
         return replace(plan, forwarding=plan._forwarding(cfg.forwarding))
 
     def _forwarding(self, text: str) -> tuple[Forwarding, ...]:

@@ -82,3 +82,10 @@ def test_bad_forwarding_rule_names_the_field(text: str) -> None:
 
     with pytest.raises(ConfigError, match="numbers.forwarding"):
         NumberPlan.from_config(NumbersConfig(line_password="pw", forwarding=text))
+
+
+def test_the_default_forwarding_rule_needs_its_lines() -> None:
+    full = NumberPlan.from_config(NumbersConfig(line_password="pw"))
+    assert [(f.line, f.kind) for f in full.forwarding] == [("site6/06", "unconditional")]
+    small = NumberPlan.from_config(NumbersConfig(line_password="pw", sites=1))
+    assert small.forwarding == ()  # no site 6: no default rule, and no error
