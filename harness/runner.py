@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, wire_timing
+from harness.cdr.match import find_call_records
 from harness.cdr.reconcile import Ledger, reconcile
 from harness.checks import call_type_checks, threshold_checks
 from harness.emodel import assess_stream
@@ -214,12 +215,6 @@ class CallRunner:
         call_id = out.a.call_id
         for hook in self.s.before_cdr_fetch:
             hook(call_id)
-        source = self.s.switch.cdr_source()
-        deadline = time.monotonic() + self.s.cfg.cdr.wait_s
-        records = source.by_call_id(call_id)
-        while not records and time.monotonic() < deadline:
-            time.sleep(0.1)
-            records = source.by_call_id(call_id)
         answer = out.a.first("CONNECTING", "2") or out.a.first("CONFIRMED", "2")
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
@@ -235,6 +230,13 @@ class CallRunner:
                         "incoming" if spec.caller.startswith("pstn:") else route.call_class,
                         disposition(out.a.final_code))
         self.s.ledgers.append(ledger)
+        source = self.s.switch.cdr_source()
+        window = self.s.cfg.cdr.time_tolerance_s + 10.0
+        deadline = time.monotonic() + self.s.cfg.cdr.wait_s
+        records = find_call_records(source, ledger, window)
+        while not records and time.monotonic() < deadline:  # written at the BYE
+            time.sleep(0.1)
+            records = find_call_records(source, ledger, window)
         return reconcile(ledger, records, self.s.cfg.cdr.time_tolerance_s,
                          self.s.cfg.cdr.duration_tolerance_s)
 

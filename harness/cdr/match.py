@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.cdr import CdrSource
 from harness.cdr.ledger import Ledger
 from harness.cdr.normalise import same_number
 from harness.model import CdrRecord
@@ -132,3 +133,16 @@ def _nearest(ledger: Ledger, records: Sequence[CdrRecord]) -> float | None:
     offsets = [off for rec in records if _numbers(ledger, rec) == (True, True)
                and (off := offset_s(ledger, rec)) is not None]
     return min(offsets, key=abs, default=None)
+
+
+def find_call_records(source: CdrSource, ledger: Ledger, window_s: float) -> list[CdrRecord]:
+    """One call's records: by Call-ID; from a source that records no Call-ID at all
+    (Asterisk Master.csv, FreeSWITCH's default cdr_csv), by numbers and time. A source
+    that does record Call-IDs but has none for this call: the call has no record."""
+    records = source.by_call_id(ledger.call_id)
+    if records:
+        return records
+    everything = source.all()
+    if not everything or any(r.call_id for r in everything):
+        return []
+    return list(match_records([ledger], everything, window_s).calls[0].records)

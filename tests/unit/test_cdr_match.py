@@ -85,3 +85,30 @@ def test_wrong_time_zone_is_hinted() -> None:
     assert len(run.orphans) == 7
     first = run.calls[0].check.mismatches[0]
     assert first.field == "cdr" and "+17999.8 s away" in first.actual and "tz=" in first.actual
+
+
+def test_a_source_without_call_ids_is_matched_by_numbers_and_time() -> None:
+    from harness.cdr.fake import FakeCdrSource
+    from harness.cdr.ledger import Ledger
+    from harness.cdr.match import find_call_records
+    from harness.model import CdrRecord
+
+    t0 = 1_795_662_764.0
+    ledger = Ledger("cid-9", "4135550100", "4135550190", True, t0, t0 + 12.0, t0 - 1.0)
+    mine = CdrRecord("", "4135550100", "4135550190", t0 + 0.4, t0 + 12.4, 12.0, "answered")
+    other = CdrRecord("", "4135550100", "4135550190", t0 - 300.0, t0 - 280.0, 20.0, "answered")
+    found = find_call_records(FakeCdrSource([other, mine]), ledger, 10.0)
+    assert found == [mine]
+
+
+def test_a_source_with_call_ids_does_not_guess() -> None:
+    from harness.cdr.fake import FakeCdrSource
+    from harness.cdr.ledger import Ledger
+    from harness.cdr.match import find_call_records
+    from harness.model import CdrRecord
+
+    t0 = 1_795_662_764.0
+    ledger = Ledger("cid-9", "4135550100", "4135550190", True, t0, t0 + 12.0, t0 - 1.0)
+    someone_else = CdrRecord("cid-8", "4135550100", "4135550190", t0, t0 + 12.0, 12.0,
+                             "answered")
+    assert find_call_records(FakeCdrSource([someone_else]), ledger, 10.0) == []
