@@ -89,6 +89,24 @@ def _streams_beside(run_dir: Path, doc: dict[str, Any]) -> dict[str, Any] | None
     return None
 
 
+def rfc6076(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """RFC 6076 aggregates (SER, SEER, ISA, SCR, SRD/set-up/SDD p50/p95/max) overall,
+    per call class and per call type, over the calls measured so far."""
+    from dataclasses import replace as _replace
+
+    from harness.aggregate import aggregate, summarise
+    from harness.report.figures import attempt
+
+    pairs = [(c, a) for c in calls for a in [attempt(c)] if a is not None]
+    summary = summarise(a for _, a in pairs)
+    types = sorted({str(c["call_type"]) for c, _ in pairs})
+    return {"overall": asdict(summary.overall),
+            "by_class": {m.call_class: asdict(m) for m in summary.by_class},
+            "by_call_type": {t: asdict(aggregate([_replace(a, call_class=t) for c, a in pairs
+                                                  if c["call_type"] == t], t))
+                             for t in types}}
+
+
 class ResultStore:
     """The run's results: `add()` commits a call to the database and rewrites
     results.json before it returns; `close()` finishes the run and writes the report.
@@ -144,7 +162,8 @@ class ResultStore:
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "environment": redact(self.environment), "summary": self.summary(),
-                "errors": self.errors, "billing": self.billing, "calls": self.calls}
+                "errors": self.errors, "billing": self.billing,
+                "rfc6076": rfc6076(self.calls), "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 

@@ -139,3 +139,14 @@ def test_a_failure_no_criterion_covers_is_still_shown(report_run: RunRecord) -> 
     other = row.criteria[-1]
     assert (other.name, other.limit, other.state) == ("Other checks", "rings = site2/01", "fail")
     assert row.other_reasons == ("rings: site2/02 rang, expected site2/01",)
+
+
+
+def test_the_impairment_profile_is_shown(tmp_path: Path, report_run: RunRecord) -> None:
+    from dataclasses import replace
+
+    calls = (dict(report_run.calls[0], profile="loss3"), *report_run.calls[1:])
+    out = write_report(replace(report_run, calls=calls), tmp_path / "out").parent
+    assert "loss3" in (out / "index.html").read_text()  # the environment block
+    page = next((out / "calls").glob("*.html")).read_text()
+    assert "network profile" in page

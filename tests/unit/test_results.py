@@ -50,3 +50,14 @@ def test_run_errors_are_kept_beside_the_calls(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "r" / "results.json").read_text())
     assert doc["errors"] == ["Kamailio refused its config: line 12: syntax error"]
     assert len(doc["calls"]) == 1
+
+
+def test_rfc6076_aggregates_per_call_type_and_overall(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "r", "r", {})
+    store.add(_result("1.1", Status.PASS))
+    store.add(_result("1.2", Status.FAIL))
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    agg = doc["rfc6076"]
+    assert agg["overall"]["attempts"] == 2 and agg["overall"]["ser_pct"] == 100.0
+    assert agg["overall"]["srd"]["p50_s"] == 0.003
+    assert set(agg["by_call_type"]) == {"on-net cross-site"}
