@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.capture.rtp import RtpPacket, StreamStats, decode_stream, stream_stats
-from harness.media.reference import Reference, read_wav, write_wav
+from harness.media.reference import Reference, read_wav, read_wav_at, write_wav
 from harness.media.score import codec_ceiling, pesq_score
 from harness.model import QualityScore, StallReport
 
@@ -63,7 +63,7 @@ def assess(d: DirectionInput, stall: StallReport | None,
                              ("no recording from the receiving agent",), 0.0,
                              d.agent_connected_s, ceiling_mos_lqo=ceiling)
     else:
-        pcm, _ = read_wav(d.agent_wav)
+        pcm = read_wav_at(d.agent_wav, rate)  # the bridge may run at another rate
         out = pesq_score(ref, pcm, rate, band)
         received = len(pcm) / rate
         if out.problem:

@@ -55,6 +55,30 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         raise MediaError(f"{path}: WAV file missing") from exc
 
 
+def read_wav_at(path: Path, rate: int) -> np.ndarray:
+    """A WAV's samples at `rate`: resampled with sox (very high quality) when the file
+    is at another rate, e.g. an agent recording made by a 16 kHz conference bridge
+    scored against an 8 kHz reference."""
+    pcm, have = read_wav(path)
+    if have == rate:
+        return pcm
+    import shutil
+    import subprocess
+    import tempfile
+
+    sox = shutil.which("sox")
+    if sox is None:
+        raise EnvironmentMissing("sox", "sox")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "resampled.wav"
+        done = subprocess.run([sox, str(path), "-r", str(rate), str(out), "rate", "-v"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise MediaError(f"{path}: cannot resample {have} Hz -> {rate} Hz: "
+                             f"{done.stderr.strip()}")
+        return read_wav(out)[0]
+
+
 def write_wav(path: Path, pcm: np.ndarray, rate: int) -> None:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

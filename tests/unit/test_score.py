@@ -57,3 +57,19 @@ def test_truncated_wav_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
     with pytest.raises(MediaError, match=str(bad)):
         read_wav(bad)
+
+
+def test_a_recording_at_another_rate_is_resampled_before_scoring(
+        ref: np.ndarray, tmp_path: Path) -> None:
+    import subprocess
+
+    from harness.media.reference import read_wav_at, write_wav
+
+    at8k = tmp_path / "ref8k.wav"
+    write_wav(at8k, ref, 8000)
+    at16k = tmp_path / "ref16k.wav"  # as a 16 kHz conference bridge records it
+    subprocess.run(["sox", str(at8k), "-r", "16000", str(at16k)], check=True)
+    back = read_wav_at(at16k, 8000)
+    assert abs(len(back) - len(ref)) <= 2
+    score = pesq_score(ref, back, 8000).mos_lqo
+    assert score is not None and score > 4.4  # two resamplings: near transparent
