@@ -48,9 +48,6 @@ class Capture:
             self._child.stop()
             self._child = None
 
-    def running(self) -> bool:
-        return self._child is not None and self._child.running()
-
     def refresh(self) -> list[UdpPacket]:
         new, self._offset = read_udp(self.path, self._offset)
         self._packets.extend(new)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from harness.errors import SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
-from harness.pstn.directory import PstnNumber
 from harness.sip.agent import LineAgent, Switchboard
 from harness.sip.stack import SipStack
 from harness.softswitch.process import free_udp_range, udp_port_free
@@ -49,9 +48,6 @@ class PstnSimulator:
             self.callers[number] = LineAgent(
                 Line(0, j, number, ""), PSTN_DOMAIN, proxy, rtp_base + j * rtp_range,
                 rtp_range, transport, board, name=f"pstn:{number}", static=True)
-
-    def far_end(self, number: str) -> PstnNumber | None:
-        return self.plan.pstn_number(number)
 
     def release(self) -> None:
         for agent in self.callers.values():

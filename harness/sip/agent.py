@@ -156,18 +156,11 @@ class Leg:
     request: dict[str, str] = field(default_factory=dict)  # the INVITE as received (UAS)
     agent_name: str = ""
     dtmf_rx: str = ""
-    on_state_change: Callable[[Leg], None] | None = None
     _player: Any = None
     _recorder: Any = None
 
     def mark(self, kind: str, code: int | None = None) -> None:
         self.events.append(SipEvent(self.party, kind, time.monotonic(), time.time(), code))
-
-    def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
-        for ev in self.events:
-            if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
-                return ev
-        return None
 
     # -- callbacks (inside the pump) -------------------------------------------------
     def _on_state(self) -> None:
@@ -188,8 +181,6 @@ class Leg:
         if state == "DISCONNECTED":
             self._stop_media()
             self.disconnected = True
-        if self.on_state_change:
-            self.on_state_change(self)
 
     def _on_media(self) -> None:
         assert self.call is not None
@@ -279,11 +270,6 @@ class Leg:
             self.call.reinvite(prm)
             self.mark("RESUME")
 
-    def local_rtp(self) -> str:
-        if self.stats:
-            return self.stats.local_rtp
-        return ""
-
     def release(self) -> None:
         """Drop every pjsua2 reference this leg holds (after DISCONNECTED)."""
         self._stop_media()
@@ -326,10 +312,6 @@ class LineAgent:
     @property
     def contact(self) -> str:
         return f"sip:{self.line.number}@{self.sip_addr}"
-
-    @property
-    def has_account(self) -> bool:
-        return self._acc is not None
 
     def ensure_account(self, make_default: bool = False) -> None:
         if self._acc is not None:

@@ -20,8 +20,6 @@ from harness.model import SipEvent
 from harness.sip.agent import Leg, LineAgent, StreamSnapshot, wav_finalised, wav_seconds
 from harness.sip.stack import SipStack
 
-FAR_END_KINDS = ("answer", "busy", "no_answer", "reject")
-
 
 @dataclass(frozen=True, slots=True)
 class FarEnd:
