@@ -23,24 +23,23 @@ from harness.model import (
     StallReport,
     Status,
     Verdict,
+    first_event,
 )
 
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
 
 
-def _first(events: tuple[SipEvent, ...], kind: str, code_prefix: str = "") -> SipEvent | None:
-    for ev in events:
-        if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
-            return ev
-    return None
+def answer_event(caller: tuple[SipEvent, ...]) -> SipEvent | None:
+    """The 2xx that answered the caller's INVITE (pjsua reports it as CONNECTING, or
+    as CONFIRMED when the ACK went out at once)."""
+    return first_event(caller, "CONNECTING", "2") or first_event(caller, "CONFIRMED", "2")
 
 
 def setup_window(caller: tuple[SipEvent, ...]) -> tuple[float, float] | None:
     """Monotonic [INVITE sent, answer or final response] of the caller's leg: the
     window in which a host stall distorts SRD and set-up time."""
-    invite = _first(caller, "INVITE_SENT")
-    end = (_first(caller, "CONNECTING", "2") or _first(caller, "CONFIRMED", "2")
-           or _first(caller, "DISCONNECTED"))
+    invite = first_event(caller, "INVITE_SENT")
+    end = answer_event(caller) or first_event(caller, "DISCONNECTED")
     if invite is None:
         return None
     return invite.t_mono, (end.t_mono if end else invite.t_mono)
@@ -48,11 +47,11 @@ def setup_window(caller: tuple[SipEvent, ...]) -> tuple[float, float] | None:
 
 def call_timing(caller: tuple[SipEvent, ...], stall: StallReport | None) -> CallTiming:
     """RFC 6076 figures; `stall` is the guard's report for `setup_window(caller)`."""
-    invite = _first(caller, "INVITE_SENT")
-    early = _first(caller, "EARLY", "18")
-    answer = _first(caller, "CONNECTING", "2") or _first(caller, "CONFIRMED", "2")
-    disc = _first(caller, "DISCONNECTED")
-    bye = _first(caller, "BYE_SENT")
+    invite = first_event(caller, "INVITE_SENT")
+    early = first_event(caller, "EARLY", "18")
+    answer = answer_event(caller)
+    disc = first_event(caller, "DISCONNECTED")
+    bye = first_event(caller, "BYE_SENT")
     srd = setup = sdt = sdd = None  # sdd: wire only (see the module docstring)
     if invite is not None:
         first_resp = early or answer or disc

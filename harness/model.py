@@ -84,6 +84,15 @@ class SipEvent:
     code: int | None = None
 
 
+def first_event(events: tuple[SipEvent, ...], kind: str,
+                code_prefix: str = "") -> SipEvent | None:
+    """The first event of `kind` (whose code starts with `code_prefix`, if given)."""
+    for ev in events:
+        if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
+            return ev
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class CallTiming:
     """RFC 6076 set-up and disconnect figures as measured by the agents.

@@ -27,7 +27,7 @@ from harness.emodel import assess_stream
 from harness.errors import CaptureError, HarnessError
 from harness.impair import applied, profile
 from harness.media.assess import DirectionInput, assess
-from harness.metrics import call_timing, decide, setup_window
+from harness.metrics import answer_event, call_timing, decide, setup_window
 from harness.model import (
     CallResult,
     CallSpec,
@@ -120,7 +120,7 @@ class CallRunner:
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
                            call_id=out.a.call_id, final_code=out.a.final_code,
-                           events=out.a.events + (out.b.events if out.b else ()))
+                           events=out.events)
 
     # -- measuring it ------------------------------------------------------------------
     def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
@@ -139,8 +139,8 @@ class CallRunner:
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         extra = call_type_checks(spec, out, cdr, packets, number,
                                  s.cfg.sut.pstn_trunk_groups)
-        extra += threshold_checks(s.thresholds, "incoming" if spec.caller.startswith("pstn:")
-                                  else route.call_class, spec, timing, quality, streams)
+        extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
+                                  streams)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
@@ -150,9 +150,8 @@ class CallRunner:
         artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
                           for p in sorted(call_dir.iterdir())
                           if p.suffix in (".wav", ".pcap", ".json"))
-        events = out.a.events + (out.b.events if out.b else ())
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
-                          verdict, tuple(sorted(events, key=lambda e: e.t_mono)), artifacts,
+                          verdict, tuple(sorted(out.events, key=lambda e: e.t_mono)), artifacts,
                           started_wall, "; ".join(errors))
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str) -> list[UdpPacket]:
@@ -164,9 +163,8 @@ class CallRunner:
         if not capture.sync(lambda p: tag in p.payload, 5.0):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")
-        events = out.a.events + (out.b.events if out.b else ())
-        packets = capture.packets_between(min(e.t_wall for e in events) - 1.0,
-                                          max(e.t_wall for e in events) + 2.0)
+        packets = capture.packets_between(min(e.t_wall for e in out.events) - 1.0,
+                                          max(e.t_wall for e in out.events) + 2.0)
         capture.write_slice(packets, call_dir / "call.pcap")
         return packets
 
@@ -215,19 +213,18 @@ class CallRunner:
         call_id = out.a.call_id
         for hook in self.s.before_cdr_fetch:
             hook(call_id)
-        answer = out.a.first("CONNECTING", "2") or out.a.first("CONFIRMED", "2")
+        answer = answer_event(out.a.events)
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
         invite = out.a.first("INVITE_SENT")
-        callee = route.number
+        # the callee is the line that answered (a forwarded-to line), else the number
+        # the call was routed on
         answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
-        if out.forwarded_from or (answered_by and answered_by.number != route.number):
-            callee = answered_by.number if answered_by else callee  # the forwarded-to party
+        callee = answered_by.number if answered_by else route.number
         ledger = Ledger(call_id, number, callee, answer is not None,
                         answer.t_wall if answer else None, end.t_wall if end else None,
-                        invite.t_wall if invite else None,
-                        "incoming" if spec.caller.startswith("pstn:") else route.call_class,
+                        invite.t_wall if invite else None, call_class(spec, route),
                         disposition(out.a.final_code))
         self.s.ledgers.append(ledger)
         source = self.s.switch.cdr_source()
@@ -257,6 +254,11 @@ def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
     return out_map
+
+
+def call_class(spec: CallSpec, route: Route) -> str:
+    """The class a call is judged and billed in: a call from the PSTN is 'incoming'."""
+    return "incoming" if spec.caller.startswith("pstn:") else route.call_class
 
 
 def disposition(final_code: int | None) -> str:

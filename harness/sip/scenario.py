@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SipError
-from harness.model import SipEvent
+from harness.model import SipEvent, first_event
 from harness.sip.agent import Leg, LineAgent, StreamSnapshot, wav_finalised, wav_seconds
 from harness.sip.stack import SipStack
 
@@ -64,10 +64,7 @@ class LegOutcome:
     dtmf_rx: str = ""
 
     def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
-        for ev in self.events:
-            if ev.kind == kind and (not code_prefix or str(ev.code).startswith(code_prefix)):
-                return ev
-        return None
+        return first_event(self.events, kind, code_prefix)
 
     def header(self, name: str) -> str:
         return dict(self.request).get(name.lower(), "")
@@ -82,6 +79,11 @@ class CallOutcome:
     error: str = ""
     also_rang: tuple[str, ...] = ()  # agents that got a second INVITE for this call
     forwarded_from: tuple[str, ...] = ()  # far ends that rang first, then let it go
+
+    @property
+    def events(self) -> tuple[SipEvent, ...]:
+        """Both legs' events (the far end's only if an INVITE reached one)."""
+        return self.a.events + (self.b.events if self.b else ())
 
 
 def _outcome(leg: Leg) -> LegOutcome:
