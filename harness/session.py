@@ -96,11 +96,9 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         try:
             self.switch.start(self.plan, self.pstn.reserve_port(self.cfg.sut.pstn_port))
-            agents = len(self.plan.lines) + PSTN_AGENTS
-            span = AGENT_PORTS_PER_LINE * agents + RECEIVER_PORTS
-            self.agent_rtp_base = free_udp_range(span, 40000, 60000)
+            self.agent_rtp_base = free_udp_range(self._rtp_span(), 40000, 60000)
             if self.cfg.capture.enabled:
-                hi = self.agent_rtp_base + span - 1
+                hi = self.agent_rtp_span()[1]
                 bpf = (f"({self.switch.capture_filter()}) or (udp and host 127.0.0.1 and "
                        f"portrange {self.agent_rtp_base}-{hi})")
                 self.capture = Capture(self.run_dir / "capture.pcap", self.cfg.capture.interface,
@@ -110,9 +108,7 @@ class HarnessSession:
             self.stack = SipStack(self.run_dir / "pjsua.log", self.cfg.media.clock_rate,
                                   self.cfg.media.jb_init_ms)
             self.stack.start()
-            failure = getattr(self.switch, "failure", None)
-            if callable(failure):
-                self.stack.watch = failure
+            self.stack.watch = self.switch.failure
             self._start_agents()
         except HarnessError as exc:
             self.store.add_error(str(exc))
@@ -204,8 +200,8 @@ class HarnessSession:
         self.pstn.start(self.stack, self.board, self._proxy(),
                         self.agent_rtp_base + AGENT_PORTS_PER_LINE * n, AGENT_PORTS_PER_LINE)
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), self.switch.domain, self._proxy(),
-                                  self.agent_rtp_base + AGENT_PORTS_PER_LINE * (n + PSTN_AGENTS),
-                                  RECEIVER_PORTS, None, self.board, "receiver", static=True)
+                                  self.receiver_rtp_ports()[0], RECEIVER_PORTS, None,
+                                  self.board, "receiver", static=True)
         self.receiver.ensure_account(make_default=True)
         registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
         failed, rrd = [], []
@@ -261,8 +257,7 @@ class HarnessSession:
         return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
 
     def _count_switch_loss(self, result: CallResult) -> None:
-        failure = getattr(self.switch, "failure", None)
-        why = failure() if callable(failure) else ""
+        why = self.switch.failure()
         lost = bool(why) or "switch did not answer OPTIONS" in result.error
         if lost:
             self.switch_losses += 1
@@ -271,17 +266,19 @@ class HarnessSession:
         else:
             self.switch_losses = 0
 
+    # RTP ports of the agents, from agent_rtp_base: a block per line, a block per PSTN
+    # party, then the receiving account's range
+    def _rtp_span(self) -> int:
+        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + RECEIVER_PORTS
+
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
-        n = len(self.plan.lines) + PSTN_AGENTS
-        return self.agent_rtp_base, self.agent_rtp_base + AGENT_PORTS_PER_LINE * n \
-            + RECEIVER_PORTS - 1
+        return self.agent_rtp_base, self.agent_rtp_base + self._rtp_span() - 1
 
     def receiver_rtp_ports(self) -> tuple[int, int]:
         """RTP ports of the account that answers every incoming call (fault injection)."""
-        first = self.agent_rtp_base + AGENT_PORTS_PER_LINE * (len(self.plan.lines)
-                                                              + PSTN_AGENTS)
-        return first, first + RECEIVER_PORTS - 1
+        last = self.agent_rtp_span()[1]
+        return last - RECEIVER_PORTS + 1, last
 
     # -- one plan row ------------------------------------------------------------------
     def run_call(self, spec: CallSpec) -> CallResult:

@@ -62,5 +62,10 @@ class ExternalSwitch:
         return {"switch": f"external at {self.cfg.sip_host}:{self.cfg.sip_port}",
                 "cdr_source": self.cfg.cdr_uri}
 
+    def failure(self) -> str:
+        """Not ours to watch: an external switch's liveness is the OPTIONS ping after
+        every call."""
+        return ""
+
     def alive(self) -> bool:
         return sip_options_ping(self.cfg.sip_host, self.cfg.sip_port, 1.0) is not None

@@ -35,3 +35,6 @@ class FakeSoftswitch:
 
     def alive(self) -> bool:
         return self.started
+
+    def failure(self) -> str:
+        return "" if self.started else "fake switch stopped"
