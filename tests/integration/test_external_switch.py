@@ -72,7 +72,15 @@ def test_plan_rows_run_unchanged_against_an_external_switch(
         if r.verdict.status is Status.ERROR:  # only a host stall may stop a verdict
             assert r.verdict.invalid_measurement, r.verdict.reasons
         assert r.cdr is not None and r.cdr.matched
-    assert SECRET not in (session.run_dir / "results.json").read_text()
+    doc = (session.run_dir / "results.json").read_text()
+    assert SECRET not in doc
+    import json
+
+    billing = json.loads(doc)["billing"]  # the run reconciled at close, orphans included
+    assert billing["calls"] == 3 and billing["missing"] == 0 and billing["orphans"] == 0
+    if all(r.stall is not None and r.stall.clean for r in results):  # else times may be off
+        assert billing["discrepancies"] == []
+    assert (session.run_dir / "billing.txt").read_text().startswith("3 calls")
 
 
 def test_preflight_names_an_unreachable_switch(tmp_path: Path,
