@@ -1,5 +1,6 @@
 """Voice quality under each impairment profile: PESQ per direction (agent and wire),
-G.107 R, loss and jitter from the wire, the host's stall figure beside each call.
+G.107 R, loss and jitter from the wire, pjsua's RTCP round trip, the delay stage's
+own timing error, and the host's stall figure beside each call.
 
     .venv/bin/python bench/impairments.py [calls-per-profile] [profile ...]
 """
@@ -9,54 +10,104 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import harness.runner
 from harness.config import load_config
+from harness.impair import PROFILES, Applied
 from harness.model import CallSpec, Expect
 from harness.session import HarnessSession
+from harness.sip.scenario import CallOutcome
+
+NAN = float("nan")
+
+
+class Tap:
+    """The last call's applied impairment (with the delay stage's report) and the agents'
+    outcome (pjsua's RTCP figures): read beside the runner, which does not keep them."""
+
+    def __init__(self) -> None:
+        self.applied: Applied | None = None
+        self.outcome: CallOutcome | None = None
+        real_applied: Callable[..., Any] = harness.runner.applied
+        real_run_call: Callable[..., CallOutcome] = harness.runner.run_call
+
+        @contextmanager
+        def applied(*args: Any, **kw: Any) -> Iterator[Applied]:
+            with real_applied(*args, **kw) as a:
+                self.applied = a
+                yield a
+
+        def run_call(*args: Any, **kw: Any) -> CallOutcome:
+            self.outcome = real_run_call(*args, **kw)
+            return self.outcome
+
+        harness.runner.applied = applied  # type: ignore[assignment]
+        harness.runner.run_call = run_call
+
+
+def one_call(s: HarnessSession, tap: Tap, prof: str) -> dict[str, float]:
+    r = s.run_call(CallSpec("6.x", "on-net", "site1/03", "site2/05", profile=prof,
+                            expect=Expect(mos_lqo_min=1.0, audio=False)))
+    st = json.loads((s.run_dir / dict(r.artifacts)["streams"]).read_text())
+    row: dict[str, float] = {"stall_ms": 1000 * (r.stall.max_stall_s if r.stall else 0)}
+    rep = tap.applied.delay if tap.applied else None
+    row["err_mean"] = rep.error_mean_ms if rep else NAN
+    row["err_p95"] = rep.error_p95_ms if rep else NAN
+    row["late"] = rep.late_releases if rep else 0
+    row["stage_stall"] = rep.reader_max_stall_ms if rep else 0
+    row["held"] = rep.held_mean_ms if rep else 0.0
+    out = tap.outcome
+    for d, leg in (("a_to_b", out.b if out else None), ("b_to_a", out.a if out else None)):
+        w = st.get(f"wire_{d}") or {}
+        row[f"loss_{d}"] = w.get("loss_pct", NAN)
+        row[f"jit_{d}"] = w.get("jitter_ms", NAN)
+        row[f"r_{d}"] = w.get("r_factor", NAN)
+        row[f"rtt_{d}"] = leg.stats.rtt_mean_ms if leg and leg.stats else NAN
+        row[f"jbempty_{d}"] = leg.stats.jb_empty if leg and leg.stats else NAN
+        for src in ("agent", "wire"):
+            q = r.score(d, src)
+            ok = q is not None and q.valid and q.mos_lqo is not None
+            row[f"{src}_{d}"] = q.mos_lqo if ok and q and q.mos_lqo is not None else NAN
+    return row
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    profiles = sys.argv[2:] or ["clean", "loss1", "loss3", "loss5"]
+    profiles = sys.argv[2:] or list(PROFILES)
     cfg = load_config()
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=1))
     rows: dict[str, list[dict[str, float]]] = {p: [] for p in profiles}
+    tap = Tap()
     with HarnessSession(cfg, Path("reports")) as s:
         for _ in range(n):
             for prof in profiles:
-                r = s.run_call(CallSpec("6.x", "on-net", "site1/03", "site2/05", profile=prof,
-                                        expect=Expect(mos_lqo_min=1.0, audio=False)))
-                st = json.loads((s.run_dir / dict(r.artifacts)["streams"]).read_text())
-                row: dict[str, float] = {"stall_ms": 1000 * (r.stall.max_stall_s if r.stall
-                                                             else 0)}
-                for d in ("a_to_b", "b_to_a"):
-                    w = st.get(f"wire_{d}") or {}
-                    row[f"loss_{d}"] = w.get("loss_pct", float("nan"))
-                    row[f"jit_{d}"] = w.get("jitter_ms", float("nan"))
-                    row[f"r_{d}"] = w.get("r_factor", float("nan"))
-                    for src in ("agent", "wire"):
-                        q = r.score(d, src)
-                        ok = q is not None and q.valid and q.mos_lqo is not None
-                        row[f"{src}_{d}"] = q.mos_lqo if ok and q else float("nan")
-                rows[prof].append(row)
+                rows[prof].append(one_call(s, tap, prof))
         print(f"run: {s.run_dir}")
     med = statistics.median
     print(f"{'profile':8} {'calls':>5} {'loss% ab/ba':>13} {'jit ms ab/ba':>13} "
-          f"{'R ab/ba':>11} {'PESQ ab agent/wire':>19} {'PESQ ba agent/wire':>19} "
-          f"{'max stall ms':>12}")
+          f"{'RTT ms':>6} {'hold ms':>7} {'R ab/ba':>11} {'PESQ ab agent/wire':>19} "
+          f"{'PESQ ba agent/wire':>19} {'JB empty':>9} {'stage err mean/p95':>18} "
+          f"{'late':>4} {'stall ms host/stage':>19}")
     for prof, rs in rows.items():
         def m(key: str, rs: list[dict[str, float]] = rs) -> float:
             vals = [r[key] for r in rs if r[key] == r[key]]  # NaN: invalid, left out
-            return med(vals) if vals else float("nan")
+            return med(vals) if vals else NAN
         print(f"{prof:8} {len(rs):>5} {m('loss_a_to_b'):6.2f}/{m('loss_b_to_a'):<6.2f} "
               f"{m('jit_a_to_b'):6.2f}/{m('jit_b_to_a'):<6.2f} "
+              f"{m('rtt_b_to_a'):6.1f} {m('held'):7.1f} "
               f"{m('r_a_to_b'):5.1f}/{m('r_b_to_a'):<5.1f} "
               f"{m('agent_a_to_b'):9.3f}/{m('wire_a_to_b'):<9.3f} "
               f"{m('agent_b_to_a'):9.3f}/{m('wire_b_to_a'):<9.3f} "
-              f"{max(r['stall_ms'] for r in rs):12.0f}")
-    print("(medians over the calls; PESQ of a stall-flagged call is left out)")
+              f"{m('jbempty_a_to_b'):4.0f}/{m('jbempty_b_to_a'):<4.0f} "
+              f"{m('err_mean'):8.2f}/{m('err_p95'):<9.2f} {sum(r['late'] for r in rs):4.0f} "
+              f"{max(r['stall_ms'] for r in rs):9.0f}/{max(r['stage_stall'] for r in rs):<9.0f}")
+    print("(medians over the calls; PESQ of a stall-flagged call is left out; RTT is "
+          "pjsua's RTCP at the caller; hold = the delay stage's mean actual hold)")
 
 
 if __name__ == "__main__":

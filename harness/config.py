@@ -39,6 +39,10 @@ class SutConfig:
     # faults the embedded switch can be rendered with, for the harness's own tests:
     # comma-separated, e.g. "misroute_ld_to_local,ignore_privacy"
     test_faults: str = ""
+    # TLS signalling + SRTP media (docs/tls-srtp.md): the embedded switch also listens
+    # on tls:127.0.0.1:tls_port with a certificate from the run's test CA
+    tls: bool = False
+    tls_port: int = 0  # 0 = a free TCP port
 
 
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
@@ -67,7 +71,7 @@ class NumbersConfig:
 
 @dataclass(frozen=True, slots=True)
 class MediaConfig:
-    clock_rate: int = 8000
+    clock_rate: int = 16000  # G.722 needs it; G.711 measured at its ceiling through it
     jb_init_ms: int = 60
     tail_pad_s: float = 1.5  # talk time beyond the reference length
 
@@ -98,6 +102,21 @@ class CaptureConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadConfig:
+    """Background signalling load (SIPp): docs/load.md. Signalling only, no RTP."""
+
+    rate_cps: float = 10.0  # new calls per second the SIPp UAC offers
+    max_calls: int = 20  # concurrent calls at most (SIPp -l)
+    hold_s: float = 5.0  # each call's length, 200 OK to BYE (SIPp -d)
+    timeout_s: float = 10.0  # a load call with no answer (or BYE unanswered) this long fails
+    caller: str = "4135550198"  # the load generator's account (From user, digest username)
+    target: str = "4135550199"  # the number every load call dials (routed to the sink)
+    password: str = ""  # digest password of `caller`; "" = embedded: a random one per run
+    sink: bool = True  # the harness answers `target` with a SIPp UAS (the "load sink")
+    sink_port: int = 0  # where the switch sends `target`; 0 = a free port (embedded only)
+
+
+@dataclass(frozen=True, slots=True)
 class HarnessConfig:
     sut: SutConfig = field(default_factory=SutConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
@@ -105,6 +124,7 @@ class HarnessConfig:
     guard: GuardConfig = field(default_factory=GuardConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
+    load: LoadConfig = field(default_factory=LoadConfig)
     # per call class / codec, over the defaults of harness/thresholds.py, e.g.
     # "international: srd_s <= 6.0; G711: mos_lqo >= 4.1, loss_pct < 0.5"
     thresholds: str = ""
@@ -173,6 +193,9 @@ def _validate_sut(cfg: HarnessConfig) -> None:
         raise ConfigError(f, "sut.kind", sut.kind, "expected 'embedded-kamailio' or 'external'")
     if sut.kind != "external":
         return
+    if sut.tls:
+        raise ConfigError(f, "sut.tls", sut.tls, "TLS + SRTP calls are supported with the "
+                          "embedded switch only (docs/tls-srtp.md)")
     for name in ("sip_port", "pstn_port"):
         if not getattr(sut, name):
             raise ConfigError(f, f"sut.{name}", getattr(sut, name),
@@ -241,11 +264,39 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     if cfg.guard.stall_threshold_s <= 0:
         raise ConfigError(f, "guard.stall_threshold_s", cfg.guard.stall_threshold_s,
                           "must be > 0")
-    for name in ("sip_port", "rtp_port_min"):
+    for name in ("sip_port", "rtp_port_min", "tls_port"):
         port = getattr(cfg.sut, name)
         if port and not 1024 <= port <= 65000:
             raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
+    _validate_load(cfg)
     return cfg
+
+
+def _validate_load(cfg: HarnessConfig) -> None:
+    """The load section: figures in range, numbers 10 digits and apart from each other
+    and from the beta lines' on-net block (the load never dials a probe's number)."""
+    f, ld = cfg.source, cfg.load
+    for name, lo, hi in (("rate_cps", 0.1, 500.0), ("max_calls", 1, 2000),
+                         ("hold_s", 0.0, 3600.0), ("timeout_s", 1.0, 300.0)):
+        value = getattr(ld, name)
+        if not lo <= value <= hi:
+            raise ConfigError(f, f"load.{name}", value, f"must be {lo}..{hi}")
+    first = int(cfg.numbers.first_line) if cfg.numbers.first_line.isdigit() else 0
+    block = (first, first + max(cfg.numbers.onnet_block_size,
+                                cfg.numbers.sites * cfg.numbers.lines_per_site) - 1)
+    for name in ("caller", "target"):
+        number = getattr(ld, name)
+        if not (number.isdigit() and len(number) == 10):
+            raise ConfigError(f, f"load.{name}", number, "expected 10 digits (NPA-NXX-XXXX)")
+        if block[0] <= int(number) <= block[1]:
+            raise ConfigError(f, f"load.{name}", number, "inside the beta lines' on-net block "
+                              f"{block[0]:010d}..{block[1]:010d}: load must not ring a line")
+    if ld.caller == ld.target:
+        raise ConfigError(f, "load.target", ld.target, "must differ from load.caller")
+    if ld.sink_port and not 1024 <= ld.sink_port <= 65000:
+        raise ConfigError(f, "load.sink_port", ld.sink_port, "must be 0 (auto) or 1024..65000")
+    # what only a run with load needs of an external switch (password, sink port) is
+    # checked when the load starts (harness.load.sipp.LoadTarget.resolve)
 
 
 def parse_tariff(text: str, file: str = "<defaults>") -> dict[str, str]:

@@ -1,21 +1,40 @@
 """Network impairment profiles for the media path between the switch and the lines.
 
-This kernel has no netem ("Specified qdisc kind is unknown"), so random packet loss
-is made with iptables' `statistic` match on the sending side (OUTPUT, toward the
-agents' RTP ports on 127.0.0.1): the loss then shows identically in the capture, in
-pjsua's counters and in rtpengine's. Delay and jitter need a user-space RTP relay,
-not built yet: profiles that would need one are refused by name.
+Every profile acts on UDP toward the agents' RTP ports on 127.0.0.1 (OUTPUT, `-o lo`):
+both receive directions of a call (A←switch and B←switch), RTP and RTCP alike.
+
+* loss (`loss1`, `loss3`, `loss5`): iptables' `statistic` match drops packets on the
+  sending side (filter OUTPUT); the loss shows identically in the capture, in pjsua's
+  counters and in rtpengine's. This kernel has no netem.
+* delay and jitter (`delay150`, `jitter50`): an NFQUEUE rule (mangle OUTPUT,
+  `--queue-bypass`) hands the packets to the harness's own delay stage, a helper
+  process (harness.netdelay) that holds each one in the kernel until its release time.
+  The stage measures its own timing; `applied` yields it as a `DelayReport`.
+
+Every rule carries a unique comment and is removed on every exit path. See
+docs/impairments.md.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 
-from harness.errors import ConfigError
+from harness import netdelay
+from harness.errors import ConfigError, HarnessError
 from harness.faults import iptables
+from harness.netdelay import DelayReport
+
+__all__ = ["PROFILES", "Applied", "DelayReport", "DelayStage", "Profile", "applied", "profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +42,7 @@ class Profile:
     name: str
     loss_pct: float = 0.0
     delay_ms: float = 0.0
-    jitter_ms: float = 0.0
+    jitter_ms: float = 0.0  # uniform in ±jitter_ms around delay_ms, no reordering
 
 
 PROFILES = {p.name: p for p in (
@@ -40,25 +59,152 @@ def profile(name: str) -> Profile:
     if name not in PROFILES:
         raise ConfigError("<plan>", "profile", name, f"unknown impairment profile (known: "
                                                      f"{', '.join(PROFILES)})")
-    p = PROFILES[name]
-    if p.delay_ms or p.jitter_ms:
-        raise ConfigError("<plan>", "profile", name, "delay and jitter need the user-space "
-                          "RTP relay, which this version does not have (no netem here)")
-    return p
+    return PROFILES[name]
+
+
+@dataclass(slots=True)
+class Applied:
+    """What `applied` yields. `delay` is filled when the block ends, for a profile with
+    delay or jitter: the delay stage's own measured timing (None otherwise)."""
+
+    profile: Profile
+    delay: DelayReport | None = None
 
 
 @contextmanager
-def applied(p: Profile, first_port: int, last_port: int) -> Iterator[Profile]:
+def applied(p: Profile, first_port: int, last_port: int,
+            stall_threshold_ms: float = 100.0) -> Iterator[Applied]:
     """Apply `p` to UDP toward 127.0.0.1:first_port..last_port while the block runs."""
-    if p.loss_pct <= 0:
-        yield p
-        return
-    rule = ["-o", "lo", "-p", "udp", "-d", "127.0.0.1", "--dport", f"{first_port}:{last_port}",
-            "-m", "statistic", "--mode", "random", "--probability", f"{p.loss_pct / 100:.4f}",
-            "-m", "comment", "--comment", f"beta-harness-{p.name}-{uuid.uuid4().hex[:8]}",
-            "-j", "DROP"]
-    iptables(["-I", "OUTPUT", *rule])
+    if not (1024 <= first_port <= last_port <= 65535):
+        raise HarnessError(f"impairment {p.name}: bad port range {first_port}..{last_port}")
+    result = Applied(p)
+    ports = ["-o", "lo", "-p", "udp", "-d", "127.0.0.1", "--dport", f"{first_port}:{last_port}"]
+    tag = f"beta-harness-{p.name}-{uuid.uuid4().hex[:8]}"
+    with ExitStack() as rules:
+        if p.loss_pct > 0:
+            rules.enter_context(_rule("filter", [
+                *ports, "-m", "statistic", "--mode", "random", "--probability",
+                f"{p.loss_pct / 100:.4f}", "-m", "comment", "--comment", tag, "-j", "DROP"]))
+        if p.delay_ms > 0 or p.jitter_ms > 0:
+            stage = DelayStage(p.delay_ms, p.jitter_ms, stall_threshold_ms)
+            queue = stage.start()
+            try:
+                with _rule("mangle", [*ports, "-m", "comment", "--comment", tag, "-j",
+                                      "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]):
+                    yield result
+            finally:  # the rule is gone: nothing new reaches the queue
+                result.delay = stage.stop()
+            return
+        yield result
+
+
+@contextmanager
+def _rule(table: str, rule: list[str]) -> Iterator[None]:
+    iptables(["-t", table, "-I", "OUTPUT", *rule])
     try:
-        yield p
+        yield
     finally:
-        iptables(["-D", "OUTPUT", *rule])
+        iptables(["-t", table, "-D", "OUTPUT", *rule])
+
+
+class DelayStage:
+    """The helper process running harness.netdelay: started before its rule exists,
+    told to stop (stdin closed) after the rule is removed; it then releases what it
+    still holds and prints its `DelayReport`.
+
+    A separate process, not a thread of the harness: the harness runs the pjsua2 event
+    pump and the stall guard in Python, and a thread waking 100+ times a second would
+    contend for their GIL (up to the 5 ms switch interval per release, both ways). The
+    helper imports nothing but the standard library, runs at SCHED_FIFO 1 when root,
+    and exits on its own if the harness dies (stdin EOF). A dead helper lets traffic
+    through undelayed (`--queue-bypass`) and its report says so (`valid` False)."""
+
+    READY_TIMEOUT_S = 30.0  # Python start-up on a starved host takes seconds
+
+    def __init__(self, delay_ms: float, jitter_ms: float, stall_threshold_ms: float = 100.0,
+                 seed: int | None = None) -> None:
+        self.delay_ms, self.jitter_ms = delay_ms, jitter_ms
+        self.stall_threshold_ms = stall_threshold_ms
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(1 << 31)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.queue = -1
+
+    def start(self) -> int:
+        """Start the helper; the queue number it bound."""
+        cmd = [sys.executable, "-I", "-S", netdelay.__file__,
+               "--queue", str(random.SystemRandom().randrange(10000, 60000)),
+               "--delay-ms", f"{self.delay_ms:g}", "--jitter-ms", f"{self.jitter_ms:g}",
+               "--seed", str(self.seed), "--stall-threshold-ms", f"{self.stall_threshold_ms:g}"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, bufsize=0)
+        line = _read_line(self.proc, self.READY_TIMEOUT_S)
+        try:
+            self.queue = int(json.loads(line)["queue"])
+        except (ValueError, KeyError, TypeError):
+            err = self._kill()
+            raise HarnessError(f"the delay stage did not start (ready line {line!r}): "
+                               f"{err}") from None
+        return self.queue
+
+    def stop(self) -> DelayReport:
+        """Stop the helper (after the rule is removed) and read its own timing."""
+        proc = self.proc
+        if proc is None:
+            return DelayReport.missing(self.delay_ms, self.jitter_ms, "never started")
+        died = proc.poll()
+        timeout = (self.delay_ms + self.jitter_ms) / 1000 + 30.0
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return DelayReport.missing(self.delay_ms, self.jitter_ms,
+                                       f"the delay stage did not stop within {timeout:.0f} s "
+                                       f"(killed): {self._kill()}")
+        self.proc = None
+        if died is not None:
+            return DelayReport.missing(
+                self.delay_ms, self.jitter_ms,
+                f"the delay stage died during the call (exit {died}): the packets it held "
+                f"were dropped, later ones passed undelayed (queue bypass): {_tail(err)}")
+        lines = out.decode(errors="replace").strip().splitlines()
+        try:
+            report = DelayReport.parse(json.loads(lines[-1]))
+        except (IndexError, ValueError, TypeError):
+            return DelayReport.missing(self.delay_ms, self.jitter_ms,
+                                       f"the delay stage gave no report (exit "
+                                       f"{proc.returncode}): {_tail(err)}")
+        if proc.returncode != 0:
+            report = replace(report, valid=False, problems=(
+                *report.problems, f"exit {proc.returncode}: {_tail(err)}"))
+        return report
+
+    def _kill(self) -> str:
+        """Kill the helper (by its own pid); its stderr tail."""
+        proc = self.proc
+        if proc is None:
+            return ""
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate()
+        self.proc = None
+        return _tail(err)
+
+
+def _read_line(proc: subprocess.Popen[bytes], timeout_s: float) -> str:
+    """The helper's first stdout line, waiting at most `timeout_s`."""
+    assert proc.stdout is not None
+    fd, buf = proc.stdout.fileno(), b""
+    deadline = time.monotonic() + timeout_s
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode(errors="replace").strip()
+
+
+def _tail(err: bytes | None) -> str:
+    text = (err or b"").decode(errors="replace").strip().splitlines()
+    return text[-1] if text else "no stderr"

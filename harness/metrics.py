@@ -94,6 +94,8 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
             fails.append(f"timing.{name}: {value:.3f} s > {limit:.3f} s")
     if expect.mos_lqo_min is not None and expect.final_code == 200:
         for q in quality:
+            if q.note:  # not scored by design (the wire of an SRTP call)
+                continue
             where = f"quality.{q.direction}.{q.source}"
             hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
             if hard and (q.mos_lqo is None or not q.valid):

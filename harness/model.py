@@ -71,6 +71,10 @@ class CallSpec:
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
     profile: str = "clean"  # network impairment on the media path (harness.impair)
+    # signalling transport of both parties' phones: "udp" | "tls" (docs/tls-srtp.md);
+    # srtp: media encrypted (RTP/SAVP, SDES keys) on both legs. A "tls" row needs sut.tls
+    transport: str = "udp"
+    srtp: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,9 @@ class QualityScore:
     active_speech_ratio: float = 0.0
     delay_s: float | None = None  # alignment offset found by cross-correlation
     ceiling_mos_lqo: float | None = None  # the codec alone on this reference (no path)
+    # why this source is not scored on this call by design (not a defect), e.g. the wire
+    # of an SRTP call: "not decodable: SRTP"; such a score is not judged
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from harness.model import (
     Verdict,
 )
 from harness.pstn.directory import Route
+from harness.secure import srtp_checks, tls_checks, wire_note
 from harness.sip.agent import Leg, LineAgent, ruri_parts
 from harness.sip.scenario import CallOutcome, FarEnd, LegOutcome, Script, run_call
 from harness.softswitch.process import sip_options_ping
@@ -100,6 +101,7 @@ class CallRunner:
             impairment = profile(spec.profile)
             assert s.stack is not None
             s.stack.set_codec(s.codec_override or spec.codec)
+            secure = s.secure_call(spec, caller, route.number)  # TLS + SRTP rows
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
@@ -111,7 +113,7 @@ class CallRunner:
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
-        with applied(impairment, *s.agent_rtp_span()):
+        with secure as caller, applied(impairment, *s.agent_rtp_span()):
             out = run_call(s.stack, caller, target, script,
                            self.far_end(spec, call_dir, route))
         try:
@@ -141,6 +143,7 @@ class CallRunner:
                                  s.cfg.sut.pstn_trunk_groups)
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
+        extra += self.secure_checks(spec, out, packets)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
@@ -201,13 +204,36 @@ class CallRunner:
                 streams[f"wire_{direction}"] = stream_stats(rtp)
                 continue
             negotiated = receiver.stats.codec if receiver.stats else ""
+            encrypted = spec.srtp and receiver.stats is not None and \
+                receiver.stats.media_profile == "RTP/SAVP"
+            wire_rtp = [] if encrypted else rtp  # SRTP: the wire is not decodable
             agent_q, wire_q, st = assess(DirectionInput(
                 direction, self.s.refs[ref_key], spec.codec, negotiated, receiver.record_wav,
-                receiver.record_span_s, rtp,
-                call_dir / f"wire_{direction}.wav" if self.s.capture else None), stall)
+                receiver.record_span_s, wire_rtp,
+                call_dir / f"wire_{direction}.wav" if self.s.capture and wire_rtp else None),
+                stall)
+            if encrypted:
+                wire_q = wire_note(direction, agent_q.band, receiver.record_span_s,
+                                   agent_q.ceiling_mos_lqo)
+                st = stream_stats(rtp)
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
         return tuple(scores), streams
+
+    def secure_checks(self, spec: CallSpec, out: CallOutcome,
+                      packets: list[UdpPacket]) -> list[str]:
+        """A TLS row: the caller's TLS connection to the switch (version, verified
+        certificate); an SRTP row: RTP/SAVP on both legs and no bare frame on the wire."""
+        fails: list[str] = []
+        tls = self.s.switch.tls_listener()
+        if spec.transport == "tls" and tls is not None and self.s.stack is not None:
+            fails += tls_checks(self.s.stack.tls_sessions, f"{tls.host}:{tls.port}")
+        if spec.srtp and out.b is not None and out.a.final_code == 200:
+            toward = {d: rtp_toward(packets, leg.stats.local_rtp)
+                      for d, leg in (("a_to_b", out.b), ("b_to_a", out.a))
+                      if leg.stats is not None and leg.stats.local_rtp}
+            fails += srtp_checks(out, toward)
+        return fails
 
     def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str) -> CdrCheck:
         call_id = out.a.call_id

@@ -13,7 +13,8 @@ import os
 import platform
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,18 @@ AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
 RECEIVER_PORTS = 400  # RTP ports of the account that answers every incoming call
 MAX_DIAL_ACCOUNTS = 6  # the wheel allows 8 accounts: the receiver + dialling lines
+MAX_TRANSPORTS = 8  # the wheel's pjsua transports per process, TLS included (PJ_ETOOMANY)
+
+
+def site_transports(stack: SipStack, sites: list[int],
+                    tls: bool) -> dict[int, tuple[int, int]]:
+    """A UDP transport (an address) per site, within the wheel's 8 transports: the PSTN
+    gateway takes one and a TLS transport (sut.tls) another, so with 7 sites and TLS
+    the last site shares the previous site's address (no plan row calls between them).
+    The multi-process agent farm gives each worker its own 8."""
+    slots = MAX_TRANSPORTS - 1 - (1 if tls else 0)
+    udp = [stack.add_udp_transport() for _ in range(min(len(sites), slots))]
+    return {site: udp[min(i, len(udp) - 1)] for i, site in enumerate(sites)}
 
 
 def new_run_id() -> str:
@@ -72,6 +85,7 @@ class HarnessSession:
         self.lines: dict[str, LineAgent] = {}  # every beta line, registered
         self.dialling: OrderedDict[str, LineAgent] = OrderedDict()  # lines with an account
         self.receiver: LineAgent | None = None
+        self.tls_transport: tuple[int, int] | None = None  # sut.tls: the agents' TLS transport
         self.registration: dict[str, Any] = {}
         self.store: ResultStore | None = None
         self.refs = {"a": reference.build("allison-a", self.run_dir / "reference"),
@@ -195,10 +209,14 @@ class HarnessSession:
         registered with the switch (see harness/sip/register.py for why not pjsua)."""
         assert self.stack is not None
         sites = sorted({ln.site for ln in self.plan.lines})
-        site_tp = {site: self.stack.add_udp_transport() for site in sites}
+        site_tp = site_transports(self.stack, sites, self.switch.tls_listener() is not None)
         n = len(self.plan.lines)
         self.pstn.start(self.stack, self.board, self._proxy(),
                         self.agent_rtp_base + AGENT_PORTS_PER_LINE * n, AGENT_PORTS_PER_LINE)
+        tls = self.switch.tls_listener()
+        if tls is not None:  # after the UDP ones: PJSIP answers from its first transport
+            self.tls_transport = self.stack.add_tls_transport(tls.ca_file, tls.agent_cert,
+                                                              tls.agent_key)
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), self.switch.domain, self._proxy(),
                                   self.receiver_rtp_ports()[0], RECEIVER_PORTS, None,
                                   self.board, "receiver", static=True)
@@ -244,6 +262,74 @@ class HarnessSession:
 
     def _proxy(self) -> str:
         return f"sip:{self.switch.sip_host}:{self.switch.sip_port};lr"
+
+    # -- secure calls (docs/tls-srtp.md) -----------------------------------------------
+    def tls_unsupported(self, spec: CallSpec) -> str:
+        """Why this session cannot place `spec` as asked ('' when it can)."""
+        if spec.transport == "udp" and not spec.srtp:
+            return ""
+        if (spec.transport, spec.srtp) != ("tls", True):
+            return (f"plan row {spec.plan_id}: transport={spec.transport!r} srtp={spec.srtp}: "
+                    "secure rows are TLS + SRTP (transport='tls', srtp=True)")
+        if self.tls_transport is None:
+            return (f"plan row {spec.plan_id} is a TLS + SRTP call: the switch has no TLS "
+                    "listener in this configuration (set sut.tls: true; docs/tls-srtp.md)")
+        return ""
+
+    def secure_call(self, spec: CallSpec, caller: LineAgent,
+                    callee_number: str) -> AbstractContextManager[LineAgent]:
+        """For a TLS + SRTP row: the caller (and the called line, if one) as secure
+        phones for the call; yields the agent that dials. Other rows: `caller` as is."""
+        why = self.tls_unsupported(spec)
+        if why:
+            raise SipError(why)
+        if spec.transport == "udp":
+            return nullcontext(caller)
+        # beta lines only: a PSTN party stays on UDP and plain RTP (the gateway's trunk)
+        mine = self.plan.line_by_number(caller.line.number)
+        callee = self.plan.line_by_number(callee_number)
+        lines = [ln for ln in (mine, callee if callee != mine else None) if ln is not None]
+        return self._secure_lines(caller, lines)
+
+    @contextmanager
+    def _secure_lines(self, caller: LineAgent, lines: list[Line]) -> Iterator[LineAgent]:
+        """Each line gets an account on the TLS transport (SRTP required) in place of
+        its UDP one, and its registration moves to its TLS contact; afterwards both go
+        back (a secure account left behind would refuse the line's plain calls)."""
+        assert self.tls_transport is not None
+        tls = self.switch.tls_listener()
+        assert tls is not None
+        proxy = f"sip:{tls.host}:{tls.port};transport=tls;lr"
+        twins: list[tuple[LineAgent, LineAgent]] = []
+        while len(self.dialling) > MAX_DIAL_ACCOUNTS - len(lines):
+            self.dialling.popitem(last=False)[1].release()
+        try:
+            for line in lines:
+                plain = self.lines[line.name]
+                if self.dialling.pop(plain.name, None) is not None:
+                    plain.release()  # same AOR: the incoming call must find the secure one
+                twin = LineAgent(line, self.switch.domain, proxy, plain.rtp_port,
+                                 plain.rtp_range, self.tls_transport, self.board, line.name,
+                                 secure=True)
+                twin.ensure_account()
+                twins.append((plain, twin))
+                self._move_registration(line, plain.contact, twin.contact)
+            yield next((t for p, t in twins if p.line == caller.line), caller)
+        finally:
+            for plain, twin in twins:
+                twin.release()
+                self._move_registration(plain.line, twin.contact, plain.contact)
+
+    def _move_registration(self, line: Line, old: str, new: str) -> None:
+        registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
+        try:
+            for contact, expires in ((old, 0), (new, 3600)):
+                reg = registrar.register(line.number, line.password, contact, expires)
+                if reg.code != 200:
+                    raise SipError(f"{line.name} ({line.number}): REGISTER {contact} "
+                                   f"expires={expires}: {reg.code} {reg.reason}")
+        finally:
+            registrar.close()
 
     def pstn_caller(self, number: str) -> LineAgent:
         """The simulated PSTN subscriber `number` (places incoming DID calls)."""

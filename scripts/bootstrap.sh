@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # Debian packages: the system under test, capture, audio tools, reference speech,
 # the compiler and headers the `pesq` build needs, the browser the report test uses.
 PACKAGES=(
-  kamailio kamailio-sqlite-modules rtpengine-daemon
-  tshark sox sqlite3 asterisk-core-sounds-en-wav espeak-ng
+  kamailio kamailio-sqlite-modules kamailio-tls-modules rtpengine-daemon openssl
+  tshark sox sqlite3 asterisk-core-sounds-en-wav espeak-ng flite
   sip-tester iproute2 iptables procps
   python3 python3-venv python3-dev gcc
   chromium

@@ -24,4 +24,9 @@ PLAN = [
     CallSpec("1.4", "G.711 A-law", caller="site2/02", dial="site4/02", codec="PCMA",
              expect=Expect(mos_lqo_min=4.0, rings="site4/02", call_class="onnet"),
              description="A-law offered and scored (narrowband PESQ, P.862.1)"),
+    # wideband talkers' G.722 ceilings (P.862.2) are 3.89 and 3.95: 3.8 judges the path
+    CallSpec("1.5", "G.722 wideband", caller="site3/02", dial="site5/02", codec="G722",
+             expect=Expect(mos_lqo_min=3.8, rings="site5/02", call_class="onnet"),
+             description="G.722 offered and scored (wideband PESQ, P.862.2; 16 kHz "
+                         "references, bridge at 16 kHz)"),
 ]

@@ -5,6 +5,11 @@ Statistics follow RFC 3550: expected packets from the extended sequence range
 milliseconds. Decoding places each packet's samples at its RTP timestamp, so a
 sender that was late (host stall) still yields continuous audio, and a lost packet
 leaves silence exactly where it belongs.
+
+G.722 is stateful (SB-ADPCM): its packets are decoded as one sequence in timestamp
+order, the decoder state running on across a gap as a receiver's would, and placed at
+two audio samples per RTP clock tick (the clock counts 8000/s for 16 kHz audio,
+RFC 3551 §4.5.2).
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.capture.pcap import UdpPacket
+from harness.media import g722
 from harness.media.g711 import decode_payload
 
+# payload type -> (codec, RTP clock rate) (RFC 3551 Table 4)
 STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000), 9: ("G722", 8000)}
+AUDIO_RATE = {"PCMU": 8000, "PCMA": 8000, "G722": 16000}  # samples/s of the decoded audio
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,24 +141,34 @@ def stream_stats(rtp: list[RtpPacket]) -> StreamStats | None:
 
 
 def decode_stream(rtp: list[RtpPacket]) -> tuple[np.ndarray, str, int]:
-    """PCM (int16) of the dominant SSRC, samples placed by RTP timestamp."""
+    """PCM (int16) of the dominant SSRC, samples placed by RTP timestamp; returns
+    (pcm, codec, audio sample rate)."""
     ssrc = _main_ssrc(rtp)
     pkts = [r for r in rtp if r.ssrc == ssrc and r.pt in STATIC_PT]
     if not pkts:
         return np.zeros(0, dtype=np.int16), "none", 8000
-    codec, rate = STATIC_PT[pkts[0].pt]
+    codec, clock = STATIC_PT[pkts[0].pt]
+    rate = AUDIO_RATE[codec]
     base = pkts[0].timestamp
-    pieces: dict[int, np.ndarray] = {}
+    payloads: dict[int, bytes] = {}  # RTP clock offset -> payload, first copy kept
     for r in pkts:
         off = (r.timestamp - base) & 0xFFFFFFFF
         if off > 0x7FFFFFFF:  # before the first packet (reordered): skip
             continue
-        if off not in pieces:
-            pieces[off] = decode_payload(codec, r.payload)
-    if not pieces:
+        payloads.setdefault(off, r.payload)
+    if not payloads:
         return np.zeros(0, dtype=np.int16), codec, rate
+    offsets = sorted(payloads)
+    if codec == "G722":
+        pcm = g722.decode(b"".join(payloads[o] for o in offsets))
+        lengths = [2 * len(payloads[o]) for o in offsets]
+        starts = np.cumsum([0, *lengths])
+        pieces = {o * rate // clock: pcm[starts[i]: starts[i + 1]]
+                  for i, o in enumerate(offsets)}
+    else:
+        pieces = {o: decode_payload(codec, payloads[o]) for o in offsets}
     end = max(off + len(p) for off, p in pieces.items())
     out = np.zeros(end, dtype=np.int16)
-    for off, pcm in pieces.items():
-        out[off: off + len(pcm)] = pcm
+    for off, pcm_piece in pieces.items():
+        out[off: off + len(pcm_piece)] = pcm_piece
     return out, codec, rate

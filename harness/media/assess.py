@@ -17,10 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from harness.capture.rtp import RtpPacket, StreamStats, decode_stream, stream_stats
-from harness.media.reference import Reference, read_wav, read_wav_at, write_wav
+from harness.errors import MediaError
+from harness.media.reference import (
+    Reference,
+    band_for,
+    rate_for,
+    read_wav,
+    read_wav_at,
+    resample,
+    write_wav,
+)
 from harness.media.score import codec_ceiling, pesq_score
 from harness.model import QualityScore, StallReport
 
@@ -47,8 +54,13 @@ def _invalid(stall: StallReport | None) -> tuple[str, ...]:
 
 def assess(d: DirectionInput, stall: StallReport | None,
            ) -> tuple[QualityScore, QualityScore, StreamStats | None]:
-    ref, rate = read_wav(d.reference.path)
-    band = "nb" if rate == 8000 else "wb"
+    band = band_for(d.codec_expected)  # P.862.2 for G.722, P.862.1 for G.711
+    rate = rate_for(band)
+    if d.reference.rate < rate:
+        raise MediaError(f"{d.reference.name}: a {d.reference.rate} Hz reference cannot "
+                         f"score {d.codec_expected} ({band}, {rate} Hz): play a wideband "
+                         "reference (harness.media.reference.references_for)")
+    ref = read_wav_at(d.reference.path, rate)
     ceiling = codec_ceiling(str(d.reference.path), ref, rate, d.codec_expected)
     codec_reasons: tuple[str, ...] = ()
     if d.codec_negotiated and d.codec_negotiated.upper() != d.codec_expected.upper():
@@ -68,6 +80,10 @@ def assess(d: DirectionInput, stall: StallReport | None,
         received = len(pcm) / rate
         if out.problem:
             reasons.append(out.problem)
+        recorded_rate = read_wav(d.agent_wav)[1]
+        if recorded_rate < rate:  # e.g. G.722 through an 8 kHz conference bridge
+            reasons.append(f"recording at {recorded_rate} Hz: the agents' bridge "
+                           f"(media.clock_rate) cannot carry {band} audio ({rate} Hz)")
         if not invalid and d.agent_connected_s > 0 and \
                 abs(received / d.agent_connected_s - 1.0) > RECORDING_TOLERANCE:
             reasons.append(f"recording {received:.2f} s of {d.agent_connected_s:.2f} s "
@@ -88,7 +104,8 @@ def assess(d: DirectionInput, stall: StallReport | None,
     pcm_w, _codec, wrate = decode_stream(d.wire_rtp)
     if d.wire_wav_out is not None:
         write_wav(d.wire_wav_out, pcm_w, wrate)
-    out = pesq_score(ref, pcm_w if wrate == rate else np.zeros(0, np.int16), rate, band)
+    # a wrong codec's audio is still scored, at the band the plan row asks for
+    out = pesq_score(ref, resample(pcm_w, wrate, rate), rate, band)
     if out.problem:
         reasons.append(out.problem)
     wire = QualityScore(d.direction, "wire", out.mos_lqo, band, not invalid,

@@ -81,22 +81,31 @@ def pesq_score(ref: np.ndarray, deg: np.ndarray, rate: int, band: str = "nb") ->
     return PesqOutcome(round(mos, 3), lag / rate, received_s, ratio)
 
 
-_CEILINGS: dict[tuple[str, str], float | None] = {}
+_CEILINGS: dict[tuple[str, int, str], float | None] = {}
+
+
+def codec_roundtrip(pcm: np.ndarray, rate: int, codec: str) -> np.ndarray | None:
+    """`pcm` encoded and decoded by `codec` alone, as the agents' codec does it (G.711
+    at 8 kHz, G.722 at 16 kHz); None for a codec the harness cannot model or a
+    rate the codec does not run at."""
+    from harness.media import g711, g722
+
+    if codec == "PCMU" and rate == 8000:
+        return g711.decode_payload("PCMU", g711.encode_ulaw(pcm))
+    if codec == "PCMA" and rate == 8000:
+        return g711.decode_payload("PCMA", g711.encode_alaw(pcm))
+    if codec == "G722" and rate == 16000:
+        return g722.decode(g722.encode(pcm))
+    return None
 
 
 def codec_ceiling(ref_path: str, ref: np.ndarray, rate: int, codec: str) -> float | None:
     """PESQ of the reference passed through the codec alone (no network, no agent):
-    the best score any path can reach with this material. G.711 only; cached."""
-    from harness.media.g711 import decode_payload, encode_alaw, encode_ulaw
-
-    key = (ref_path, codec)
+    the best score any path can reach with this material, in the codec's band
+    (P.862.1 for G.711, P.862.2 for G.722). Cached per reference, rate and codec."""
+    key = (ref_path, rate, codec)
     if key not in _CEILINGS:
-        if codec == "PCMU":
-            coded = decode_payload("PCMU", encode_ulaw(ref))
-        elif codec == "PCMA":
-            coded = decode_payload("PCMA", encode_alaw(ref))
-        else:
-            _CEILINGS[key] = None
-            return None
-        _CEILINGS[key] = pesq_score(ref, coded, rate).mos_lqo
+        coded = codec_roundtrip(ref, rate, codec)
+        _CEILINGS[key] = None if coded is None else \
+            pesq_score(ref, coded, rate, "wb" if rate == 16000 else "nb").mos_lqo
     return _CEILINGS[key]

@@ -20,6 +20,7 @@ from harness.report.callpage import Locator, call_context, page_names, worst_mos
 from harness.report.environment import codecs_in_run, flatten, redact, redact_text
 from harness.report.junit import write_junit
 from harness.report.ladder import ladder_svg
+from harness.report.load import load_section
 from harness.report.store import RunRecord, SqliteStore
 
 TREND_RUNS = 20
@@ -78,6 +79,7 @@ def _index_context(run: RunRecord, pages: list[str],
     return {
         "run": run, "head": head, "verdict": figures.run_verdict(run.finished, head.counts),
         "rows": figures.acceptance(run.calls), "charts": _run_chart_set(run),
+        "load": load_section(run.loads, run.calls),
         "trend": charts.trend_charts(points) if len(points) > 1 else [],
         "trend_runs": len(points),
         "calls": [{"c": c, "page": f"calls/{p}.html", "outcome": figures.outcome(c),

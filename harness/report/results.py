@@ -21,6 +21,7 @@ from typing import Any
 
 from harness.model import CallResult, QualityScore
 from harness.report.environment import redact
+from harness.report.load import load_section
 from harness.report.store import RunRecord, SqliteStore
 
 SCHEMA = "beta-harness/results/1"
@@ -34,7 +35,9 @@ def _quality(scores: tuple[QualityScore, ...], direction: str) -> dict[str, Any]
                                          else None)
     return {
         "mos_lqo": headline,
-        "valid": bool(valid) and len(valid) == len(by_source),
+        # a source not scored by design (note: the wire of an SRTP call) does not count
+        "valid": bool(valid) and len(valid) == len([q for q in by_source.values()
+                                                    if not q.note]),
         "band": next((q.band for q in by_source.values()), None),
         "sources": {src: {k: v for k, v in asdict(q).items() if k not in ("direction", "source")}
                     for src, q in by_source.items()},
@@ -119,6 +122,10 @@ class ResultStore:
         self.environment = environment
         self.calls: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        # background load (harness.load): its levels, and the one running now, which
+        # every call added meanwhile is tagged with (docs/load.md)
+        self.loads: list[dict[str, Any]] = []
+        self.active_load: dict[str, Any] | None = None
         self.started_wall = time.time()
         self.finished = False
         self._closed = False
@@ -144,8 +151,30 @@ class ResultStore:
         doc = call_to_json(result)
         doc["seq"] = len(self.calls) + 1
         doc["streams"] = _streams_beside(self.run_dir, doc)
+        doc["load"] = dict(self.active_load) if self.active_load else None
         self.db.add_call(self.run_id, doc["seq"], doc)
         self.calls.append(doc)
+        self.write()
+
+    def begin_load(self, level: dict[str, Any]) -> str:
+        """A background load started: calls added until `end_load` carry its level."""
+        load_id = f"L{len(self.loads) + 1}"
+        doc = {"id": load_id, "level": dict(level), "running": True}
+        self.loads.append(doc)
+        self.active_load = {"id": load_id, **level}
+        self.db.put_load(self.run_id, len(self.loads), doc)
+        self.write()
+        return load_id
+
+    def end_load(self, load_id: str, doc: dict[str, Any]) -> None:
+        """The load stopped: its statistics, host report and CPU replace the entry."""
+        for seq, old in enumerate(self.loads, 1):
+            if old["id"] == load_id:
+                new = {**doc, "id": load_id, "running": False}
+                self.loads[seq - 1] = new
+                self.db.put_load(self.run_id, seq, new)
+        if self.active_load and self.active_load.get("id") == load_id:
+            self.active_load = None
         self.write()
 
     def add_error(self, message: str) -> None:
@@ -163,7 +192,8 @@ class ResultStore:
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "billing": self.billing,
-                "rfc6076": rfc6076(self.calls), "calls": self.calls}
+                "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
+                "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 
@@ -171,7 +201,7 @@ class ResultStore:
         """This run as the report renders it (the same data the database holds)."""
         return RunRecord(self.run_id, self.started_wall, self.finished,
                          str(self.run_dir.resolve()), redact(self.environment),
-                         tuple(self.errors), tuple(self.calls))
+                         tuple(self.errors), tuple(self.calls), loads=tuple(self.loads))
 
     def write(self) -> None:
         """results.json and the run row; called after every change (the session also

@@ -11,6 +11,7 @@ them and is what every report is rendered from.
            errors JSON)
     calls (run_id, seq, plan_id, call_type, verdict, invalid_measurement, srd_s,
            setup_s, timing_valid, mos_a_to_b, mos_b_to_a, cdr_matched, started_wall, doc)
+    loads (run_id, seq, doc)   background load levels (harness.load), if any
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ CREATE TABLE IF NOT EXISTS calls (
     doc                 TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS loads (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    doc    TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
 CREATE INDEX IF NOT EXISTS calls_plan ON calls(plan_id);
 CREATE INDEX IF NOT EXISTS calls_type ON calls(call_type, verdict);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_wall);
@@ -72,6 +79,7 @@ class RunRecord:
     errors: tuple[str, ...] = ()
     calls: tuple[dict[str, Any], ...] = ()
     finished_wall: float | None = None
+    loads: tuple[dict[str, Any], ...] = ()  # background load levels (docs/load.md)
 
     @property
     def status(self) -> str:
@@ -82,7 +90,8 @@ class RunRecord:
         """From a `results.json` document (what `ResultStore.document()` writes)."""
         return cls(doc["run_id"], float(doc["started_wall"]), bool(doc["finished"]),
                    str(run_dir), dict(doc.get("environment") or {}),
-                   tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()))
+                   tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()),
+                   loads=tuple((doc.get("load") or {}).get("levels") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,7 @@ class SqliteStore:
         """Start (or restart: a run id used again replaces the old record) a run."""
         with self._tx(f"cannot start run {run_id}") as c:
             c.execute("DELETE FROM calls WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM loads WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             c.execute("INSERT INTO runs (run_id, started_wall, run_dir, environment) "
                       "VALUES (?, ?, ?, ?)",
@@ -165,6 +175,12 @@ class SqliteStore:
         with self._tx(f"cannot store call {doc.get('plan_id')} #{seq} of run {run_id}") as c:
             c.execute(_INSERT_CALL, (run_id, seq, *_index_columns(doc),
                                      json.dumps(doc, default=str)))
+
+    def put_load(self, run_id: str, seq: int, doc: dict[str, Any]) -> None:
+        """A background load level (written when it starts, replaced when it stops)."""
+        with self._tx(f"cannot store load level #{seq} of run {run_id}") as c:
+            c.execute("INSERT OR REPLACE INTO loads (run_id, seq, doc) VALUES (?, ?, ?)",
+                      (run_id, seq, json.dumps(doc, default=str)))
 
     def update_run(self, run_id: str, environment: dict[str, Any], errors: list[str],
                    finished_wall: float | None) -> None:
@@ -187,8 +203,10 @@ class SqliteStore:
             raise ReportError(f"{self.path}: no run {run_id!r} (latest: {known})")
         calls = tuple(json.loads(d) for (d,) in self.conn.execute(
             "SELECT doc FROM calls WHERE run_id = ? ORDER BY seq", (run_id,)))
+        loads = tuple(json.loads(d) for (d,) in self.conn.execute(
+            "SELECT doc FROM loads WHERE run_id = ? ORDER BY seq", (run_id,)))
         return RunRecord(row[0], row[1], bool(row[2]), row[3], json.loads(row[4]),
-                         tuple(json.loads(row[5])), calls, row[6])
+                         tuple(json.loads(row[5])), calls, row[6], loads)
 
     def latest_run_id(self) -> str | None:
         row = self.conn.execute(

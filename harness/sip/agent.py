@@ -39,6 +39,11 @@ class StreamSnapshot:
     jb_lost: int
     jb_discard: int
     jb_empty: int
+    media_profile: str = ""  # the SDP transport the stream runs: "RTP/AVP" | "RTP/SAVP"
+
+
+_PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAVP: "RTP/SAVP",
+             pj.PJMEDIA_TP_PROTO_RTP_AVPF: "RTP/AVPF", pj.PJMEDIA_TP_PROTO_RTP_SAVPF: "RTP/SAVPF"}
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -228,7 +233,8 @@ class Leg:
             rx_jitter_mean_ms=rx.jitterUsec.mean / 1000.0,
             rx_jitter_max_ms=rx.jitterUsec.max / 1000.0, tx_packets=tx.pkt,
             rtt_mean_ms=st.rtcp.rttUsec.mean / 1000.0, jb_avg_delay_ms=st.jbuf.avgDelayMsec,
-            jb_lost=st.jbuf.lost, jb_discard=st.jbuf.discard, jb_empty=st.jbuf.empty)
+            jb_lost=st.jbuf.lost, jb_discard=st.jbuf.discard, jb_empty=st.jbuf.empty,
+            media_profile=_PROFILES.get(si.proto, str(si.proto)))
 
     # -- actions ------------------------------------------------------------------------
     def answer(self, code: int) -> None:
@@ -288,7 +294,7 @@ class LineAgent:
     def __init__(self, line: Line, domain: str, proxy: str, rtp_port: int,
                  rtp_range: int, transport: tuple[int, int] | None = None,
                  board: Switchboard | None = None, name: str = "",
-                 static: bool = False) -> None:
+                 static: bool = False, secure: bool = False) -> None:
         self.line = line
         self.name = name or line.name
         self.domain = domain
@@ -297,6 +303,9 @@ class LineAgent:
         self.transport = transport  # (pjsua transport id, SIP port) the line lives on
         self.board = board if board is not None else Switchboard()
         self.static = static  # True: a trusted peer that needs no digest credentials
+        # True: a secure phone (docs/tls-srtp.md): `transport` is a TLS transport, the
+        # proxy a sip:...;transport=tls URI, media SRTP (SDES) or no call
+        self.secure = secure
         self.registered = False
         self.active_legs = 0
         self._acc: _Account | None = None
@@ -311,7 +320,8 @@ class LineAgent:
 
     @property
     def contact(self) -> str:
-        return f"sip:{self.line.number}@{self.sip_addr}"
+        tls = ";transport=tls" if self.secure else ""
+        return f"sip:{self.line.number}@{self.sip_addr}{tls}"
 
     def ensure_account(self, make_default: bool = False) -> None:
         if self._acc is not None:
@@ -331,6 +341,12 @@ class LineAgent:
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 0
         cfg.natConfig.contactRewriteUse = 0
+        if self.secure:
+            # SRTP with SDES keys (RFC 4568), offered as RTP/SAVP and required; the keys
+            # travel in the SDP, so only over TLS (srtpSecureSignaling 1)
+            cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
+            cfg.mediaConfig.srtpSecureSignaling = 1
+            cfg.mediaConfig.srtpOpt.keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
         acc = _Account(self)
         try:
             acc.create(cfg, make_default)

@@ -27,13 +27,61 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pjsua2 as pj
 
 from harness.errors import SipError
 
 CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
+TLS_PROTOCOLS = {pj.PJ_SSL_SOCK_PROTO_TLS1: "TLSv1", pj.PJ_SSL_SOCK_PROTO_TLS1_1: "TLSv1.1",
+                 pj.PJ_SSL_SOCK_PROTO_TLS1_2: "TLSv1.2", pj.PJ_SSL_SOCK_PROTO_TLS1_3: "TLSv1.3"}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSession:
+    """One TLS connection of the endpoint as PJSIP saw it (onTransportState): the
+    protocol version and cipher negotiated, and the peer certificate's verification."""
+
+    t_wall: float
+    state: str  # "connected" | "disconnected"
+    local: str
+    remote: str
+    protocol: str  # "TLSv1.2" ...
+    cipher: str
+    verified: bool  # the peer's certificate chain and name checked out
+    verify_msgs: tuple[str, ...]
+    peer_subject: str
+    error: str = ""
+
+
+class _Endpoint(pj.Endpoint):  # type: ignore[misc]
+    """Keeps every TLS connection's negotiated version and verification result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tls_sessions: list[TlsSession] = []
+
+    def onTransportState(self, prm: Any) -> None:  # noqa: N802 - pjsua2 API
+        info = prm.tlsInfo
+        if info is None or info.isEmpty():
+            return
+        state = {pj.PJSIP_TP_STATE_CONNECTED: "connected",
+                 pj.PJSIP_TP_STATE_DISCONNECTED: "disconnected"}.get(prm.state, str(prm.state))
+        error = ""
+        if prm.lastError:
+            try:
+                error = self.utilStrError(prm.lastError)
+            except pj.Error:
+                error = str(prm.lastError)
+        self.tls_sessions.append(TlsSession(
+            time.time(), state, str(info.localAddr), str(info.remoteAddr),
+            TLS_PROTOCOLS.get(info.protocol, f"0x{int(info.protocol):x}"), str(info.cipherName),
+            int(info.verifyStatus) == 0, tuple(str(m) for m in info.verifyMsgs),
+            str(info.remoteCertInfo.subjectCn) if not info.remoteCertInfo.isEmpty() else "",
+            error))
 
 
 def _with_jb_discard_none(cfg: pj.EpConfig) -> pj.EpConfig:
@@ -78,7 +126,7 @@ class SipStack:
         if SipStack._alive:
             raise SipError("a pjsua2 Endpoint is already running in this process (one per "
                            "process): close the other harness session first")
-        ep = pj.Endpoint()
+        ep = _Endpoint()
         ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0  # callbacks run inside pump(), in this thread
@@ -124,6 +172,39 @@ class SipStack:
         except pj.Error as exc:
             raise SipError(f"no SIP/UDP transport on 127.0.0.1: {exc.info()}") from exc
         return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+
+    def add_tls_transport(self, ca_file: Path, cert_file: Path, key_file: Path,
+                          port: int = 0) -> tuple[int, int]:
+        """A SIP/TLS transport on 127.0.0.1 (docs/tls-srtp.md): TLS 1.2 only (the wheel's
+        OpenSSL 1.0.2k has no TLS 1.3), the peer's certificate verified against
+        `ca_file` when connecting (name included); `cert_file`/`key_file` are what it
+        presents when the switch connects to it. Returns (transport id, port).
+
+        The wheel allows 8 transports per process, TLS included (PJ_ETOOMANY)."""
+        assert self.ep is not None
+        tcfg = pj.TransportConfig()
+        tcfg.port = port
+        tcfg.boundAddress = "127.0.0.1"
+        tcfg.publicAddress = "127.0.0.1"
+        tls = tcfg.tlsConfig
+        tls.CaListFile = str(ca_file)
+        tls.certFile = str(cert_file)
+        tls.privKeyFile = str(key_file)
+        tls.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2
+        tls.verifyServer = True
+        tls.verifyClient = False
+        tls.requireClientCert = False
+        try:
+            tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tcfg)
+        except pj.Error as exc:
+            raise SipError(f"no SIP/TLS transport on 127.0.0.1: {exc.info()}") from exc
+        return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
+
+    @property
+    def tls_sessions(self) -> list[TlsSession]:
+        """Every TLS connection's state change so far (oldest first)."""
+        return self.ep.tls_sessions if isinstance(self.ep, _Endpoint) else []
 
     def set_codec(self, name: str) -> None:
         """Offer only `name` (the plan row's codec) in new calls."""

@@ -8,10 +8,25 @@ versions to print in the report. `kamailio.EmbeddedKamailio` is the default;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from harness.cdr import CdrSource
 from harness.numberplan import NumberPlan
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """Where a switch takes SIP over TLS, and the files the agents need for it: the CA
+    that signed the switch's certificate, and the agents' own certificate and key
+    (presented when the switch connects to a TLS phone). docs/tls-srtp.md."""
+
+    host: str
+    port: int
+    ca_file: Path
+    agent_cert: Path
+    agent_key: Path
 
 
 class Softswitch(Protocol):
@@ -37,6 +52,10 @@ class Softswitch(Protocol):
     def versions(self) -> dict[str, str]: ...
 
     def alive(self) -> bool: ...
+
+    def tls_listener(self) -> TlsListener | None:
+        """The switch's TLS listener when TLS is configured (sut.tls), else None."""
+        ...
 
     def failure(self) -> str:
         """'' while the switch's own processes run, else why not (cheap: called while

@@ -13,6 +13,7 @@ from harness.cdr import CdrSource, open_source
 from harness.config import SutConfig
 from harness.errors import CdrError, SoftswitchError
 from harness.numberplan import NumberPlan
+from harness.softswitch import TlsListener
 from harness.softswitch.process import sip_options_ping
 
 
@@ -61,6 +62,9 @@ class ExternalSwitch:
     def versions(self) -> dict[str, str]:
         return {"switch": f"external at {self.cfg.sip_host}:{self.cfg.sip_port}",
                 "cdr_source": self.cfg.cdr_uri}
+
+    def tls_listener(self) -> TlsListener | None:
+        return None
 
     def failure(self) -> str:
         """Not ours to watch: an external switch's liveness is the OPTIONS ping after

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from harness.cdr import CdrSource
 from harness.cdr.fake import FakeCdrSource
 from harness.numberplan import NumberPlan
+from harness.softswitch import TlsListener
 
 
 @dataclass
@@ -35,6 +36,9 @@ class FakeSoftswitch:
 
     def alive(self) -> bool:
         return self.started
+
+    def tls_listener(self) -> TlsListener | None:
+        return None
 
     def failure(self) -> str:
         return "" if self.started else "fake switch stopped"

@@ -5,10 +5,14 @@ lines in `auth.db` (subscriber table) and prepares `acc.db` (WAL, tolerant schem
 for `acc_cdrs`), picks free ports, starts rtpengine (userspace, `--table=-1`) and
 Kamailio as children of the harness, and waits until rtpengine answers an NG ping
 and Kamailio answers SIP OPTIONS. `stop()` kills both process groups.
+
+Background load (harness.load, docs/load.md): `load.caller` is provisioned as a
+subscriber and `load.target` routed to the harness's SIPp UAS on `load_sink_port`.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -19,24 +23,30 @@ import jinja2
 
 from harness.cdr import CdrSource
 from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
-from harness.config import SutConfig
+from harness.config import LoadConfig, SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
 from harness.pstn.directory import TOLLFREE_NPAS
+from harness.softswitch import TlsListener
 from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
     ChildProcess,
+    free_tcp_port,
     free_udp_port,
     free_udp_range,
     rtpengine_ping,
     sip_options_ping,
+    tcp_listening,
+    tcp_port_free,
     udp_port_free,
 )
+from harness.softswitch.tlsca import TestCa, make_test_ca
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
                "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
-KNOWN_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy"})
+KNOWN_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy",
+                          "tls_foreign_ca", "tls_wrong_name"})  # tls_*: tlsca.make_test_ca
 RTP_RANGE = 400  # ports for rtpengine: 2 per call leg side, ample for 42 calls
 _SCHEMA_AUTH = """
 CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
@@ -87,8 +97,13 @@ def _version(argv: list[str]) -> str:
 class EmbeddedKamailio:
     name = "embedded-kamailio"
 
-    def __init__(self, cfg: SutConfig, run_dir: Path) -> None:
+    def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None) -> None:
         self.cfg = cfg
+        # background load (docs/load.md): load.caller is provisioned, load.target routed
+        # to the harness's SIPp UAS ("load sink") on load_sink_port
+        self.load = load or LoadConfig()
+        self.load_password = self.load.password or secrets.token_hex(8)
+        self.load_sink_port = self.load.sink_port
         self.dir = run_dir / "sut"
         self._sip_port = cfg.sip_port
         self.ng_port = 0
@@ -97,6 +112,8 @@ class EmbeddedKamailio:
         self.rtpengine: ChildProcess | None = None
         self.acc_db = self.dir / "acc.db"
         self.auth_db = self.dir / "auth.db"
+        self.tls_port = cfg.tls_port  # sut.tls: Kamailio's TLS listener (docs/tls-srtp.md)
+        self.test_ca: TestCa | None = None
 
     # -- Softswitch protocol -------------------------------------------------------
     @property
@@ -116,7 +133,16 @@ class EmbeddedKamailio:
 
     def capture_filter(self) -> str:
         lo, hi = self.rtp_min, self.rtp_min + RTP_RANGE - 1
-        return f"udp and host 127.0.0.1 and (port {self._sip_port} or portrange {lo}-{hi})"
+        bpf = f"udp and host 127.0.0.1 and (port {self._sip_port} or portrange {lo}-{hi})"
+        if self.test_ca is not None:  # the TLS handshakes (evidence of the version)
+            bpf = f"({bpf}) or (tcp and host 127.0.0.1 and port {self.tls_port})"
+        return bpf
+
+    def tls_listener(self) -> TlsListener | None:
+        if self.test_ca is None:
+            return None
+        return TlsListener("127.0.0.1", self.tls_port, self.test_ca.ca.cert,
+                           self.test_ca.agent.cert, self.test_ca.agent.key)
 
     def versions(self) -> dict[str, str]:
         return {"kamailio": _version([_require("kamailio", "kamailio"), "-v"]),
@@ -143,6 +169,8 @@ class EmbeddedKamailio:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._choose_ports()
         self._provision(plan.lines)
+        if self.cfg.tls:
+            self._prepare_tls(module_path)
         cfg_path = self._render(module_path, plan, pstn_port)
         self._check_config(kam, cfg_path)
         try:
@@ -166,6 +194,11 @@ class EmbeddedKamailio:
         else:
             self._sip_port = free_udp_port()
         self.ng_port = free_udp_port()
+        if not self.load.sink_port:
+            self.load_sink_port = free_udp_port()
+        elif not udp_port_free(self.load_sink_port):
+            raise SoftswitchError(f"load.sink_port {self.load_sink_port}: UDP port already in "
+                                  "use on 127.0.0.1")
         if self.cfg.rtp_port_min:
             self.rtp_min = self.cfg.rtp_port_min
             if not udp_port_free(self.rtp_min):
@@ -182,6 +215,8 @@ class EmbeddedKamailio:
             con.executescript(_SCHEMA_AUTH)
             con.executemany("INSERT INTO subscriber (username, domain, password) VALUES (?,?,?)",
                             [(ln.number, self.domain, ln.password) for ln in lines])
+            con.execute("INSERT INTO subscriber (username, domain, password) VALUES (?,?,?)",
+                        (self.load.caller, self.domain, self.load_password))
         con.close()
         con = sqlite3.connect(self.acc_db)
         con.execute("PRAGMA journal_mode=WAL")  # concurrent acc writers: no 'database locked'
@@ -211,7 +246,10 @@ class EmbeddedKamailio:
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
-            no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000))
+            no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000),
+            tls=self.test_ca is not None, tls_port=self.tls_port,
+            tls_cfg=(self.dir / "tls.cfg").resolve(),
+            load_target=self.load.target, load_sink_port=self.load_sink_port)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
@@ -242,6 +280,32 @@ class EmbeddedKamailio:
         self.kamailio.start()
         self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.5) == 200,
                    self.kamailio, "Kamailio did not answer SIP OPTIONS")
+        if self.test_ca is not None:
+            self._wait(lambda: tcp_listening("127.0.0.1", self.tls_port), self.kamailio,
+                       f"Kamailio did not listen on tls:127.0.0.1:{self.tls_port}")
+
+    def _prepare_tls(self, module_path: str) -> None:
+        """The run's test CA and certificates, a free TLS port, the tls module's config:
+        TLS 1.2 or later both ways; the switch verifies a phone it connects to (the
+        test CA) but asks no certificate of phones connecting to it (they authenticate
+        with SIP digest, as the UDP lines do)."""
+        if not Path(module_path, "tls.so").exists():
+            raise EnvironmentMissing("tls.so (Kamailio module)", "kamailio-tls-modules")
+        if self.tls_port:
+            if not tcp_port_free(self.tls_port):
+                raise SoftswitchError(f"sut.tls_port {self.tls_port}: TCP port already in use "
+                                      "on 127.0.0.1")
+        else:
+            self.tls_port = free_tcp_port()
+        faults = frozenset(f.strip() for f in self.cfg.test_faults.split(",") if f.strip())
+        self.test_ca = ca = make_test_ca(self.dir / "tls", self.domain, faults)
+        (self.dir / "tls.cfg").write_text(
+            "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+            f"require_certificate = no\ncertificate = {ca.server.cert.resolve()}\n"
+            f"private_key = {ca.server.key.resolve()}\nca_list = {ca.ca.cert.resolve()}\n\n"
+            "[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\n"
+            f"require_certificate = yes\nca_list = {ca.ca.cert.resolve()}\n",
+            encoding="utf-8")
 
     @staticmethod
     def _wait(ready: object, child: ChildProcess, what: str, timeout_s: float = 30.0) -> None:

@@ -9,7 +9,7 @@ from harness.errors import ConfigError
 def test_defaults_are_valid() -> None:
     cfg = load_config()
     assert cfg.numbers.sites * cfg.numbers.lines_per_site == 84
-    assert cfg.media.clock_rate == 8000
+    assert cfg.media.clock_rate == 16000
 
 
 def test_yaml_overrides_a_field(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_default_pdd_per_call_class(call_class: str, pdd: str) -> None:
 def test_codec_defaults_and_aliases() -> None:
     table = ThresholdTable.build()
     assert table.for_key("PCMA") == table.for_key("G711") == table.for_key("pcmu")
-    assert _texts(table.for_key("G722")) == ["mos_lqo >= 4", "loss_pct < 1",
+    assert _texts(table.for_key("G722")) == ["mos_lqo >= 3.7", "loss_pct < 1",
                                              "jitter_ms < 30"]
 
 
