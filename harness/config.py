@@ -73,6 +73,14 @@ class MediaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentsConfig:
+    """The agent farm (harness/sip/worker.py) and how many calls run at once."""
+
+    workers: int = 7  # processes hosting the beta lines (plus one for the PSTN)
+    concurrent_calls: int = 16  # plan rows placed at once (1: one after another)
+
+
+@dataclass(frozen=True, slots=True)
 class GuardConfig:
     stall_threshold_s: float = 0.1
     tick_s: float = 0.01
@@ -102,6 +110,7 @@ class HarnessConfig:
     sut: SutConfig = field(default_factory=SutConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
@@ -238,6 +247,11 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     _validate_sut(cfg)
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
+    if not 1 <= cfg.agents.workers <= 42:
+        raise ConfigError(f, "agents.workers", cfg.agents.workers, "must be 1..42")
+    if not 1 <= cfg.agents.concurrent_calls <= 84:
+        raise ConfigError(f, "agents.concurrent_calls", cfg.agents.concurrent_calls,
+                          "must be 1..84")
     if cfg.guard.stall_threshold_s <= 0:
         raise ConfigError(f, "guard.stall_threshold_s", cfg.guard.stall_threshold_s,
                           "must be > 0")

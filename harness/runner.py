@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,8 +38,7 @@ from harness.model import (
     Verdict,
 )
 from harness.pstn.directory import Route
-from harness.sip.agent import Leg, LineAgent, ruri_parts
-from harness.sip.scenario import CallOutcome, FarEnd, LegOutcome, Script, run_call
+from harness.sip.scenario import CallOrder, CallOutcome, FarEndPolicy, LegOutcome, Script
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
@@ -56,50 +54,34 @@ class CallRunner:
         self.s = session
 
     # -- placing the call --------------------------------------------------------------
-    def resolve(self, spec: CallSpec) -> tuple[LineAgent, str, Route, str]:
-        """(calling agent, target URI, route, calling number); raises DialGuardError."""
+    def resolve(self, spec: CallSpec) -> tuple[str, str, Route, str]:
+        """(calling seat, target URI, route, calling number); raises DialGuardError."""
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
         route = plan.route(dial)  # the dial guard, before any SIP
-        if spec.caller.startswith("pstn:"):
-            number = spec.caller[5:]
-            caller = self.s.pstn_caller(number)
-        else:
-            line = plan.line(spec.caller)
-            caller, number = self.s.agent(line), line.number
-        return caller, f"sip:{dial}@{self.s.switch.domain}", route, number
+        seat = self.s.seat_of(spec.caller)
+        number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
+        return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
-    def far_end(self, spec: CallSpec, call_dir: Path,
-                route: Route) -> Callable[[LineAgent, Leg], FarEnd]:
-        refs = self.s.refs
+    def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
+        """How whoever the switch rings behaves: the dialled line as the row says, a line
+        the call is forwarded to answers, PSTN numbers as the PSTN directory says."""
         dialled = self.s.plan.line_by_number(route.number)
-
-        def policy(agent: LineAgent, leg: Leg) -> FarEnd:
-            media = {"play_wav": refs["b"].path, "record_wav": call_dir / "recorded_a_to_b.wav"}
-            if not leg.agent_name.startswith("pstn:"):
-                # the row's behaviour is the dialled line's; a line a call is
-                # forwarded to answers
-                kind = spec.callee_behaviour if dialled is None or \
-                    leg.agent_name == dialled.name else "answer"
-                return FarEnd(kind, 200, spec.answer_after_s, **media)
-            number = ruri_parts(leg.request.get("request-line", ""))[0]
-            pstn = self.s.plan.pstn_number(number)
-            if pstn is None or pstn.behaviour == "unassigned":
-                return FarEnd("reject", 404)
-            return FarEnd(pstn.behaviour, 200, pstn.answer_after_s, **media)
-        return policy
+        return FarEndPolicy(
+            dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
+            tuple((p.number, p.behaviour, p.answer_after_s) for p in self.s.plan.pstn),
+            self.s.refs["b"].path, call_dir / "recorded_a_to_b.wav")
 
     def attempt(self, spec: CallSpec) -> CallResult:
         started_wall = time.time()
         s = self.s
-        s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
-        call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
+        with s.lock:
+            s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
+            call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
-            caller, target, route, number = self.resolve(spec)
+            seat, target, route, number = self.resolve(spec)
             impairment = profile(spec.profile)
-            assert s.stack is not None
-            s.stack.set_codec(s.codec_override or spec.codec)
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
@@ -111,11 +93,13 @@ class CallRunner:
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
+        order = CallOrder(uuid.uuid4().hex, seat, target, script,
+                          self.far_end(spec, call_dir, route), s.codec_override or spec.codec)
+        assert s.farm is not None
         with applied(impairment, *s.agent_rtp_span()):
-            out = run_call(s.stack, caller, target, script,
-                           self.far_end(spec, call_dir, route))
+            out = s.farm.place(order)
         try:
-            return self.measure(spec, out, call_dir, started_wall, caller.sip_addr, route,
+            return self.measure(spec, out, call_dir, started_wall, s.caller_addr(seat), route,
                                 number)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,22 +27,22 @@ from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
-from harness.model import CallResult, CallSpec, Line, Status
+from harness.model import CallResult, CallSpec, Status
 from harness.numberplan import NumberPlan
-from harness.pstn.simulator import PstnSimulator
+from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore
 from harness.runner import CallRunner, error_result
-from harness.sip.agent import LineAgent, Switchboard
+from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
-from harness.sip.stack import SipStack
+from harness.sip.scenario import Seat, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range
 from harness.thresholds import ThresholdTable
 
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
-RECEIVER_PORTS = 400  # RTP ports of the account that answers every incoming call
-MAX_DIAL_ACCOUNTS = 6  # the wheel allows 8 accounts: the receiver + dialling lines
+RECEIVER_PORTS = 200  # RTP ports of each worker's account that answers incoming calls
+PSTN_WORKER = "pstn"
 
 
 def new_run_id() -> str:
@@ -68,10 +68,7 @@ class HarnessSession:
         self.switch: Softswitch = switch
         self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s)
         self.capture: Capture | None = None
-        self.stack: SipStack | None = None
-        self.lines: dict[str, LineAgent] = {}  # every beta line, registered
-        self.dialling: OrderedDict[str, LineAgent] = OrderedDict()  # lines with an account
-        self.receiver: LineAgent | None = None
+        self.farm: AgentFarm | None = None
         self.registration: dict[str, Any] = {}
         self.store: ResultStore | None = None
         self.refs = {"a": reference.build("allison-a", self.run_dir / "reference"),
@@ -86,7 +83,7 @@ class HarnessSession:
         self.switch_losses = 0  # calls in a row that lost the switch (circuit breaker)
         self.last_switch_failure = ""
         self.switch_failed = False  # the switch died during the run: INCOMPLETE
-        self.board = Switchboard()
+        self.lock = threading.Lock()  # calls run in threads: the store, ledgers, counters
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
         self.thresholds = ThresholdTable.build(parse_thresholds(cfg.thresholds), cfg.source)
@@ -105,10 +102,6 @@ class HarnessSession:
                                        bpf)
                 self.capture.start()
             self.guard.start()
-            self.stack = SipStack(self.run_dir / "pjsua.log", self.cfg.media.clock_rate,
-                                  self.cfg.media.jb_init_ms)
-            self.stack.start()
-            self.stack.watch = self.switch.failure
             self._start_agents()
         except HarnessError as exc:
             self.store.add_error(str(exc))
@@ -122,6 +115,8 @@ class HarnessSession:
         env: dict[str, Any] = {"run_id": self.run_id, "system_under_test": self.switch.name}
         env.update(self.switch.versions())
         env["pjsip"] = "2.15 (pjsua2-python)"
+        env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
+                        f"up to {self.cfg.agents.concurrent_calls} calls at once"
         env["registration"] = self.registration
         env["host"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, " \
                       f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -133,19 +128,12 @@ class HarnessSession:
     def close(self, finished: bool = True) -> None:
         """Stop everything and write the report; `finished=False` (an interrupted plan)
         marks the run INCOMPLETE. Every call already measured is kept either way."""
-        for agent in [*self.dialling.values(), *(self.receiver and [self.receiver] or [])]:
-            agent.release()
-        self.dialling.clear()
-        self.lines.clear()
-        self.receiver = None
-        self.pstn.release()
-        if self.stack is not None:
-            try:
-                self.stack.run_for(0.2)
-            except Exception:  # noqa: BLE001 - teardown must go on
-                pass
-            self.stack.close()
-            self.stack = None
+        if self.farm is not None:
+            self.farm.close()
+            for worker, why in self.farm.dead.items():
+                if self.store is not None and "exited (exit code 0)" not in why:
+                    self.store.add_error(f"agent worker {worker}: {why}")
+            self.farm = None
         self.guard.stop()
         if self.capture is not None:
             self.capture.stop()
@@ -191,30 +179,21 @@ class HarnessSession:
 
     # -- lines -------------------------------------------------------------------------
     def _start_agents(self) -> None:
-        """Site transports, the PSTN gateway, the receiving account, every line
-        registered with the switch (see harness/sip/register.py for why not pjsua)."""
-        assert self.stack is not None
-        sites = sorted({ln.site for ln in self.plan.lines})
-        site_tp = {site: self.stack.add_udp_transport() for site in sites}
-        n = len(self.plan.lines)
-        self.pstn.start(self.stack, self.board, self._proxy(),
-                        self.agent_rtp_base + AGENT_PORTS_PER_LINE * n, AGENT_PORTS_PER_LINE)
-        self.receiver = LineAgent(Line(0, 0, "receiver", ""), self.switch.domain, self._proxy(),
-                                  self.receiver_rtp_ports()[0], RECEIVER_PORTS, None,
-                                  self.board, "receiver", static=True)
-        self.receiver.ensure_account(make_default=True)
+        """The agent farm (the beta lines spread over worker processes, the simulated
+        PSTN in one of its own), then every line registered with the switch at its
+        worker's address (see harness/sip/register.py for why not through pjsua)."""
+        specs = self.worker_specs()
+        self.farm = AgentFarm(specs, self._on_worker_stalls)
+        self.farm.start()
+        self.farm.watch = self.switch.failure
         registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
         failed, rrd = [], []
+        n = len(self.plan.lines)
         try:
-            for idx, line in enumerate(self.plan.lines):
-                agent = LineAgent(line, self.switch.domain, self._proxy(),
-                                  self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx,
-                                  AGENT_PORTS_PER_LINE, site_tp[line.site], self.board)
-                reg = registrar.register(line.number, line.password, agent.contact)
-                agent.registered = reg.code == 200
-                self.lines[line.name] = agent
-                self.board.by_user[line.number] = agent
-                if agent.registered and reg.rrd_s is not None:
+            for line in self.plan.lines:
+                contact = f"sip:{line.number}@{self.caller_addr(line.name)}"
+                reg = registrar.register(line.number, line.password, contact)
+                if reg.code == 200 and reg.rrd_s is not None:
                     rrd.append(reg.rrd_s)
                 else:
                     failed.append(f"{line.name} ({line.number}): {reg.code} {reg.reason}")
@@ -227,31 +206,58 @@ class HarnessSession:
             raise SipError(f"registration failed for {len(failed)} of {n} lines: "
                            + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
 
-    def agent(self, line: Line) -> LineAgent:
-        """The line's agent, with a dialling account (least recently used ones are
-        released: the wheel allows 8 pjsua2 accounts per process)."""
-        agent = self.lines[line.name]
-        return self._dialler(agent)
+    def worker_specs(self) -> list[WorkerSpec]:
+        """Lines dealt round-robin over `agents.workers` processes, so that a line and
+        the line it forwards to never share one (a shared Endpoint answers the
+        forwarded INVITE 482); the PSTN gateway and its subscribers in one more."""
+        count = min(self.cfg.agents.workers, len(self.plan.lines))
+        groups: list[list[Seat]] = [[] for _ in range(count)]
+        home: dict[str, int] = {}
+        for idx, line in enumerate(self.plan.lines):
+            rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx
+            home[line.name] = idx % count
+            groups[idx % count].append(Seat(line, line.name, rtp))
+        for rule in self.plan.forwarding if count > 1 else ():
+            src, dst = self.plan.line(rule.line), self.plan.line_by_number(rule.target)
+            if src and dst and home[src.name] == home[dst.name]:
+                seat = next(x for x in groups[home[dst.name]] if x.name == dst.name)
+                groups[home[dst.name]].remove(seat)
+                home[dst.name] = (home[dst.name] + 1) % count
+                groups[home[dst.name]].append(seat)
+        proxy, media = self._proxy(), self.cfg.media
+        specs = [WorkerSpec(f"w{i + 1}", self.run_dir / f"pjsua-w{i + 1}.log", self.switch.domain,
+                            proxy, tuple(seats), AGENT_PORTS_PER_LINE,
+                            (self.receiver_base(i), RECEIVER_PORTS),
+                            clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
+                 for i, seats in enumerate(groups)]
+        pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
+        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN, proxy,
+                                self.pstn.seats(pstn_rtp, AGENT_PORTS_PER_LINE),
+                                AGENT_PORTS_PER_LINE, (pstn_rtp, AGENT_PORTS_PER_LINE),
+                                sip_port=self.pstn.port, gateway=True,
+                                clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
+        return specs
 
-    def _dialler(self, agent: LineAgent) -> LineAgent:
-        self.dialling.pop(agent.name, None)
-        while len(self.dialling) >= MAX_DIAL_ACCOUNTS:
-            _, idle = self.dialling.popitem(last=False)
-            idle.release()
-        agent.ensure_account()
-        self.dialling[agent.name] = agent
-        return agent
+    def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:
+        for end, late in lates:
+            self.guard.record(end, late)
+
+    def caller_addr(self, seat: str) -> str:
+        """The SIP address (127.0.0.1:port) the seat's worker sends from."""
+        assert self.farm is not None
+        return f"127.0.0.1:{self.farm.ports[self.farm.worker_of(seat)]}"
 
     def _proxy(self) -> str:
         return f"sip:{self.switch.sip_host}:{self.switch.sip_port};lr"
 
-    def pstn_caller(self, number: str) -> LineAgent:
-        """The simulated PSTN subscriber `number` (places incoming DID calls)."""
-        agent = self.pstn.callers.get(number)
-        if agent is None:
-            raise DialGuardError(number, "not a PSTN subscriber of the simulated PSTN "
-                                         f"(known: {', '.join(self.pstn.callers)})")
-        return self._dialler(agent)
+    def seat_of(self, caller: str) -> str:
+        """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""
+        if caller.startswith("pstn:"):
+            if caller[5:] not in self.pstn.callers:
+                raise DialGuardError(caller[5:], "not a PSTN subscriber of the simulated PSTN "
+                                                 f"(known: {', '.join(self.pstn.callers)})")
+            return caller
+        return self.plan.line(caller).name
 
     def breaker_open(self) -> bool:
         return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
@@ -269,16 +275,24 @@ class HarnessSession:
     # RTP ports of the agents, from agent_rtp_base: a block per line, a block per PSTN
     # party, then the receiving account's range
     def _rtp_span(self) -> int:
-        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + RECEIVER_PORTS
+        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + \
+            RECEIVER_PORTS * self.cfg.agents.workers
+
+    def receiver_base(self, worker: int) -> int:
+        return self.agent_rtp_base + AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) \
+            + RECEIVER_PORTS * worker
 
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
         return self.agent_rtp_base, self.agent_rtp_base + self._rtp_span() - 1
 
-    def receiver_rtp_ports(self) -> tuple[int, int]:
-        """RTP ports of the account that answers every incoming call (fault injection)."""
-        last = self.agent_rtp_span()[1]
-        return last - RECEIVER_PORTS + 1, last
+    def receiver_rtp_ports(self, line: str) -> tuple[int, int]:
+        """RTP ports on which `line` answers calls (its worker's receiving account), for
+        fault injection."""
+        assert self.farm is not None
+        worker = self.farm.worker_of(self.plan.line(line).name)
+        first = self.receiver_base(int(worker[1:]) - 1)
+        return first, first + RECEIVER_PORTS - 1
 
     # -- one plan row ------------------------------------------------------------------
     def run_call(self, spec: CallSpec) -> CallResult:

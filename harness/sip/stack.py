@@ -109,7 +109,7 @@ class SipStack:
             raise SipError(f"pjsua2 endpoint did not start: {exc.info()}") from exc
         self.ep = ep
         SipStack._alive += 1
-        self.set_codec("PCMU")
+        self.set_codec(None)
 
     def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
         """A SIP/UDP transport of its own on 127.0.0.1 (one per line, as a phone has
@@ -125,17 +125,21 @@ class SipStack:
             raise SipError(f"no SIP/UDP transport on 127.0.0.1: {exc.info()}") from exc
         return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
 
-    def set_codec(self, name: str) -> None:
-        """Offer only `name` (the plan row's codec) in new calls."""
-        if name == self._codec:
+    def set_codec(self, name: str | None) -> None:
+        """Offer only `name` in the next call placed; None: accept every codec a plan
+        may ask for (an answerer takes the offer's first codec it supports, RFC 3264
+        §6.1), which is how an agent stands between calls."""
+        key = name or "*"
+        if key == self._codec:
             return
-        if name not in CODEC_IDS:
+        if name is not None and name not in CODEC_IDS:
             raise SipError(f"codec {name!r} not supported (known: {', '.join(CODEC_IDS)})")
         assert self.ep is not None
         for info in self.ep.codecEnum2():
             self.ep.codecSetPriority(info.codecId, 0)
-        self.ep.codecSetPriority(CODEC_IDS[name], 255)
-        self._codec = name
+        for rank, codec in enumerate([name] if name else list(CODEC_IDS)):
+            self.ep.codecSetPriority(CODEC_IDS[codec], 255 - rank)
+        self._codec = key
 
     # -- event pump ------------------------------------------------------------------
     def at(self, delay_s: float, fn: Callable[[], None]) -> None:

@@ -72,7 +72,7 @@ def test_onnet_call_is_timed_cdr_matched_and_scored(live: HarnessSession) -> Non
 @pytest.mark.fault
 @pytest.mark.parametrize("chain", ["INPUT", "OUTPUT"])
 def test_one_direction_of_media_cut_fails_the_call(live: HarnessSession, chain: str) -> None:
-    first, last = live.receiver_rtp_ports()  # the called side's RTP/RTCP ports
+    first, last = live.receiver_rtp_ports("site2/01")  # the called side's RTP/RTCP ports
     with drop_udp(first, last, chain):
         r = live.run_call(ONNET)
     assert r.final_code == 200
