@@ -42,6 +42,7 @@ class _SessionHolder:
         self.session: Any = None
         self.failed: str = ""
         self.dry_lines: list[str] = []
+        self.scheduler: Any = None
 
     def get(self) -> Any:
         if self.failed:
@@ -60,7 +61,20 @@ class _SessionHolder:
                 raise
         return self.session
 
+    def result(self, item: BetaCallItem) -> CallResult:
+        """The row's result. The first row asked for starts every selected row of the
+        run through the session's scheduler (concurrent calls, see harness/schedule.py);
+        each item then waits for its own row, so the report follows plan order."""
+        session = self.get()
+        if self.scheduler is None:
+            rows = [i.spec for i in item.session.items if isinstance(i, BetaCallItem)]
+            self.scheduler = session.schedule(rows)
+        result: CallResult = self.scheduler.result(item.spec.plan_id)
+        return result
+
     def close(self, finished: bool = True) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.session is not None:
             self.session.close(finished)
 
@@ -175,7 +189,7 @@ class BetaCallItem(pytest.Item):
         if self.config.getoption("--dry-run"):
             self._dry_run()
             return
-        result = holder.get().run_call(self.spec)
+        result = holder.result(self)
         self.user_properties.append(("verdict", result.verdict.status.value))
         self.user_properties.append(("progress", _progress(result)))
         if result.verdict.status is not Status.PASS:

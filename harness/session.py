@@ -32,6 +32,7 @@ from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore
 from harness.runner import CallRunner, error_result
+from harness.schedule import PlanScheduler
 from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
 from harness.sip.scenario import Seat, WorkerSpec
@@ -305,7 +306,8 @@ class HarnessSession:
             result = error_result(spec, f"not dialled: circuit breaker open after "
                                         f"{self.switch_losses} calls in a row lost the switch "
                                         f"({self.last_switch_failure})", time.time())
-            self.store.add(result)
+            with self.lock:
+                self.store.add(result)
             return result
         attempts: list[CallResult] = []
         for _ in range(1 + self.cfg.guard.retries_on_stall):
@@ -314,11 +316,18 @@ class HarnessSession:
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
                 break
         final = attempts[-1]
-        self._count_switch_loss(final)
+        with self.lock:
+            self._count_switch_loss(final)
         if len(attempts) > 1:
             earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
                        for i, r in enumerate(attempts[:-1])]
             final = replace(final, verdict=replace(final.verdict,
                                                    reasons=final.verdict.reasons + tuple(earlier)))
-        self.store.add(final)
+        with self.lock:
+            self.store.add(final)
         return final
+
+    def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
+        """Place `specs` concurrently (see harness/schedule.py); read each row's result
+        with `.result(plan_id)`."""
+        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls)
