@@ -34,7 +34,7 @@ class SutConfig:
     allow_remote: bool = False  # external switch off this host: off in tests and CI
     circuit_breaker: int = 3  # stop dialling after this many calls in a row lost the switch
     rtp_port_min: int = 0  # 0 = choose a free range
-    kamailio_children: int = 2
+    kamailio_children: int = 1  # see docs/configuration.md: SQLite acc and concurrent writers
     no_answer_timeout_s: float = 8.0  # the switch gives up ringing (then 408, or CFNA)
     # faults the embedded switch can be rendered with, for the harness's own tests:
     # comma-separated, e.g. "misroute_ld_to_local,ignore_privacy"
@@ -42,7 +42,8 @@ class SutConfig:
 
 
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
-DEFAULT_FORWARDING = "site6/06>site6/07:unconditional"
+DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
+                      "site6/10>site6/11:no_answer:4")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
 from harness.numberplan import NumberPlan
 from harness.runner import error_result
+
+T = TypeVar("T")
 
 
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
@@ -51,6 +54,7 @@ class PlanScheduler:
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._feed, name="plan-scheduler", daemon=True)
         self._stopped = False
+        self._held = 0  # jobs waiting to run alone (a busy hour)
         self._thread.start()
 
     def result(self, plan_id: str) -> CallResult:
@@ -59,6 +63,19 @@ class PlanScheduler:
                 self._cond.wait()
             return self._results[plan_id]
 
+    def exclusive(self, job: Callable[[], T]) -> T:
+        """Run `job` once no row is up, starting no row until it returns."""
+        with self._cond:
+            self._held += 1
+            while self._running:
+                self._cond.wait()
+        try:
+            return job()
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify_all()
+
     def stop(self) -> None:
         """Start no more rows (an interrupted run); rows in progress finish."""
         with self._cond:
@@ -66,7 +83,7 @@ class PlanScheduler:
             self._cond.notify_all()
 
     def _startable(self, spec: CallSpec) -> bool:
-        if self._exclusive or len(self._running) >= self.concurrency:
+        if self._held or self._exclusive or len(self._running) >= self.concurrency:
             return False
         if spec.profile != "clean":
             return not self._running  # an impairment applies to every call: alone

@@ -8,6 +8,7 @@ on every exit path, with every call already measured.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -18,6 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness import busyhour
+from harness.busyhour import LoadReport
 from harness.capture.dumpcap import Capture
 from harness.cdr.billing import Tariff
 from harness.cdr.ledger import Ledger
@@ -27,7 +30,7 @@ from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
-from harness.model import CallResult, CallSpec, Status
+from harness.model import CallResult, CallSpec, LoadSpec, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore
@@ -229,6 +232,7 @@ class HarnessSession:
         specs = [WorkerSpec(f"w{i + 1}", self.run_dir / f"pjsua-w{i + 1}.log", self.switch.domain,
                             proxy, tuple(seats), AGENT_PORTS_PER_LINE,
                             (self.receiver_base(i), RECEIVER_PORTS),
+                            sip_port=self.worker_sip_port(i),
                             clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
                  for i, seats in enumerate(groups)]
         pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
@@ -273,11 +277,17 @@ class HarnessSession:
         else:
             self.switch_losses = 0
 
-    # RTP ports of the agents, from agent_rtp_base: a block per line, a block per PSTN
-    # party, then the receiving account's range
+    # ports of the agents, from agent_rtp_base: an RTP block per line, a block per PSTN
+    # party, each worker's receiving account's RTP range, then each worker's SIP port
     def _rtp_span(self) -> int:
         return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + \
-            RECEIVER_PORTS * self.cfg.agents.workers
+            RECEIVER_PORTS * self.cfg.agents.workers + self.cfg.agents.workers
+
+    def worker_sip_port(self, worker: int) -> int:
+        """Each line worker's SIP port: the span's last ports, so that no kernel-chosen
+        port can land among the agents' RTP ports (a fault rule on those would then
+        cut a worker's signalling too)."""
+        return self.agent_rtp_span()[1] + 1 + worker
 
     def receiver_base(self, worker: int) -> int:
         return self.agent_rtp_base + AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) \
@@ -285,7 +295,8 @@ class HarnessSession:
 
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
-        return self.agent_rtp_base, self.agent_rtp_base + self._rtp_span() - 1
+        return self.agent_rtp_base, \
+            self.agent_rtp_base + self._rtp_span() - self.cfg.agents.workers - 1
 
     def receiver_rtp_ports(self, line: str) -> tuple[int, int]:
         """RTP ports on which `line` answers calls (its worker's receiving account), for
@@ -296,7 +307,7 @@ class HarnessSession:
         return first, first + RECEIVER_PORTS - 1
 
     # -- one plan row ------------------------------------------------------------------
-    def run_call(self, spec: CallSpec) -> CallResult:
+    def run_call(self, spec: CallSpec, retries_on_stall: int | None = None) -> CallResult:
         """Place the call; re-place it while the guard marks it invalid (bounded).
 
         Circuit breaker: after `sut.circuit_breaker` calls in a row lost the switch,
@@ -310,7 +321,9 @@ class HarnessSession:
                 self.store.add(result)
             return result
         attempts: list[CallResult] = []
-        for _ in range(1 + self.cfg.guard.retries_on_stall):
+        retries = self.cfg.guard.retries_on_stall if retries_on_stall is None \
+            else retries_on_stall
+        for _ in range(1 + retries):
             result = self.runner.attempt(spec)
             attempts.append(result)
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
@@ -326,6 +339,39 @@ class HarnessSession:
         with self.lock:
             self.store.add(final)
         return final
+
+    def run_load(self, spec: LoadSpec) -> LoadReport:
+        """A busy hour (harness/busyhour.py): every call of it placed at once, each
+        measured and stored like a plan row (no re-placing: a call re-placed after a
+        stall would no longer be under load; it is flagged instead)."""
+        assert self.farm is not None and self.store is not None
+        rows = busyhour.busy_hour_calls(self.plan, spec)
+        pids = [os.getpid(), *(self.farm.pid(w) for w in self.farm.alive())]
+        cpu0 = [busyhour.cpu_seconds(p) for p in pids]
+        t0 = time.monotonic()
+        sched = PlanScheduler(rows, lambda r: self.run_call(r, retries_on_stall=0), self.plan,
+                              len(rows))
+        results = [sched.result(r.plan_id) for r in rows]
+        wall_s = time.monotonic() - t0
+        cpu = [busyhour.cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+        from harness.report.results import call_to_json, rfc6076
+
+        rfc = rfc6076([call_to_json(r) for r in results])
+        mos, invalid = busyhour.mos_distribution(results)
+        status, reasons = busyhour.judge(spec, rfc, mos, invalid, results)
+        stall = self.guard.report(t0, time.monotonic())
+        report = busyhour.LoadReport(
+            spec.plan_id, spec.call_type, len(rows), busyhour.concurrent_peak(results), wall_s,
+            {k: rfc[k] for k in ("overall",)}, mos, invalid, stall.max_stall_s,
+            {"controller": round(cpu[0], 2), "agents": round(sum(cpu[1:]), 2),
+             "per_call": round(sum(cpu) / max(1, len(rows)), 3)},
+            {"controller": round(busyhour.rss_mb(pids[0]), 1),
+             "agents": round(sum(busyhour.rss_mb(p) for p in pids[1:]), 1)},
+            status, reasons)
+        with self.lock:
+            self.store.loads.append(dataclasses.asdict(report))
+            self.store.write()
+        return report
 
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
         """Place `specs` concurrently (see harness/schedule.py); read each row's result

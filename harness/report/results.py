@@ -119,6 +119,7 @@ class ResultStore:
         self.environment = environment
         self.calls: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.loads = []
         self.started_wall = time.time()
         self.finished = False
         self._closed = False
@@ -162,10 +163,11 @@ class ResultStore:
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "environment": redact(self.environment), "summary": self.summary(),
-                "errors": self.errors, "billing": self.billing,
+                "errors": self.errors, "billing": self.billing, "busy_hour": self.loads,
                 "rfc6076": rfc6076(self.calls), "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
+    loads: list[dict[str, Any]]  # busy-hour rows (harness/busyhour.py), as measured
 
     def record(self) -> RunRecord:
         """This run as the report renders it (the same data the database holds)."""

@@ -25,6 +25,7 @@ be flagged even when the controller was not).
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import traceback
@@ -359,6 +360,11 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     controller handles by stopping its workers in order."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # pjlib prints its banner before the log config applies: into the worker's log
+    out = os.open(spec.log_path.with_suffix(".out"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
     worker = Worker(spec, conn)
     try:
         port = worker.start()
