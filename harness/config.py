@@ -77,7 +77,9 @@ class MediaConfig:
 class AgentsConfig:
     """The agent farm (harness/sip/worker.py) and how many calls run at once."""
 
-    workers: int = 7  # processes hosting the beta lines (plus one for the PSTN)
+    # lines per worker process: the pjsua2 wheel holds 4 calls per process (PJSUA_MAX_CALLS,
+    # measured: the 5th is refused PJ_ETOOMANY whatever uaConfig.maxCalls says)
+    lines_per_worker: int = 4
     concurrent_calls: int = 16  # plan rows placed at once (1: one after another)
 
 
@@ -248,8 +250,9 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     _validate_sut(cfg)
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
-    if not 1 <= cfg.agents.workers <= 42:
-        raise ConfigError(f, "agents.workers", cfg.agents.workers, "must be 1..42")
+    if not 1 <= cfg.agents.lines_per_worker <= 4:
+        raise ConfigError(f, "agents.lines_per_worker", cfg.agents.lines_per_worker,
+                          "must be 1..4 (a pjsua2 process holds 4 calls)")
     if not 1 <= cfg.agents.concurrent_calls <= 84:
         raise ConfigError(f, "agents.concurrent_calls", cfg.agents.concurrent_calls,
                           "must be 1..84")

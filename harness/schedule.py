@@ -4,7 +4,9 @@ Rows start in plan order, up to `agents.concurrent_calls` at a time, each in a
 thread of its own (a call mostly waits on its agents; the measuring after it reads
 the capture and scores speech). A row waits while it would share a party with a
 call in progress: its calling line or PSTN subscriber, the line it dials, and the
-lines that line forwards to. A row under a network impairment profile runs alone:
+lines that line forwards to; and while the simulated PSTN already carries 4 calls
+(its worker is one pjsua2 process, which holds 4). A row under a network impairment
+profile runs alone:
 the impairment applies to every agent's media.
 
 `result(plan_id)` blocks until that row's call is measured, so a pytest item per row
@@ -25,6 +27,9 @@ from harness.runner import error_result
 T = TypeVar("T")
 
 
+PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
+
+
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
@@ -40,6 +45,16 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     return frozenset(names)
 
 
+def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
+    """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
+    legs = int(spec.caller.startswith("pstn:"))
+    try:
+        route = plan.route(plan.resolve_dial(spec.dial))
+    except HarnessError:
+        return legs
+    return legs + int(route.trunk is not None)
+
+
 class PlanScheduler:
     def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
                  plan: NumberPlan, concurrency: int) -> None:
@@ -47,6 +62,8 @@ class PlanScheduler:
         self.concurrency = max(1, concurrency)
         self._queue = list(specs)
         self._parties = {s.plan_id: parties(s, plan) for s in specs}
+        self._pstn = {s.plan_id: pstn_legs(s, plan) for s in specs}
+        self._pstn_up = 0
         self._busy: set[str] = set()
         self._running: set[str] = set()
         self._exclusive = False
@@ -87,6 +104,8 @@ class PlanScheduler:
             return False
         if spec.profile != "clean":
             return not self._running  # an impairment applies to every call: alone
+        if self._pstn_up + self._pstn[spec.plan_id] > PSTN_LEGS:
+            return False
         return not (self._parties[spec.plan_id] & self._busy)
 
     def _feed(self) -> None:
@@ -99,6 +118,7 @@ class PlanScheduler:
                 self._queue.remove(spec)
                 self._running.add(spec.plan_id)
                 self._busy |= self._parties[spec.plan_id]
+                self._pstn_up += self._pstn[spec.plan_id]
                 self._exclusive = spec.profile != "clean"
                 threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
                                  daemon=True).start()
@@ -116,5 +136,6 @@ class PlanScheduler:
             self._results[spec.plan_id] = result
             self._running.discard(spec.plan_id)
             self._busy -= self._parties[spec.plan_id]
+            self._pstn_up -= self._pstn[spec.plan_id]
             self._exclusive = False
             self._cond.notify_all()

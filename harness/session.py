@@ -45,7 +45,7 @@ from harness.thresholds import ThresholdTable
 
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
-RECEIVER_PORTS = 200  # RTP ports of each worker's account that answers incoming calls
+RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
 PSTN_WORKER = "pstn"
 
 
@@ -211,10 +211,11 @@ class HarnessSession:
                            + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
 
     def worker_specs(self) -> list[WorkerSpec]:
-        """Lines dealt round-robin over `agents.workers` processes, so that a line and
-        the line it forwards to never share one (a shared Endpoint answers the
-        forwarded INVITE 482); the PSTN gateway and its subscribers in one more."""
-        count = min(self.cfg.agents.workers, len(self.plan.lines))
+        """Lines dealt round-robin over the line workers (`agents.lines_per_worker`
+        each), so that a line and the line it forwards to never share a process (one
+        Endpoint answers the forwarded INVITE 482, a merged request); the simulated
+        PSTN's gateway and subscribers in one more."""
+        count = self.line_workers
         groups: list[list[Seat]] = [[] for _ in range(count)]
         home: dict[str, int] = {}
         for idx, line in enumerate(self.plan.lines):
@@ -223,11 +224,12 @@ class HarnessSession:
             groups[idx % count].append(Seat(line, line.name, rtp))
         for rule in self.plan.forwarding if count > 1 else ():
             src, dst = self.plan.line(rule.line), self.plan.line_by_number(rule.target)
-            if src and dst and home[src.name] == home[dst.name]:
-                seat = next(x for x in groups[home[dst.name]] if x.name == dst.name)
-                groups[home[dst.name]].remove(seat)
-                home[dst.name] = (home[dst.name] + 1) % count
-                groups[home[dst.name]].append(seat)
+            if src and dst and home[src.name] == home[dst.name]:  # swap with a neighbour
+                here, there = home[dst.name], (home[dst.name] + 1) % count
+                a = next(x for x in groups[here] if x.name == dst.name)
+                b = groups[there][-1]
+                groups[here][groups[here].index(a)], groups[there][-1] = b, a
+                home[a.name], home[b.name] = there, here
         proxy, media = self._proxy(), self.cfg.media
         specs = [WorkerSpec(f"w{i + 1}", self.run_dir / f"pjsua-w{i + 1}.log", self.switch.domain,
                             proxy, tuple(seats), AGENT_PORTS_PER_LINE,
@@ -281,7 +283,12 @@ class HarnessSession:
     # party, each worker's receiving account's RTP range, then each worker's SIP port
     def _rtp_span(self) -> int:
         return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + \
-            RECEIVER_PORTS * self.cfg.agents.workers + self.cfg.agents.workers
+            (RECEIVER_PORTS + 1) * self.line_workers
+
+    @property
+    def line_workers(self) -> int:
+        per = self.cfg.agents.lines_per_worker
+        return max(1, (len(self.plan.lines) + per - 1) // per)
 
     def worker_sip_port(self, worker: int) -> int:
         """Each line worker's SIP port: the span's last ports, so that no kernel-chosen
@@ -296,7 +303,7 @@ class HarnessSession:
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
         return self.agent_rtp_base, \
-            self.agent_rtp_base + self._rtp_span() - self.cfg.agents.workers - 1
+            self.agent_rtp_base + self._rtp_span() - self.line_workers - 1
 
     def receiver_rtp_ports(self, line: str) -> tuple[int, int]:
         """RTP ports on which `line` answers calls (its worker's receiving account), for

@@ -94,3 +94,13 @@ def test_stop_gives_unplaced_rows_an_error() -> None:
     sched.stop()
     last = sched.result("4")
     assert last.verdict.status is Status.ERROR and "interrupted" in last.verdict.reasons[0]
+
+
+def test_no_more_than_four_calls_on_the_simulated_pstn() -> None:
+    specs = [CallSpec(str(i), "local", f"site{i}/01", "5550190") for i in range(1, 7)]
+    specs.append(CallSpec("did", "incoming", "pstn:2125550188", "site7/05"))
+    run = Recorder(hold_s=0.1)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=16)
+    for s in specs:
+        sched.result(s.plan_id)
+    assert max(len(o) for o in run.overlaps) == 4
