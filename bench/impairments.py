@@ -21,7 +21,8 @@ from harness.config import load_config
 from harness.impair import PROFILES, Applied
 from harness.model import CallSpec, Expect
 from harness.session import HarnessSession
-from harness.sip.scenario import CallOutcome
+from harness.sip.farm import AgentFarm
+from harness.sip.scenario import CallOrder, CallOutcome
 
 NAN = float("nan")
 
@@ -34,7 +35,7 @@ class Tap:
         self.applied: Applied | None = None
         self.outcome: CallOutcome | None = None
         real_applied: Callable[..., Any] = harness.runner.applied
-        real_run_call: Callable[..., CallOutcome] = harness.runner.run_call
+        real_place: Callable[..., CallOutcome] = AgentFarm.place
 
         @contextmanager
         def applied(*args: Any, **kw: Any) -> Iterator[Applied]:
@@ -42,12 +43,12 @@ class Tap:
                 self.applied = a
                 yield a
 
-        def run_call(*args: Any, **kw: Any) -> CallOutcome:
-            self.outcome = real_run_call(*args, **kw)
+        def place(farm: AgentFarm, order: CallOrder) -> CallOutcome:
+            self.outcome = real_place(farm, order)
             return self.outcome
 
         harness.runner.applied = applied  # type: ignore[assignment]
-        harness.runner.run_call = run_call
+        AgentFarm.place = place  # type: ignore[method-assign]
 
 
 def one_call(s: HarnessSession, tap: Tap, prof: str) -> dict[str, float]:

@@ -34,7 +34,7 @@ class SutConfig:
     allow_remote: bool = False  # external switch off this host: off in tests and CI
     circuit_breaker: int = 3  # stop dialling after this many calls in a row lost the switch
     rtp_port_min: int = 0  # 0 = choose a free range
-    kamailio_children: int = 2
+    kamailio_children: int = 1  # see docs/configuration.md: SQLite acc and concurrent writers
     no_answer_timeout_s: float = 8.0  # the switch gives up ringing (then 408, or CFNA)
     # faults the embedded switch can be rendered with, for the harness's own tests:
     # comma-separated, e.g. "misroute_ld_to_local,ignore_privacy"
@@ -46,7 +46,8 @@ class SutConfig:
 
 
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
-DEFAULT_FORWARDING = "site6/06>site6/07:unconditional"
+DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
+                      "site6/10>site6/11:no_answer:4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,16 @@ class MediaConfig:
     clock_rate: int = 16000  # G.722 needs it; G.711 measured at its ceiling through it
     jb_init_ms: int = 60
     tail_pad_s: float = 1.5  # talk time beyond the reference length
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsConfig:
+    """The agent farm (harness/sip/worker.py) and how many calls run at once."""
+
+    # lines per worker process: the pjsua2 wheel holds 4 calls per process (PJSUA_MAX_CALLS,
+    # measured: the 5th is refused PJ_ETOOMANY whatever uaConfig.maxCalls says)
+    lines_per_worker: int = 4
+    concurrent_calls: int = 16  # plan rows placed at once (1: one after another)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +132,7 @@ class HarnessConfig:
     sut: SutConfig = field(default_factory=SutConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     cdr: CdrConfig = field(default_factory=CdrConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
@@ -261,6 +273,12 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     _validate_sut(cfg)
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
+    if not 1 <= cfg.agents.lines_per_worker <= 4:
+        raise ConfigError(f, "agents.lines_per_worker", cfg.agents.lines_per_worker,
+                          "must be 1..4 (a pjsua2 process holds 4 calls)")
+    if not 1 <= cfg.agents.concurrent_calls <= 84:
+        raise ConfigError(f, "agents.concurrent_calls", cfg.agents.concurrent_calls,
+                          "must be 1..84")
     if cfg.guard.stall_threshold_s <= 0:
         raise ConfigError(f, "guard.stall_threshold_s", cfg.guard.stall_threshold_s,
                           "must be > 0")

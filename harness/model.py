@@ -78,6 +78,24 @@ class CallSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadSpec:
+    """A plan row that loads the network: `calls` simultaneous calls pairing the beta
+    lines (84 lines: 42 calls), judged on RFC 6076 aggregates and the MOS-LQO median
+    (see harness/busyhour.py)."""
+
+    plan_id: str
+    call_type: str
+    calls: int = 42
+    talk_s: float = 8.0  # a scored call talks at least the reference length
+    score: bool = True  # PESQ both directions, both sources, every call
+    ser_pct_min: float = 100.0
+    srd_s_p95_max: float = 3.0
+    mos_lqo_median_min: float = 4.2
+    mos_lqo_call_min: float = 4.0  # each call's own floor
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SipEvent:
     """A SIP event seen by an agent. `t_mono` is time.monotonic() at the callback."""
 

@@ -17,7 +17,7 @@ import pytest
 
 from harness.config import load_config
 from harness.errors import HarnessError
-from harness.model import CallResult, CallSpec, Status
+from harness.model import CallResult, CallSpec, LoadSpec, Status
 
 _SESSION = pytest.StashKey["_SessionHolder"]()
 
@@ -42,6 +42,7 @@ class _SessionHolder:
         self.session: Any = None
         self.failed: str = ""
         self.dry_lines: list[str] = []
+        self.scheduler: Any = None
 
     def get(self) -> Any:
         if self.failed:
@@ -60,7 +61,29 @@ class _SessionHolder:
                 raise
         return self.session
 
+    def result(self, item: BetaCallItem) -> CallResult:
+        """The row's result. The first row asked for starts every selected row of the
+        run through the session's scheduler (concurrent calls, see harness/schedule.py);
+        each item then waits for its own row, so the report follows plan order."""
+        result: CallResult = self._scheduler(item).result(item.spec.plan_id)
+        return result
+
+    def load(self, item: BetaLoadItem) -> Any:
+        """A busy-hour row, run while no plan row is up (the scheduler holds them)."""
+        session = self.get()
+        return self._scheduler(item).exclusive(lambda: session.run_load(item.spec))
+
+    def _scheduler(self, item: pytest.Item) -> Any:
+        session = self.get()
+        if self.scheduler is None:
+            rows = [i.spec for i in item.session.items if isinstance(i, BetaCallItem)
+                    and not session.tls_unsupported(i.spec)]
+            self.scheduler = session.schedule(rows)
+        return self.scheduler
+
     def close(self, finished: bool = True) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.session is not None:
             self.session.close(finished)
 
@@ -112,14 +135,19 @@ class BetaPlanFile(pytest.File):
         sys.modules[name] = module
         spec.loader.exec_module(module)
         plan = getattr(module, "PLAN", None)
-        if not isinstance(plan, list) or not all(isinstance(r, CallSpec) for r in plan):
-            raise self.CollectError(f"{self.path}: PLAN must be a list of CallSpec rows")
+        if not isinstance(plan, list) or \
+                not all(isinstance(r, (CallSpec, LoadSpec)) for r in plan):
+            raise self.CollectError(f"{self.path}: PLAN must be a list of CallSpec or "
+                                    "LoadSpec rows")
         seen: set[str] = set()
         for row in plan:
             if row.plan_id in seen:
                 raise self.CollectError(f"{self.path}: plan id {row.plan_id} appears twice")
             seen.add(row.plan_id)
-            yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
+            if isinstance(row, LoadSpec):
+                yield BetaLoadItem.from_parent(self, name=row.plan_id, spec=row)
+            else:
+                yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -175,11 +203,10 @@ class BetaCallItem(pytest.Item):
         if self.config.getoption("--dry-run"):
             self._dry_run()
             return
-        session = holder.get()
-        why = session.tls_unsupported(self.spec)  # a TLS + SRTP row on a switch without TLS
+        why = holder.get().tls_unsupported(self.spec)  # a TLS + SRTP row, switch without TLS
         if why:
             pytest.skip(why)
-        result = session.run_call(self.spec)
+        result = holder.result(self)
         self.user_properties.append(("verdict", result.verdict.status.value))
         self.user_properties.append(("progress", _progress(result)))
         if result.verdict.status is not Status.PASS:
@@ -214,6 +241,44 @@ class BetaCallItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
+
+
+class BetaLoadItem(pytest.Item):
+    """A busy-hour row: every line in a call at once (harness/busyhour.py)."""
+
+    def __init__(self, *, spec: LoadSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.extra_keyword_matches.update(["load", "busy_hour"])
+
+    def runtest(self) -> None:
+        if self.config.getoption("--dry-run"):
+            self.config.stash[_SESSION].dry_lines.append(
+                f"{self.spec.plan_id} {self.spec.call_type}: {self.spec.calls} on-net calls "
+                "at once, every line paired")
+            return
+        report = self.config.stash[_SESSION].load(self)
+        self.user_properties.append(("verdict", report.status.value))
+        self.user_properties.append(("progress", "\n".join(report.lines())))
+        if report.status is not Status.PASS:
+            raise BetaLoadFailed(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, BetaLoadFailed):
+            return "\n".join(excinfo.value.report.lines())
+        if isinstance(excinfo.value, HarnessError):
+            return f"{self.spec.plan_id}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
+
+
+class BetaLoadFailed(Exception):
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        super().__init__("; ".join(report.reasons))
 
 
 @pytest.fixture(scope="session")

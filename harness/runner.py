@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,10 +37,10 @@ from harness.model import (
     Status,
     Verdict,
 )
+from harness.netdelay import DelayReport
 from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
-from harness.sip.agent import Leg, LineAgent, ruri_parts
-from harness.sip.scenario import CallOutcome, FarEnd, LegOutcome, Script, run_call
+from harness.sip.scenario import CallOrder, CallOutcome, FarEndPolicy, LegOutcome, Script
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
@@ -57,72 +56,79 @@ class CallRunner:
         self.s = session
 
     # -- placing the call --------------------------------------------------------------
-    def resolve(self, spec: CallSpec) -> tuple[LineAgent, str, Route, str]:
-        """(calling agent, target URI, route, calling number); raises DialGuardError."""
+    def resolve(self, spec: CallSpec) -> tuple[str, str, Route, str]:
+        """(calling seat, target URI, route, calling number); raises DialGuardError."""
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
         route = plan.route(dial)  # the dial guard, before any SIP
-        if spec.caller.startswith("pstn:"):
-            number = spec.caller[5:]
-            caller = self.s.pstn_caller(number)
-        else:
-            line = plan.line(spec.caller)
-            caller, number = self.s.agent(line), line.number
-        return caller, f"sip:{dial}@{self.s.switch.domain}", route, number
+        seat = self.s.seat_of(spec.caller)
+        number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
+        return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
-    def far_end(self, spec: CallSpec, call_dir: Path,
-                route: Route) -> Callable[[LineAgent, Leg], FarEnd]:
-        refs = self.s.refs
+    def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
+        """How whoever the switch rings behaves: the dialled line as the row says, a line
+        the call is forwarded to answers, PSTN numbers as the PSTN directory says."""
         dialled = self.s.plan.line_by_number(route.number)
-
-        def policy(agent: LineAgent, leg: Leg) -> FarEnd:
-            media = {"play_wav": refs["b"].path, "record_wav": call_dir / "recorded_a_to_b.wav"}
-            if not leg.agent_name.startswith("pstn:"):
-                # the row's behaviour is the dialled line's; a line a call is
-                # forwarded to answers
-                kind = spec.callee_behaviour if dialled is None or \
-                    leg.agent_name == dialled.name else "answer"
-                return FarEnd(kind, 200, spec.answer_after_s, **media)
-            number = ruri_parts(leg.request.get("request-line", ""))[0]
-            pstn = self.s.plan.pstn_number(number)
-            if pstn is None or pstn.behaviour == "unassigned":
-                return FarEnd("reject", 404)
-            return FarEnd(pstn.behaviour, 200, pstn.answer_after_s, **media)
-        return policy
+        return FarEndPolicy(
+            dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
+            tuple((p.number, p.behaviour, p.answer_after_s) for p in self.s.plan.pstn),
+            self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav")
 
     def attempt(self, spec: CallSpec) -> CallResult:
         started_wall = time.time()
         s = self.s
-        s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
-        call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
+        with s.lock:
+            s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
+            call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
-            caller, target, route, number = self.resolve(spec)
+            seat, target, route, number = self.resolve(spec)
             impairment = profile(spec.profile)
-            assert s.stack is not None
-            s.stack.set_codec(s.codec_override or spec.codec)
-            secure = s.secure_call(spec, caller, route.number)  # TLS + SRTP rows
+            secure = s.secure_call(spec, route.number)  # TLS + SRTP rows
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
+        refs = s.refs_for(spec.codec)
         talk_s = spec.talk_s
         if audio:
-            talk_s = max(talk_s, max(r.duration_s for r in s.refs.values())
+            talk_s = max(talk_s, max(r.duration_s for r in refs.values())
                          + s.cfg.media.tail_pad_s)
         script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
-                        a_play=s.refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
-        with secure as caller, applied(impairment, *s.agent_rtp_span()):
-            out = run_call(s.stack, caller, target, script,
-                           self.far_end(spec, call_dir, route))
+                        a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
+        order = CallOrder(uuid.uuid4().hex, seat, target, script,
+                          self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
+                          secure=spec.transport == "tls")
+        assert s.farm is not None
+        with secure, applied(impairment, *s.agent_rtp_span(),
+                             stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
+            out = s.farm.place(order)
+        with s.lock:
+            s.tls_sessions.extend(out.a.tls_sessions)
         try:
-            return self.measure(spec, out, call_dir, started_wall, caller.sip_addr, route,
-                                number)
+            result = self.measure(spec, out, call_dir, started_wall, s.caller_addr(seat),
+                                  route, number)
+            return self.with_delay_stage(result, network.delay, call_dir)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
                            call_id=out.a.call_id, final_code=out.a.final_code,
                            events=out.events)
+
+    @staticmethod
+    def with_delay_stage(result: CallResult, delay: DelayReport | None,
+                         call_dir: Path) -> CallResult:
+        """A delay/jitter profile's own timing beside the call (delay_stage.json); a
+        stage that stalled, died or was bypassed makes the call's figures invalid:
+        the impairment was not the one the profile names."""
+        if delay is None:
+            return result
+        (call_dir / "delay_stage.json").write_text(json.dumps(asdict(delay), indent=2))
+        if delay.valid:
+            return result
+        why = f"invalid_measurement: delay stage: {'; '.join(delay.problems)}"
+        return replace(result, verdict=Verdict(Status.ERROR, (why, *result.verdict.reasons),
+                                               True))
 
     # -- measuring it ------------------------------------------------------------------
     def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
@@ -160,7 +166,7 @@ class CallRunner:
     def packets(self, out: CallOutcome, call_dir: Path, marker: str) -> list[UdpPacket]:
         """The call's packets from the run capture (after dumpcap has flushed them)."""
         capture = self.s.capture
-        if capture is None:
+        if capture is None or not out.events:  # nothing was sent (e.g. the switch was gone)
             return []
         tag = marker.encode()
         if not capture.sync(lambda p: tag in p.payload, 5.0):
@@ -208,7 +214,8 @@ class CallRunner:
                 receiver.stats.media_profile == "RTP/SAVP"
             wire_rtp = [] if encrypted else rtp  # SRTP: the wire is not decodable
             agent_q, wire_q, st = assess(DirectionInput(
-                direction, self.s.refs[ref_key], spec.codec, negotiated, receiver.record_wav,
+                direction, self.s.refs_for(spec.codec)[ref_key], spec.codec, negotiated,
+                receiver.record_wav,
                 receiver.record_span_s, wire_rtp,
                 call_dir / f"wire_{direction}.wav" if self.s.capture and wire_rtp else None),
                 stall)
@@ -226,8 +233,8 @@ class CallRunner:
         certificate); an SRTP row: RTP/SAVP on both legs and no bare frame on the wire."""
         fails: list[str] = []
         tls = self.s.switch.tls_listener()
-        if spec.transport == "tls" and tls is not None and self.s.stack is not None:
-            fails += tls_checks(self.s.stack.tls_sessions, f"{tls.host}:{tls.port}")
+        if spec.transport == "tls" and tls is not None:
+            fails += tls_checks(list(out.a.tls_sessions), f"{tls.host}:{tls.port}")
         if spec.srtp and out.b is not None and out.a.final_code == 200:
             toward = {d: rtp_toward(packets, leg.stats.local_rtp)
                       for d, leg in (("a_to_b", out.b), ("b_to_a", out.a))

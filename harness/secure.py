@@ -22,8 +22,7 @@ from collections import Counter
 
 from harness.capture.rtp import RtpPacket
 from harness.model import QualityScore
-from harness.sip.scenario import CallOutcome
-from harness.sip.stack import TlsSession
+from harness.sip.scenario import CallOutcome, TlsSession
 
 MIN_TLS = ("TLSv1.2", "TLSv1.3")
 G711_FRAME = 160  # bytes of a 20 ms PCMU/PCMA frame (RFC 3551 §4.5.14)

@@ -8,17 +8,20 @@ on every exit path, with every call already measured.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness import busyhour
+from harness.busyhour import LoadReport
 from harness.capture.dumpcap import Capture
 from harness.cdr.billing import Tariff
 from harness.cdr.ledger import Ledger
@@ -28,34 +31,23 @@ from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import reference
-from harness.model import CallResult, CallSpec, Line, Status
+from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
 from harness.numberplan import NumberPlan
-from harness.pstn.simulator import PstnSimulator
+from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore
 from harness.runner import CallRunner, error_result
-from harness.sip.agent import LineAgent, Switchboard
+from harness.schedule import PlanScheduler
+from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
-from harness.sip.stack import SipStack
+from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range
 from harness.thresholds import ThresholdTable
 
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
-RECEIVER_PORTS = 400  # RTP ports of the account that answers every incoming call
-MAX_DIAL_ACCOUNTS = 6  # the wheel allows 8 accounts: the receiver + dialling lines
-MAX_TRANSPORTS = 8  # the wheel's pjsua transports per process, TLS included (PJ_ETOOMANY)
-
-
-def site_transports(stack: SipStack, sites: list[int],
-                    tls: bool) -> dict[int, tuple[int, int]]:
-    """A UDP transport (an address) per site, within the wheel's 8 transports: the PSTN
-    gateway takes one and a TLS transport (sut.tls) another, so with 7 sites and TLS
-    the last site shares the previous site's address (no plan row calls between them).
-    The multi-process agent farm gives each worker its own 8."""
-    slots = MAX_TRANSPORTS - 1 - (1 if tls else 0)
-    udp = [stack.add_udp_transport() for _ in range(min(len(sites), slots))]
-    return {site: udp[min(i, len(udp) - 1)] for i, site in enumerate(sites)}
+RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
+PSTN_WORKER = "pstn"
 
 
 def new_run_id() -> str:
@@ -77,19 +69,16 @@ class HarnessSession:
         elif switch is None:
             from harness.softswitch.kamailio import EmbeddedKamailio
 
-            switch = EmbeddedKamailio(cfg.sut, self.run_dir)
+            switch = EmbeddedKamailio(cfg.sut, self.run_dir, cfg.load)
         self.switch: Softswitch = switch
         self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s)
         self.capture: Capture | None = None
-        self.stack: SipStack | None = None
-        self.lines: dict[str, LineAgent] = {}  # every beta line, registered
-        self.dialling: OrderedDict[str, LineAgent] = OrderedDict()  # lines with an account
-        self.receiver: LineAgent | None = None
-        self.tls_transport: tuple[int, int] | None = None  # sut.tls: the agents' TLS transport
+        self.farm: AgentFarm | None = None
+        self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registration: dict[str, Any] = {}
         self.store: ResultStore | None = None
-        self.refs = {"a": reference.build("allison-a", self.run_dir / "reference"),
-                     "b": reference.build("allison-b", self.run_dir / "reference")}
+        self.refs = reference.references_for("PCMU", self.run_dir / "reference")
+        self._wideband_refs: dict[str, reference.Reference] | None = None
         self.agent_rtp_base = 0
         # fault-injection points for the harness's own tests: called with the Call-ID
         self.before_cdr_fetch: list[Callable[[str], None]] = []
@@ -100,7 +89,7 @@ class HarnessSession:
         self.switch_losses = 0  # calls in a row that lost the switch (circuit breaker)
         self.last_switch_failure = ""
         self.switch_failed = False  # the switch died during the run: INCOMPLETE
-        self.board = Switchboard()
+        self.lock = threading.Lock()  # calls run in threads: the store, ledgers, counters
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
         self.thresholds = ThresholdTable.build(parse_thresholds(cfg.thresholds), cfg.source)
@@ -119,10 +108,6 @@ class HarnessSession:
                                        bpf)
                 self.capture.start()
             self.guard.start()
-            self.stack = SipStack(self.run_dir / "pjsua.log", self.cfg.media.clock_rate,
-                                  self.cfg.media.jb_init_ms)
-            self.stack.start()
-            self.stack.watch = self.switch.failure
             self._start_agents()
         except HarnessError as exc:
             self.store.add_error(str(exc))
@@ -136,6 +121,8 @@ class HarnessSession:
         env: dict[str, Any] = {"run_id": self.run_id, "system_under_test": self.switch.name}
         env.update(self.switch.versions())
         env["pjsip"] = "2.15 (pjsua2-python)"
+        env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
+                        f"up to {self.cfg.agents.concurrent_calls} calls at once"
         env["registration"] = self.registration
         env["host"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, " \
                       f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -147,19 +134,12 @@ class HarnessSession:
     def close(self, finished: bool = True) -> None:
         """Stop everything and write the report; `finished=False` (an interrupted plan)
         marks the run INCOMPLETE. Every call already measured is kept either way."""
-        for agent in [*self.dialling.values(), *(self.receiver and [self.receiver] or [])]:
-            agent.release()
-        self.dialling.clear()
-        self.lines.clear()
-        self.receiver = None
-        self.pstn.release()
-        if self.stack is not None:
-            try:
-                self.stack.run_for(0.2)
-            except Exception:  # noqa: BLE001 - teardown must go on
-                pass
-            self.stack.close()
-            self.stack = None
+        if self.farm is not None:
+            self.farm.close()
+            for worker, why in self.farm.dead.items():
+                if self.store is not None and "exited (exit code 0)" not in why:
+                    self.store.add_error(f"agent worker {worker}: {why}")
+            self.farm = None
         self.guard.stop()
         if self.capture is not None:
             self.capture.stop()
@@ -177,7 +157,9 @@ class HarnessSession:
         if not self.ledgers or self.store is None:
             return
         try:
-            records = self.switch.cdr_source().all()
+            load = self.cfg.load  # the background load's own calls are not the plan's
+            records = [r for r in self.switch.cdr_source().all()
+                       if (r.caller, r.callee) != (load.caller, load.target)]
             tariff = Tariff.parse(parse_tariff(self.cfg.cdr.tariff, self.cfg.source))
         except HarnessError as exc:
             self.store.add_error(f"billing not reconciled: {exc}")
@@ -205,34 +187,21 @@ class HarnessSession:
 
     # -- lines -------------------------------------------------------------------------
     def _start_agents(self) -> None:
-        """Site transports, the PSTN gateway, the receiving account, every line
-        registered with the switch (see harness/sip/register.py for why not pjsua)."""
-        assert self.stack is not None
-        sites = sorted({ln.site for ln in self.plan.lines})
-        site_tp = site_transports(self.stack, sites, self.switch.tls_listener() is not None)
-        n = len(self.plan.lines)
-        self.pstn.start(self.stack, self.board, self._proxy(),
-                        self.agent_rtp_base + AGENT_PORTS_PER_LINE * n, AGENT_PORTS_PER_LINE)
-        tls = self.switch.tls_listener()
-        if tls is not None:  # after the UDP ones: PJSIP answers from its first transport
-            self.tls_transport = self.stack.add_tls_transport(tls.ca_file, tls.agent_cert,
-                                                              tls.agent_key)
-        self.receiver = LineAgent(Line(0, 0, "receiver", ""), self.switch.domain, self._proxy(),
-                                  self.receiver_rtp_ports()[0], RECEIVER_PORTS, None,
-                                  self.board, "receiver", static=True)
-        self.receiver.ensure_account(make_default=True)
+        """The agent farm (the beta lines spread over worker processes, the simulated
+        PSTN in one of its own), then every line registered with the switch at its
+        worker's address (see harness/sip/register.py for why not through pjsua)."""
+        specs = self.worker_specs()
+        self.farm = AgentFarm(specs, self._on_worker_stalls)
+        self.farm.start()
+        self.farm.watch = self.switch.failure
         registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
         failed, rrd = [], []
+        n = len(self.plan.lines)
         try:
-            for idx, line in enumerate(self.plan.lines):
-                agent = LineAgent(line, self.switch.domain, self._proxy(),
-                                  self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx,
-                                  AGENT_PORTS_PER_LINE, site_tp[line.site], self.board)
-                reg = registrar.register(line.number, line.password, agent.contact)
-                agent.registered = reg.code == 200
-                self.lines[line.name] = agent
-                self.board.by_user[line.number] = agent
-                if agent.registered and reg.rrd_s is not None:
+            for line in self.plan.lines:
+                contact = f"sip:{line.number}@{self.caller_addr(line.name)}"
+                reg = registrar.register(line.number, line.password, contact)
+                if reg.code == 200 and reg.rrd_s is not None:
                     rrd.append(reg.rrd_s)
                 else:
                     failed.append(f"{line.name} ({line.number}): {reg.code} {reg.reason}")
@@ -245,20 +214,63 @@ class HarnessSession:
             raise SipError(f"registration failed for {len(failed)} of {n} lines: "
                            + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
 
-    def agent(self, line: Line) -> LineAgent:
-        """The line's agent, with a dialling account (least recently used ones are
-        released: the wheel allows 8 pjsua2 accounts per process)."""
-        agent = self.lines[line.name]
-        return self._dialler(agent)
+    def worker_specs(self) -> list[WorkerSpec]:
+        """Lines dealt round-robin over the line workers (`agents.lines_per_worker`
+        each), so that a line and the line it forwards to never share a process (one
+        Endpoint answers the forwarded INVITE 482, a merged request); the simulated
+        PSTN's gateway and subscribers in one more."""
+        count = self.line_workers
+        groups: list[list[Seat]] = [[] for _ in range(count)]
+        home: dict[str, int] = {}
+        for idx, line in enumerate(self.plan.lines):
+            rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx
+            home[line.name] = idx % count
+            groups[idx % count].append(Seat(line, line.name, rtp))
+        for rule in self.plan.forwarding if count > 1 else ():
+            src, dst = self.plan.line(rule.line), self.plan.line_by_number(rule.target)
+            if src and dst and home[src.name] == home[dst.name]:  # swap with a neighbour
+                here, there = home[dst.name], (home[dst.name] + 1) % count
+                a = next(x for x in groups[here] if x.name == dst.name)
+                b = groups[there][-1]
+                groups[here][groups[here].index(a)], groups[there][-1] = b, a
+                home[a.name], home[b.name] = there, here
+        proxy, media = self._proxy(), self.cfg.media
+        listener = self.switch.tls_listener()
+        tls = TlsFiles(listener.ca_file, listener.agent_cert, listener.agent_key,
+                       f"sip:{listener.host}:{listener.port};transport=tls;lr") \
+            if listener is not None else None
+        specs = [WorkerSpec(f"w{i + 1}", self.run_dir / f"pjsua-w{i + 1}.log", self.switch.domain,
+                            proxy, tuple(seats), AGENT_PORTS_PER_LINE,
+                            (self.receiver_base(i), RECEIVER_PORTS),
+                            sip_port=self.worker_sip_port(i), tls=tls,
+                            clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
+                 for i, seats in enumerate(groups)]
+        pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
+        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN, proxy,
+                                self.pstn.seats(pstn_rtp, AGENT_PORTS_PER_LINE),
+                                AGENT_PORTS_PER_LINE, (pstn_rtp, AGENT_PORTS_PER_LINE),
+                                sip_port=self.pstn.port, gateway=True,
+                                clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
+        return specs
 
-    def _dialler(self, agent: LineAgent) -> LineAgent:
-        self.dialling.pop(agent.name, None)
-        while len(self.dialling) >= MAX_DIAL_ACCOUNTS:
-            _, idle = self.dialling.popitem(last=False)
-            idle.release()
-        agent.ensure_account()
-        self.dialling[agent.name] = agent
-        return agent
+    def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:
+        for end, late in lates:
+            self.guard.record(end, late)
+
+    def caller_addr(self, seat: str, tls: bool = False) -> str:
+        """The SIP address (127.0.0.1:port) of the seat's worker (its TLS one: `tls`)."""
+        assert self.farm is not None
+        ports = self.farm.tls_ports if tls else self.farm.ports
+        return f"127.0.0.1:{ports[self.farm.worker_of(seat)]}"
+
+    def refs_for(self, codec: str) -> dict[str, reference.Reference]:
+        """The pair a call in `codec` plays and is scored against (G.722: 16 kHz talkers)."""
+        if reference.band_for(codec) == "nb":
+            return self.refs
+        with self.lock:
+            if self._wideband_refs is None:
+                self._wideband_refs = reference.references_for(codec, self.run_dir / "reference")
+            return self._wideband_refs
 
     def _proxy(self) -> str:
         return f"sip:{self.switch.sip_host}:{self.switch.sip_port};lr"
@@ -271,54 +283,32 @@ class HarnessSession:
         if (spec.transport, spec.srtp) != ("tls", True):
             return (f"plan row {spec.plan_id}: transport={spec.transport!r} srtp={spec.srtp}: "
                     "secure rows are TLS + SRTP (transport='tls', srtp=True)")
-        if self.tls_transport is None:
+        if self.switch.tls_listener() is None:
             return (f"plan row {spec.plan_id} is a TLS + SRTP call: the switch has no TLS "
                     "listener in this configuration (set sut.tls: true; docs/tls-srtp.md)")
         return ""
 
-    def secure_call(self, spec: CallSpec, caller: LineAgent,
-                    callee_number: str) -> AbstractContextManager[LineAgent]:
-        """For a TLS + SRTP row: the caller (and the called line, if one) as secure
-        phones for the call; yields the agent that dials. Other rows: `caller` as is."""
+    def secure_call(self, spec: CallSpec, callee_number: str) -> AbstractContextManager[None]:
+        """For a TLS + SRTP row: the called beta line registered at its worker's TLS
+        address for the call (the switch then reaches it over TLS, SRTP offered); the
+        caller's worker dials from a secure account of the line. Other rows: nothing."""
         why = self.tls_unsupported(spec)
         if why:
             raise SipError(why)
-        if spec.transport == "udp":
-            return nullcontext(caller)
-        # beta lines only: a PSTN party stays on UDP and plain RTP (the gateway's trunk)
-        mine = self.plan.line_by_number(caller.line.number)
         callee = self.plan.line_by_number(callee_number)
-        lines = [ln for ln in (mine, callee if callee != mine else None) if ln is not None]
-        return self._secure_lines(caller, lines)
+        if spec.transport == "udp" or callee is None:
+            return nullcontext()
+        return self._registered_over_tls(callee)
 
     @contextmanager
-    def _secure_lines(self, caller: LineAgent, lines: list[Line]) -> Iterator[LineAgent]:
-        """Each line gets an account on the TLS transport (SRTP required) in place of
-        its UDP one, and its registration moves to its TLS contact; afterwards both go
-        back (a secure account left behind would refuse the line's plain calls)."""
-        assert self.tls_transport is not None
-        tls = self.switch.tls_listener()
-        assert tls is not None
-        proxy = f"sip:{tls.host}:{tls.port};transport=tls;lr"
-        twins: list[tuple[LineAgent, LineAgent]] = []
-        while len(self.dialling) > MAX_DIAL_ACCOUNTS - len(lines):
-            self.dialling.popitem(last=False)[1].release()
+    def _registered_over_tls(self, line: Line) -> Iterator[None]:
+        plain = f"sip:{line.number}@{self.caller_addr(line.name)}"
+        secure = f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
+        self._move_registration(line, plain, secure)
         try:
-            for line in lines:
-                plain = self.lines[line.name]
-                if self.dialling.pop(plain.name, None) is not None:
-                    plain.release()  # same AOR: the incoming call must find the secure one
-                twin = LineAgent(line, self.switch.domain, proxy, plain.rtp_port,
-                                 plain.rtp_range, self.tls_transport, self.board, line.name,
-                                 secure=True)
-                twin.ensure_account()
-                twins.append((plain, twin))
-                self._move_registration(line, plain.contact, twin.contact)
-            yield next((t for p, t in twins if p.line == caller.line), caller)
+            yield
         finally:
-            for plain, twin in twins:
-                twin.release()
-                self._move_registration(plain.line, twin.contact, plain.contact)
+            self._move_registration(line, secure, plain)
 
     def _move_registration(self, line: Line, old: str, new: str) -> None:
         registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
@@ -331,13 +321,14 @@ class HarnessSession:
         finally:
             registrar.close()
 
-    def pstn_caller(self, number: str) -> LineAgent:
-        """The simulated PSTN subscriber `number` (places incoming DID calls)."""
-        agent = self.pstn.callers.get(number)
-        if agent is None:
-            raise DialGuardError(number, "not a PSTN subscriber of the simulated PSTN "
-                                         f"(known: {', '.join(self.pstn.callers)})")
-        return self._dialler(agent)
+    def seat_of(self, caller: str) -> str:
+        """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""
+        if caller.startswith("pstn:"):
+            if caller[5:] not in self.pstn.callers:
+                raise DialGuardError(caller[5:], "not a PSTN subscriber of the simulated PSTN "
+                                                 f"(known: {', '.join(self.pstn.callers)})")
+            return caller
+        return self.plan.line(caller).name
 
     def breaker_open(self) -> bool:
         return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
@@ -352,22 +343,42 @@ class HarnessSession:
         else:
             self.switch_losses = 0
 
-    # RTP ports of the agents, from agent_rtp_base: a block per line, a block per PSTN
-    # party, then the receiving account's range
+    # ports of the agents, from agent_rtp_base: an RTP block per line, a block per PSTN
+    # party, each worker's receiving account's RTP range, then each worker's SIP port
     def _rtp_span(self) -> int:
-        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + RECEIVER_PORTS
+        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + \
+            (RECEIVER_PORTS + 1) * self.line_workers
+
+    @property
+    def line_workers(self) -> int:
+        per = self.cfg.agents.lines_per_worker
+        return max(1, (len(self.plan.lines) + per - 1) // per)
+
+    def worker_sip_port(self, worker: int) -> int:
+        """Each line worker's SIP port: the span's last ports, so that no kernel-chosen
+        port can land among the agents' RTP ports (a fault rule on those would then
+        cut a worker's signalling too)."""
+        return self.agent_rtp_span()[1] + 1 + worker
+
+    def receiver_base(self, worker: int) -> int:
+        return self.agent_rtp_base + AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) \
+            + RECEIVER_PORTS * worker
 
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
-        return self.agent_rtp_base, self.agent_rtp_base + self._rtp_span() - 1
+        return self.agent_rtp_base, \
+            self.agent_rtp_base + self._rtp_span() - self.line_workers - 1
 
-    def receiver_rtp_ports(self) -> tuple[int, int]:
-        """RTP ports of the account that answers every incoming call (fault injection)."""
-        last = self.agent_rtp_span()[1]
-        return last - RECEIVER_PORTS + 1, last
+    def receiver_rtp_ports(self, line: str) -> tuple[int, int]:
+        """RTP ports on which `line` answers calls (its worker's receiving account), for
+        fault injection."""
+        assert self.farm is not None
+        worker = self.farm.worker_of(self.plan.line(line).name)
+        first = self.receiver_base(int(worker[1:]) - 1)
+        return first, first + RECEIVER_PORTS - 1
 
     # -- one plan row ------------------------------------------------------------------
-    def run_call(self, spec: CallSpec) -> CallResult:
+    def run_call(self, spec: CallSpec, retries_on_stall: int | None = None) -> CallResult:
         """Place the call; re-place it while the guard marks it invalid (bounded).
 
         Circuit breaker: after `sut.circuit_breaker` calls in a row lost the switch,
@@ -377,20 +388,63 @@ class HarnessSession:
             result = error_result(spec, f"not dialled: circuit breaker open after "
                                         f"{self.switch_losses} calls in a row lost the switch "
                                         f"({self.last_switch_failure})", time.time())
-            self.store.add(result)
+            with self.lock:
+                self.store.add(result)
             return result
         attempts: list[CallResult] = []
-        for _ in range(1 + self.cfg.guard.retries_on_stall):
+        retries = self.cfg.guard.retries_on_stall if retries_on_stall is None \
+            else retries_on_stall
+        for _ in range(1 + retries):
             result = self.runner.attempt(spec)
             attempts.append(result)
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
                 break
         final = attempts[-1]
-        self._count_switch_loss(final)
+        with self.lock:
+            self._count_switch_loss(final)
         if len(attempts) > 1:
             earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
                        for i, r in enumerate(attempts[:-1])]
             final = replace(final, verdict=replace(final.verdict,
                                                    reasons=final.verdict.reasons + tuple(earlier)))
-        self.store.add(final)
+        with self.lock:
+            self.store.add(final)
         return final
+
+    def run_load(self, spec: LoadSpec) -> LoadReport:
+        """A busy hour (harness/busyhour.py): every call of it placed at once, each
+        measured and stored like a plan row (no re-placing: a call re-placed after a
+        stall would no longer be under load; it is flagged instead)."""
+        assert self.farm is not None and self.store is not None
+        rows = busyhour.busy_hour_calls(self.plan, spec)
+        pids = [os.getpid(), *(self.farm.pid(w) for w in self.farm.alive())]
+        cpu0 = [busyhour.cpu_seconds(p) for p in pids]
+        t0 = time.monotonic()
+        sched = PlanScheduler(rows, lambda r: self.run_call(r, retries_on_stall=0), self.plan,
+                              len(rows))
+        results = [sched.result(r.plan_id) for r in rows]
+        wall_s = time.monotonic() - t0
+        cpu = [busyhour.cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
+        from harness.report.results import call_to_json, rfc6076
+
+        rfc = rfc6076([call_to_json(r) for r in results])
+        mos, invalid = busyhour.mos_distribution(results)
+        status, reasons = busyhour.judge(spec, rfc, mos, invalid, results)
+        stall = self.guard.report(t0, time.monotonic())
+        report = busyhour.LoadReport(
+            spec.plan_id, spec.call_type, len(rows), busyhour.concurrent_peak(results), wall_s,
+            {k: rfc[k] for k in ("overall",)}, mos, invalid, stall.max_stall_s,
+            {"controller": round(cpu[0], 2), "agents": round(sum(cpu[1:]), 2),
+             "per_call": round(sum(cpu) / max(1, len(rows)), 3)},
+            {"controller": round(busyhour.rss_mb(pids[0]), 1),
+             "agents": round(sum(busyhour.rss_mb(p) for p in pids[1:]), 1)},
+            status, reasons)
+        with self.lock:
+            self.store.busy_hours.append(dataclasses.asdict(report))
+            self.store.write()
+        return report
+
+    def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
+        """Place `specs` concurrently (see harness/schedule.py); read each row's result
+        with `.result(plan_id)`."""
+        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls)

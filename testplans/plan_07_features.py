@@ -18,14 +18,20 @@ PLAN = [
                          "the CDR duration match within 1 s"),
 ]
 
-# call forwarding, provisioned on the switch (numbers.forwarding). Forwarding on busy
-# and on no answer works in the embedded switch (the forwarded INVITE is on the wire),
-# but the far end cannot complete it while every line lives in one pjsua2 endpoint:
-# the second INVITE of the call (same Call-ID, From tag, CSeq) is a merged request to
-# that endpoint and is answered 482 (RFC 3261 §8.2.2.2). It needs the forwarded-to
-# line in another process (the multi-process agent farm of the load issue).
+# call forwarding, provisioned on the switch (numbers.forwarding). The forwarding line
+# and its target live in different agent workers (harness/session.py deals them so):
+# one pjsua2 Endpoint would take the forwarded INVITE for a merged request (482).
 PLAN += [
     CallSpec("7.3", "call forwarding unconditional", caller="site6/01", dial="site6/06",
              talk_s=3.0, expect=Expect(mos_lqo_min=None, rings="site6/07"),
              description="site6/06 forwards every call to site6/07"),
+    CallSpec("7.4", "call forwarding on busy", caller="site6/02", dial="site6/08",
+             callee_behaviour="busy", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, rings="site6/09", forwarded_from="site6/08"),
+             description="site6/08 is busy (486); the switch forwards the call to site6/09"),
+    CallSpec("7.5", "call forwarding on no answer", caller="site6/03", dial="site6/10",
+             callee_behaviour="no_answer", talk_s=3.0,
+             expect=Expect(mos_lqo_min=None, srd_s_max=3.0, rings="site6/11",
+                           forwarded_from="site6/10"),
+             description="site6/10 rings 4 s unanswered; the switch forwards to site6/11"),
 ]

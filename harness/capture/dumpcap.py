@@ -7,7 +7,9 @@ after each call. dumpcap flushes its file about once a second, so a reader first
 
 from __future__ import annotations
 
+import bisect
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,7 @@ class Capture:
         self._child: ChildProcess | None = None
         self._packets: list[UdpPacket] = []
         self._offset = 0
+        self._lock = threading.Lock()  # calls are measured in parallel threads
 
     def start(self, timeout_s: float = 30.0) -> None:
         exe = shutil.which("dumpcap")
@@ -49,9 +52,10 @@ class Capture:
             self._child = None
 
     def refresh(self) -> list[UdpPacket]:
-        new, self._offset = read_udp(self.path, self._offset)
-        self._packets.extend(new)
-        return self._packets
+        with self._lock:
+            new, self._offset = read_udp(self.path, self._offset)
+            self._packets.extend(new)
+            return self._packets
 
     def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0) -> bool:
         """Read until a packet matching `marker` is in the file (dumpcap has flushed)."""
@@ -67,7 +71,11 @@ class Capture:
             time.sleep(0.1)
 
     def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
-        return [p for p in self._packets if t0_wall <= p.ts <= t1_wall]
+        with self._lock:
+            packets = self._packets
+            lo = bisect.bisect_left(packets, t0_wall, key=lambda p: p.ts)
+            hi = bisect.bisect_right(packets, t1_wall, key=lambda p: p.ts)
+            return packets[lo:hi]
 
     def write_slice(self, packets: list[UdpPacket], dest: Path) -> None:
         """A per-call pcap (raw IPv4 link type) of the given packets."""

@@ -2,7 +2,7 @@
 local, ld, intl, tollfree, operator, n11, psap), the PSAP and the operator/directory
 position behind it, and PSTN subscribers who call into the beta lines.
 
-One SIP transport on 127.0.0.1 is the gateway; the switch names the trunk group a
+One agent worker's SIP transport on 127.0.0.1 is the gateway; the switch names the trunk group a
 call takes in the R-URI (`;tgrp=`, as RFC 4904), and which trunk a call arrived on
 is what the harness checks to catch a misrouted class. Incoming DID calls leave
 from the gateway's address, which the switch trusts by source address.
@@ -13,8 +13,7 @@ from __future__ import annotations
 from harness.errors import SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
-from harness.sip.agent import LineAgent, Switchboard
-from harness.sip.stack import SipStack
+from harness.sip.scenario import Seat
 from harness.softswitch.process import free_udp_range, udp_port_free
 
 PSTN_DOMAIN = "pstn.invalid"
@@ -24,8 +23,6 @@ class PstnSimulator:
     def __init__(self, plan: NumberPlan) -> None:
         self.plan = plan
         self.port = 0
-        self.gateway: LineAgent | None = None
-        self.callers: dict[str, LineAgent] = {}
 
     def reserve_port(self, configured: int = 0) -> int:
         """The gateway's UDP port: the configured one (an external switch routes to it),
@@ -38,19 +35,13 @@ class PstnSimulator:
         self.port = configured or free_udp_range(1, 30400, 32700)
         return self.port
 
-    def start(self, stack: SipStack, board: Switchboard, proxy: str, rtp_base: int,
-              rtp_range: int) -> None:
-        transport = stack.add_udp_transport(self.port)
-        self.gateway = LineAgent(Line(0, 0, "gateway", ""), PSTN_DOMAIN, proxy, rtp_base,
-                                 rtp_range, transport, board, name="pstn", static=True)
-        board.pstn_port, board.pstn = self.port, self.gateway
-        for j, number in enumerate(self.plan.pstn_callers, start=1):
-            self.callers[number] = LineAgent(
-                Line(0, j, number, ""), PSTN_DOMAIN, proxy, rtp_base + j * rtp_range,
-                rtp_range, transport, board, name=f"pstn:{number}", static=True)
+    def seats(self, rtp_base: int, rtp_range: int) -> tuple[Seat, ...]:
+        """The PSTN subscribers who place incoming calls, as seats of the PSTN's agent
+        worker (whose receiving account, on the reserved port, is the gateway)."""
+        return tuple(Seat(Line(0, j, number, ""), f"pstn:{number}", rtp_base + j * rtp_range,
+                          static=True)
+                     for j, number in enumerate(self.plan.pstn_callers, start=1))
 
-    def release(self) -> None:
-        for agent in self.callers.values():
-            agent.release()
-        self.callers.clear()
-        self.gateway = None
+    @property
+    def callers(self) -> tuple[str, ...]:
+        return tuple(self.plan.pstn_callers)

@@ -126,6 +126,7 @@ class ResultStore:
         # every call added meanwhile is tagged with (docs/load.md)
         self.loads: list[dict[str, Any]] = []
         self.active_load: dict[str, Any] | None = None
+        self.busy_hours: list[dict[str, Any]] = []  # busy-hour rows (harness/busyhour.py)
         self.started_wall = time.time()
         self.finished = False
         self._closed = False
@@ -193,7 +194,7 @@ class ResultStore:
                 "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "billing": self.billing,
                 "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
-                "calls": self.calls}
+                "busy_hour": self.busy_hours, "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 

@@ -19,28 +19,8 @@ import pjsua2 as pj
 
 from harness.errors import SipError
 from harness.model import Line, SipEvent
-
-
-@dataclass(frozen=True, slots=True)
-class StreamSnapshot:
-    """pjsua2's own RTP/RTCP counters for one leg (RFC 3550 receiver figures)."""
-
-    codec: str
-    local_rtp: str
-    remote_rtp: str
-    rx_packets: int
-    rx_loss: int
-    rx_discard: int
-    rx_jitter_mean_ms: float
-    rx_jitter_max_ms: float
-    tx_packets: int
-    rtt_mean_ms: float
-    jb_avg_delay_ms: float
-    jb_lost: int
-    jb_discard: int
-    jb_empty: int
-    media_profile: str = ""  # the SDP transport the stream runs: "RTP/AVP" | "RTP/SAVP"
-
+from harness.sip.message import parse_request, ruri_parts
+from harness.sip.scenario import LegOutcome, StreamSnapshot
 
 _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAVP: "RTP/SAVP",
              pj.PJMEDIA_TP_PROTO_RTP_AVPF: "RTP/AVPF", pj.PJMEDIA_TP_PROTO_RTP_SAVPF: "RTP/SAVPF"}
@@ -93,31 +73,6 @@ class Switchboard:
             return self.pstn, f"pstn:{params.get('tgrp', '?')}"
         agent = self.by_user.get(user)
         return agent, agent.name if agent else f"unknown:{user}"
-
-
-def ruri_parts(msg: str) -> tuple[str, int, dict[str, str]]:
-    """(user, port, URI parameters) of a request's Request-URI."""
-    first = msg.split("\r\n", 1)[0].split(" ")
-    uri = first[1] if len(first) > 1 else ""
-    userinfo, _, hostpart = uri.partition("@")
-    user = userinfo.split(":", 1)[-1].split(";")[0] if hostpart else ""
-    hostport, *params = (hostpart or uri).split(";")
-    port = hostport.rsplit(":", 1)[1] if hostport.count(":") >= 1 else "5060"
-    pmap = {p.partition("=")[0]: p.partition("=")[2] for p in params}
-    return user, int(port) if port.isdigit() else 0, pmap
-
-
-def parse_request(msg: str) -> dict[str, str]:
-    """Start line and headers of a SIP request (lower-case names, first value)."""
-    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-    out = {"request-line": head[0]}
-    compact = {"f": "from", "t": "to", "i": "call-id", "m": "contact"}
-    for line in head[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            key = compact.get(name.strip().lower(), name.strip().lower())
-            out.setdefault(key, value.strip())
-    return out
 
 
 class _Account(pj.Account):  # type: ignore[misc]
@@ -241,7 +196,10 @@ class Leg:
         assert self.call is not None
         prm = pj.CallOpParam()
         prm.statusCode = code
-        self.call.answer(prm)
+        try:
+            self.call.answer(prm)
+        except pj.Error as exc:
+            raise SipError(f"{code} not sent on leg {self.party}: {exc.info()}") from exc
         self.mark("ANSWER_SENT", code)
 
     def hangup(self) -> None:
@@ -276,6 +234,22 @@ class Leg:
             self.call.reinvite(prm)
             self.mark("RESUME")
 
+    def outcome(self, worker: str = "") -> LegOutcome:
+        """The leg as plain data (its recording read once finalised)."""
+        final = None
+        for ev in self.events:
+            if ev.kind in ("CONFIRMED", "DISCONNECTED", "CONNECTING") and ev.code and \
+                    ev.code >= 200:
+                final = ev.code
+                break
+        span = 0.0
+        if self.record_start_mono is not None and self.record_stop_mono is not None:
+            span = self.record_stop_mono - self.record_start_mono
+        rec_s = wav_seconds(self.record_wav) if self.record_wav else 0.0
+        return LegOutcome(self.party, self.agent_name, self.call_id, tuple(self.events), final,
+                          self.stats, self.record_wav, rec_s, span,
+                          tuple(self.request.items()), self.dtmf_rx, worker)
+
     def release(self) -> None:
         """Drop every pjsua2 reference this leg holds (after DISCONNECTED)."""
         self._stop_media()
@@ -294,7 +268,8 @@ class LineAgent:
     def __init__(self, line: Line, domain: str, proxy: str, rtp_port: int,
                  rtp_range: int, transport: tuple[int, int] | None = None,
                  board: Switchboard | None = None, name: str = "",
-                 static: bool = False, secure: bool = False) -> None:
+                 static: bool = False, secure: bool = False,
+                 accept_srtp: bool = False) -> None:
         self.line = line
         self.name = name or line.name
         self.domain = domain
@@ -306,6 +281,7 @@ class LineAgent:
         # True: a secure phone (docs/tls-srtp.md): `transport` is a TLS transport, the
         # proxy a sip:...;transport=tls URI, media SRTP (SDES) or no call
         self.secure = secure
+        self.accept_srtp = accept_srtp  # an answering account: SRTP when offered
         self.registered = False
         self.active_legs = 0
         self._acc: _Account | None = None
@@ -346,6 +322,10 @@ class LineAgent:
             # travel in the SDP, so only over TLS (srtpSecureSignaling 1)
             cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY
             cfg.mediaConfig.srtpSecureSignaling = 1
+            cfg.mediaConfig.srtpOpt.keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
+        elif self.accept_srtp:
+            cfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_OPTIONAL
+            cfg.mediaConfig.srtpSecureSignaling = 0
             cfg.mediaConfig.srtpOpt.keyings.append(pj.PJMEDIA_SRTP_KEYING_SDES)
         acc = _Account(self)
         try:

@@ -1,24 +1,71 @@
-"""One call driven through the event pump: dial, ring, answer (or not), talk, DTMF,
-hold, hang up.
+"""What a call is asked to be and what it turned out to be: plain, picklable data.
 
-Whichever agent the INVITE reaches becomes leg "b"; a `far_end` policy decides how
-it behaves (answer, busy, never answer, reject). The result is plain data:
-`CallOutcome` with each leg's SIP timeline, stream counters, recording, the INVITE as
-the far end received it, and the DTMF digits each side heard. No pjsua2 object
-leaves this module.
+The harness's agents live in worker processes (`harness/sip/worker.py`, one pjsua2
+Endpoint each); the controller (`harness/sip/farm.py`) sends a worker a `CallOrder`
+and gets back a `CallOutcome`. Nothing here imports pjsua2.
+
+A call has a caller leg ("a"), placed by the worker hosting the calling line, and
+callee legs ("b"), one per INVITE the switch sends to an agent for it (forwarding
+sends more than one). How a called party behaves is a `FarEndPolicy`: which line
+was dialled and how it behaves, how the simulated PSTN numbers behave, what is
+played and recorded.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import SipError
-from harness.model import SipEvent, first_event
-from harness.sip.agent import Leg, LineAgent, StreamSnapshot, wav_finalised, wav_seconds
-from harness.sip.stack import SipStack
+from harness.model import Line, SipEvent, first_event
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """pjsua2's own RTP/RTCP counters for one leg (RFC 3550 receiver figures)."""
+
+    codec: str
+    local_rtp: str
+    remote_rtp: str
+    rx_packets: int
+    rx_loss: int
+    rx_discard: int
+    rx_jitter_mean_ms: float
+    rx_jitter_max_ms: float
+    tx_packets: int
+    rtt_mean_ms: float
+    jb_avg_delay_ms: float
+    jb_lost: int
+    jb_discard: int
+    jb_empty: int
+    media_profile: str = ""  # the SDP transport the stream runs: "RTP/AVP" | "RTP/SAVP"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSession:
+    """One TLS connection of an agent worker as PJSIP saw it (onTransportState): the
+    protocol version and cipher negotiated, and the peer certificate's verification."""
+
+    t_wall: float
+    state: str  # "connected" | "disconnected"
+    local: str
+    remote: str
+    protocol: str  # "TLSv1.2" ...
+    cipher: str
+    verified: bool  # the peer's certificate chain and name checked out
+    verify_msgs: tuple[str, ...]
+    peer_subject: str
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """What a worker's TLS transport needs (docs/tls-srtp.md): the CA it verifies the
+    switch against, its own certificate and key, and the switch's TLS proxy URI."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    proxy: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +80,38 @@ class FarEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class FarEndPolicy:
+    """How whoever the switch rings for a call behaves, as data a worker can apply.
+
+    The dialled line behaves as the plan row says; a line the call is forwarded to
+    answers. A simulated PSTN number behaves as the PSTN directory says; a number the
+    directory does not know is unassigned (404).
+    """
+
+    dialled_line: str | None  # the beta line dialled, if any
+    behaviour: str = "answer"
+    answer_after_s: float = 1.0
+    pstn: tuple[tuple[str, str, float], ...] = ()  # (number, behaviour, answer_after_s)
+    play_wav: Path | None = None
+    record_wav: Path | None = None
+
+    def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
+        media = {"play_wav": self.play_wav, "record_wav": self.record_wav}
+        if not agent_name.startswith("pstn:"):
+            kind = self.behaviour if self.dialled_line is None or \
+                agent_name == self.dialled_line else "answer"
+            return FarEnd(kind, 200, self.answer_after_s, **media)
+        for number, behaviour, after_s in self.pstn:
+            if number == dialled_user:
+                if behaviour == "unassigned":
+                    break
+                return FarEnd(behaviour, 200, after_s, **media)
+        return FarEnd("reject", 404)
+
+
+@dataclass(frozen=True, slots=True)
 class Script:
-    """What the caller does (times in seconds after the answer unless said)."""
+    """What the parties do (times in seconds after the answer unless said)."""
 
     talk_s: float
     hangup_by: str = "caller"  # caller | callee
@@ -50,6 +127,48 @@ class Script:
 
 
 @dataclass(frozen=True, slots=True)
+class CallOrder:
+    """One call for the agent farm: `caller` is a seat name ('site1/01', 'pstn:…')."""
+
+    key: str  # sent in the INVITE (X-Harness-Call) so the far end's worker knows the call
+    caller: str
+    target_uri: str
+    script: Script
+    far_end: FarEndPolicy
+    codec: str = "PCMU"
+    secure: bool = False  # dial over the worker's TLS transport, SRTP required
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A party an agent worker hosts: a beta line or a simulated PSTN subscriber."""
+
+    line: Line
+    name: str
+    rtp_port: int  # first RTP port of its dialling account
+    static: bool = False  # a trusted peer (the PSTN) that needs no digest credentials
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """Everything a worker process needs to start its Endpoint and its seats."""
+
+    name: str
+    log_path: Path
+    domain: str
+    proxy: str
+    seats: tuple[Seat, ...]
+    rtp_ports_per_seat: int
+    receiver_rtp: tuple[int, int]  # (first port, count) of the account answering calls
+    sip_port: int = 0  # 0: any free port; the PSTN gateway's is reserved beforehand
+    gateway: bool = False  # the simulated PSTN gateway: INVITEs to its port are trunk calls
+    clock_rate: int = 8000
+    jb_init_ms: int = 60
+    max_dial_accounts: int = 7  # the wheel allows 8 accounts: the receiver + 7
+    tls: TlsFiles | None = None  # a TLS transport beside the UDP one (sut.tls)
+
+
+@dataclass(frozen=True, slots=True)
 class LegOutcome:
     party: str
     agent_name: str
@@ -62,12 +181,18 @@ class LegOutcome:
     record_span_s: float  # monotonic seconds the recorder was connected
     request: tuple[tuple[str, str], ...] = ()  # the INVITE as the far end received it
     dtmf_rx: str = ""
+    worker: str = ""  # the agent worker that hosted the leg
+    tls_sessions: tuple[TlsSession, ...] = ()  # a secure caller's TLS connections
 
     def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
         return first_event(self.events, kind, code_prefix)
 
     def header(self, name: str) -> str:
         return dict(self.request).get(name.lower(), "")
+
+    @property
+    def answered(self) -> bool:
+        return self.first("CONFIRMED") is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +204,7 @@ class CallOutcome:
     error: str = ""
     also_rang: tuple[str, ...] = ()  # agents that got a second INVITE for this call
     forwarded_from: tuple[str, ...] = ()  # far ends that rang first, then let it go
+    legs: tuple[LegOutcome, ...] = field(default=())  # every callee leg, in arrival order
 
     @property
     def events(self) -> tuple[SipEvent, ...]:
@@ -86,115 +212,19 @@ class CallOutcome:
         return self.a.events + (self.b.events if self.b else ())
 
 
-def _outcome(leg: Leg) -> LegOutcome:
-    final = None
-    for ev in leg.events:
-        if ev.kind in ("CONFIRMED", "DISCONNECTED", "CONNECTING") and ev.code and ev.code >= 200:
-            final = ev.code
-            break
-    span = 0.0
-    if leg.record_start_mono is not None and leg.record_stop_mono is not None:
-        span = leg.record_stop_mono - leg.record_start_mono
-    rec_s = wav_seconds(leg.record_wav) if leg.record_wav else 0.0
-    return LegOutcome(leg.party, leg.agent_name, leg.call_id, tuple(leg.events), final,
-                      leg.stats, leg.record_wav, rec_s, span, tuple(leg.request.items()),
-                      leg.dtmf_rx)
+def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end: float,
+             error: str) -> CallOutcome:
+    """The call from its caller leg and every callee leg the workers reported.
 
-
-def _answer(stack_at: Callable[[float, Callable[[], None]], None], leg: Leg,
-            far: FarEnd) -> None:
-    if far.kind == "busy":
-        leg.answer(486)
-    elif far.kind == "reject":
-        leg.answer(far.code)
-    else:
-        leg.play_wav, leg.record_wav = far.play_wav, far.record_wav
-        leg.answer(180)
-        if far.kind == "answer":
-            stack_at(far.answer_after_s, lambda: None if leg.disconnected else leg.answer(200))
-
-
-def run_call(stack: SipStack, caller: LineAgent, target_uri: str, script: Script,
-             far_end: Callable[[LineAgent, Leg], FarEnd]) -> CallOutcome:
-    leg_a = Leg("a", play_wav=script.a_play, record_wav=script.a_record,
-                agent_name=caller.name)
-    holder: dict[str, Leg] = {}
-    also: list[str] = []
-    earlier: list[Leg] = []  # far ends the switch moved on from (call forwarding)
-
-    def on_incoming(agent: LineAgent, leg: Leg) -> None:
-        prior = holder.get("b")
-        if prior is not None and prior.state == "CONFIRMED":
-            also.append(leg.agent_name)  # a second INVITE for an answered call
-            leg.answer(486)
-            return
-        if prior is not None:  # busy, or still ringing: forwarded (serially forked)
-            earlier.append(prior)
-        holder["b"] = leg
-        _answer(stack.at, leg, far_end(agent, leg))
-
-    caller.board.handler = on_incoming
-    t_start = time.monotonic()
-    error = ""
-
-    def legs() -> list[Leg]:
-        return [leg_a, *earlier, *holder.values()]
-
-    try:
-        caller.dial(target_uri, leg_a, script.headers)
-        if script.cancel_after_s is not None:
-            stack.at(script.cancel_after_s,
-                     lambda: leg_a.hangup() if leg_a.state != "CONFIRMED" else None)
-        stack.run_until(lambda: leg_a.state in ("CONFIRMED", "DISCONNECTED"),
-                        script.ring_timeout_s + 10.0, f"an answer from {target_uri}")
-        if leg_a.state == "CONFIRMED":
-            _schedule_talk(stack, leg_a, holder, script)
-        stack.run_until(lambda: all(leg.disconnected for leg in legs()),
-                        script.talk_s + 30.0, "both legs to disconnect")
-    except SipError as exc:
-        error = str(exc)
-        _tear_down(stack, legs())
-    finally:
-        caller.board.handler = None
-        for leg in legs():
-            leg.release()
-    t_end = time.monotonic()
-    recordings = [p for p in (script.a_record, holder["b"].record_wav if "b" in holder
-                              else None) if p is not None and p.exists()]
-    try:
-        stack.run_until(lambda: all(wav_finalised(p) for p in recordings), 5.0,
-                        "recordings to be finalised")
-    except SipError as exc:
-        error = error or str(exc)
-    b = holder.get("b")
-    return CallOutcome(_outcome(leg_a), _outcome(b) if b else None, t_start, t_end, error,
-                       tuple(also), tuple(leg.agent_name for leg in earlier))
-
-
-def _schedule_talk(stack: SipStack, leg_a: Leg, holder: dict[str, Leg],
-                   script: Script) -> None:
-    leg_b = holder.get("b")
-    if script.dtmf_a:
-        stack.at(1.0, lambda: leg_a.send_dtmf(script.dtmf_a))
-    if script.dtmf_b and leg_b is not None:
-        stack.at(2.5, lambda: leg_b.send_dtmf(script.dtmf_b))
-    if script.hold_at_s is not None:
-        stack.at(script.hold_at_s, leg_a.hold)
-    if script.resume_at_s is not None:
-        stack.at(script.resume_at_s, leg_a.resume)
-    hanger = leg_a if script.hangup_by == "caller" or leg_b is None else leg_b
-    stack.at(script.talk_s, hanger.hangup)
-
-
-def _tear_down(stack: SipStack, legs: list[Leg]) -> None:
-    for leg in legs:
-        if not leg.disconnected:
-            try:
-                leg.hangup()
-            except SipError:
-                pass
-    try:
-        stack.run_until(lambda: all(leg.disconnected or leg.call is None for leg in legs),
-                        10.0, "teardown")
-    except SipError:
-        pass
+    The far end ("b") is the leg that answered; if none did, the last one rung. Legs
+    that rang before it were forwarded from (the switch moved on: busy, no answer);
+    legs after an answered "b" are INVITEs that should not have come (also rang)."""
+    legs = sorted(callee_legs, key=lambda leg: leg.events[0].t_mono if leg.events else 0.0)
+    if not legs:
+        return CallOutcome(a, None, t_start, t_end, error)
+    idx = next((i for i, leg in enumerate(legs) if leg.answered), len(legs) - 1)
+    b = legs[idx]
+    end = max([t_end, *(ev.t_mono for leg in legs for ev in leg.events[-1:])])
+    return CallOutcome(a, b, t_start, end, error,
+                       tuple(leg.agent_name for leg in legs[idx + 1:]),
+                       tuple(leg.agent_name for leg in legs[:idx]), tuple(legs))

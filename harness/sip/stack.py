@@ -27,34 +27,17 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
 
 from harness.errors import SipError
+from harness.sip.scenario import TlsSession
 
 CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1"}
 TLS_PROTOCOLS = {pj.PJ_SSL_SOCK_PROTO_TLS1: "TLSv1", pj.PJ_SSL_SOCK_PROTO_TLS1_1: "TLSv1.1",
                  pj.PJ_SSL_SOCK_PROTO_TLS1_2: "TLSv1.2", pj.PJ_SSL_SOCK_PROTO_TLS1_3: "TLSv1.3"}
-
-
-@dataclass(frozen=True, slots=True)
-class TlsSession:
-    """One TLS connection of the endpoint as PJSIP saw it (onTransportState): the
-    protocol version and cipher negotiated, and the peer certificate's verification."""
-
-    t_wall: float
-    state: str  # "connected" | "disconnected"
-    local: str
-    remote: str
-    protocol: str  # "TLSv1.2" ...
-    cipher: str
-    verified: bool  # the peer's certificate chain and name checked out
-    verify_msgs: tuple[str, ...]
-    peer_subject: str
-    error: str = ""
 
 
 class _Endpoint(pj.Endpoint):  # type: ignore[misc]
@@ -157,7 +140,7 @@ class SipStack:
             raise SipError(f"pjsua2 endpoint did not start: {exc.info()}") from exc
         self.ep = ep
         SipStack._alive += 1
-        self.set_codec("PCMU")
+        self.set_codec(None)
 
     def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
         """A SIP/UDP transport of its own on 127.0.0.1 (one per line, as a phone has
@@ -206,17 +189,21 @@ class SipStack:
         """Every TLS connection's state change so far (oldest first)."""
         return self.ep.tls_sessions if isinstance(self.ep, _Endpoint) else []
 
-    def set_codec(self, name: str) -> None:
-        """Offer only `name` (the plan row's codec) in new calls."""
-        if name == self._codec:
+    def set_codec(self, name: str | None) -> None:
+        """Offer only `name` in the next call placed; None: accept every codec a plan
+        may ask for (an answerer takes the offer's first codec it supports, RFC 3264
+        §6.1), which is how an agent stands between calls."""
+        key = name or "*"
+        if key == self._codec:
             return
-        if name not in CODEC_IDS:
+        if name is not None and name not in CODEC_IDS:
             raise SipError(f"codec {name!r} not supported (known: {', '.join(CODEC_IDS)})")
         assert self.ep is not None
         for info in self.ep.codecEnum2():
             self.ep.codecSetPriority(info.codecId, 0)
-        self.ep.codecSetPriority(CODEC_IDS[name], 255)
-        self._codec = name
+        for rank, codec in enumerate([name] if name else list(CODEC_IDS)):
+            self.ep.codecSetPriority(CODEC_IDS[codec], 255 - rank)
+        self._codec = key
 
     # -- event pump ------------------------------------------------------------------
     def at(self, delay_s: float, fn: Callable[[], None]) -> None:

@@ -24,6 +24,11 @@ except OSError:
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     os.setsid()
+    exit_with_parent()
+
+
+def exit_with_parent() -> None:
+    """Have the kernel kill this process when the thread that started it ends."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 

@@ -20,7 +20,8 @@ from harness.capture.rtp import parse_rtp
 from harness.impair import Applied
 from harness.model import CallResult, CallSpec, Expect
 from harness.session import HarnessSession
-from harness.sip.scenario import CallOutcome
+from harness.sip.farm import AgentFarm
+from harness.sip.scenario import CallOrder, CallOutcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -38,7 +39,7 @@ class Seen:
 def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
     s = Seen()
     real_applied: Callable[..., Any] = harness.runner.applied
-    real_run_call: Callable[..., CallOutcome] = harness.runner.run_call
+    real_place: Callable[..., CallOutcome] = AgentFarm.place
 
     @contextmanager
     def applied(*args: Any, **kw: Any) -> Iterator[Applied]:
@@ -46,13 +47,13 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
             s.applied.append(a)
             yield a
 
-    def run_call(*args: Any, **kw: Any) -> CallOutcome:
-        out = real_run_call(*args, **kw)
+    def place(farm: AgentFarm, order: CallOrder) -> CallOutcome:
+        out = real_place(farm, order)
         s.outcomes.append(out)
         return out
 
     monkeypatch.setattr(harness.runner, "applied", applied)
-    monkeypatch.setattr(harness.runner, "run_call", run_call)
+    monkeypatch.setattr(AgentFarm, "place", place)
     return s
 
 

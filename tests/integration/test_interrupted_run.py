@@ -17,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_plan_run_killed_halfway(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
+    sut = tmp_path / "sut.yaml"  # one call at a time: the kill lands between calls
+    sut.write_text("agents:\n  concurrent_calls: 1\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "testplans"), "-p", "no:cacheprovider",
-         "-q", "--reports", str(reports), "-k", "N11 or operator or directory"],
+         "-q", "--reports", str(reports), "--sut", str(sut),
+         "-k", "N11 or operator or directory"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     results = None

@@ -93,8 +93,8 @@ def test_agent_refuses_a_switch_certificate_it_cannot_verify(
                         expect=Expect(mos_lqo_min=None, cdr=False))
         r = session.run_call(spec)
         tls = session.switch.tls_listener()
-        assert tls is not None and session.stack is not None
-        seen = [t for t in session.stack.tls_sessions if t.remote == f"127.0.0.1:{tls.port}"]
+        assert tls is not None
+        seen = [t for t in session.tls_sessions if t.remote == f"127.0.0.1:{tls.port}"]
         log = (session.run_dir / "sut" / "kamailio.log").read_text(errors="replace")
     finally:
         session.close()
@@ -124,7 +124,7 @@ def test_tls_srtp_call_is_verified_encrypted_and_scored(secure: HarnessSession) 
     # TLS 1.2 with the switch, the switch's certificate verified (the agent's view)
     tls = secure.switch.tls_listener()
     assert tls is not None
-    to_switch = [t for t in secure.stack.tls_sessions if t.remote == f"127.0.0.1:{tls.port}"]
+    to_switch = [t for t in secure.tls_sessions if t.remote == f"127.0.0.1:{tls.port}"]
     assert to_switch and to_switch[-1].state == "connected"
     assert to_switch[-1].protocol == "TLSv1.2" and to_switch[-1].verified, to_switch[-1]
     # ... the switch's view: Kamailio logged the INVITE's TLS version

@@ -72,7 +72,7 @@ def test_onnet_call_is_timed_cdr_matched_and_scored(live: HarnessSession) -> Non
 @pytest.mark.fault
 @pytest.mark.parametrize("chain", ["INPUT", "OUTPUT"])
 def test_one_direction_of_media_cut_fails_the_call(live: HarnessSession, chain: str) -> None:
-    first, last = live.receiver_rtp_ports()  # the called side's RTP/RTCP ports
+    first, last = live.receiver_rtp_ports("site2/01")  # the called side's RTP/RTCP ports
     with drop_udp(first, last, chain):
         r = live.run_call(ONNET)
     assert r.final_code == 200
@@ -125,14 +125,18 @@ def test_missing_cdr_row_is_caught(live: HarnessSession) -> None:
 
 
 @pytest.mark.fault
+@pytest.mark.parametrize("starved", ["controller", "callee's agent worker"])
 def test_a_stall_during_the_call_is_flagged_not_blamed_on_the_switch(
-        live: HarnessSession) -> None:
-    helper = stall_process(os.getpid(), after_s=6.0, for_s=0.8)  # mid-speech
+        live: HarnessSession, starved: str) -> None:
+    assert live.farm is not None
+    pid = os.getpid() if starved == "controller" else \
+        live.farm.pid(live.farm.worker_of(ONNET.dial))
+    helper = stall_process(pid, after_s=6.0, for_s=0.8)  # mid-speech
     try:
         r = live.run_call(ONNET)
     finally:
         helper.wait(timeout=60)
-        ensure_running(os.getpid())
+        ensure_running(pid)
     assert r.stall is not None and r.stall.max_stall_s >= 0.7
     # the stall came 6 s into the talk: set-up timing was taken before it
     assert r.timing.srd_s is not None

@@ -86,6 +86,7 @@ def test_bad_forwarding_rule_names_the_field(text: str) -> None:
 
 def test_the_default_forwarding_rule_needs_its_lines() -> None:
     full = NumberPlan.from_config(NumbersConfig(line_password="pw"))
-    assert [(f.line, f.kind) for f in full.forwarding] == [("site6/06", "unconditional")]
+    assert [(f.line, f.kind) for f in full.forwarding] == [
+        ("site6/06", "unconditional"), ("site6/08", "busy"), ("site6/10", "no_answer")]
     small = NumberPlan.from_config(NumbersConfig(line_password="pw", sites=1))
     assert small.forwarding == ()  # no site 6: no default rule, and no error

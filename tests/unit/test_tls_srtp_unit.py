@@ -15,7 +15,6 @@ from harness.errors import EnvironmentMissing
 from harness.metrics import decide
 from harness.model import CallTiming, Expect, QualityScore, Status
 from harness.secure import payload_entropy_bits, wire_note
-from harness.session import site_transports
 from harness.softswitch import tlsca
 
 
@@ -53,24 +52,6 @@ def test_missing_openssl_names_the_package(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(tlsca.shutil, "which", lambda *a, **k: None)
     with pytest.raises(EnvironmentMissing, match="openssl"):
         tlsca.make_test_ca(tmp_path, "beta.test")
-
-
-class _Stack:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def add_udp_transport(self) -> tuple[int, int]:
-        self.n += 1
-        return self.n, 5000 + self.n
-
-
-@pytest.mark.parametrize(("sites", "tls", "made"), [(7, False, 7), (7, True, 6), (3, True, 3)])
-def test_site_transports_stay_within_eight(sites: int, tls: bool, made: int) -> None:
-    stack = _Stack()
-    table = site_transports(stack, list(range(1, sites + 1)), tls)  # type: ignore[arg-type]
-    assert stack.n == made and len(table) == sites
-    if made < sites:
-        assert table[sites] == table[sites - 1]  # the last site shares the previous one's
 
 
 def _rtp(payloads: list[bytes]) -> list[RtpPacket]:

@@ -1,0 +1,141 @@
+"""Plan rows placed concurrently, as a beta trial's lines are busy at once.
+
+Rows start in plan order, up to `agents.concurrent_calls` at a time, each in a
+thread of its own (a call mostly waits on its agents; the measuring after it reads
+the capture and scores speech). A row waits while it would share a party with a
+call in progress: its calling line or PSTN subscriber, the line it dials, and the
+lines that line forwards to; and while the simulated PSTN already carries 4 calls
+(its worker is one pjsua2 process, which holds 4). A row under a network impairment
+profile runs alone:
+the impairment applies to every agent's media.
+
+`result(plan_id)` blocks until that row's call is measured, so a pytest item per row
+reports in plan order while the calls themselves overlap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from harness.errors import HarnessError
+from harness.model import CallResult, CallSpec
+from harness.numberplan import NumberPlan
+from harness.runner import error_result
+
+T = TypeVar("T")
+
+
+PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
+
+
+def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
+    """Every party a row's call may ring or be placed from (for mutual exclusion)."""
+    names = {spec.caller}
+    try:
+        route = plan.route(plan.resolve_dial(spec.dial))
+    except HarnessError:
+        return frozenset(names)  # refused by the dial guard: it places no call
+    line = plan.line_by_number(route.number)
+    while line is not None and line.name not in names:
+        names.add(line.name)
+        rule = next((r for r in plan.forwarding if r.line == line.name), None)
+        line = plan.line_by_number(rule.target) if rule else None
+    return frozenset(names)
+
+
+def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
+    """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
+    legs = int(spec.caller.startswith("pstn:"))
+    try:
+        route = plan.route(plan.resolve_dial(spec.dial))
+    except HarnessError:
+        return legs
+    return legs + int(route.trunk is not None)
+
+
+class PlanScheduler:
+    def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
+                 plan: NumberPlan, concurrency: int) -> None:
+        self.run_call = run_call
+        self.concurrency = max(1, concurrency)
+        self._queue = list(specs)
+        self._parties = {s.plan_id: parties(s, plan) for s in specs}
+        self._pstn = {s.plan_id: pstn_legs(s, plan) for s in specs}
+        self._pstn_up = 0
+        self._busy: set[str] = set()
+        self._running: set[str] = set()
+        self._exclusive = False
+        self._results: dict[str, CallResult] = {}
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._feed, name="plan-scheduler", daemon=True)
+        self._stopped = False
+        self._held = 0  # jobs waiting to run alone (a busy hour)
+        self._thread.start()
+
+    def result(self, plan_id: str) -> CallResult:
+        with self._cond:
+            while plan_id not in self._results:
+                self._cond.wait()
+            return self._results[plan_id]
+
+    def exclusive(self, job: Callable[[], T]) -> T:
+        """Run `job` once no row is up, starting no row until it returns."""
+        with self._cond:
+            self._held += 1
+            while self._running:
+                self._cond.wait()
+        try:
+            return job()
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        """Start no more rows (an interrupted run); rows in progress finish."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _startable(self, spec: CallSpec) -> bool:
+        if self._held or self._exclusive or len(self._running) >= self.concurrency:
+            return False
+        if spec.profile != "clean":
+            return not self._running  # an impairment applies to every call: alone
+        if self._pstn_up + self._pstn[spec.plan_id] > PSTN_LEGS:
+            return False
+        return not (self._parties[spec.plan_id] & self._busy)
+
+    def _feed(self) -> None:
+        with self._cond:
+            while self._queue and not self._stopped:
+                spec = next((s for s in self._queue if self._startable(s)), None)
+                if spec is None:
+                    self._cond.wait()
+                    continue
+                self._queue.remove(spec)
+                self._running.add(spec.plan_id)
+                self._busy |= self._parties[spec.plan_id]
+                self._pstn_up += self._pstn[spec.plan_id]
+                self._exclusive = spec.profile != "clean"
+                threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
+                                 daemon=True).start()
+            for spec in self._queue if self._stopped else ():
+                self._results[spec.plan_id] = error_result(spec, "not placed: the run was "
+                                                           "interrupted", 0.0)
+            self._cond.notify_all()
+
+    def _one(self, spec: CallSpec) -> None:
+        try:
+            result = self.run_call(spec)
+        except Exception as exc:  # noqa: BLE001 - the row gets an error verdict, never lost
+            result = error_result(spec, f"harness error: {exc!r}", 0.0)
+        with self._cond:
+            self._results[spec.plan_id] = result
+            self._running.discard(spec.plan_id)
+            self._busy -= self._parties[spec.plan_id]
+            self._pstn_up -= self._pstn[spec.plan_id]
+            self._exclusive = False
+            self._cond.notify_all()

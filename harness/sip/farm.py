@@ -1,0 +1,264 @@
+"""The controller's side of the agent farm: starts the worker processes, hands each
+call to the worker hosting its caller, collects every leg, and is safe to use from
+many threads at once (one thread per concurrent call).
+
+No pjsua2 here: the workers own it (`harness/sip/worker.py`); this module sends them
+plain orders and receives plain outcomes (`harness/sip/scenario.py`).
+
+A call, as the controller runs it: every live worker is told to expect the call
+(its far-end policy and script) and acknowledges; the caller's worker dials; when
+the caller leg is down, every worker is asked to finish the call and answers with
+the legs it hosted. Pipes keep order per worker, so the answer to "finish" comes
+after anything else that worker said about the call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from harness.errors import SipError
+from harness.sip.scenario import CallOrder, CallOutcome, LegOutcome, WorkerSpec, assemble
+
+StallSink = Callable[[list[tuple[float, float]]], None]
+
+
+@dataclass
+class _Pending:
+    order: CallOrder
+    waiting_for: set[str]  # workers whose acknowledgement / finish is still due
+    expected: threading.Event = field(default_factory=threading.Event)
+    a_done: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    a: LegOutcome | None = None
+    error: str = ""
+    t_start: float = 0.0
+    t_end: float = 0.0
+    legs: list[LegOutcome] = field(default_factory=list)
+    phase: str = "expect"
+
+
+class AgentFarm:
+    def __init__(self, specs: list[WorkerSpec], on_stalls: StallSink | None = None) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+        self.seat_worker = {seat.name: spec.name for spec in specs for seat in spec.seats}
+        self.on_stalls = on_stalls
+        self.watch: Callable[[], str] | None = None  # the switch's failure(), polled
+        self.ports: dict[str, int] = {}
+        self.tls_ports: dict[str, int] = {}  # workers' TLS transports (sut.tls), else 0
+        self.failed = ""  # the switch failed: calls in flight were aborted with this
+        self.dead: dict[str, str] = {}  # workers that exited, and why
+        self._procs: dict[str, BaseProcess] = {}
+        self._conns: dict[str, Connection] = {}
+        self._send_locks: dict[str, threading.Lock] = {}
+        self._calls: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self, timeout_s: float = 60.0) -> None:
+        from harness.sip.worker import main
+
+        ctx = multiprocessing.get_context("spawn")
+        for name, spec in self.specs.items():
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=main, args=(spec, child), name=f"beta-agent-{name}",
+                               daemon=True)
+            proc.start()
+            child.close()
+            self._procs[name], self._conns[name] = proc, parent
+            self._send_locks[name] = threading.Lock()
+        deadline = time.monotonic() + timeout_s
+        problems = []
+        for name, conn in self._conns.items():
+            msg = self._recv_before(conn, deadline)
+            if msg is None:
+                problems.append(f"agent worker {name} did not start within {timeout_s:.0f} s")
+            elif msg[0] != "ready":
+                problems.append(str(msg[1]))
+            else:
+                self.ports[name], self.tls_ports[name] = int(msg[1]), int(msg[2])
+        if problems:
+            self.close()
+            raise SipError("; ".join(problems))
+        self._thread = threading.Thread(target=self._dispatch, name="agent-farm", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _recv_before(conn: Connection, deadline: float) -> tuple[Any, ...] | None:
+        while time.monotonic() < deadline:
+            if conn.poll(0.2):
+                try:
+                    msg: tuple[Any, ...] = conn.recv()
+                except EOFError:
+                    return ("failed", "agent worker exited during start-up")
+                if msg[0] != "stalls":
+                    return msg
+        return None
+
+    def close(self, timeout_s: float = 20.0) -> None:
+        for name in self._procs:
+            self._send(name, ("stop",))
+        deadline = time.monotonic() + timeout_s
+        for proc in self._procs.values():
+            proc.join(max(0.1, deadline - time.monotonic()))
+        self._closing.set()
+        for proc in self._procs.values():
+            if proc.is_alive():
+                proc.kill()
+                proc.join(2.0)
+        if self._thread is not None:
+            self._thread.join(2.0)
+        for conn in self._conns.values():
+            conn.close()
+        self._procs.clear()
+        self._conns.clear()
+
+    def pid(self, worker: str) -> int:
+        pid = self._procs[worker].pid
+        assert pid is not None
+        return pid
+
+    def worker_of(self, seat: str) -> str:
+        return self.seat_worker[seat]
+
+    def alive(self) -> list[str]:
+        return [name for name in self._procs if name not in self.dead]
+
+    # -- one call ----------------------------------------------------------------------
+    def place(self, order: CallOrder) -> CallOutcome:
+        """Place `order` and return once every leg of it has been reported."""
+        script = order.script
+        t0 = time.monotonic()
+        why = self.failed or (self.watch() if self.watch else "")
+        caller_worker = self.seat_worker.get(order.caller, "")
+        if why or not caller_worker or caller_worker in self.dead:
+            what = f"{why} while waiting for an answer from {order.target_uri}" if why else \
+                f"agent worker {caller_worker or '?'} hosting {order.caller} is not running"
+            return CallOutcome(_no_leg(order.caller), None, t0, t0, what)
+        workers = self.alive()
+        pending = _Pending(order, set(workers))
+        with self._lock:
+            self._calls[order.key] = pending
+        try:
+            for name in workers:
+                self._send(name, ("expect", order.key, order.far_end, script))
+            if not pending.expected.wait(10.0):
+                raise SipError(f"agent workers {sorted(pending.waiting_for)} did not take "
+                               "the call within 10 s")
+            with self._lock:
+                pending.phase, pending.waiting_for = "dial", set()
+            self._send(caller_worker, ("dial", order))
+            budget_s = script.ring_timeout_s + script.talk_s + 70.0
+            if not pending.a_done.wait(budget_s):
+                pending.error = f"agent worker {caller_worker} did not report the call " \
+                                f"within {budget_s:.0f} s"
+            with self._lock:
+                pending.phase, pending.waiting_for = "finish", set(self.alive())
+                if not pending.waiting_for:
+                    pending.finished.set()
+            for name in list(pending.waiting_for):
+                self._send(name, ("finish", order.key))
+            if not pending.finished.wait(30.0):
+                pending.error = pending.error or \
+                    f"agent workers {sorted(pending.waiting_for)} did not finish the call"
+        except SipError as exc:
+            pending.error = pending.error or str(exc)
+        finally:
+            with self._lock:
+                self._calls.pop(order.key, None)
+        a = pending.a or _no_leg(order.caller)
+        return assemble(a, pending.legs, pending.t_start or t0, pending.t_end or t0,
+                        pending.error)
+
+    # -- the dispatcher thread -------------------------------------------------------------
+    def _dispatch(self) -> None:
+        next_watch = 0.0
+        while not self._closing.is_set():
+            by_conn = {conn: name for name, conn in self._conns.items() if name not in self.dead}
+            sentinels = {self._procs[name].sentinel: name for name in by_conn.values()}
+            for ready in wait([*by_conn, *sentinels], timeout=0.25):
+                if ready in by_conn:
+                    name = by_conn[ready]
+                    try:
+                        self._on_message(name, ready.recv())
+                    except (EOFError, OSError):
+                        self._on_death(name, "its pipe closed")
+                elif not self._closing.is_set():
+                    name = sentinels[ready]  # type: ignore[index]
+                    self._on_death(name, f"exit code {self._procs[name].exitcode}")
+            now = time.monotonic()
+            if self.watch is not None and not self.failed and self._calls and now >= next_watch:
+                next_watch = now + 0.25
+                why = self.watch()
+                if why:
+                    self.failed = why
+                    for name in self.alive():
+                        self._send(name, ("abort", why))
+
+    def _on_message(self, worker: str, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "stalls":
+            if self.on_stalls is not None:
+                self.on_stalls(msg[1])
+            return
+        if kind == "failed":
+            self.dead.setdefault(worker, str(msg[1]))
+            return
+        if kind == "stopped":
+            return
+        with self._lock:
+            pending = self._calls.get(msg[1])
+            if pending is None:
+                return
+            if kind == "expected":
+                self._tick_off(pending, worker, pending.expected)
+            elif kind == "a_done":
+                _, _, pending.a, error, pending.t_start, pending.t_end = msg
+                pending.error = pending.error or error
+                pending.a_done.set()
+            elif kind == "finished":
+                pending.legs.extend(msg[2])
+                self._tick_off(pending, worker, pending.finished)
+
+    @staticmethod
+    def _tick_off(pending: _Pending, worker: str, event: threading.Event) -> None:
+        pending.waiting_for.discard(worker)
+        if not pending.waiting_for:
+            event.set()
+
+    def _on_death(self, worker: str, how: str) -> None:
+        why = f"agent worker {worker} exited ({how})"
+        if worker in self.dead and "exited" in self.dead[worker]:
+            return
+        self.dead[worker] = f"{self.dead[worker]}; {why}" if worker in self.dead else why
+        with self._lock:
+            for pending in self._calls.values():
+                if self.seat_worker.get(pending.order.caller) == worker and \
+                        not pending.a_done.is_set():
+                    pending.error = pending.error or self.dead[worker]
+                    pending.a_done.set()
+                event = {"expect": pending.expected, "finish": pending.finished}.get(
+                    pending.phase)
+                if event is not None and worker in pending.waiting_for:
+                    self._tick_off(pending, worker, event)
+
+    def _send(self, worker: str, msg: tuple[Any, ...]) -> None:
+        if worker in self.dead:
+            return
+        try:
+            with self._send_locks[worker]:
+                self._conns[worker].send(msg)
+        except (OSError, ValueError) as exc:
+            self.dead.setdefault(worker, f"agent worker {worker}: pipe broken ({exc})")
+
+
+def _no_leg(caller: str) -> LegOutcome:
+    return LegOutcome("a", caller, "", (), None, None, None, 0.0, 0.0)

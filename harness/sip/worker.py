@@ -1,0 +1,403 @@
+"""An agent worker: one process, one pjsua2 Endpoint, a share of the beta lines.
+
+Why processes: the PJSIP 2.15 wheel allows 8 accounts, 8 transports and ~32 calls
+per process, and every line in one Endpoint is one user agent, so a call the switch
+forwards from one line to another reaches that agent twice with the same Call-ID,
+From tag and CSeq: a merged request, answered 482 (RFC 3261 §8.2.2.2). A farm of
+workers, each hosting some lines on its own UDP transport, places 42 concurrent
+calls and lets forwarding, busy lines and no-answer behave as separate phones do.
+
+A worker runs its own event pump (`threadCnt=0`) and talks to the controller over
+a pipe. It places the calls it is ordered to (the caller leg, "a") and answers the
+INVITEs the switch sends its seats (callee legs, "b") as the call's `FarEndPolicy`
+says; the INVITE carries `X-Harness-Call` naming the call. Every message it sends
+is plain data (`harness.sip.scenario`).
+
+Messages in:  ("expect", key, policy, script) -> ("expected", key)
+              ("dial", CallOrder)             -> ("a_done", key, LegOutcome, error, t0, t1)
+              ("finish", key)                 -> ("finished", key, [LegOutcome, ...])
+              ("abort", why)                  tears every call down, each with `why`
+              ("stop",)                       -> ("stopped",)
+Messages out, unasked: ("stalls", [(end_mono, late_s), ...]) — the worker's own
+scheduling lateness, for the controller's stall guard (a worker starved of CPU must
+be flagged even when the controller was not).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from harness.errors import HarnessError, SipError
+from harness.model import Line
+from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
+from harness.sip.message import ruri_parts
+from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
+from harness.sip.stack import SipStack
+from harness.softswitch.process import exit_with_parent
+
+CALL_HEADER = "X-Harness-Call"
+PUMP_MS = 10
+LATE_FLOOR_S = 0.005  # pump lateness below this is scheduler noise
+FINALISE_S = 5.0  # how long a finished leg may wait for its recording's WAV header
+
+
+@dataclass
+class _Outgoing:
+    order: CallOrder
+    agent: LineAgent
+    leg: Leg
+    t_start: float
+    error: str = ""
+    talking: bool = False
+    released_at: float | None = None
+
+
+@dataclass
+class _Expected:
+    """A call this worker may be rung for, and the legs it answered for it."""
+
+    policy: FarEndPolicy
+    script: Script
+    legs: list[Leg] = field(default_factory=list)
+    talking: set[int] = field(default_factory=set)
+    finish_by: float | None = None  # set by "finish": report by then
+    hung_up: bool = False
+    released: bool = False
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, conn: Connection) -> None:
+        self.spec = spec
+        self.conn = conn
+        self.stack = SipStack(spec.log_path, spec.clock_rate, spec.jb_init_ms)
+        self.board = Switchboard()
+        self.seats: dict[str, LineAgent] = {}
+        self.dialling: OrderedDict[str, LineAgent] = OrderedDict()
+        self.receiver: LineAgent | None = None
+        self.tls_transport: tuple[int, int] | None = None
+        self.outgoing: dict[str, _Outgoing] = {}
+        self.expected: dict[str, _Expected] = {}
+        self.lates: list[tuple[float, float]] = []
+        self.running = True
+
+    # -- start and stop ------------------------------------------------------------------
+    def start(self) -> tuple[int, int]:
+        """Endpoint, transports, the answering account, the seats; (UDP, TLS) ports."""
+        spec = self.spec
+        self.stack.start()
+        transport = self.stack.add_udp_transport(spec.sip_port)
+        port = transport[1]
+        if spec.tls is not None:  # after the UDP one: PJSIP answers from its first transport
+            self.tls_transport = self.stack.add_tls_transport(
+                spec.tls.ca_file, spec.tls.cert_file, spec.tls.key_file)
+        self.receiver = LineAgent(Line(0, 0, "receiver", ""), spec.domain, spec.proxy,
+                                  spec.receiver_rtp[0], spec.receiver_rtp[1], transport,
+                                  self.board, f"{spec.name}:receiver", static=True,
+                                  accept_srtp=spec.tls is not None)
+        self.receiver.ensure_account(make_default=True)
+        for seat in spec.seats:
+            agent = LineAgent(seat.line, spec.domain, spec.proxy, seat.rtp_port,
+                              spec.rtp_ports_per_seat, transport, self.board, seat.name,
+                              static=seat.static)
+            self.seats[seat.name] = agent
+            if not seat.static:
+                self.board.by_user[seat.line.number] = agent
+        if spec.gateway:
+            self.board.pstn_port, self.board.pstn = port, self.receiver
+        self.board.handler = self._on_incoming
+        return port, self.tls_transport[1] if self.tls_transport else 0
+
+    def close(self) -> None:
+        for out in self.outgoing.values():
+            out.leg.release()
+        for exp in self.expected.values():
+            for leg in exp.legs:
+                leg.release()
+        self.outgoing.clear()
+        self.expected.clear()
+        for agent in [*self.dialling.values(), *([self.receiver] if self.receiver else [])]:
+            agent.release()
+        self.dialling.clear()
+        self.receiver = None
+        self.stack.run_for(0.2)
+        self.stack.close()
+
+    # -- the loop --------------------------------------------------------------------------
+    def serve(self) -> None:
+        last_flush = prev = time.monotonic()
+        while self.running:
+            while self.running and self.conn.poll():
+                self._handle(self.conn.recv())
+            if not self.running:
+                break
+            self.stack.pump(PUMP_MS)
+            self._tick()
+            now = time.monotonic()
+            late = now - prev - PUMP_MS / 1000.0
+            prev = now
+            if late >= LATE_FLOOR_S:
+                self.lates.append((now, late))
+            if self.lates and now - last_flush > 0.5:
+                self.conn.send(("stalls", self.lates))
+                self.lates, last_flush = [], now
+
+    def _handle(self, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "expect":
+            _, key, policy, script = msg
+            self.expected[key] = _Expected(policy, script)
+            self.conn.send(("expected", key))
+        elif kind == "dial":
+            self._dial(msg[1])
+        elif kind == "finish":
+            exp = self.expected.get(msg[1])
+            if exp is None:
+                self.conn.send(("finished", msg[1], []))
+            else:
+                exp.finish_by = time.monotonic() + 10.0
+        elif kind == "abort":
+            self._abort(msg[1])
+        elif kind == "stop":
+            self.running = False
+        else:
+            raise SipError(f"agent worker {self.spec.name}: unknown message {kind!r}")
+
+    # -- placing calls -------------------------------------------------------------------
+    def _dialler(self, name: str, secure: bool = False) -> LineAgent:
+        """The seat's agent with a dialling account; idle accounts are released least
+        recently used first (8 pjsua2 accounts per process, one of them the receiver).
+        `secure`: a twin account on the TLS transport that requires SRTP."""
+        agent = self.seats.get(name)
+        if agent is None:
+            raise SipError(f"agent worker {self.spec.name} does not host {name!r}")
+        if secure:
+            tls = self.spec.tls
+            if tls is None or self.tls_transport is None:
+                raise SipError(f"agent worker {self.spec.name} has no TLS transport (sut.tls)")
+            key = f"{name}#tls"
+            twin = self.seats.get(key)
+            if twin is None:
+                twin = LineAgent(agent.line, agent.domain, tls.proxy, agent.rtp_port,
+                                 agent.rtp_range, self.tls_transport, self.board, name,
+                                 static=agent.static, secure=True)
+                self.seats[key] = twin
+            name, agent = key, twin
+        self.dialling.pop(name, None)
+        while len(self.dialling) >= self.spec.max_dial_accounts:
+            idle = next((n for n, a in self.dialling.items() if a.active_legs == 0), None)
+            if idle is None:
+                raise SipError(f"agent worker {self.spec.name}: all "
+                               f"{self.spec.max_dial_accounts} dialling accounts are in calls")
+            self.dialling.pop(idle).release()
+        agent.ensure_account()
+        self.dialling[name] = agent
+        return agent
+
+    def _dial(self, order: CallOrder) -> None:
+        script = order.script
+        leg = Leg("a", play_wav=script.a_play, record_wav=script.a_record,
+                  agent_name=order.caller)
+        t_start = time.monotonic()
+        try:
+            agent = self._dialler(order.caller, order.secure)
+            self.stack.set_codec(order.codec)
+            try:
+                agent.dial(order.target_uri, leg, (*script.headers, (CALL_HEADER, order.key)))
+            finally:
+                self.stack.set_codec(None)
+        except SipError as exc:
+            leg.release()
+            self.conn.send(("a_done", order.key, leg.outcome(self.spec.name), str(exc),
+                            t_start, time.monotonic()))
+            return
+        agent.active_legs += 1
+        out = _Outgoing(order, agent, leg, t_start)
+        self.outgoing[order.key] = out
+        if script.cancel_after_s is not None:
+            self.stack.at(script.cancel_after_s,
+                          lambda: leg.hangup() if leg.state != "CONFIRMED" else None)
+        ring_s = script.ring_timeout_s + 10.0
+        self.stack.at(ring_s, lambda: self._timeout(out, "CONFIRMED", ring_s,
+                                                    f"an answer from {order.target_uri}"))
+
+    def _timeout(self, out: _Outgoing, reached: str, after_s: float, what: str) -> None:
+        if out.leg.disconnected or out.leg.state == reached or out.released_at is not None:
+            return
+        out.error = out.error or f"timed out after {after_s:.0f} s waiting for {what}"
+        self._hang_up(out.leg)
+
+    def _talk(self, out: _Outgoing) -> None:
+        """The caller's part once the call is answered."""
+        leg, script = out.leg, out.order.script
+        out.talking = True
+        if script.dtmf_a:
+            self.stack.at(1.0, lambda: self._safely(out, lambda: leg.send_dtmf(script.dtmf_a)))
+        if script.hold_at_s is not None:
+            self.stack.at(script.hold_at_s, lambda: self._safely(out, leg.hold))
+        if script.resume_at_s is not None:
+            self.stack.at(script.resume_at_s, lambda: self._safely(out, leg.resume))
+        if script.hangup_by == "caller":
+            self.stack.at(script.talk_s, lambda: self._safely(out, leg.hangup))
+        end_s = script.talk_s + 30.0
+        self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
+
+    def _safely(self, out: _Outgoing, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except SipError as exc:
+            out.error = out.error or str(exc)
+            self._hang_up(out.leg)
+
+    # -- answering calls -----------------------------------------------------------------
+    def _on_incoming(self, agent: LineAgent, leg: Leg) -> None:
+        key = leg.request.get(CALL_HEADER.lower(), "")
+        exp = self.expected.get(key)
+        if exp is None:
+            leg.answer(486)  # no call the harness placed: nobody here expects it
+            return
+        if any(other.state == "CONFIRMED" for other in exp.legs):
+            exp.legs.append(leg)
+            leg.answer(486)  # a second INVITE for a call this worker already answered
+            return
+        exp.legs.append(leg)
+        dialled = ruri_parts(leg.request.get("request-line", ""))[0]
+        far = exp.policy.decide(leg.agent_name, dialled)
+        if far.kind == "busy":
+            leg.answer(486)
+        elif far.kind == "reject":
+            leg.answer(far.code)
+        else:
+            leg.play_wav, leg.record_wav = far.play_wav, far.record_wav
+            leg.answer(180)
+            if far.kind == "answer":
+                self.stack.at(far.answer_after_s, lambda: self._quietly(
+                    lambda: None if leg.disconnected else leg.answer(200)))
+
+    def _callee_talk(self, exp: _Expected, leg: Leg) -> None:
+        script = exp.script
+        if script.dtmf_b:
+            self.stack.at(2.5, lambda: self._quietly(lambda: leg.send_dtmf(script.dtmf_b)))
+        if script.hangup_by == "callee":
+            self.stack.at(script.talk_s, lambda: self._quietly(leg.hangup))
+        # a far end never outlives its call by much: stuck legs are torn down
+        self.stack.at(script.talk_s + 40.0, lambda: self._quietly(leg.hangup))
+
+    @staticmethod
+    def _quietly(action: Callable[[], None]) -> None:
+        try:
+            action()
+        except SipError:
+            pass  # the caller's side reports the call's fate
+
+    # -- progress ------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for key, out in list(self.outgoing.items()):
+            if out.leg.state == "CONFIRMED" and not out.talking:
+                self._talk(out)
+            if out.leg.disconnected and out.released_at is None:
+                out.leg.release()
+                out.released_at = now
+                out.agent.active_legs -= 1
+            if out.released_at is not None:
+                wav = out.leg.record_wav
+                if wav is None or not wav.exists() or wav_finalised(wav) or \
+                        now - out.released_at > FINALISE_S:
+                    error = out.error
+                    if wav is not None and wav.exists() and not wav_finalised(wav):
+                        error = error or f"timed out after {FINALISE_S:.0f} s waiting for " \
+                                         "recordings to be finalised"
+                    done = out.leg.outcome(self.spec.name)
+                    if out.order.secure:
+                        done = replace(done, tls_sessions=tuple(self.stack.tls_sessions))
+                    self.conn.send(("a_done", key, done, error, out.t_start, out.released_at))
+                    del self.outgoing[key]
+        for key, exp in list(self.expected.items()):
+            for leg in exp.legs:
+                if leg.state == "CONFIRMED" and id(leg) not in exp.talking:
+                    exp.talking.add(id(leg))
+                    self._callee_talk(exp, leg)
+            if exp.finish_by is not None and self._finished(exp, now):
+                self.conn.send(("finished", key, [leg.outcome(self.spec.name)
+                                                  for leg in exp.legs]))
+                del self.expected[key]
+
+    def _finished(self, exp: _Expected, now: float) -> bool:
+        """True once every leg of the call here is down and its recording written."""
+        assert exp.finish_by is not None
+        if not all(leg.disconnected or leg.call is None for leg in exp.legs):
+            if now < exp.finish_by:
+                return False
+            if not exp.hung_up:  # the caller is gone: a stuck far end is torn down
+                exp.hung_up = True
+                exp.finish_by = now + FINALISE_S
+                for leg in exp.legs:
+                    self._hang_up(leg)
+                return False
+        if not exp.released:
+            exp.released = True
+            for leg in exp.legs:
+                leg.release()
+        wavs = [leg.record_wav for leg in exp.legs
+                if leg.record_wav is not None and leg.record_wav.exists()]
+        return all(wav_finalised(w) for w in wavs) or now > exp.finish_by + FINALISE_S
+
+    def _abort(self, why: str) -> None:
+        """The switch failed: every call here ends now, with the reason."""
+        for out in self.outgoing.values():
+            if out.released_at is None:
+                what = "both legs to disconnect" if out.talking else \
+                    f"an answer from {out.order.target_uri}"
+                out.error = out.error or f"{why} while waiting for {what}"
+                self._hang_up(out.leg)
+                if not out.leg.disconnected:  # nobody will answer the BYE: let it go
+                    out.leg.disconnected = True
+        for exp in self.expected.values():
+            for leg in exp.legs:
+                self._hang_up(leg)
+                leg.disconnected = True
+
+    def _hang_up(self, leg: Leg) -> None:
+        if leg.disconnected or leg.call is None:
+            return
+        try:
+            leg.hangup()
+        except SipError:
+            pass
+
+
+def main(spec: WorkerSpec, conn: Connection) -> None:
+    """The worker process's main: start, say ready (with the SIP port), serve, stop.
+
+    It dies with the controller (PR_SET_PDEATHSIG) and ignores Ctrl-C, which the
+    controller handles by stopping its workers in order."""
+    exit_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # pjlib prints its banner before the log config applies: into the worker's log
+    out = os.open(spec.log_path.with_suffix(".out"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    worker = Worker(spec, conn)
+    try:
+        port, tls_port = worker.start()
+    except (HarnessError, OSError) as exc:
+        conn.send(("failed", f"agent worker {spec.name} did not start: {exc}"))
+        return
+    conn.send(("ready", port, tls_port))
+    try:
+        worker.serve()
+    except Exception as exc:  # noqa: BLE001 - said to the controller, then the worker ends
+        conn.send(("failed", f"agent worker {spec.name} crashed: {exc}\n"
+                             f"{traceback.format_exc()}"))
+    finally:
+        worker.close()
+        conn.send(("stopped",))
