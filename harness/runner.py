@@ -99,7 +99,7 @@ class CallRunner:
                         a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
-                          secure=spec.transport == "tls")
+                          secure=spec.transport == "tls" and not seat.startswith("pstn:"))
         assert s.farm is not None
         with secure, applied(impairment, *s.agent_rtp_span(),
                              stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
@@ -233,7 +233,8 @@ class CallRunner:
         certificate); an SRTP row: RTP/SAVP on both legs and no bare frame on the wire."""
         fails: list[str] = []
         tls = self.s.switch.tls_listener()
-        if spec.transport == "tls" and tls is not None:
+        if spec.transport == "tls" and tls is not None and not spec.caller.startswith("pstn:"):
+            # the caller's own connection (a PSTN caller stays on the UDP trunk)
             fails += tls_checks(list(out.a.tls_sessions), f"{tls.host}:{tls.port}")
         if spec.srtp and out.b is not None and out.a.final_code == 200:
             toward = {d: rtp_toward(packets, leg.stats.local_rtp)

@@ -30,7 +30,7 @@ from harness.cdr.summary import billing_summary
 from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
-from harness.media import reference
+from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
@@ -141,6 +141,7 @@ class HarnessSession:
                     self.store.add_error(f"agent worker {worker}: {why}")
             self.farm = None
         self.guard.stop()
+        pool.shutdown()
         if self.capture is not None:
             self.capture.stop()
         self._billing()

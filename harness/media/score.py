@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.media.pool import pesq_mos
 from harness.media.reference import active_mask
 
 SILENCE_DBOV = -55.0
@@ -64,8 +65,6 @@ def align(ref: np.ndarray, deg: np.ndarray, rate: int,
 
 
 def pesq_score(ref: np.ndarray, deg: np.ndarray, rate: int, band: str = "nb") -> PesqOutcome:
-    from pesq import pesq  # compiled extension: imported when scoring
-
     received_s = len(deg) / rate
     if len(deg) == 0:
         return PesqOutcome(None, None, 0.0, 0.0, "no audio received")
@@ -75,7 +74,7 @@ def pesq_score(ref: np.ndarray, deg: np.ndarray, rate: int, band: str = "nb") ->
     aligned, lag = align(ref, deg, rate)
     ratio = float(active_mask(aligned, rate).mean()) if len(aligned) else 0.0
     try:
-        mos = float(pesq(rate, ref.astype(np.float64), aligned.astype(np.float64), band))
+        mos = pesq_mos(rate, ref, aligned, band)  # in the scoring pool (media/pool.py)
     except Exception as exc:  # noqa: BLE001 - pesq raises bare Exception subclasses
         return PesqOutcome(None, lag / rate, received_s, ratio, f"PESQ failed: {exc}")
     return PesqOutcome(round(mos, 3), lag / rate, received_s, ratio)
