@@ -45,10 +45,11 @@ def main() -> None:
         for rate in rates:
             n = int(rate * SECONDS)
             outs: list[CallOutcome] = []
-            up = [0, 0]
+            up = [0, 0]  # calls up now, most at once
             guard = threading.Lock()
 
-            def one(i: int) -> None:
+            def one(i: int, outs: list[CallOutcome] = outs, up: list[int] = up,
+                    guard: threading.Lock = guard) -> None:
                 a, b = pairs[i % len(pairs)]
                 with locks[i % len(pairs)]:
                     with guard:

@@ -40,8 +40,9 @@ class SutConfig:
     # comma-separated, e.g. "misroute_ld_to_local,ignore_privacy"
     test_faults: str = ""
     # TLS signalling + SRTP media (docs/tls-srtp.md): the embedded switch also listens
-    # on tls:127.0.0.1:tls_port with a certificate from the run's test CA
-    tls: bool = False
+    # on tls:127.0.0.1:tls_port with a certificate from the run's test CA. Unset: on for
+    # the embedded switch (the plan's TLS row runs), off for an external one
+    tls: bool | None = None
     tls_port: int = 0  # 0 = a free TCP port
 
 
@@ -270,6 +271,9 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
+    if cfg.sut.tls is None:
+        cfg = dataclasses.replace(cfg, sut=dataclasses.replace(
+            cfg.sut, tls=cfg.sut.kind != "external"))
     _validate_sut(cfg)
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")

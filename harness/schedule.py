@@ -1,16 +1,16 @@
 """Plan rows placed concurrently, as a beta trial's lines are busy at once.
 
-Rows start in plan order, up to `agents.concurrent_calls` at a time, each in a
-thread of its own (a call mostly waits on its agents; the measuring after it reads
-the capture and scores speech). A row waits while it would share a party with a
-call in progress: its calling line or PSTN subscriber, the line it dials, and the
-lines that line forwards to; and while the simulated PSTN already carries 4 calls
-(its worker is one pjsua2 process, which holds 4). A row under a network impairment
-profile runs alone:
-the impairment applies to every agent's media.
+Up to `agents.concurrent_calls` rows run at a time, each in a thread of its own (a
+call mostly waits on its agents; the measuring after it reads the capture and has
+speech scored). A row waits while it would share a party with a call in progress
+(its calling line or PSTN subscriber, the line it dials, the lines that one forwards
+to) and while the simulated PSTN already carries 4 calls (its worker is one pjsua2
+process, which holds 4). A row under a network impairment profile runs alone: the
+impairment applies to every agent's media.
 
-`result(plan_id)` blocks until that row's call is measured, so a pytest item per row
-reports in plan order while the calls themselves overlap.
+Among the rows that may start, the longest goes first: the 61 s billing call started
+last would set the run's length. `result(plan_id)` blocks until that row's call is
+measured, so a pytest item per row reports in plan order while the calls overlap.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
         rule = next((r for r in plan.forwarding if r.line == line.name), None)
         line = plan.line_by_number(rule.target) if rule else None
     return frozenset(names)
+
+
+def expected_s(spec: CallSpec) -> float:
+    """Roughly how long a row's call lasts: ringing, talk (a scored call talks at least
+    its ~12 s reference), a ring that is never answered (the switch's timeout)."""
+    talk = max(spec.talk_s, 12.0) if spec.expect.mos_lqo_min is not None else spec.talk_s
+    ring = 8.0 if spec.callee_behaviour == "no_answer" else spec.answer_after_s
+    return ring + (talk if spec.expect.final_code == 200 else 0.0)
 
 
 def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
@@ -111,7 +119,9 @@ class PlanScheduler:
     def _feed(self) -> None:
         with self._cond:
             while self._queue and not self._stopped:
-                spec = next((s for s in self._queue if self._startable(s)), None)
+                ready = [s for s in self._queue if self._startable(s)]
+                # longest first: a long call started last would set the run's length
+                spec = max(ready, key=expected_s) if ready else None
                 if spec is None:
                     self._cond.wait()
                     continue

@@ -286,7 +286,7 @@ class HarnessSession:
                     "secure rows are TLS + SRTP (transport='tls', srtp=True)")
         if self.switch.tls_listener() is None:
             return (f"plan row {spec.plan_id} is a TLS + SRTP call: the switch has no TLS "
-                    "listener in this configuration (set sut.tls: true; docs/tls-srtp.md)")
+                    "listener in this configuration (sut.tls is off; docs/tls-srtp.md)")
         return ""
 
     def secure_call(self, spec: CallSpec, callee_number: str) -> AbstractContextManager[None]:

@@ -1,7 +1,8 @@
 """Beta plan §10 — secure calls: SIP over TLS 1.2 with the switch's certificate
 verified, SRTP media (RTP/SAVP, SDES keys) on both legs (docs/tls-srtp.md).
 
-A TLS row needs a switch with a TLS listener (`sut.tls: true`); without one it is
+A TLS row needs a switch with a TLS listener (`sut.tls`, on for the embedded switch);
+without one it is
 skipped, saying so. Voice quality is scored from the agents' recordings: SRTP on the
 wire cannot be decoded by the capture (noted, not a defect)."""
 
