@@ -138,8 +138,9 @@ class CallRunner:
         window = setup_window(out.a.events)
         setup_stall = s.guard.report(*window) if window else stall
         marker = f"sync-{uuid.uuid4().hex}"  # switch liveness, and dumpcap has flushed
+        sent_wall = time.time()
         alive = sip_options_ping(s.switch.sip_host, s.switch.sip_port, 2.0, marker) == 200
-        packets = self.packets(out, call_dir, marker)
+        packets = self.packets(out, call_dir, marker, sent_wall)
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.quality(spec, out, call_dir, stall, packets)
         ratings = emodel_ratings(out, streams)
@@ -163,13 +164,14 @@ class CallRunner:
                           verdict, tuple(sorted(out.events, key=lambda e: e.t_mono)), artifacts,
                           started_wall, "; ".join(errors))
 
-    def packets(self, out: CallOutcome, call_dir: Path, marker: str) -> list[UdpPacket]:
+    def packets(self, out: CallOutcome, call_dir: Path, marker: str,
+                sent_wall: float) -> list[UdpPacket]:
         """The call's packets from the run capture (after dumpcap has flushed them)."""
         capture = self.s.capture
         if capture is None or not out.events:  # nothing was sent (e.g. the switch was gone)
             return []
         tag = marker.encode()
-        if not capture.sync(lambda p: tag in p.payload, 5.0):
+        if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")
         packets = capture.packets_between(min(e.t_wall for e in out.events) - 1.0,
@@ -205,7 +207,7 @@ class CallRunner:
                                                   "b_to_a": (out.a, "b")}
         for direction, (receiver, ref_key) in legs.items():
             local = receiver.stats.local_rtp if receiver.stats else ""
-            rtp = rtp_toward(packets, local) if local else []
+            rtp = rtp_toward(packets, local, media_since(out)) if local else []
             if spec.expect.mos_lqo_min is None:
                 streams[f"wire_{direction}"] = stream_stats(rtp)
                 continue
@@ -237,7 +239,7 @@ class CallRunner:
             # the caller's own connection (a PSTN caller stays on the UDP trunk)
             fails += tls_checks(list(out.a.tls_sessions), f"{tls.host}:{tls.port}")
         if spec.srtp and out.b is not None and out.a.final_code == 200:
-            toward = {d: rtp_toward(packets, leg.stats.local_rtp)
+            toward = {d: rtp_toward(packets, leg.stats.local_rtp, media_since(out))
                       for d, leg in (("a_to_b", out.b), ("b_to_a", out.a))
                       if leg.stats is not None and leg.stats.local_rtp}
             fails += srtp_checks(out, toward)
@@ -288,6 +290,12 @@ def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
     return out_map
+
+
+def media_since(out: CallOutcome) -> float:
+    """Wall time the call's INVITE left: no RTP of this call can come earlier."""
+    invite = out.a.first("INVITE_SENT")
+    return invite.t_wall - 0.05 if invite else 0.0
 
 
 def call_class(spec: CallSpec, route: Route) -> str:

@@ -57,15 +57,17 @@ class Capture:
             self._packets.extend(new)
             return self._packets
 
-    def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0) -> bool:
-        """Read until a packet matching `marker` is in the file (dumpcap has flushed)."""
+    def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0,
+             since_wall: float = 0.0) -> bool:
+        """Read until a packet matching `marker` (sent at `since_wall` or later) is in
+        the file: dumpcap has flushed everything before it."""
         deadline = time.monotonic() + timeout_s
-        seen = 0
         while True:
             packets = self.refresh()
-            if any(marker(p) for p in packets[seen:]):
-                return True
-            seen = len(packets)
+            with self._lock:
+                start = bisect.bisect_left(packets, since_wall - 1.0, key=lambda p: p.ts)
+                if any(marker(p) for p in packets[start:]):
+                    return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.1)

@@ -79,11 +79,13 @@ def parse_rtp(pkt: UdpPacket) -> RtpPacket | None:
                      bool(b[1] & 0x80), payload)
 
 
-def rtp_toward(packets: list[UdpPacket], dst: str) -> list[RtpPacket]:
-    """RTP packets addressed to `dst` ("ip:port"), in capture order."""
+def rtp_toward(packets: list[UdpPacket], dst: str, since_wall: float = 0.0) -> list[RtpPacket]:
+    """RTP packets addressed to `dst` ("ip:port") from `since_wall` on (a call's media
+    cannot precede its INVITE: earlier packets to that port are an earlier call's
+    tail), in capture order."""
     out = []
     for p in packets:
-        if p.dst_addr == dst:
+        if p.dst_addr == dst and p.ts >= since_wall:
             r = parse_rtp(p)
             if r is not None:
                 out.append(r)
