@@ -44,7 +44,8 @@ from harness.sip.stack import SipStack
 from harness.softswitch.process import exit_with_parent
 
 CALL_HEADER = "X-Harness-Call"
-PUMP_MS = 10
+PUMP_MS = 10  # the event pump's longest wait while calls are up
+IDLE_PUMP_MS = 50  # ... and with none (SIP wakes it at once; orders wait up to this)
 LATE_FLOOR_S = 0.005  # pump lateness below this is scheduler noise
 FINALISE_S = 5.0  # how long a finished leg may wait for its recording's WAV header
 
@@ -138,10 +139,11 @@ class Worker:
                 self._handle(self.conn.recv())
             if not self.running:
                 break
-            self.stack.pump(PUMP_MS)
+            wait_ms = PUMP_MS if self.outgoing or self.expected else IDLE_PUMP_MS
+            self.stack.pump(wait_ms)
             self._tick()
             now = time.monotonic()
-            late = now - prev - PUMP_MS / 1000.0
+            late = now - prev - wait_ms / 1000.0
             prev = now
             if late >= LATE_FLOOR_S:
                 self.lates.append((now, late))
