@@ -42,6 +42,7 @@ class _Pending:
     t_end: float = 0.0
     legs: list[LegOutcome] = field(default_factory=list)
     phase: str = "expect"
+    aborted: str = ""  # the switch failed while this call was up
 
 
 class AgentFarm:
@@ -175,8 +176,10 @@ class AgentFarm:
             with self._lock:
                 self._calls.pop(order.key, None)
         a = pending.a or _no_leg(order.caller)
+        # a far end torn down by the abort may end the call before the caller's worker
+        # hears of it: the call still failed with the switch
         return assemble(a, pending.legs, pending.t_start or t0, pending.t_end or t0,
-                        pending.error)
+                        pending.error or pending.aborted)
 
     # -- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -200,6 +203,9 @@ class AgentFarm:
                 why = self.watch()
                 if why:
                     self.failed = why
+                    with self._lock:
+                        for pending in self._calls.values():
+                            pending.aborted = f"{why} while the call was up"
                     for name in self.alive():
                         self._send(name, ("abort", why))
 
