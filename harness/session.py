@@ -441,8 +441,7 @@ class HarnessSession:
              "agents": round(sum(busyhour.rss_mb(p) for p in pids[1:]), 1)},
             status, reasons)
         with self.lock:
-            self.store.busy_hours.append(dataclasses.asdict(report))
-            self.store.write()
+            self.store.add_busy_hour(dataclasses.asdict(report))
         return report
 
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:

@@ -178,6 +178,12 @@ class ResultStore:
             self.active_load = None
         self.write()
 
+    def add_busy_hour(self, doc: dict[str, Any]) -> None:
+        """A busy-hour row's outcome (harness/busyhour.py), beside its calls."""
+        self.busy_hours.append(doc)
+        self.db.add_busy_hour(self.run_id, len(self.busy_hours), doc)
+        self.write()
+
     def add_error(self, message: str) -> None:
         self.errors.append(message)
         self.write()
@@ -202,7 +208,8 @@ class ResultStore:
         """This run as the report renders it (the same data the database holds)."""
         return RunRecord(self.run_id, self.started_wall, self.finished,
                          str(self.run_dir.resolve()), redact(self.environment),
-                         tuple(self.errors), tuple(self.calls), loads=tuple(self.loads))
+                         tuple(self.errors), tuple(self.calls), loads=tuple(self.loads),
+                         busy_hours=tuple(self.busy_hours))
 
     def write(self) -> None:
         """results.json and the run row; called after every change (the session also

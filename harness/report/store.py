@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS loads (
     doc    TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS busy_hours (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    doc    TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
 CREATE INDEX IF NOT EXISTS calls_plan ON calls(plan_id);
 CREATE INDEX IF NOT EXISTS calls_type ON calls(call_type, verdict);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_wall);
@@ -80,6 +86,7 @@ class RunRecord:
     calls: tuple[dict[str, Any], ...] = ()
     finished_wall: float | None = None
     loads: tuple[dict[str, Any], ...] = ()  # background load levels (docs/load.md)
+    busy_hours: tuple[dict[str, Any], ...] = ()  # busy-hour rows (harness/busyhour.py)
 
     @property
     def status(self) -> str:
@@ -91,7 +98,8 @@ class RunRecord:
         return cls(doc["run_id"], float(doc["started_wall"]), bool(doc["finished"]),
                    str(run_dir), dict(doc.get("environment") or {}),
                    tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()),
-                   loads=tuple((doc.get("load") or {}).get("levels") or ()))
+                   loads=tuple((doc.get("load") or {}).get("levels") or ()),
+                   busy_hours=tuple(doc.get("busy_hour") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +176,7 @@ class SqliteStore:
         with self._tx(f"cannot start run {run_id}") as c:
             c.execute("DELETE FROM calls WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM loads WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM busy_hours WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             c.execute("INSERT INTO runs (run_id, started_wall, run_dir, environment) "
                       "VALUES (?, ?, ?, ?)",
@@ -182,6 +191,11 @@ class SqliteStore:
         """A background load level (written when it starts, replaced when it stops)."""
         with self._tx(f"cannot store load level #{seq} of run {run_id}") as c:
             c.execute("INSERT OR REPLACE INTO loads (run_id, seq, doc) VALUES (?, ?, ?)",
+                      (run_id, seq, json.dumps(doc, default=str)))
+
+    def add_busy_hour(self, run_id: str, seq: int, doc: dict[str, Any]) -> None:
+        with self._tx(f"cannot store busy hour #{seq} of run {run_id}") as c:
+            c.execute("INSERT OR REPLACE INTO busy_hours (run_id, seq, doc) VALUES (?, ?, ?)",
                       (run_id, seq, json.dumps(doc, default=str)))
 
     def update_run(self, run_id: str, environment: dict[str, Any], errors: list[str],
@@ -207,8 +221,10 @@ class SqliteStore:
             "SELECT doc FROM calls WHERE run_id = ? ORDER BY seq", (run_id,)))
         loads = tuple(json.loads(d) for (d,) in self.conn.execute(
             "SELECT doc FROM loads WHERE run_id = ? ORDER BY seq", (run_id,)))
+        busy = tuple(json.loads(d) for (d,) in self.conn.execute(
+            "SELECT doc FROM busy_hours WHERE run_id = ? ORDER BY seq", (run_id,)))
         return RunRecord(row[0], row[1], bool(row[2]), row[3], json.loads(row[4]),
-                         tuple(json.loads(row[5])), calls, row[6], loads)
+                         tuple(json.loads(row[5])), calls, row[6], loads, busy)
 
     def latest_run_id(self) -> str | None:
         row = self.conn.execute(

@@ -1,5 +1,6 @@
 """The HTML report from a real (trimmed) run: acceptance rows, figures, drill-down."""
 
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -143,10 +144,26 @@ def test_a_failure_no_criterion_covers_is_still_shown(report_run: RunRecord) -> 
 
 
 def test_the_impairment_profile_is_shown(tmp_path: Path, report_run: RunRecord) -> None:
-    from dataclasses import replace
 
     calls = (dict(report_run.calls[0], profile="loss3"), *report_run.calls[1:])
     out = write_report(replace(report_run, calls=calls), tmp_path / "out").parent
     assert "loss3" in (out / "index.html").read_text()  # the environment block
     page = next((out / "calls").glob("*.html")).read_text()
     assert "network profile" in page
+
+
+def test_the_busy_hour_is_shown_with_its_figures(tmp_path: Path, report_run: RunRecord) -> None:
+    busy = {"plan_id": "8.1", "call_type": "busy hour: every line in a call", "calls": 42,
+            "concurrent_peak": 41, "wall_s": 45.3, "status": "fail",
+            "rfc6076": {"overall": {"ser_pct": 97.6, "isa_pct": 0.0,
+                                    "srd": {"p50_s": 0.0084, "p95_s": 0.027, "max_s": 0.0279}}},
+            "mos_lqo": {"agent": {"median": 4.283}, "wire": {"median": 4.286}},
+            "invalid_measurements": 0, "stall_max_s": 0.256,
+            "cpu_s": {"controller": 28.9, "agents": 20.2, "per_call": 1.17},
+            "rss_mb": {"controller": 470.0, "agents": 816.0},
+            "reasons": ["SER 97.6 % < 100.0 %"]}
+    html = write_report(replace(report_run, busy_hours=(busy,)), tmp_path / "out").read_text()
+    table = html[html.index('id="busy-hour"'):]
+    for text in ("8.1 busy hour", ">41<", "97.6", "8.4 / 27.0 / 27.9", "4.283 / 4.286",
+                 "28.9 / 20.2", "SER 97.6 % &lt; 100.0 %"):
+        assert text in table, text

@@ -189,3 +189,13 @@ def test_an_interrupted_plan_is_reported_incomplete(run_dir: Path) -> None:
     store.close()  # a second close (every exit path closes) changes nothing
     assert 'id="incomplete"' in (run_dir / "index.html").read_text()
     assert open_store(run_dir.parent / "results.db").load_run("run-int").status == "INCOMPLETE"
+
+
+def test_a_busy_hour_is_kept_in_the_database_and_results_json(run_dir: Path) -> None:
+    store = ResultStore(run_dir, "run-busy", {"sut": "x"})
+    store.add_busy_hour({"plan_id": "8.1", "status": "pass", "calls": 42})
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert doc["busy_hour"] == [{"plan_id": "8.1", "status": "pass", "calls": 42}]
+    again = SqliteStore(store.db_path).load_run("run-busy")
+    assert again.busy_hours == ({"plan_id": "8.1", "status": "pass", "calls": 42},)
+    store.db.close()
