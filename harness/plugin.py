@@ -1,7 +1,9 @@
 """pytest glue: options, plan collection, the session fixture, the report at exit.
 
-Plan files are `testplans/plan_*.py` modules holding a `PLAN` table of `CallSpec`s;
-each row becomes one test item whose id is its beta-plan number. Everything that
+Plan files are `testplans/plan_*.py` modules holding a `PLAN` table of `CallSpec`
+rows (one call each) and `LoadSpec` rows (the busy hour); each row becomes one test
+item whose id is its beta-plan number. The rows run concurrently (the session's
+scheduler); each item waits for its own. Everything that
 decides anything lives in `harness.session`; this module only forwards.
 """
 

@@ -16,12 +16,14 @@ measured, so a pytest item per row reports in plan order while the calls overlap
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
 from harness.numberplan import NumberPlan
+from harness.pstn.directory import Route
 from harness.runner import error_result
 
 T = TypeVar("T")
@@ -30,14 +32,19 @@ T = TypeVar("T")
 PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
 
 
+def _route(spec: CallSpec, plan: NumberPlan) -> Route | None:
+    """The row's route, or None when the dial guard refuses it (it places no call)."""
+    try:
+        return plan.route(plan.resolve_dial(spec.dial))
+    except HarnessError:
+        return None
+
+
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
-    try:
-        route = plan.route(plan.resolve_dial(spec.dial))
-    except HarnessError:
-        return frozenset(names)  # refused by the dial guard: it places no call
-    line = plan.line_by_number(route.number)
+    route = _route(spec, plan)
+    line = plan.line_by_number(route.number) if route else None
     while line is not None and line.name not in names:
         names.add(line.name)
         rule = next((r for r in plan.forwarding if r.line == line.name), None)
@@ -55,12 +62,9 @@ def expected_s(spec: CallSpec) -> float:
 
 def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
     """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
-    legs = int(spec.caller.startswith("pstn:"))
-    try:
-        route = plan.route(plan.resolve_dial(spec.dial))
-    except HarnessError:
-        return legs
-    return legs + int(route.trunk is not None)
+    route = _route(spec, plan)
+    return int(spec.caller.startswith("pstn:")) + int(route is not None and
+                                                      route.trunk is not None)
 
 
 class PlanScheduler:
@@ -101,11 +105,15 @@ class PlanScheduler:
                 self._held -= 1
                 self._cond.notify_all()
 
-    def stop(self) -> None:
-        """Start no more rows (an interrupted run); rows in progress finish."""
+    def stop(self, wait_s: float = 60.0) -> None:
+        """Start no more rows (an interrupted run) and let the rows in progress finish
+        (up to `wait_s`), so the session closes under no running call."""
+        deadline = time.monotonic() + wait_s
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+            while self._running and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
 
     def _startable(self, spec: CallSpec) -> bool:
         if self._held or self._exclusive or len(self._running) >= self.concurrency:

@@ -1,9 +1,10 @@
 """A harness session: owns the system under test, the capture, the stall guard, the
-SIP stack and the result store, and turns one `CallSpec` into one `CallResult`.
+agent farm (the beta lines in worker processes, harness/sip/farm.py) and the result
+store, and turns one `CallSpec` into one `CallResult`, from many threads at once.
 
-Order matters: child processes (switch, dumpcap) are started before any thread
-exists; pjsua2 objects are released before `libDestroy()`; the report is written
-on every exit path, with every call already measured.
+Order matters: the switch and dumpcap start before the agent workers (which need
+the switch's ports); the workers stop before the capture and the switch; the
+report is written on every exit path, with every call already measured.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
-from harness.softswitch.process import free_udp_range
+from harness.softswitch.process import free_udp_range, udp_port_free
 from harness.thresholds import ThresholdTable
 
 AGENT_PORTS_PER_LINE = 10
@@ -99,7 +100,7 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         try:
             self.switch.start(self.plan, self.pstn.reserve_port(self.cfg.sut.pstn_port))
-            self.agent_rtp_base = free_udp_range(self._rtp_span(), 40000, 60000)
+            self.agent_rtp_base = self._free_agent_ports()
             if self.cfg.capture.enabled:
                 hi = self.agent_rtp_span()[1]
                 bpf = (f"({self.switch.capture_filter()}) or (udp and host 127.0.0.1 and "
@@ -354,6 +355,15 @@ class HarnessSession:
     def line_workers(self) -> int:
         per = self.cfg.agents.lines_per_worker
         return max(1, (len(self.plan.lines) + per - 1) // per)
+
+    def _free_agent_ports(self) -> int:
+        """A free block for the agents' ports, its workers' SIP ports probed one by one
+        (a taken one would stop the run at start)."""
+        for _ in range(20):
+            self.agent_rtp_base = free_udp_range(self._rtp_span(), 40000, 60000)
+            if all(udp_port_free(self.worker_sip_port(i)) for i in range(self.line_workers)):
+                return self.agent_rtp_base
+        raise SipError("no free UDP port block for the agents between 40000 and 60000")
 
     def worker_sip_port(self, worker: int) -> int:
         """Each line worker's SIP port: the span's last ports, so that no kernel-chosen

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -35,9 +36,14 @@ def pesq_mos(rate: int, ref: np.ndarray, deg: np.ndarray, band: str) -> float:
         if _POOL is None:
             workers = max(1, min(2, os.cpu_count() or 1))
             _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        pool = _POOL
-    return pool.submit(_pesq, rate, ref.astype(np.float64), deg.astype(np.float64),
-                       band).result()
+        future = _POOL.submit(_pesq, rate, ref.astype(np.float64), deg.astype(np.float64),
+                              band)
+    try:
+        return future.result()
+    except BrokenProcessPool:  # a scoring process died: the next score starts afresh
+        with _LOCK:
+            _POOL = None
+        raise
 
 
 def shutdown() -> None:

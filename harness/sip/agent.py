@@ -56,7 +56,7 @@ class Switchboard:
     pjsua picks an account by the To URI (user+domain, then domain only, then the
     default account), which is wrong for trunk calls and short dialling; and the
     wheel allows 8 accounts, so most lines have none. The switch sends an INVITE to
-    the Contact a line registered (its number @ its site's transport) or to the PSTN
+    the Contact a line registered (its number @ its worker's transport) or to the PSTN
     gateway with the trunk group in the R-URI (`;tgrp=`, as RFC 4904): that decides.
     """
 
@@ -65,6 +65,22 @@ class Switchboard:
         self.pstn_port = 0
         self.pstn: LineAgent | None = None
         self.handler: Callable[[LineAgent, Leg], None] | None = None
+        self.rejected: list[Leg] = []  # answered with an error, not yet down
+
+    def reject(self, leg: Leg, code: int) -> None:
+        """Answer `leg` with a final error, keeping its Call referenced until it is
+        down (a pjsua2 Call released while alive aborts the process)."""
+        self.rejected.append(leg)
+        try:
+            leg.answer(code)
+        except SipError:
+            pass
+
+    def sweep(self) -> None:
+        """Let go of rejected legs that are down."""
+        for leg in [x for x in self.rejected if x.disconnected]:
+            leg.release()
+            self.rejected.remove(leg)
 
     def route(self, message: str) -> tuple[LineAgent | None, str]:
         """(agent, name to record) for an INVITE's request line."""
@@ -89,10 +105,13 @@ class _Account(pj.Account):  # type: ignore[misc]
         leg.call = _Call(self, leg, prm.callId)
         leg.mark("INCOMING")
         handler = self.agent.board.handler
-        if target is None or handler is None:
-            leg.answer(404 if target is None else 486)  # nobody here / nobody expects it
-            return
-        handler(target, leg)
+        try:
+            if target is None or handler is None:
+                self.agent.board.reject(leg, 404 if target is None else 486)
+                return
+            handler(target, leg)
+        except SipError:  # an exception must not leave this callback (pjsua2 director)
+            self.agent.board.reject(leg, 500)
 
 
 @dataclass
@@ -224,14 +243,20 @@ class Leg:
 
     def hold(self) -> None:
         if self.call is not None and not self.disconnected:
-            self.call.setHold(pj.CallOpParam(True))
+            try:
+                self.call.setHold(pj.CallOpParam(True))
+            except pj.Error as exc:
+                raise SipError(f"hold failed on leg {self.party}: {exc.info()}") from exc
             self.mark("HOLD")
 
     def resume(self) -> None:
         if self.call is not None and not self.disconnected:
             prm = pj.CallOpParam(True)
             prm.opt.flag = pj.PJSUA_CALL_UNHOLD
-            self.call.reinvite(prm)
+            try:
+                self.call.reinvite(prm)
+            except pj.Error as exc:
+                raise SipError(f"resume failed on leg {self.party}: {exc.info()}") from exc
             self.mark("RESUME")
 
     def outcome(self, worker: str = "") -> LegOutcome:
@@ -282,22 +307,12 @@ class LineAgent:
         # proxy a sip:...;transport=tls URI, media SRTP (SDES) or no call
         self.secure = secure
         self.accept_srtp = accept_srtp  # an answering account: SRTP when offered
-        self.registered = False
         self.active_legs = 0
         self._acc: _Account | None = None
 
     @property
     def uri(self) -> str:
         return f"sip:{self.line.number}@{self.domain}"
-
-    @property
-    def sip_addr(self) -> str:
-        return f"127.0.0.1:{self.transport[1]}" if self.transport else ""
-
-    @property
-    def contact(self) -> str:
-        tls = ";transport=tls" if self.secure else ""
-        return f"sip:{self.line.number}@{self.sip_addr}{tls}"
 
     def ensure_account(self, make_default: bool = False) -> None:
         if self._acc is not None:

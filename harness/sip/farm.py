@@ -148,10 +148,15 @@ class AgentFarm:
         pending = _Pending(order, set(workers))
         with self._lock:
             self._calls[order.key] = pending
+            if self.failed:  # the switch failed since the check above: no abort will come
+                pending.aborted = f"{self.failed} while the call was up"
         try:
             for name in workers:
                 self._send(name, ("expect", order.key, order.far_end, script))
             if not pending.expected.wait(10.0):
+                took = set(workers) - pending.waiting_for
+                for name in took:  # let go of the call where it was taken
+                    self._send(name, ("finish", order.key))
                 raise SipError(f"agent workers {sorted(pending.waiting_for)} did not take "
                                "the call within 10 s")
             with self._lock:
@@ -216,7 +221,7 @@ class AgentFarm:
                 self.on_stalls(msg[1])
             return
         if kind == "failed":
-            self.dead.setdefault(worker, str(msg[1]))
+            self._on_death(worker, str(msg[1]))
             return
         if kind == "stopped":
             return
@@ -241,11 +246,13 @@ class AgentFarm:
             event.set()
 
     def _on_death(self, worker: str, how: str) -> None:
-        why = f"agent worker {worker} exited ({how})"
-        if worker in self.dead and "exited" in self.dead[worker]:
-            return
-        self.dead[worker] = f"{self.dead[worker]}; {why}" if worker in self.dead else why
+        """A worker is gone (exited, crashed, its pipe broke): every call waiting on it
+        is told at once, never left to its timeout."""
         with self._lock:
+            if worker in self.dead:
+                return
+            self.dead[worker] = how if how.startswith("agent worker") else \
+                f"agent worker {worker} exited ({how})"
             for pending in self._calls.values():
                 if self.seat_worker.get(pending.order.caller) == worker and \
                         not pending.a_done.is_set():
@@ -263,7 +270,7 @@ class AgentFarm:
             with self._send_locks[worker]:
                 self._conns[worker].send(msg)
         except (OSError, ValueError) as exc:
-            self.dead.setdefault(worker, f"agent worker {worker}: pipe broken ({exc})")
+            self._on_death(worker, f"agent worker {worker}: pipe broken ({exc})")
 
 
 def _no_leg(caller: str) -> LegOutcome:

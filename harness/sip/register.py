@@ -3,7 +3,7 @@
 The PJSIP 2.15 wheel allows 8 accounts and 8 transports per process: not 84 lines.
 A line's registration only tells the switch where the line is (its Contact), so the
 harness registers every beta line itself: REGISTER with the line's AOR and a Contact
-on its site's transport, answering the digest challenge (RFC 3261 §22, RFC 2617),
+on its agent worker's transport, answering the digest challenge (RFC 3261 §22, RFC 2617),
 and measures the Registration Request Delay on the way (RFC 6076 §4.1: REGISTER ->
 its final response).
 """

@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,19 +88,16 @@ def _with_jb_discard_none(cfg: pj.EpConfig) -> pj.EpConfig:
 
 
 class SipStack:
-    """Owns the Endpoint, the UDP transport and the timer-driven event pump."""
+    """Owns a worker's Endpoint, its transports and the timer-driven event pump."""
 
     def __init__(self, log_path: Path, clock_rate: int = 8000, jb_init_ms: int = 60,
-                 max_calls: int = 32) -> None:
+                 max_calls: int = 4) -> None:  # the wheel's PJSUA_MAX_CALLS is 4
         self.log_path = log_path
         self.clock_rate = clock_rate
         self.jb_init_ms = jb_init_ms
         self.max_calls = max_calls
         self.ep: pj.Endpoint | None = None
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        # checked while waiting: a non-empty answer (why) aborts the wait at once,
-        # e.g. "kamailio exited" when the switch dies with calls up
-        self.watch: Callable[[], str] | None = None
         self._seq = itertools.count()
         self._codec = ""
 
@@ -143,8 +141,8 @@ class SipStack:
         self.set_codec(None)
 
     def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
-        """A SIP/UDP transport of its own on 127.0.0.1 (one per line, as a phone has
-        its own address); returns (transport id, port)."""
+        """A SIP/UDP transport on 127.0.0.1 (the worker's lines' address); returns
+        (transport id, port)."""
         assert self.ep is not None
         tcfg = pj.TransportConfig()
         tcfg.port = port
@@ -214,25 +212,14 @@ class SipStack:
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
-            fn()
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - one action failing must not end the pump
+                traceback.print_exc()  # the worker's .out log
         wait_ms = max_ms
         if self._timers:
             wait_ms = max(0, min(max_ms, int((self._timers[0][0] - time.monotonic()) * 1000)))
         self.ep.libHandleEvents(wait_ms)
-
-    def run_until(self, done: Callable[[], bool], timeout_s: float, what: str) -> None:
-        deadline = time.monotonic() + timeout_s
-        next_watch = 0.0
-        while not done():
-            now = time.monotonic()
-            if now > deadline:
-                raise SipError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-            if self.watch is not None and now >= next_watch:
-                next_watch = now + 0.25
-                why = self.watch()
-                if why:
-                    raise SipError(f"{why} while waiting for {what}")
-            self.pump()
 
     def run_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -1,10 +1,10 @@
 """An agent worker: one process, one pjsua2 Endpoint, a share of the beta lines.
 
-Why processes: the PJSIP 2.15 wheel allows 8 accounts, 8 transports and ~32 calls
+Why processes: the PJSIP 2.15 wheel allows 8 accounts, 8 transports and 4 calls
 per process, and every line in one Endpoint is one user agent, so a call the switch
 forwards from one line to another reaches that agent twice with the same Call-ID,
 From tag and CSeq: a merged request, answered 482 (RFC 3261 §8.2.2.2). A farm of
-workers, each hosting some lines on its own UDP transport, places 42 concurrent
+workers, each hosting four lines on its own UDP transport, places 42 concurrent
 calls and lets forwarding, busy lines and no-answer behave as separate phones do.
 
 A worker runs its own event pump (`threadCnt=0`) and talks to the controller over
@@ -224,8 +224,8 @@ class Worker:
         out = _Outgoing(order, agent, leg, t_start)
         self.outgoing[order.key] = out
         if script.cancel_after_s is not None:
-            self.stack.at(script.cancel_after_s,
-                          lambda: leg.hangup() if leg.state != "CONFIRMED" else None)
+            self.stack.at(script.cancel_after_s, lambda: self._safely(
+                out, lambda: None if leg.state == "CONFIRMED" else leg.hangup()))
         ring_s = script.ring_timeout_s + 10.0
         self.stack.at(ring_s, lambda: self._timeout(out, "CONFIRMED", ring_s,
                                                     f"an answer from {order.target_uri}"))
@@ -242,28 +242,38 @@ class Worker:
         out.talking = True
         if script.dtmf_a:
             self.stack.at(1.0, lambda: self._safely(out, lambda: leg.send_dtmf(script.dtmf_a)))
+        # a re-INVITE's offer is built from the codec priorities of the moment: offer
+        # the call's own codec again, not every codec an idle agent accepts
         if script.hold_at_s is not None:
-            self.stack.at(script.hold_at_s, lambda: self._safely(out, leg.hold))
+            self.stack.at(script.hold_at_s,
+                          lambda: self._safely(out, leg.hold, out.order.codec))
         if script.resume_at_s is not None:
-            self.stack.at(script.resume_at_s, lambda: self._safely(out, leg.resume))
+            self.stack.at(script.resume_at_s,
+                          lambda: self._safely(out, leg.resume, out.order.codec))
         if script.hangup_by == "caller":
             self.stack.at(script.talk_s, lambda: self._safely(out, leg.hangup))
         end_s = script.talk_s + 30.0
         self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
 
-    def _safely(self, out: _Outgoing, action: Callable[[], None]) -> None:
+    def _safely(self, out: _Outgoing, action: Callable[[], None], codec: str = "") -> None:
+        """A caller action; one that fails ends the call with the reason."""
         try:
+            if codec:
+                self.stack.set_codec(codec)
             action()
         except SipError as exc:
             out.error = out.error or str(exc)
             self._hang_up(out.leg)
+        finally:
+            if codec:
+                self.stack.set_codec(None)
 
     # -- answering calls -----------------------------------------------------------------
     def _on_incoming(self, agent: LineAgent, leg: Leg) -> None:
         key = leg.request.get(CALL_HEADER.lower(), "")
         exp = self.expected.get(key)
         if exp is None:
-            leg.answer(486)  # no call the harness placed: nobody here expects it
+            self.board.reject(leg, 486)  # no call the harness placed: nobody expects it
             return
         if any(other.state == "CONFIRMED" for other in exp.legs):
             exp.legs.append(leg)
@@ -302,6 +312,7 @@ class Worker:
     # -- progress ------------------------------------------------------------------------
     def _tick(self) -> None:
         now = time.monotonic()
+        self.board.sweep()
         for key, out in list(self.outgoing.items()):
             if out.leg.state == "CONFIRMED" and not out.talking:
                 self._talk(out)

@@ -1,6 +1,6 @@
 """Call types through the embedded switch and the simulated PSTN, and the faults the
 dial guard. The faults the call-type checks catch are in test_call_type_faults.py
-(a switch of their own: one pjsua2 Endpoint per process, one session at a time)."""
+(a switch of their own, rendered with the faults)."""
 
 
 import pytest
@@ -65,8 +65,8 @@ def test_dial_guard_refuses_before_any_sip(live: HarnessSession) -> None:
 
 @pytest.mark.parametrize(("dial", "behaviour", "rings", "forwarded_from"), [
     ("site6/06", "answer", "site6/07", None),  # unconditional: the switch rewrites
-    # busy / no answer: the switch forwards, but one pjsua2 endpoint for every line
-    # answers the forwarded INVITE 482 (merged request): see plan_07_features.py
+    ("site6/08", "busy", "site6/09", "site6/08"),  # the line answers 486, then forward
+    ("site6/10", "no_answer", "site6/11", "site6/10"),  # rings 4 s unanswered, forward
 ])
 def test_call_forwarding(live: HarnessSession, dial: str, behaviour: str, rings: str,
                          forwarded_from: str | None) -> None:

@@ -83,8 +83,7 @@ def _server_hello_versions(pcap: Path, port: int) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("fault", ["tls_foreign_ca", "tls_wrong_name"])
 def test_agent_refuses_a_switch_certificate_it_cannot_verify(
         tmp_path: Path, fault: str) -> None:
-    """Its own switch, rendered with the fault (one pjsua2 endpoint per process: these
-    run before the module's shared session exists, hence first in the file)."""
+    """Its own switch, rendered with the fault."""
     session = HarnessSession(_tls_config(fault, small=True), tmp_path)
     session.start()
     try:
