@@ -83,6 +83,30 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         fails.extend(_hold_checks(out, packets))
     if exp.audio and exp.final_code == 200 and out.a.final_code == 200 and out.b is not None:
         fails.extend(_audio_both_ways(out, packets))
+    if exp.transferred_to is not None:
+        fails.extend(_transfer_checks(exp.transferred_to, out, packets))
+    return fails
+
+
+def _transfer_checks(want: str, out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
+    """Blind transfer (RFC 3515 REFER, RFC 5589 §6): the caller got the REFER, called
+    the target, the target answered, and they talked (RTP both ways on the wire)."""
+    if out.a.first("REFER_RX") is None or out.transfer is None:
+        return ["transfer: the caller never received a REFER"]
+    a2, far = out.transfer, out.transfer_far
+    if a2.final_code != 200 or far is None:
+        return [f"transfer: the transferred call to {want} ended "
+                f"{a2.final_code or 'without a final response'}"]
+    if far.agent_name != want:
+        return [f"transfer: {far.agent_name} answered the transferred call, expected {want}"]
+    fails = []
+    for direction, receiver in (("a_to_c", far), ("c_to_a", a2)):
+        local = receiver.stats.local_rtp if receiver.stats else ""
+        n = sum(1 for p in packets if local and p.dst_addr == local and
+                p.ts >= (a2.events[0].t_wall if a2.events else 0.0))
+        if n < 25:
+            fails.append(f"transfer: {n} RTP packets reached the receiver {direction} "
+                         "(one-way or no audio after the transfer)")
     return fails
 
 

@@ -47,6 +47,7 @@ class Expect:
     location: bool = False  # the far end must receive the caller's location (911)
     audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
     forwarded_from: str | None = None  # the line that rang first and forwarded the call
+    transferred_to: str | None = None  # the line the caller talks to after a transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class CallSpec:
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
     profile: str = "clean"  # network impairment on the media path (harness.impair)
+    transfer_to: str = ""  # the called party blind-transfers the caller here (REFER)
+    transfer_at_s: float = 2.0  # ... this long after the answer
     # signalling transport of both parties' phones: "udp" | "tls" (docs/tls-srtp.md);
     # srtp: media encrypted (RTP/SAVP, SDES keys) on both legs. A "tls" row needs sut.tls
     transport: str = "udp"

@@ -61,9 +61,17 @@ class CallRunner:
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
         route = plan.route(dial)  # the dial guard, before any SIP
+        if spec.transfer_to:  # a transfer target is dialled too: guarded the same way
+            plan.route(plan.resolve_dial(spec.transfer_to))
         seat = self.s.seat_of(spec.caller)
         number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
         return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
+
+    def transfer_uri(self, spec: CallSpec) -> str:
+        if not spec.transfer_to:
+            return ""
+        number = self.s.plan.route(self.s.plan.resolve_dial(spec.transfer_to)).number
+        return f"sip:{number}@{self.s.switch.domain}"
 
     def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
         """How whoever the switch rings behaves: the dialled line as the row says, a line
@@ -96,7 +104,9 @@ class CallRunner:
         script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
-                        a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav")
+                        a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
+                        transfer_to_uri=self.transfer_uri(spec),
+                        transfer_at_s=spec.transfer_at_s)
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not seat.startswith("pstn:"))
@@ -151,6 +161,8 @@ class CallRunner:
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
+        if spec.expect.cdr:
+            extra += self.transfer_cdr(spec, out, number)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
@@ -174,8 +186,8 @@ class CallRunner:
         if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")
-        packets = capture.packets_between(min(e.t_wall for e in out.events) - 1.0,
-                                          max(e.t_wall for e in out.events) + 2.0)
+        packets = capture.packets_between(min(e.t_wall for e in out.all_events) - 1.0,
+                                          max(e.t_wall for e in out.all_events) + 2.0)
         capture.write_slice(packets, call_dir / "call.pcap")
         return packets
 
@@ -262,6 +274,30 @@ class CallRunner:
                         answer.t_wall if answer else None, end.t_wall if end else None,
                         invite.t_wall if invite else None, call_class(spec, route),
                         disposition(out.a.final_code))
+        return self.reconciled(ledger)
+
+    def transfer_cdr(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
+        """The transferred call (caller -> transfer target) is a call of its own: it
+        must have its own CDR, reconciled like any other, and is billed with the run."""
+        a2 = out.transfer
+        if a2 is None or not a2.call_id:
+            return []
+        answer = answer_event(a2.events)
+        end = a2.first("BYE_SENT") or a2.first("DISCONNECTED")
+        invite = a2.first("INVITE_SENT")
+        target = self.s.plan.route(self.s.plan.resolve_dial(spec.transfer_to))
+        ledger = Ledger(a2.call_id, number, target.number, answer is not None,
+                        answer.t_wall if answer else None, end.t_wall if end else None,
+                        invite.t_wall if invite else None, target.call_class,
+                        disposition(a2.final_code))
+        check = self.reconciled(ledger)
+        if not check.matched:
+            return ["cdr (transferred call): no record for it"]
+        return [f"cdr (transferred call): {m}" for m in check.mismatches]
+
+    def reconciled(self, ledger: Ledger) -> CdrCheck:
+        """`ledger` kept for the run's billing, and checked against the switch's CDR
+        for its Call-ID (waiting up to cdr.wait_s: the switch writes it at the BYE)."""
         self.s.ledgers.append(ledger)
         source = self.s.switch.cdr_source()
         window = self.s.cfg.cdr.time_tolerance_s + 10.0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from harness.errors import HarnessError
@@ -43,6 +44,10 @@ def _route(spec: CallSpec, plan: NumberPlan) -> Route | None:
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
+    if spec.transfer_to:
+        target = _route(replace(spec, dial=spec.transfer_to), plan)
+        line = plan.line_by_number(target.number) if target else None
+        names |= {line.name} if line else set()
     route = _route(spec, plan)
     line = plan.line_by_number(route.number) if route else None
     while line is not None and line.name not in names:

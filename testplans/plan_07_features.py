@@ -35,3 +35,13 @@ PLAN += [
                            forwarded_from="site6/10"),
              description="site6/10 rings 4 s unanswered; the switch forwards to site6/11"),
 ]
+
+# blind transfer: the called line transfers the caller to a third line (REFER, RFC 3515)
+PLAN += [
+    CallSpec("7.6", "blind transfer (REFER)", caller="site5/01", dial="site5/02",
+             transfer_to="site5/03", transfer_at_s=2.0, talk_s=4.0, hangup_by="callee",
+             expect=Expect(mos_lqo_min=None, rings="site5/02", call_class="onnet",
+                           transferred_to="site5/03"),
+             description="site5/02 answers, then REFERs the caller to site5/03; the caller "
+                         "calls site5/03 and they talk; both calls have their CDR"),
+]

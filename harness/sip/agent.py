@@ -29,6 +29,7 @@ _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAV
 class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, account: pj.Account, leg: Leg, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(account, call_id)
+        self.account = account
         self.leg: Leg | None = leg
 
     # callbacks after release() (leg is None) are for a call the harness let go of
@@ -48,6 +49,24 @@ class _Call(pj.Call):  # type: ignore[misc]
         if self.leg is not None:
             self.leg.dtmf_rx += str(prm.digit)
             self.leg.mark("DTMF_RX")
+
+    def onCallTransferRequest(self, prm: Any) -> None:  # noqa: N802 - REFER (RFC 3515)
+        """The far end asks this party to call someone else (blind transfer): accept,
+        and place that call as a new leg the harness follows ("a2")."""
+        leg = self.leg
+        if leg is None or leg.on_transfer is None:
+            prm.statusCode = 603  # nobody here follows a transfer: decline it
+            return
+        leg.mark("REFER_RX")
+        new = leg.on_transfer(str(prm.dstUri))
+        new.call = _Call(self.account, new)
+        prm.newCall = new.call
+        new.mark("INVITE_SENT")
+
+    def onCallTransferStatus(self, prm: Any) -> None:  # noqa: N802 - NOTIFY (RFC 3515)
+        if self.leg is not None:
+            self.leg.mark("XFER_NOTIFY", int(prm.statusCode))
+            prm.cont = True
 
 
 class Switchboard:
@@ -135,6 +154,9 @@ class Leg:
     request: dict[str, str] = field(default_factory=dict)  # the INVITE as received (UAS)
     agent_name: str = ""
     dtmf_rx: str = ""
+    # set by a worker that follows transfers: called with the Refer-To URI, returns
+    # the leg that will place the new call
+    on_transfer: Callable[[str], Leg] | None = None
     _player: Any = None
     _recorder: Any = None
 
@@ -240,6 +262,17 @@ class Leg:
         except pj.Error as exc:
             raise SipError(f"DTMF {digits!r} not sent on leg {self.party}: {exc.info()}") from exc
         self.mark("DTMF_TX")
+
+    def transfer(self, target: str) -> None:
+        """Blind transfer (RFC 3515 REFER): ask the far end to call `target`."""
+        if self.call is None or self.disconnected:
+            return
+        try:
+            self.call.xfer(target, pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise SipError(f"REFER to {target} not sent on leg {self.party}: "
+                           f"{exc.info()}") from exc
+        self.mark("REFER_SENT")
 
     def hold(self) -> None:
         if self.call is not None and not self.disconnected:

@@ -124,6 +124,8 @@ class Script:
     resume_at_s: float | None = None
     a_play: Path | None = None
     a_record: Path | None = None
+    transfer_to_uri: str = ""  # the called party blind-transfers the caller here (REFER)
+    transfer_at_s: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,26 +207,37 @@ class CallOutcome:
     also_rang: tuple[str, ...] = ()  # agents that got a second INVITE for this call
     forwarded_from: tuple[str, ...] = ()  # far ends that rang first, then let it go
     legs: tuple[LegOutcome, ...] = field(default=())  # every callee leg, in arrival order
+    transfer: LegOutcome | None = None  # the caller's new call after a REFER ("a2")
+    transfer_far: LegOutcome | None = None  # who answered that call
 
     @property
     def events(self) -> tuple[SipEvent, ...]:
         """Both legs' events (the far end's only if an INVITE reached one)."""
         return self.a.events + (self.b.events if self.b else ())
 
+    @property
+    def all_events(self) -> tuple[SipEvent, ...]:
+        """Every leg's events, a transfer's included (the call's time on the wire)."""
+        return self.events + tuple(ev for leg in (self.transfer, self.transfer_far)
+                                   if leg is not None for ev in leg.events)
+
 
 def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end: float,
-             error: str) -> CallOutcome:
+             error: str, a2: LegOutcome | None = None) -> CallOutcome:
     """The call from its caller leg and every callee leg the workers reported.
 
     The far end ("b") is the leg that answered; if none did, the last one rung. Legs
     that rang before it were forwarded from (the switch moved on: busy, no answer);
     legs after an answered "b" are INVITEs that should not have come (also rang)."""
     legs = sorted(callee_legs, key=lambda leg: leg.events[0].t_mono if leg.events else 0.0)
+    far = next((leg for leg in legs if a2 is not None and a2.call_id
+                and leg.call_id == a2.call_id), None)  # the transferred call's far end
+    legs = [leg for leg in legs if leg is not far]
     if not legs:
-        return CallOutcome(a, None, t_start, t_end, error)
+        return CallOutcome(a, None, t_start, t_end, error, transfer=a2, transfer_far=far)
     idx = next((i for i, leg in enumerate(legs) if leg.answered), len(legs) - 1)
     b = legs[idx]
     end = max([t_end, *(ev.t_mono for leg in legs for ev in leg.events[-1:])])
     return CallOutcome(a, b, t_start, end, error,
                        tuple(leg.agent_name for leg in legs[idx + 1:]),
-                       tuple(leg.agent_name for leg in legs[:idx]), tuple(legs))
+                       tuple(leg.agent_name for leg in legs[:idx]), tuple(legs), a2, far)

@@ -14,7 +14,8 @@ says; the INVITE carries `X-Harness-Call` naming the call. Every message it send
 is plain data (`harness.sip.scenario`).
 
 Messages in:  ("expect", key, policy, script) -> ("expected", key)
-              ("dial", CallOrder)             -> ("a_done", key, LegOutcome, error, t0, t1)
+              ("dial", CallOrder)             -> ("a_done", key, LegOutcome, error, t0, t1,
+                                                  the transferred call's LegOutcome | None)
               ("finish", key)                 -> ("finished", key, [LegOutcome, ...])
               ("abort", why)                  tears every call down, each with `why`
               ("stop",)                       -> ("stopped",)
@@ -59,12 +60,18 @@ class _Outgoing:
     error: str = ""
     talking: bool = False
     released_at: float | None = None
+    transfer: Leg | None = None  # the call a REFER asked the caller to place
+    transfer_talking: bool = False
+
+    def legs(self) -> list[Leg]:
+        return [self.leg, *([self.transfer] if self.transfer else [])]
 
 
 @dataclass
 class _Expected:
     """A call this worker may be rung for, and the legs it answered for it."""
 
+    key: str
     policy: FarEndPolicy
     script: Script
     legs: list[Leg] = field(default_factory=list)
@@ -155,7 +162,7 @@ class Worker:
         kind = msg[0]
         if kind == "expect":
             _, key, policy, script = msg
-            self.expected[key] = _Expected(policy, script)
+            self.expected[key] = _Expected(key, policy, script)
             self.conn.send(("expected", key))
         elif kind == "dial":
             self._dial(msg[1])
@@ -218,10 +225,11 @@ class Worker:
         except SipError as exc:
             leg.release()
             self.conn.send(("a_done", order.key, leg.outcome(self.spec.name), str(exc),
-                            t_start, time.monotonic()))
+                            t_start, time.monotonic(), None))
             return
         agent.active_legs += 1
         out = _Outgoing(order, agent, leg, t_start)
+        leg.on_transfer = lambda uri: self._transferred(out, uri)
         self.outgoing[order.key] = out
         if script.cancel_after_s is not None:
             self.stack.at(script.cancel_after_s, lambda: self._safely(
@@ -230,11 +238,22 @@ class Worker:
         self.stack.at(ring_s, lambda: self._timeout(out, "CONFIRMED", ring_s,
                                                     f"an answer from {order.target_uri}"))
 
+    def _transferred(self, out: _Outgoing, uri: str) -> Leg:
+        """A REFER reached the caller: the new call is a leg of this call ("a2"),
+        playing the caller's reference and recording what comes back."""
+        rec = out.leg.record_wav
+        out.transfer = Leg("a2", play_wav=out.leg.play_wav, agent_name=out.order.caller,
+                           record_wav=rec.with_name(f"{rec.stem}-transfer.wav") if rec else None)
+        return out.transfer
+
     def _timeout(self, out: _Outgoing, reached: str, after_s: float, what: str) -> None:
-        if out.leg.disconnected or out.leg.state == reached or out.released_at is not None:
+        legs = out.legs()
+        if all(leg.disconnected for leg in legs) or out.leg.state == reached or \
+                out.released_at is not None:
             return
         out.error = out.error or f"timed out after {after_s:.0f} s waiting for {what}"
-        self._hang_up(out.leg)
+        for leg in legs:
+            self._hang_up(leg)
 
     def _talk(self, out: _Outgoing) -> None:
         """The caller's part once the call is answered."""
@@ -271,7 +290,10 @@ class Worker:
     # -- answering calls -----------------------------------------------------------------
     def _on_incoming(self, agent: LineAgent, leg: Leg) -> None:
         key = leg.request.get(CALL_HEADER.lower(), "")
-        exp = self.expected.get(key)
+        dialled = ruri_parts(leg.request.get("request-line", ""))[0]
+        exp = self.expected.get(key) or next(  # a transferred call without the header
+            (e for e in self.expected.values() if e.script.transfer_to_uri and
+             ruri_parts(f"X {e.script.transfer_to_uri} SIP/2.0")[0] == dialled), None)
         if exp is None:
             self.board.reject(leg, 486)  # no call the harness placed: nobody expects it
             return
@@ -279,9 +301,13 @@ class Worker:
             exp.legs.append(leg)
             leg.answer(486)  # a second INVITE for a call this worker already answered
             return
-        exp.legs.append(leg)
-        dialled = ruri_parts(leg.request.get("request-line", ""))[0]
         far = exp.policy.decide(leg.agent_name, dialled)
+        dialled_line = exp.policy.dialled_line
+        if far.record_wav is not None and dialled_line and leg.agent_name != dialled_line:
+            # a far end the call reached later (forwarded, transferred): its own file
+            far = replace(far, record_wav=far.record_wav.with_name(
+                f"{far.record_wav.stem}-{leg.agent_name.replace('/', '-')}.wav"))
+        exp.legs.append(leg)
         if far.kind == "busy":
             leg.answer(486)
         elif far.kind == "reject":
@@ -295,6 +321,11 @@ class Worker:
 
     def _callee_talk(self, exp: _Expected, leg: Leg) -> None:
         script = exp.script
+        if script.transfer_to_uri and leg.agent_name == exp.policy.dialled_line:
+            # the dialled party transfers (not the party it transfers to)
+            target = f"<{script.transfer_to_uri}?{CALL_HEADER}={exp.key}>"
+            self.stack.at(script.transfer_at_s,
+                          lambda: self._quietly(lambda: leg.transfer(target)))
         if script.dtmf_b:
             self.stack.at(2.5, lambda: self._quietly(lambda: leg.send_dtmf(script.dtmf_b)))
         if script.hangup_by == "callee":
@@ -316,32 +347,50 @@ class Worker:
         for key, out in list(self.outgoing.items()):
             if out.leg.state == "CONFIRMED" and not out.talking:
                 self._talk(out)
-            if out.leg.disconnected and out.released_at is None:
-                out.leg.release()
+            xfer = out.transfer
+            if xfer is not None and xfer.state == "CONFIRMED" and not out.transfer_talking:
+                out.transfer_talking = True  # the transferred call talks, then hangs up
+                self.stack.at(out.order.script.talk_s,
+                              lambda x=xfer: self._quietly(x.hangup))  # type: ignore[misc]
+            legs = out.legs()
+            if out.released_at is None and all(leg.disconnected for leg in legs):
+                for leg in legs:
+                    leg.release()
                 out.released_at = now
                 out.agent.active_legs -= 1
             if out.released_at is not None:
-                wav = out.leg.record_wav
-                if wav is None or not wav.exists() or wav_finalised(wav) or \
-                        now - out.released_at > FINALISE_S:
-                    error = out.error
-                    if wav is not None and wav.exists() and not wav_finalised(wav):
-                        error = error or f"timed out after {FINALISE_S:.0f} s waiting for " \
-                                         "recordings to be finalised"
-                    done = out.leg.outcome(self.spec.name)
-                    if out.order.secure:
-                        done = replace(done, tls_sessions=tuple(self.stack.tls_sessions))
-                    self.conn.send(("a_done", key, done, error, out.t_start, out.released_at))
-                    del self.outgoing[key]
+                self._report_caller(key, out, now)
         for key, exp in list(self.expected.items()):
             for leg in exp.legs:
                 if leg.state == "CONFIRMED" and id(leg) not in exp.talking:
                     exp.talking.add(id(leg))
                     self._callee_talk(exp, leg)
+                notify = leg.events[-1] if leg.events else None
+                if notify is not None and notify.kind == "XFER_NOTIFY" and \
+                        (notify.code or 0) >= 200 and not leg.disconnected:
+                    self._quietly(leg.hangup)  # transferred: the transferor leaves
             if exp.finish_by is not None and self._finished(exp, now):
                 self.conn.send(("finished", key, [leg.outcome(self.spec.name)
                                                   for leg in exp.legs]))
                 del self.expected[key]
+
+    def _report_caller(self, key: str, out: _Outgoing, now: float) -> None:
+        """Once its recordings are written (or FINALISE_S passed): the caller's legs
+        to the controller."""
+        assert out.released_at is not None
+        wavs = [leg.record_wav for leg in out.legs()
+                if leg.record_wav is not None and leg.record_wav.exists()]
+        ready = all(wav_finalised(w) for w in wavs)
+        if not ready and now - out.released_at <= FINALISE_S:
+            return
+        error = out.error or ("" if ready else f"timed out after {FINALISE_S:.0f} s waiting "
+                                                "for recordings to be finalised")
+        done = out.leg.outcome(self.spec.name)
+        if out.order.secure:
+            done = replace(done, tls_sessions=tuple(self.stack.tls_sessions))
+        xfer = out.transfer.outcome(self.spec.name) if out.transfer else None
+        self.conn.send(("a_done", key, done, error, out.t_start, out.released_at, xfer))
+        del self.outgoing[key]
 
     def _finished(self, exp: _Expected, now: float) -> bool:
         """True once every leg of the call here is down and its recording written."""

@@ -1,5 +1,6 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
-their own: long distance routed to the local trunk, and *67 privacy ignored."""
+their own: long distance routed to the local trunk, *67 privacy ignored, and call
+transfer (REFER) refused."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,7 +19,8 @@ QUICK = dict(talk_s=2.0)
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
     cfg = load_config()
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
-                  sut=replace(cfg.sut, test_faults="misroute_ld_to_local,ignore_privacy"))
+                  sut=replace(cfg.sut,
+                                      test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -42,3 +44,12 @@ def test_privacy_leak_is_caught(faulty: HarnessSession, dial: str, far_end: str)
     assert r.verdict.status is Status.FAIL
     assert "caller_id: far end shown '4135550139', expected 'anonymous' (privacy leak)" \
         in r.verdict.reasons
+
+
+def test_a_switch_that_refuses_transfer_is_caught(faulty: HarnessSession) -> None:
+    r = faulty.run_call(CallSpec("7.6", "blind transfer (REFER)", "site5/01", "site5/02",
+                                 transfer_to="site5/03", talk_s=4.0, hangup_by="callee",
+                                 expect=Expect(mos_lqo_min=None, rings="site5/02",
+                                               transferred_to="site5/03")))
+    assert r.verdict.status is Status.FAIL
+    assert "transfer: the caller never received a REFER" in r.verdict.reasons

@@ -77,3 +77,17 @@ def test_call_forwarding(live: HarnessSession, dial: str, behaviour: str, rings:
     assert r.verdict.status is Status.PASS, r.verdict.reasons
     assert r.cdr is not None and r.cdr.record is not None
     assert r.cdr.record.callee == live.plan.line(rings).number  # billed to the forward leg
+
+
+def test_blind_transfer_reaches_the_target_and_both_calls_are_billed(
+        live: HarnessSession) -> None:
+    spec = CallSpec("7.6", "blind transfer (REFER)", "site5/04", "site5/05",
+                    transfer_to="site5/06", talk_s=3.0, hangup_by="callee",
+                    expect=Expect(mos_lqo_min=None, rings="site5/05", call_class="onnet",
+                                  transferred_to="site5/06"))
+    r = live.run_call(spec)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    transferred = [ledger for ledger in live.ledgers
+                   if ledger.caller == live.plan.line("site5/04").number]
+    callees = {ledger.callee for ledger in transferred}
+    assert {live.plan.line("site5/05").number, live.plan.line("site5/06").number} <= callees
