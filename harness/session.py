@@ -137,9 +137,9 @@ class HarnessSession:
         marks the run INCOMPLETE. Every call already measured is kept either way."""
         if self.farm is not None:
             self.farm.close()
-            for worker, why in self.farm.dead.items():
-                if self.store is not None and "exited (exit code 0)" not in why:
-                    self.store.add_error(f"agent worker {worker}: {why}")
+            for why in self.farm.dead.values():  # workers lost during the run
+                if self.store is not None:
+                    self.store.add_error(why)
             self.farm = None
         self.guard.stop()
         pool.shutdown()

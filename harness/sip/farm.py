@@ -62,6 +62,8 @@ class AgentFarm:
         self._calls: dict[str, _Pending] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._stopping = False
+        self._gone: set[str] = set()  # workers that ended after close() asked them to
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -106,6 +108,7 @@ class AgentFarm:
         return None
 
     def close(self, timeout_s: float = 20.0) -> None:
+        self._stopping = True  # workers ending from here on were asked to
         for name in self._procs:
             self._send(name, ("stop",))
         deadline = time.monotonic() + timeout_s
@@ -191,7 +194,8 @@ class AgentFarm:
     def _dispatch(self) -> None:
         next_watch = 0.0
         while not self._closing.is_set():
-            by_conn = {conn: name for name, conn in self._conns.items() if name not in self.dead}
+            by_conn = {conn: name for name, conn in self._conns.items()
+                       if name not in self.dead and name not in self._gone}
             sentinels = {self._procs[name].sentinel: name for name in by_conn.values()}
             for ready in wait([*by_conn, *sentinels], timeout=0.25):
                 if ready in by_conn:
@@ -199,10 +203,10 @@ class AgentFarm:
                     try:
                         self._on_message(name, ready.recv())
                     except (EOFError, OSError):
-                        self._on_death(name, "its pipe closed")
+                        self._on_death(name, "" if self._stopping else self._exit(name))
                 elif not self._closing.is_set():
                     name = sentinels[ready]  # type: ignore[index]
-                    self._on_death(name, f"exit code {self._procs[name].exitcode}")
+                    self._on_death(name, "" if self._stopping else self._exit(name))
             now = time.monotonic()
             if self.watch is not None and not self.failed and self._calls and now >= next_watch:
                 next_watch = now + 0.25
@@ -214,6 +218,12 @@ class AgentFarm:
                             pending.aborted = f"{why} while the call was up"
                     for name in self.alive():
                         self._send(name, ("abort", why))
+
+    def _exit(self, worker: str) -> str:
+        """How a worker ended: its exit code (-9: SIGKILL), once the process is reaped."""
+        proc = self._procs[worker]
+        proc.join(1.0)
+        return "its pipe closed" if proc.exitcode is None else f"exit code {proc.exitcode}"
 
     def _on_message(self, worker: str, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
@@ -250,6 +260,9 @@ class AgentFarm:
         """A worker is gone (exited, crashed, its pipe broke): every call waiting on it
         is told at once, never left to its timeout."""
         with self._lock:
+            if self._stopping:  # asked to stop: not a loss, just no longer listened to
+                self._gone.add(worker)
+                return
             if worker in self.dead:
                 return
             self.dead[worker] = how if how.startswith("agent worker") else \

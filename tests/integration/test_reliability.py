@@ -73,3 +73,37 @@ def test_switch_killed_with_a_call_up(tmp_path: Path, victim: str) -> None:
     print(f"\n{victim} killed 4.0 s into a call; the call's verdict came "
           f"{ended - killed_at[0]:.1f} s after the kill; verdicts after it: "
           f"{[r.verdict.status.value for r in after]}")
+
+
+def test_a_lost_agent_worker_fails_its_calls_at_once_and_is_reported(tmp_path: Path) -> None:
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0))
+    session = HarnessSession(cfg, tmp_path)
+    session.start()
+    farm = session.farm
+    assert farm is not None
+    try:
+        victim = farm.worker_of(SHORT.caller)
+        os.kill(farm.pid(victim), signal.SIGKILL)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        r = session.run_call(SHORT)  # its caller lived on the killed worker
+        took = time.monotonic() - t0
+        other = session.run_call(replace(SHORT, caller="site1/01", dial="site2/01"))
+    finally:
+        session.close()
+    assert r.verdict.status is Status.ERROR and took < 10.0
+    assert any(f"agent worker {victim}" in x for x in r.verdict.reasons), r.verdict.reasons
+    if farm.worker_of("site1/01") != victim and farm.worker_of("site2/01") != victim:
+        assert other.verdict.status is Status.PASS, other.verdict.reasons
+    doc = json.loads((session.run_dir / "results.json").read_text())
+    assert [e for e in doc["errors"] if "agent worker" in e] == \
+        [f"agent worker {victim} exited (exit code -9)"]
+
+
+def test_a_clean_run_reports_no_error(tmp_path: Path) -> None:
+    session = HarnessSession(load_config(), tmp_path)
+    session.start()
+    session.close()
+    doc = json.loads((session.run_dir / "results.json").read_text())
+    assert doc["errors"] == [] and doc["status"] == "complete"
