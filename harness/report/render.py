@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,17 @@ def _wire_ladder(call: dict[str, Any], run_dir: Path | None) -> dict[str, Any] |
     return doc
 
 
+def plan_order(plan_id: str) -> tuple[tuple[int, str], ...]:
+    """'7.10' after '7.9', '8.1.02' after '8.1': numbered parts compare as numbers."""
+    return tuple((int(p), "") if p.isdigit() else (1 << 30, p) for p in plan_id.split("."))
+
+
 def write_report(run: RunRecord, out_dir: Path, db: SqliteStore | None = None,
                  trend_runs: int = TREND_RUNS) -> Path:
-    """Render `run` into `out_dir`; returns the path of index.html."""
+    """Render `run` into `out_dir`; returns the path of index.html. Calls are shown in
+    plan order (they are stored in the order they finished: rows run concurrently)."""
+    run = replace(run, calls=tuple(sorted(run.calls, key=lambda c: plan_order(
+        str(c.get("plan_id", ""))))))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "calls").mkdir(exist_ok=True)
     env = environment()

@@ -167,3 +167,16 @@ def test_the_busy_hour_is_shown_with_its_figures(tmp_path: Path, report_run: Run
     for text in ("8.1 busy hour", ">41<", "97.6", "8.4 / 27.0 / 27.9", "4.283 / 4.286",
                  "28.9 / 20.2", "SER 97.6 % &lt; 100.0 %"):
         assert text in table, text
+
+
+def test_calls_are_shown_in_plan_order_whatever_order_they_finished(
+        tmp_path: Path, report_run: RunRecord) -> None:
+    from harness.report.render import plan_order
+
+    assert sorted(["7.10", "8.1.02", "7.9", "10.1", "8.1"], key=plan_order) == \
+        ["7.9", "7.10", "8.1", "8.1.02", "10.1"]
+    shuffled = replace(report_run, calls=tuple(reversed(report_run.calls)))
+    html = write_report(shuffled, tmp_path / "out").read_text()
+    ids = sorted({str(c["plan_id"]) for c in report_run.calls}, key=plan_order)
+    where = [html.index(f">{pid}") for pid in ids if f">{pid}" in html]
+    assert where == sorted(where) and len(where) >= 2
