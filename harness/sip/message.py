@@ -9,7 +9,11 @@ from __future__ import annotations
 def ruri_parts(msg: str) -> tuple[str, int, dict[str, str]]:
     """(user, port, URI parameters) of a request's Request-URI."""
     first = msg.split("\r\n", 1)[0].split(" ")
-    uri = first[1] if len(first) > 1 else ""
+    return uri_parts(first[1] if len(first) > 1 else "")
+
+
+def uri_parts(uri: str) -> tuple[str, int, dict[str, str]]:
+    """(user, port, URI parameters) of a SIP URI ('sip:user@host:port;param=value')."""
     userinfo, _, hostpart = uri.partition("@")
     user = userinfo.split(":", 1)[-1].split(";")[0] if hostpart else ""
     hostport, *params = (hostpart or uri).split(";")

@@ -39,7 +39,7 @@ from typing import Any
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
-from harness.sip.message import ruri_parts
+from harness.sip.message import ruri_parts, uri_parts
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
 from harness.sip.stack import SipStack
 from harness.softswitch.process import exit_with_parent
@@ -293,7 +293,7 @@ class Worker:
         dialled = ruri_parts(leg.request.get("request-line", ""))[0]
         exp = self.expected.get(key) or next(  # a transferred call without the header
             (e for e in self.expected.values() if e.script.transfer_to_uri and
-             ruri_parts(f"X {e.script.transfer_to_uri} SIP/2.0")[0] == dialled), None)
+             uri_parts(e.script.transfer_to_uri)[0] == dialled), None)
         if exp is None:
             self.board.reject(leg, 486)  # no call the harness placed: nobody expects it
             return
