@@ -61,17 +61,19 @@ class CallRunner:
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
         route = plan.route(dial)  # the dial guard, before any SIP
-        if spec.transfer_to:  # a transfer target is dialled too: guarded the same way
-            plan.route(plan.resolve_dial(spec.transfer_to))
+        self.transfer_route(spec)  # a transfer target is dialled too: guarded the same way
         seat = self.s.seat_of(spec.caller)
         number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
         return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
+    def transfer_route(self, spec: CallSpec) -> Route | None:
+        """Where the row's called party transfers the caller (dial-guarded), if it does."""
+        plan = self.s.plan
+        return plan.route(plan.resolve_dial(spec.transfer_to)) if spec.transfer_to else None
+
     def transfer_uri(self, spec: CallSpec) -> str:
-        if not spec.transfer_to:
-            return ""
-        number = self.s.plan.route(self.s.plan.resolve_dial(spec.transfer_to)).number
-        return f"sip:{number}@{self.s.switch.domain}"
+        route = self.transfer_route(spec)
+        return f"sip:{route.number}@{self.s.switch.domain}" if route else ""
 
     def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
         """How whoever the switch rings behaves: the dialled line as the row says, a line
@@ -261,36 +263,21 @@ class CallRunner:
         call_id = out.a.call_id
         for hook in self.s.before_cdr_fetch:
             hook(call_id)
-        answer = answer_event(out.a.events)
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
-        end = hanger.first("BYE_SENT") or out.a.first("DISCONNECTED")
-        invite = out.a.first("INVITE_SENT")
         # the callee is the line that answered (a forwarded-to line), else the number
         # the call was routed on
         answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
         callee = answered_by.number if answered_by else route.number
-        ledger = Ledger(call_id, number, callee, answer is not None,
-                        answer.t_wall if answer else None, end.t_wall if end else None,
-                        invite.t_wall if invite else None, call_class(spec, route),
-                        disposition(out.a.final_code))
-        return self.reconciled(ledger)
+        return self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route)))
 
     def transfer_cdr(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
         """The transferred call (caller -> transfer target) is a call of its own: it
         must have its own CDR, reconciled like any other, and is billed with the run."""
-        a2 = out.transfer
-        if a2 is None or not a2.call_id:
+        a2, target = out.transfer, self.transfer_route(spec)
+        if a2 is None or not a2.call_id or target is None:
             return []
-        answer = answer_event(a2.events)
-        end = a2.first("BYE_SENT") or a2.first("DISCONNECTED")
-        invite = a2.first("INVITE_SENT")
-        target = self.s.plan.route(self.s.plan.resolve_dial(spec.transfer_to))
-        ledger = Ledger(a2.call_id, number, target.number, answer is not None,
-                        answer.t_wall if answer else None, end.t_wall if end else None,
-                        invite.t_wall if invite else None, target.call_class,
-                        disposition(a2.final_code))
-        check = self.reconciled(ledger)
+        check = self.reconciled(ledger(a2, a2, number, target.number, target.call_class))
         if not check.matched:
             return ["cdr (transferred call): no record for it"]
         return [f"cdr (transferred call): {m}" for m in check.mismatches]
@@ -308,6 +295,18 @@ class CallRunner:
             records = find_call_records(source, ledger, window)
         return reconcile(ledger, records, self.s.cfg.cdr.time_tolerance_s,
                          self.s.cfg.cdr.duration_tolerance_s)
+
+
+def ledger(caller: LegOutcome, hanger: LegOutcome, number: str, callee: str,
+           klass: str) -> Ledger:
+    """The call as the caller's agent saw it, for CDR reconciliation: answered when,
+    ended when `hanger` sent its BYE (else when the caller's leg went down)."""
+    answer = answer_event(caller.events)
+    end = hanger.first("BYE_SENT") or caller.first("DISCONNECTED")
+    invite = caller.first("INVITE_SENT")
+    return Ledger(caller.call_id, number, callee, answer is not None,
+                  answer.t_wall if answer else None, end.t_wall if end else None,
+                  invite.t_wall if invite else None, klass, disposition(caller.final_code))
 
 
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],

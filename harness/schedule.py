@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 from harness.errors import HarnessError
@@ -33,10 +32,10 @@ T = TypeVar("T")
 PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
 
 
-def _route(spec: CallSpec, plan: NumberPlan) -> Route | None:
-    """The row's route, or None when the dial guard refuses it (it places no call)."""
+def _route(dial: str, plan: NumberPlan) -> Route | None:
+    """Where `dial` goes, or None when the dial guard refuses it (no call is placed)."""
     try:
-        return plan.route(plan.resolve_dial(spec.dial))
+        return plan.route(plan.resolve_dial(dial))
     except HarnessError:
         return None
 
@@ -45,10 +44,10 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
     if spec.transfer_to:
-        target = _route(replace(spec, dial=spec.transfer_to), plan)
+        target = _route(spec.transfer_to, plan)
         line = plan.line_by_number(target.number) if target else None
         names |= {line.name} if line else set()
-    route = _route(spec, plan)
+    route = _route(spec.dial, plan)
     line = plan.line_by_number(route.number) if route else None
     while line is not None and line.name not in names:
         names.add(line.name)
@@ -67,7 +66,7 @@ def expected_s(spec: CallSpec) -> float:
 
 def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
     """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
-    route = _route(spec, plan)
+    route = _route(spec.dial, plan)
     return int(spec.caller.startswith("pstn:")) + int(route is not None and
                                                       route.trunk is not None)
 
