@@ -226,9 +226,13 @@ class BetaCallItem(pytest.Item):
         number = caller[5:] if caller.startswith("pstn:") else plan.line(caller).number
         line = plan.line_by_number(route.number)
         target = line.name if line else (f"trunk {route.trunk}" if route.trunk else "switch")
+        then = ""
+        if self.spec.transfer_to:  # dialled by the caller after the REFER: guarded too
+            xfer = plan.route(plan.resolve_dial(self.spec.transfer_to))
+            then = f", then transferred to {xfer.number}"
         self.config.stash[_SESSION].dry_lines.append(
             f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "
-            f"-> {route.call_class} {route.number} via {target}; expect "
+            f"-> {route.call_class} {route.number} via {target}{then}; expect "
             f"{self.spec.expect.final_code}, codec {self.spec.codec}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],

@@ -65,3 +65,17 @@ def test_bad_sut_config_fails_every_call_with_one_clear_line(pytester: pytest.Py
     result = pytester.runpytest_subprocess("testplans", "--sut", "sut.yaml", "--reports", "out")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*sut.yaml: field 'sut.colour' = 'blue': unknown key*"])
+
+
+def test_dry_run_guards_and_shows_a_transfer_target(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_07_xfer.py").write_text(
+        "from harness.model import CallSpec\n"
+        "PLAN = [CallSpec('7.6', 'transfer', 'site5/01', 'site5/02', transfer_to='site5/03'),\n"
+        "        CallSpec('7.7', 'bad transfer', 'site5/01', 'site5/02',"
+        " transfer_to='2125550124')]\n")
+    result = pytester.runpytest_subprocess("testplans", "--dry-run")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*refused to dial '2125550124'*outside the test number plan*",
+                                 "7.6 transfer: site5/01 (*) dials * then transferred to "
+                                 "4135550150*"])
