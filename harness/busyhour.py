@@ -97,7 +97,8 @@ def concurrent_peak(results: list[CallResult]) -> int:
 
 
 def mos_distribution(results: list[CallResult]) -> tuple[dict[str, dict[str, Any]], int]:
-    """Valid MOS-LQO per source (agent recording, wire), and how many were invalid."""
+    """Valid MOS-LQO per source (agent recording, wire), and how many scores the stall
+    guard invalidated."""
     out: dict[str, dict[str, Any]] = {}
     invalid = 0
     for source in ("agent", "wire"):
@@ -106,10 +107,10 @@ def mos_distribution(results: list[CallResult]) -> tuple[dict[str, dict[str, Any
             for q in r.quality:
                 if q.source != source:
                     continue
-                if q.valid and q.mos_lqo is not None:
-                    scores.append(q.mos_lqo)
-                else:
+                if not q.valid:  # the stall guard's verdict, not the network's
                     invalid += 1
+                elif q.mos_lqo is not None:  # a valid score without a MOS is a defect
+                    scores.append(q.mos_lqo)  # (silence...): its call fails on its own
         out[source] = {"n": len(scores),
                        "min": round(min(scores), 3) if scores else None,
                        "p10": round(nearest_rank(scores, 10), 3) if scores else None,

@@ -69,3 +69,9 @@ def test_judge_passes_fails_and_flags_a_stall() -> None:
     assert "MOS-LQO median (agent) 4.0 < 4.2" in judge(spec, good, low, 0, calls)[1]
     status, reasons = judge(spec, good, dist, 3, calls)
     assert status is Status.ERROR and reasons[0].startswith("invalid_measurement")
+
+
+def test_a_valid_score_without_mos_is_a_defect_not_an_invalid_measurement() -> None:
+    silence = _call("1", 0, 1, (None, 4.2))  # type: ignore[arg-type]  # the agent heard nothing
+    dist, invalid = mos_distribution([silence])
+    assert invalid == 0 and dist["agent"]["n"] == 0 and dist["wire"]["median"] == 4.2
