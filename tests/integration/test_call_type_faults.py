@@ -1,6 +1,6 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
-their own: long distance routed to the local trunk, *67 privacy ignored, and call
-transfer (REFER) refused."""
+their own: long distance routed to the local trunk, *67 privacy ignored, call
+transfer (REFER) refused, and forwarding on busy not done."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +18,8 @@ QUICK = dict(talk_s=2.0)
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
     cfg = load_config()
+    # ... and forwarding on busy left unprovisioned (only the unconditional rule)
+    cfg = replace(cfg, numbers=replace(cfg.numbers, forwarding="site6/06>site6/07:unconditional"))
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
                   sut=replace(cfg.sut,
                                       test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer"))
@@ -53,3 +55,13 @@ def test_a_switch_that_refuses_transfer_is_caught(faulty: HarnessSession) -> Non
                                                transferred_to="site5/03")))
     assert r.verdict.status is Status.FAIL
     assert "transfer: the caller never received a REFER" in r.verdict.reasons
+
+
+def test_a_switch_that_does_not_forward_on_busy_is_caught(faulty: HarnessSession) -> None:
+    r = faulty.run_call(CallSpec("7.4", "call forwarding on busy", "site6/02", "site6/08",
+                                 callee_behaviour="busy", talk_s=2.0,
+                                 expect=Expect(mos_lqo_min=None, rings="site6/09",
+                                               forwarded_from="site6/08")))
+    assert r.verdict.status is Status.FAIL
+    assert "final_code: expected 200, got 486" in r.verdict.reasons
+    assert "routing: site6/08 rang, expected site6/09" in r.verdict.reasons
