@@ -150,7 +150,7 @@ def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
     config `thresholds`) on this call's valid figures. A row under an impairment
     profile is meant to degrade: only its class (timing) thresholds apply."""
     checks = [t for t in _table(table, call_class) if t.metric == "srd_s"]
-    if spec.profile == "clean":
+    if spec.profile in ("", "clean"):
         checks += list(_table(table, spec.codec))
     values: dict[str, list[float]] = {"srd_s": [timing.srd_s] if timing.valid and
                                       timing.srd_s is not None else []}

@@ -86,6 +86,9 @@ class AgentsConfig:
     # measured: the 5th is refused PJ_ETOOMANY whatever uaConfig.maxCalls says)
     lines_per_worker: int = 4
     concurrent_calls: int = 16  # plan rows placed at once (1: one after another)
+    # rows under an impairment profile run with their lines behind access links:
+    # network namespaces + veth to the switch (harness/netns.py; embedded switch, root)
+    access_links: bool = True
 
 
 @dataclass(frozen=True, slots=True)

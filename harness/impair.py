@@ -1,7 +1,10 @@
 """Network impairment profiles for the media path between the switch and the lines.
 
-Every profile acts on UDP toward the agents' RTP ports on 127.0.0.1 (OUTPUT, `-o lo`):
-both receive directions of a call (A←switch and B←switch), RTP and RTCP alike.
+Every profile acts on UDP toward the lines' RTP ports (OUTPUT), RTP and RTCP alike:
+on the access links' host-side veths when the row's lines sit behind them
+(harness/access.py, harness/netns.py: `-o bh<K>x<j>h`, the links of this row and
+nothing else), else toward 127.0.0.1 (`-o lo`). Only the direction toward the lines
+is impaired, so each direction of speech crosses the impairment once.
 
 * loss (`loss1`, `loss3`, `loss5`): iptables' `statistic` match drops packets on the
   sending side (filter OUTPUT); the loss shows identically in the capture, in pjsua's
@@ -73,24 +76,33 @@ class Applied:
 
 @contextmanager
 def applied(p: Profile, first_port: int, last_port: int,
-            stall_threshold_ms: float = 100.0) -> Iterator[Applied]:
-    """Apply `p` to UDP toward 127.0.0.1:first_port..last_port while the block runs."""
+            stall_threshold_ms: float = 100.0,
+            interfaces: tuple[str, ...] = ()) -> Iterator[Applied]:
+    """Apply `p` to UDP toward ports first_port..last_port while the block runs: sent
+    out of `interfaces` (access links' host-side veths), or to 127.0.0.1 if none."""
     if not (1024 <= first_port <= last_port <= 65535):
         raise HarnessError(f"impairment {p.name}: bad port range {first_port}..{last_port}")
     result = Applied(p)
-    ports = ["-o", "lo", "-p", "udp", "-d", "127.0.0.1", "--dport", f"{first_port}:{last_port}"]
+    dport = ["-p", "udp", "--dport", f"{first_port}:{last_port}"]
+    matches = [["-o", iface, *dport] for iface in interfaces] or \
+        [["-o", "lo", "-d", "127.0.0.1", *dport]]
     tag = f"beta-harness-{p.name}-{uuid.uuid4().hex[:8]}"
     with ExitStack() as rules:
         if p.loss_pct > 0:
-            rules.enter_context(_rule("filter", [
-                *ports, "-m", "statistic", "--mode", "random", "--probability",
-                f"{p.loss_pct / 100:.4f}", "-m", "comment", "--comment", tag, "-j", "DROP"]))
+            for match in matches:
+                rules.enter_context(_rule("filter", [
+                    *match, "-m", "statistic", "--mode", "random", "--probability",
+                    f"{p.loss_pct / 100:.4f}", "-m", "comment", "--comment", tag, "-j",
+                    "DROP"]))
         if p.delay_ms > 0 or p.jitter_ms > 0:
             stage = DelayStage(p.delay_ms, p.jitter_ms, stall_threshold_ms)
             queue = stage.start()
             try:
-                with _rule("mangle", [*ports, "-m", "comment", "--comment", tag, "-j",
-                                      "NFQUEUE", "--queue-num", str(queue), "--queue-bypass"]):
+                with ExitStack() as queued:
+                    for match in matches:
+                        queued.enter_context(_rule("mangle", [
+                            *match, "-m", "comment", "--comment", tag, "-j", "NFQUEUE",
+                            "--queue-num", str(queue), "--queue-bypass"]))
                     yield result
             finally:  # the rule is gone: nothing new reaches the queue
                 result.delay = stage.stop()

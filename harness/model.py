@@ -71,7 +71,9 @@ class CallSpec:
     dtmf_b: str = ""  # digits the called party sends back
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
-    profile: str = "clean"  # network impairment on the media path (harness.impair)
+    # network impairment on the media path (harness.impair); a named profile ("clean"
+    # included) runs the row's lines behind access links (harness.access); "": none
+    profile: str = ""
     transfer_to: str = ""  # the called party blind-transfers the caller here (REFER)
     transfer_at_s: float = 2.0  # ... this long after the answer
     # signalling transport of both parties' phones: "udp" | "tls" (docs/tls-srtp.md);

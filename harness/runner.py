@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
@@ -93,8 +93,9 @@ class CallRunner:
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
             seat, target, route, number = self.resolve(spec)
-            impairment = profile(spec.profile)
+            impairment = profile(spec.profile or "clean")
             secure = s.secure_call(spec, route.number)  # TLS + SRTP rows
+            crossing = s.crossing(spec, seat, route.number)  # rows under a profile
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
@@ -113,14 +114,16 @@ class CallRunner:
                           self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not seat.startswith("pstn:"))
         assert s.farm is not None
-        with secure, applied(impairment, *s.agent_rtp_span(),
-                             stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
+        with secure, crossing as links, \
+                applied(impairment, *s.agent_rtp_span(), interfaces=links.interfaces,
+                        stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
+            caller_addr = s.caller_addr(seat)  # behind its access link, if it crossed
             out = s.farm.place(order)
         with s.lock:
             s.tls_sessions.extend(out.a.tls_sessions)
         try:
-            result = self.measure(spec, out, call_dir, started_wall, s.caller_addr(seat),
-                                  route, number)
+            result = self.measure(spec, out, call_dir, started_wall, caller_addr, route,
+                                  number)
             return self.with_delay_stage(result, network.delay, call_dir)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -169,8 +172,8 @@ class CallRunner:
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
         (call_dir / "streams.json").write_text(json.dumps(
-            {k: ({**asdict(v), **ratings.get(k, {})} if v else None)
-             for k, v in streams.items()}, indent=2))
+            {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
+                for k, v in streams.items()}, **agent_streams(out)}, indent=2))
         artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
                           for p in sorted(call_dir.iterdir())
                           if p.suffix in (".wav", ".pcap", ".json"))
@@ -185,6 +188,7 @@ class CallRunner:
         if capture is None or not out.events:  # nothing was sent (e.g. the switch was gone)
             return []
         tag = marker.encode()
+        capture.mark(tag)  # through the access links too
         if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")
@@ -344,6 +348,22 @@ def disposition(final_code: int | None) -> str:
         return "answered"
     return {486: "busy", 600: "busy", 487: "cancelled", 408: "no_answer",
             480: "no_answer"}.get(final_code or 0, "failed")
+
+
+def agent_streams(out: CallOutcome) -> dict[str, dict[str, Any]]:
+    """What each receiving agent's own RTP session counted (pjsua2: RFC 3550 receiver
+    figures, the RTCP round trip, the jitter buffer), per direction of an answered call,
+    beside the wire's figures in streams.json: `agent_a_to_b` is B's receive side."""
+    if out.b is None or out.a.final_code != 200:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for direction, leg in (("a_to_b", out.b), ("b_to_a", out.a)):
+        st = leg.stats
+        if st is not None:
+            expected = st.rx_packets + st.rx_loss
+            found[f"agent_{direction}"] = {
+                **asdict(st), "loss_pct": 100.0 * st.rx_loss / expected if expected else 0.0}
+    return found
 
 
 def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:

@@ -122,8 +122,8 @@ class PlanScheduler:
     def _startable(self, spec: CallSpec) -> bool:
         if self._held or self._exclusive or len(self._running) >= self.concurrency:
             return False
-        if spec.profile != "clean":
-            return not self._running  # an impairment applies to every call: alone
+        if spec.profile:
+            return not self._running  # over the access links, impaired: alone
         if self._pstn_up + self._pstn[spec.plan_id] > PSTN_LEGS:
             return False
         return not (self._parties[spec.plan_id] & self._busy)
@@ -141,7 +141,7 @@ class PlanScheduler:
                 self._running.add(spec.plan_id)
                 self._busy |= self._parties[spec.plan_id]
                 self._pstn_up += self._pstn[spec.plan_id]
-                self._exclusive = spec.profile != "clean"
+                self._exclusive = bool(spec.profile)
                 threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
                                  daemon=True).start()
             for spec in self._queue if self._stopped else ():

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import busyhour
+from harness.access import AccessLinks, Crossing
 from harness.busyhour import LoadReport
-from harness.capture.dumpcap import Capture
+from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.billing import Tariff
 from harness.cdr.ledger import Ledger
 from harness.cdr.reconcile import CdrPolicy, reconcile_run
@@ -73,8 +74,9 @@ class HarnessSession:
             switch = EmbeddedKamailio(cfg.sut, self.run_dir, cfg.load)
         self.switch: Softswitch = switch
         self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s)
-        self.capture: Capture | None = None
+        self.capture: Capture | Captures | None = None
         self.farm: AgentFarm | None = None
+        self.access: AccessLinks | None = None  # rows under a profile run over these
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registration: dict[str, Any] = {}
         self.store: ResultStore | None = None
@@ -99,14 +101,18 @@ class HarnessSession:
     def start(self) -> None:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         try:
+            if self.cfg.agents.access_links and self.switch.serves_access_links:
+                self.access = AccessLinks.create()
+                self.switch.access_address = self.access.core
             self.switch.start(self.plan, self.pstn.reserve_port(self.cfg.sut.pstn_port))
             self.agent_rtp_base = self._free_agent_ports()
             if self.cfg.capture.enabled:
                 hi = self.agent_rtp_span()[1]
                 bpf = (f"({self.switch.capture_filter()}) or (udp and host 127.0.0.1 and "
                        f"portrange {self.agent_rtp_base}-{hi})")
-                self.capture = Capture(self.run_dir / "capture.pcap", self.cfg.capture.interface,
-                                       bpf)
+                main = Capture(self.run_dir / "capture.pcap", self.cfg.capture.interface, bpf)
+                self.capture = main if self.access is None else \
+                    Captures(main, self.access.captures(self.run_dir))
                 self.capture.start()
             self.guard.start()
             self._start_agents()
@@ -125,6 +131,10 @@ class HarnessSession:
         env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
                         f"up to {self.cfg.agents.concurrent_calls} calls at once"
         env["registration"] = self.registration
+        if self.access is not None:
+            env["access_links"] = (f"{len(self.access.net.links)} network namespaces, veth "
+                                   f"to the switch's access address {self.access.core} "
+                                   "(rows under an impairment profile)")
         env["host"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, " \
                       f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         env["references"] = {k: f"{r.name} {r.duration_s:.2f} s, speech {r.speech_ratio:.0%}"
@@ -147,6 +157,9 @@ class HarnessSession:
             self.capture.stop()
         self._billing()
         self.switch.stop()
+        if self.access is not None:
+            self.access.destroy()
+            self.access = None
         if self.store is not None and not self.store.finished:
             if self.switch_failed:
                 self.store.add_error(f"the switch failed during the run "
@@ -253,6 +266,8 @@ class HarnessSession:
                                 AGENT_PORTS_PER_LINE, (pstn_rtp, AGENT_PORTS_PER_LINE),
                                 sip_port=self.pstn.port, gateway=True,
                                 clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
+        if self.access is not None:
+            specs += self.access.worker_specs(specs[0], self.run_dir, self.switch.sip_port)
         return specs
 
     def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:
@@ -260,10 +275,11 @@ class HarnessSession:
             self.guard.record(end, late)
 
     def caller_addr(self, seat: str, tls: bool = False) -> str:
-        """The SIP address (127.0.0.1:port) of the seat's worker (its TLS one: `tls`)."""
+        """The SIP address (host:port) of the seat's worker (its TLS one: `tls`)."""
         assert self.farm is not None
+        worker = self.farm.worker_of(seat)
         ports = self.farm.tls_ports if tls else self.farm.ports
-        return f"127.0.0.1:{ports[self.farm.worker_of(seat)]}"
+        return f"{self.farm.specs[worker].address}:{ports[worker]}"
 
     def refs_for(self, codec: str) -> dict[str, reference.Reference]:
         """The pair a call in `codec` plays and is scored against (G.722: 16 kHz talkers)."""
@@ -306,14 +322,19 @@ class HarnessSession:
     def _registered_over_tls(self, line: Line) -> Iterator[None]:
         plain = f"sip:{line.number}@{self.caller_addr(line.name)}"
         secure = f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
-        self._move_registration(line, plain, secure)
+        self.move_registration(line, plain, secure)
         try:
             yield
         finally:
-            self._move_registration(line, secure, plain)
+            self.move_registration(line, secure, plain)
 
-    def _move_registration(self, line: Line, old: str, new: str) -> None:
-        registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
+    def move_registration(self, line: Line, old: str, new: str, via: str = "") -> None:
+        """Re-register `line` at contact `new` instead of `old` (expires 0, then 3600),
+        sent to the switch at `via` (default its own address): the switch reaches the
+        contact from the socket the REGISTER arrived on (an access link's: its access
+        address)."""
+        registrar = Registrar(via or self.switch.sip_host, self.switch.sip_port,
+                              self.switch.domain)
         try:
             for contact, expires in ((old, 0), (new, 3600)):
                 reg = registrar.register(line.number, line.password, contact, expires)
@@ -322,6 +343,20 @@ class HarnessSession:
                                    f"expires={expires}: {reg.code} {reg.reason}")
         finally:
             registrar.close()
+
+    def crossing(self, spec: CallSpec, seat: str,
+                 callee_number: str) -> AbstractContextManager[Crossing]:
+        """For a row under an impairment profile: its calling and called beta lines
+        behind the access links for the row (harness/access.py). Other rows, or no
+        access links (external switch, agents.access_links off): nothing moves."""
+        if not spec.profile or self.access is None:
+            return nullcontext(Crossing((), {}))
+        if spec.transport != "udp":
+            raise SipError(f"plan row {spec.plan_id}: profile={spec.profile!r} with "
+                           f"transport={spec.transport!r}: rows under a profile run over "
+                           "the access links, which carry UDP lines only")
+        caller = None if seat.startswith("pstn:") else self.plan.line(seat)
+        return self.access.crossing(self, [caller, self.plan.line_by_number(callee_number)])
 
     def seat_of(self, caller: str) -> str:
         """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""

@@ -1,4 +1,5 @@
-"""One dumpcap per run, on the harness's own interface and ports only.
+"""One dumpcap per run, on the harness's own interface and ports only (and one per
+access link, harness/netns.py: `Captures`).
 
 `dumpcap -w` (no dissection) costs little CPU during live calls; analysis happens
 after each call. dumpcap flushes its file about once a second, so a reader first
@@ -8,7 +9,9 @@ after each call. dumpcap flushes its file about once a second, so a reader first
 from __future__ import annotations
 
 import bisect
+import heapq
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +53,9 @@ class Capture:
         if self._child is not None:
             self._child.stop()
             self._child = None
+
+    def mark(self, tag: bytes) -> None:
+        """Nothing to do: the post-call OPTIONS ping on the loopback is the marker."""
 
     def refresh(self) -> list[UdpPacket]:
         with self._lock:
@@ -95,3 +101,46 @@ class Capture:
                 usec = int(round((p.ts - sec) * 1e6))
                 frame = ip + udp
                 fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+
+
+class Captures:
+    """The run's capture on the loopback and one on each access link's host-side veth,
+    read as one: packets merged in time order.
+
+    A reader syncs on a marker: the loopback one is the post-call OPTIONS ping; `mark`
+    sends the same marker through every access link (a UDP datagram from the switch's
+    access address to the discard port of the line side), so each link's dumpcap has
+    flushed the call before it is read."""
+
+    def __init__(self, main: Capture, links: list[tuple[Capture, str, str]]) -> None:
+        self.main = main
+        self.links = links  # (capture, access address, line-side address)
+        self.path = main.path
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        for cap in self._all():
+            cap.start(timeout_s)
+
+    def stop(self) -> None:
+        for cap in self._all():
+            cap.stop()
+
+    def mark(self, tag: bytes) -> None:
+        for _, core, address in self.links:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.bind((core, 0))
+                sock.sendto(tag, (address, 9))
+
+    def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0,
+             since_wall: float = 0.0) -> bool:
+        return all(cap.sync(marker, timeout_s, since_wall) for cap in self._all())
+
+    def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
+        return list(heapq.merge(*(cap.packets_between(t0_wall, t1_wall)
+                                  for cap in self._all()), key=lambda p: p.ts))
+
+    def write_slice(self, packets: list[UdpPacket], dest: Path) -> None:
+        self.main.write_slice(packets, dest)
+
+    def _all(self) -> list[Capture]:
+        return [self.main, *(cap for cap, _, _ in self.links)]

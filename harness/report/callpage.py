@@ -131,7 +131,8 @@ def audio(call: Call, run: RunRecord, loc: Locator, embed: bool) -> list[dict[st
                                 (sources.get(src) or {}).get("mos_lqo")))
         out.append({"direction": d, "label": DIRECTION_LABEL[d], "players": players,
                     "mos": q.get("mos_lqo"), "valid": q.get("valid"), "band": q.get("band"),
-                    "sources": sources, "stream": stream(call, d)})
+                    "sources": sources, "stream": stream(call, d),
+                    "agent_stream": stream(call, d, "agent")})
     return out
 
 

@@ -79,8 +79,10 @@ def scored_mos(call: Call, direction: str) -> float | None:
     return float(value) if value is not None and q.get("valid") else None
 
 
-def stream(call: Call, direction: str) -> dict[str, Any] | None:
-    found = (call.get("streams") or {}).get(f"wire_{direction}")
+def stream(call: Call, direction: str, source: str = "wire") -> dict[str, Any] | None:
+    """A direction's stream figures: `source` "wire" (the capture, RFC 3550) or "agent"
+    (what the receiving agent's RTP session counted)."""
+    found = (call.get("streams") or {}).get(f"{source}_{direction}")
     return found if isinstance(found, dict) else None
 
 

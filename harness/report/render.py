@@ -90,7 +90,7 @@ def _index_context(run: RunRecord, pages: list[str],
                   for c, p in zip(run.calls, pages, strict=True)],
         "env_rows": [(k, v) for k, v in flatten(env) if k != "run_id"],
         "codecs": codecs_in_run(run.calls),
-        "profiles": sorted({str(c.get("profile") or "clean") for c in run.calls}),
+        "profiles": sorted({str(c.get("profile")) for c in run.calls if c.get("profile")}),
         "errors": [redact_text(e) for e in run.errors], "generated": time.time(),
     }
 

@@ -327,8 +327,9 @@ class LineAgent:
                  rtp_range: int, transport: tuple[int, int] | None = None,
                  board: Switchboard | None = None, name: str = "",
                  static: bool = False, secure: bool = False,
-                 accept_srtp: bool = False) -> None:
+                 accept_srtp: bool = False, address: str = "127.0.0.1") -> None:
         self.line = line
+        self.address = address  # RTP binds here (the worker's address)
         self.name = name or line.name
         self.domain = domain
         self.proxy = proxy
@@ -360,7 +361,7 @@ class LineAgent:
                 pj.AuthCredInfo("digest", "*", self.line.number, 0, self.line.password))
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = self.rtp_range
-        cfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+        cfg.mediaConfig.transportConfig.boundAddress = self.address
         cfg.natConfig.iceEnabled = False
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 0

@@ -24,7 +24,14 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from harness.errors import SipError
-from harness.sip.scenario import CallOrder, CallOutcome, LegOutcome, WorkerSpec, assemble
+from harness.sip.scenario import (
+    CallOrder,
+    CallOutcome,
+    LegOutcome,
+    Seat,
+    WorkerSpec,
+    assemble,
+)
 
 StallSink = Callable[[list[tuple[float, float]]], None]
 
@@ -50,6 +57,8 @@ class AgentFarm:
     def __init__(self, specs: list[WorkerSpec], on_stalls: StallSink | None = None) -> None:
         self.specs = {spec.name: spec for spec in specs}
         self.seat_worker = {seat.name: spec.name for spec in specs for seat in spec.seats}
+        self._home = dict(self.seat_worker)  # where each seat started
+        self._acks: dict[tuple[str, str], tuple[threading.Event, list[str]]] = {}
         self.on_stalls = on_stalls
         self.watch: Callable[[], str] | None = None  # the switch's failure(), polled
         self.ports: dict[str, int] = {}
@@ -134,6 +143,41 @@ class AgentFarm:
     def worker_of(self, seat: str) -> str:
         return self.seat_worker[seat]
 
+    def seat(self, name: str) -> Seat:
+        """The seat `name` as its own worker hosts it."""
+        home = self.specs[self._home[name]]
+        return next(seat for seat in home.seats if seat.name == name)
+
+    def rehome(self, seat: Seat, worker: str, timeout_s: float = 10.0) -> None:
+        """Move `seat` to `worker` (an access worker, for one row) or back to its own
+        worker (`worker` = its home): the new host adopts it before calls go there, the
+        old one drops it after. No call of the seat may be up."""
+        old = self.seat_worker[seat.name]
+        if old == worker:
+            return
+        if worker != self._home[seat.name]:
+            self._ask(worker, ("adopt", seat), "adopted", seat.name, timeout_s)
+        with self._lock:
+            self.seat_worker[seat.name] = worker
+        if old != self._home[seat.name]:
+            self._ask(old, ("drop", seat.name), "dropped", seat.name, timeout_s)
+
+    def _ask(self, worker: str, msg: tuple[Any, ...], answer: str, name: str,
+             timeout_s: float) -> None:
+        done: tuple[threading.Event, list[str]] = (threading.Event(), [])
+        with self._lock:
+            self._acks[(answer, name)] = done
+        try:
+            self._send(worker, msg)
+            if worker in self.dead or not done[0].wait(timeout_s):
+                raise SipError(f"agent worker {worker} did not answer {msg[0]} {name} "
+                               f"within {timeout_s:.0f} s")
+            if done[1] and done[1][0]:
+                raise SipError(done[1][0])
+        finally:
+            with self._lock:
+                self._acks.pop((answer, name), None)
+
     def alive(self) -> list[str]:
         return [name for name in self._procs if name not in self.dead]
 
@@ -194,7 +238,7 @@ class AgentFarm:
     def _dispatch(self) -> None:
         next_watch = 0.0
         while not self._closing.is_set():
-            by_conn = {conn: name for name, conn in self._conns.items()
+            by_conn = {conn: name for name, conn in list(self._conns.items())
                        if name not in self.dead and name not in self._gone}
             sentinels = {self._procs[name].sentinel: name for name in by_conn.values()}
             for ready in wait([*by_conn, *sentinels], timeout=0.25):
@@ -235,6 +279,13 @@ class AgentFarm:
             self._on_death(worker, str(msg[1]))
             return
         if kind == "stopped":
+            return
+        if kind in ("adopted", "dropped"):
+            with self._lock:
+                ack = self._acks.get((kind, msg[1]))
+            if ack is not None:
+                ack[1].append(str(msg[2]))
+                ack[0].set()
             return
         with self._lock:
             pending = self._calls.get(msg[1])

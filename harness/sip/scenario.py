@@ -168,6 +168,8 @@ class WorkerSpec:
     jb_init_ms: int = 60
     max_dial_accounts: int = 7  # the wheel allows 8 accounts: the receiver + 7
     tls: TlsFiles | None = None  # a TLS transport beside the UDP one (sut.tls)
+    address: str = "127.0.0.1"  # SIP and RTP bind here
+    netns: str = ""  # an access worker: enters this network namespace first (harness/netns.py)
 
 
 @dataclass(frozen=True, slots=True)

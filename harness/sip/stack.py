@@ -140,18 +140,19 @@ class SipStack:
         SipStack._alive += 1
         self.set_codec(None)
 
-    def add_udp_transport(self, port: int = 0) -> tuple[int, int]:
-        """A SIP/UDP transport on 127.0.0.1 (the worker's lines' address); returns
-        (transport id, port)."""
+    def add_udp_transport(self, port: int = 0,
+                          address: str = "127.0.0.1") -> tuple[int, int]:
+        """A SIP/UDP transport on `address` (the worker's lines' address: the loopback,
+        or an access link's line side); returns (transport id, port)."""
         assert self.ep is not None
         tcfg = pj.TransportConfig()
         tcfg.port = port
-        tcfg.boundAddress = "127.0.0.1"
-        tcfg.publicAddress = "127.0.0.1"
+        tcfg.boundAddress = address
+        tcfg.publicAddress = address
         try:
             tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         except pj.Error as exc:
-            raise SipError(f"no SIP/UDP transport on 127.0.0.1: {exc.info()}") from exc
+            raise SipError(f"no SIP/UDP transport on {address}:{port}: {exc.info()}") from exc
         return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
 
     def add_tls_transport(self, ca_file: Path, cert_file: Path, key_file: Path,

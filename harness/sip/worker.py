@@ -18,6 +18,9 @@ Messages in:  ("expect", key, policy, script) -> ("expected", key)
                                                   the transferred call's LegOutcome | None)
               ("finish", key)                 -> ("finished", key, [LegOutcome, ...])
               ("abort", why)                  tears every call down, each with `why`
+              ("adopt", Seat)                 -> ("adopted", name, error): host the seat
+                                                  from now on (an access worker, for a row)
+              ("drop", name)                  -> ("dropped", name, error): no longer
               ("stop",)                       -> ("stopped",)
 Messages out, unasked: ("stalls", [(end_mono, late_s), ...]) — the worker's own
 scheduling lateness, for the controller's stall guard (a worker starved of CPU must
@@ -36,11 +39,12 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
+from harness import netns
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.message import ruri_parts, uri_parts
-from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
+from harness.sip.scenario import CallOrder, FarEndPolicy, Script, Seat, WorkerSpec
 from harness.sip.stack import SipStack
 from harness.softswitch.process import exit_with_parent
 
@@ -90,6 +94,7 @@ class Worker:
         self.seats: dict[str, LineAgent] = {}
         self.dialling: OrderedDict[str, LineAgent] = OrderedDict()
         self.receiver: LineAgent | None = None
+        self.transport: tuple[int, int] | None = None
         self.tls_transport: tuple[int, int] | None = None
         self.outgoing: dict[str, _Outgoing] = {}
         self.expected: dict[str, _Expected] = {}
@@ -101,27 +106,57 @@ class Worker:
         """Endpoint, transports, the answering account, the seats; (UDP, TLS) ports."""
         spec = self.spec
         self.stack.start()
-        transport = self.stack.add_udp_transport(spec.sip_port)
+        transport = self.stack.add_udp_transport(spec.sip_port, spec.address)
         port = transport[1]
+        self.transport = transport
         if spec.tls is not None:  # after the UDP one: PJSIP answers from its first transport
             self.tls_transport = self.stack.add_tls_transport(
                 spec.tls.ca_file, spec.tls.cert_file, spec.tls.key_file)
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), spec.domain, spec.proxy,
                                   spec.receiver_rtp[0], spec.receiver_rtp[1], transport,
                                   self.board, f"{spec.name}:receiver", static=True,
-                                  accept_srtp=spec.tls is not None)
+                                  accept_srtp=spec.tls is not None, address=spec.address)
         self.receiver.ensure_account(make_default=True)
         for seat in spec.seats:
-            agent = LineAgent(seat.line, spec.domain, spec.proxy, seat.rtp_port,
-                              spec.rtp_ports_per_seat, transport, self.board, seat.name,
-                              static=seat.static)
-            self.seats[seat.name] = agent
-            if not seat.static:
-                self.board.by_user[seat.line.number] = agent
+            self._seat(seat)
         if spec.gateway:
             self.board.pstn_port, self.board.pstn = port, self.receiver
         self.board.handler = self._on_incoming
         return port, self.tls_transport[1] if self.tls_transport else 0
+
+    def _seat(self, seat: Seat) -> None:
+        spec = self.spec
+        agent = LineAgent(seat.line, spec.domain, spec.proxy, seat.rtp_port,
+                          spec.rtp_ports_per_seat, self.transport, self.board, seat.name,
+                          static=seat.static, address=spec.address)
+        self.seats[seat.name] = agent
+        if not seat.static:
+            self.board.by_user[seat.line.number] = agent
+
+    def _adopt(self, seat: Seat) -> str:
+        """Host `seat` from now on (an access worker, for one row); '' or why not."""
+        if seat.name in self.seats:
+            return ""
+        try:
+            self._seat(seat)
+        except SipError as exc:
+            return str(exc)
+        return ""
+
+    def _drop(self, name: str) -> str:
+        """No longer host seat `name` (its accounts released); '' or why not."""
+        for key in (name, f"{name}#tls"):
+            agent = self.seats.get(key)
+            if agent is None:
+                continue
+            if agent.active_legs:
+                return f"agent worker {self.spec.name}: {name} is still in a call"
+            self.dialling.pop(key, None)
+            agent.release()
+            del self.seats[key]
+            if self.board.by_user.get(agent.line.number) is agent:
+                del self.board.by_user[agent.line.number]
+        return ""
 
     def close(self) -> None:
         for out in self.outgoing.values():
@@ -174,6 +209,10 @@ class Worker:
                 exp.finish_by = time.monotonic() + 10.0
         elif kind == "abort":
             self._abort(msg[1])
+        elif kind == "adopt":
+            self.conn.send(("adopted", msg[1].name, self._adopt(msg[1])))
+        elif kind == "drop":
+            self.conn.send(("dropped", msg[1], self._drop(msg[1])))
         elif kind == "stop":
             self.running = False
         else:
@@ -443,6 +482,12 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     controller handles by stopping its workers in order."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.netns:  # an access worker: every socket it opens lives behind its access link
+        try:
+            netns.enter(spec.netns)
+        except HarnessError as exc:
+            conn.send(("failed", f"agent worker {spec.name} did not start: {exc}"))
+            return
     # pjlib prints its banner before the log config applies: into the worker's log
     out = os.open(spec.log_path.with_suffix(".out"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     os.dup2(out, 1)

@@ -19,6 +19,8 @@ from harness.softswitch.process import sip_options_ping
 
 class ExternalSwitch:
     name = "external"
+    serves_access_links = False  # lines stay on this host's loopback (docs/impairments.md)
+    access_address = ""
 
     def __init__(self, cfg: SutConfig, source: str = "<config>") -> None:
         self.cfg = cfg

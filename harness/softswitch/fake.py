@@ -18,6 +18,8 @@ class FakeSoftswitch:
     domain: str = "beta.test"
     cdrs: FakeCdrSource = field(default_factory=FakeCdrSource)
     started: bool = False
+    serves_access_links: bool = False
+    access_address: str = ""
 
     def start(self, plan: NumberPlan, pstn_port: int) -> None:
         self.started = True

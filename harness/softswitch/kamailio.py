@@ -96,6 +96,7 @@ def _version(argv: list[str]) -> str:
 
 class EmbeddedKamailio:
     name = "embedded-kamailio"
+    serves_access_links = True
 
     def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None) -> None:
         self.cfg = cfg
@@ -114,6 +115,9 @@ class EmbeddedKamailio:
         self.auth_db = self.dir / "auth.db"
         self.tls_port = cfg.tls_port  # sut.tls: Kamailio's TLS listener (docs/tls-srtp.md)
         self.test_ca: TestCa | None = None
+        # access links (harness/netns.py): the address lines in the harness's network
+        # namespaces reach; set before start(), '' for none
+        self.access_address = ""
 
     # -- Softswitch protocol -------------------------------------------------------
     @property
@@ -249,7 +253,8 @@ class EmbeddedKamailio:
             no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000),
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),
-            load_target=self.load.target, load_sink_port=self.load_sink_port)
+            load_target=self.load.target, load_sink_port=self.load_sink_port,
+            access=self.access_address)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
@@ -264,13 +269,20 @@ class EmbeddedKamailio:
     def _start_rtpengine(self, rtpe: str) -> None:
         self.rtpengine = ChildProcess("rtpengine", [
             rtpe, "--config-file=none", "--table=-1", "--foreground", "--log-stderr",
-            "--log-level=5", "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
+            "--log-level=5", *self._rtpengine_interfaces(), f"--listen-ng=127.0.0.1:{self.ng_port}",
             f"--port-min={self.rtp_min}", f"--port-max={self.rtp_min + RTP_RANGE - 1}",
             "--num-threads=2", "--delete-delay=0", f"--pidfile={self.dir / 'rtpengine.pid'}",
         ], self.dir / "rtpengine.log")
         self.rtpengine.start()
         self._wait(lambda: rtpengine_ping("127.0.0.1", self.ng_port), self.rtpengine,
                    "rtpengine did not answer an NG ping")
+
+    def _rtpengine_interfaces(self) -> list[str]:
+        """One logical interface, or two with access links: "lo" first (the default
+        when Kamailio names none), "access" on the access address."""
+        if not self.access_address:
+            return ["--interface=127.0.0.1"]
+        return ["--interface=lo/127.0.0.1", f"--interface=access/{self.access_address}"]
 
     def _start_kamailio(self, kam: str, cfg_path: Path) -> None:
         self.kamailio = ChildProcess("kamailio", [

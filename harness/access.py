@@ -1,0 +1,101 @@
+"""A session's access links (harness/netns.py) and the rows that run over them.
+
+A plan row that names an impairment profile (`CallSpec.profile`, "clean" included)
+runs with its beta lines behind access links: for the row, the calling line is hosted
+by access worker "x1" and the called line by "x2", each an agent worker process inside
+its own network namespace, joined to the switch by a veth pair. The called line's
+registration moves to its access worker for the row and back after it, the way a
+phone that moved to another network re-registers. The profile's rules sit on the
+links' host-side veths, so they touch this row's media and nothing else.
+
+Rows without a profile keep their lines on the loopback, as before. A switch the
+harness does not run (sut.kind external) gets no access links: a profile then falls
+back to rules on the loopback (docs/impairments.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.capture.dumpcap import Capture
+from harness.errors import HarnessError
+from harness.model import Line
+from harness.netns import AccessNet
+from harness.sip.scenario import WorkerSpec
+
+if TYPE_CHECKING:
+    from harness.session import HarnessSession
+
+WORKERS = ("x1", "x2")  # the calling line's access worker, the called line's
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """What a row over the access links has while it runs."""
+
+    interfaces: tuple[str, ...]  # host-side veths: where the profile's rules go
+    addresses: dict[str, str]  # line name -> its address behind its link
+
+
+class AccessLinks:
+    def __init__(self, net: AccessNet) -> None:
+        self.net = net
+
+    @classmethod
+    def create(cls) -> AccessLinks:
+        return cls(AccessNet.create(len(WORKERS)))
+
+    def destroy(self) -> None:
+        self.net.destroy()
+
+    @property
+    def core(self) -> str:
+        return self.net.core
+
+    def worker_specs(self, template: WorkerSpec, run_dir: Path, sip_port: int) -> list[WorkerSpec]:
+        """The access workers, seatless until a row moves its lines in: `template`'s
+        domain, media and port layout (each in its own namespace, so the same port
+        numbers), the switch reached at its access address."""
+        proxy = f"sip:{self.net.core}:{sip_port};lr"
+        return [WorkerSpec(name, run_dir / f"pjsua-{name}.log", template.domain, proxy, (),
+                           template.rtp_ports_per_seat, template.receiver_rtp,
+                           sip_port=template.sip_port, clock_rate=template.clock_rate,
+                           jb_init_ms=template.jb_init_ms, address=link.address,
+                           netns=link.netns)
+                for name, link in zip(WORKERS, self.net.links, strict=True)]
+
+    def captures(self, run_dir: Path) -> list[tuple[Capture, str, str]]:
+        """A dumpcap on each link's host-side veth (only the harness's traffic is there)."""
+        return [(Capture(run_dir / f"capture-{link.host_if}.pcap", link.host_if, "udp"),
+                 link.core, link.address) for link in self.net.links]
+
+    @contextmanager
+    def crossing(self, session: HarnessSession, lines: list[Line | None]) -> Iterator[Crossing]:
+        """Move `lines` (calling line, called line; None: a PSTN party, which stays on
+        the loopback) behind the access links while the block runs."""
+        farm = session.farm
+        assert farm is not None
+        moved: dict[str, str] = {}
+        links = []
+        with ExitStack() as undo:
+            for line, worker, link in zip(lines, WORKERS, self.net.links, strict=True):
+                if line is None:
+                    continue
+                seat = farm.seat(line.name)
+                home = farm.worker_of(line.name)
+                if home in WORKERS:
+                    raise HarnessError(f"{line.name} is already behind an access link")
+                plain = f"sip:{line.number}@{session.caller_addr(line.name)}"
+                farm.rehome(seat, worker)
+                undo.callback(farm.rehome, seat, home)
+                there = f"sip:{line.number}@{session.caller_addr(line.name)}"
+                session.move_registration(line, plain, there, via=self.net.core)
+                undo.callback(session.move_registration, line, there, plain)
+                moved[line.name] = link.address
+                links.append(link.host_if)
+            yield Crossing(tuple(links), moved)
+

@@ -1,0 +1,131 @@
+"""Access links (harness/netns.py, harness/access.py): a row under an impairment profile
+runs with its lines in network namespaces joined to the switch by veth pairs, and the
+profile's rules sit on those links only.
+
+Real namespaces, veths, Kamailio, rtpengine, pjsua2 workers and dumpcap throughout."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import netns
+from harness.model import CallResult, CallSpec, Expect
+from harness.netns import AccessNet
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.integration
+
+
+def _ip(*args: str) -> str:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _streams(live: HarnessSession, r: CallResult) -> dict[str, Any]:
+    return json.loads((live.run_dir / dict(r.artifacts)["streams"]).read_text())
+
+
+def _call(live: HarnessSession, profile: str) -> tuple[CallResult, dict[str, Any]]:
+    r = live.run_call(CallSpec("6.x", f"on-net under {profile or 'no profile'}", "site1/04",
+                               "site2/06", profile=profile,
+                               expect=Expect(mos_lqo_min=1.0, audio=False)))
+    assert r.final_code == 200, r.verdict.reasons
+    return r, _streams(live, r)
+
+
+def test_a_profile_row_crosses_its_links_and_only_its_media_is_impaired(
+        live: HarnessSession) -> None:
+    assert live.access is not None
+    x1, x2 = live.access.net.links
+    lossy, st = _call(live, "loss5")
+    # each direction reached its line behind that line's own link (the wire streams
+    # come from the links' captures), from the switch's access address
+    assert st["wire_a_to_b"]["dst"].split(":")[0] == x2.address
+    assert st["wire_b_to_a"]["dst"].split(":")[0] == x1.address
+    assert st["wire_a_to_b"]["src"].split(":")[0] == live.access.core
+    for d in ("a_to_b", "b_to_a"):
+        assert 1.5 <= st[f"wire_{d}"]["loss_pct"] <= 10.0  # 5 % random loss, binomial spread
+    # the wire's loss is what the receiving agent counted (the tap sits after the rule)
+    agent = {d: st.get(f"agent_{d}") for d in ("a_to_b", "b_to_a")}
+    for d, a in agent.items():
+        if a is not None:
+            assert abs(a["loss_pct"] - st[f"wire_{d}"]["loss_pct"]) < 1.0, (d, a, st)
+    # afterwards the same lines are back on the loopback and nothing is lost
+    plain, st0 = _call(live, "")
+    assert st0["wire_a_to_b"]["dst"].startswith("127.0.0.1:")
+    assert st0["wire_b_to_a"]["dst"].startswith("127.0.0.1:")
+    assert st0["wire_a_to_b"]["loss_pct"] == 0.0 and st0["wire_b_to_a"]["loss_pct"] == 0.0
+    assert lossy.cdr is not None and plain.cdr is not None
+    assert lossy.cdr.matched and plain.cdr.matched  # the switch billed both
+
+
+def test_a_clean_profile_row_crosses_the_links_unimpaired(live: HarnessSession) -> None:
+    assert live.access is not None
+    r, st = _call(live, "clean")
+    assert st["wire_a_to_b"]["dst"].split(":")[0] == live.access.net.links[1].address
+    assert st["wire_a_to_b"]["loss_pct"] == 0.0 and st["wire_b_to_a"]["loss_pct"] == 0.0
+    stored = json.loads((live.run_dir / "results.json").read_text())["calls"][-1]
+    assert stored["profile"] == "clean"
+
+
+def test_a_line_behind_a_link_reaches_the_switch_and_nothing_else() -> None:
+    net = AccessNet.create(1)
+    link = net.links[0]
+    try:
+        assert link.netns in _ip("netns", "list")
+        assert net.core in _ip("-o", "-4", "addr", "show", "dev", "lo")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as core, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as loop:
+            _talk_from_inside(net, core, loop)
+    finally:
+        net.destroy()
+    assert link.netns not in _ip("netns", "list")
+    assert link.host_if not in _ip("-o", "link", "show")
+    assert net.core not in _ip("-o", "-4", "addr", "show", "dev", "lo")
+
+
+def _talk_from_inside(net: AccessNet, core: socket.socket, loop: socket.socket) -> None:
+    """A process inside the link's namespace sends to the switch's access address and
+    to 127.0.0.1: the first arrives, from the line's address; the second stays inside."""
+    link = net.links[0]
+    core.bind((net.core, 0))
+    loop.bind(("127.0.0.1", 0))
+    code = (
+        "import socket, sys\n"
+        "from harness import netns\n"
+        f"netns.enter({link.netns!r})\n"
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+        f"s.bind(({link.address!r}, 0))\n"
+        f"s.sendto(b'to-core', ({net.core!r}, {core.getsockname()[1]}))\n"
+        f"s.sendto(b'to-loopback', ('127.0.0.1', {loop.getsockname()[1]}))\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
+                   cwd=Path(__file__).resolve().parents[2])
+    core.settimeout(5.0)
+    data, peer = core.recvfrom(100)
+    assert (data, peer[0]) == (b"to-core", link.address)
+    loop.settimeout(0.5)  # the namespace's 127.0.0.1 is its own: nothing arrives here
+    with pytest.raises(socket.timeout):
+        loop.recvfrom(100)
+
+
+def test_links_left_by_a_killed_harness_are_cleaned_up() -> None:
+    code = ("import os, sys, time\nfrom harness.netns import AccessNet\n"
+            "n = AccessNet.create(1)\nprint(n.links[0].netns, n.core, flush=True)\n"
+            "time.sleep(60)\n")
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[2]) as child:
+        assert child.stdout is not None
+        name, core = child.stdout.readline().split()
+        child.kill()  # no chance to clean up
+        child.wait(10)
+    assert name in _ip("netns", "list")
+    removed = netns.clean_stale()
+    assert name in removed and f"{core}/32" in removed
+    assert name not in _ip("netns", "list")
+    assert core not in _ip("-o", "-4", "addr", "show", "dev", "lo")
+    assert not os.path.exists(f"/run/netns/{name}")
