@@ -83,8 +83,68 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         fails.extend(_hold_checks(out, packets))
     if exp.audio and exp.final_code == 200 and out.a.final_code == 200 and out.b is not None:
         fails.extend(_audio_both_ways(out, packets))
+    if exp.transferred_to is not None and spec.transfer_kind == "attended":
+        fails.extend(_attended_checks(exp.transferred_to, out, caller_number))
     if exp.transferred_to is not None:
         fails.extend(_transfer_checks(exp.transferred_to, out, packets))
+    if exp.conferenced is not None:
+        fails.extend(_conference_checks(exp.conferenced, out))
+    return fails
+
+
+def _attended_checks(want: str, out: CallOutcome, caller_number: str) -> list[str]:
+    """Attended transfer (RFC 5589 §7): the called party consulted the target first
+    (a call of its own, answered by `want`), its REFER carried Replaces and the NOTIFY
+    it got back said 200 (RFC 3515 sipfrag); the target's consultation call was
+    replaced by the caller's call (RFC 3891), which showed the caller's identity."""
+    k, k_far = out.consult, out.consult_far
+    if k is None:
+        return ["attended transfer: the called party placed no consultation call"]
+    if k.final_code != 200 or k_far is None:
+        return [f"attended transfer: the consultation call to {want} ended "
+                f"{k.final_code or 'without a final response'}"]
+    fails = []
+    if k_far.agent_name != want:
+        fails.append(f"attended transfer: {k_far.agent_name} answered the consultation "
+                     f"call, expected {want}")
+    notified = [ev.code for ev in (out.b.events if out.b else ()) if ev.kind == "XFER_NOTIFY"]
+    if 200 not in notified:
+        fails.append("attended transfer: the transferor was told "
+                     f"{', '.join(map(str, notified)) or 'nothing'} (REFER response, NOTIFY "
+                     "sipfrag), expected a NOTIFY of 200")
+    refused = k_far.first("REPLACES_REFUSED")
+    if refused is not None:
+        fails.append(f"attended transfer: {want} refused the INVITE with Replaces "
+                     f"({refused.code})")
+    elif k_far.first("REPLACED") is None:
+        fails.append(f"attended transfer: the consultation call at {want} was not replaced "
+                     "by the caller's call")
+    far = out.transfer_far
+    if far is not None:
+        shown = presented_identity(dict(far.request), far.agent_name.startswith("pstn:"))
+        if shown != caller_number:
+            fails.append(f"attended transfer: {want} was shown {shown!r} after the "
+                         f"transfer, expected the caller {caller_number!r}")
+    return fails
+
+
+def _conference_checks(want: str, out: CallOutcome) -> list[str]:
+    """A 3-way call's signalling: the caller held the first call, its second call was
+    answered by `want`, and both calls were bridged (the paths' audio is judged from
+    the wire: harness/media/conference.py)."""
+    c, c_far = out.conference, out.conference_far
+    if out.a.first("HOLD") is None:
+        return ["3-way: the caller never held the first call"]
+    if c is None:
+        return ["3-way: the caller placed no second call"]
+    if c.final_code != 200 or c_far is None:
+        return [f"3-way: the second call to {want} ended "
+                f"{c.final_code or 'without a final response'}"]
+    fails = []
+    if c_far.agent_name != want:
+        fails.append(f"3-way: {c_far.agent_name} answered the second call, expected {want}")
+    if out.a.first("BRIDGED") is None:
+        fails.append("3-way: the caller never bridged the two calls")
     return fails
 
 

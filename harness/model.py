@@ -48,6 +48,9 @@ class Expect:
     audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
     forwarded_from: str | None = None  # the line that rang first and forwarded the call
     transferred_to: str | None = None  # the line the caller talks to after a transfer
+    # a 3-way call's third party: two calls from the caller, every party heard by
+    # every other (six directed paths, each in its talker's turn)
+    conferenced: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,12 @@ class CallSpec:
     # network impairment on the media path (harness.impair); a named profile ("clean"
     # included) runs the row's lines behind access links (harness.access); "": none
     profile: str = ""
-    transfer_to: str = ""  # the called party blind-transfers the caller here (REFER)
+    transfer_to: str = ""  # the called party transfers the caller here (REFER)
     transfer_at_s: float = 2.0  # ... this long after the answer
+    # "blind" (REFER at once) | "attended" (the called party holds the caller, calls
+    # `transfer_to` first, then REFERs with Replaces: RFC 5589 §7)
+    transfer_kind: str = "blind"
+    conference_with: str = ""  # 3-way: the caller also calls this party and bridges both
     # signalling transport of both parties' phones: "udp" | "tls" (docs/tls-srtp.md);
     # srtp: media encrypted (RTP/SAVP, SDES keys) on both legs. A "tls" row needs sut.tls
     transport: str = "udp"

@@ -5,7 +5,7 @@ A carrier's beta line reaches the switch over an access link; a profile impairs 
 link and nothing else. The harness builds the links itself, as root, all inside this
 host and unrouted beyond it (RFC 2544's benchmarking range 198.18.0.0/15):
 
-    host (switch side)                               namespace beta-<pid>-<j>
+    host (switch side)                               namespace beta-<pid>-<K>-<j>
     lo: 198.18.K.1/32  (the switch's access address)
     bh<K>x<j>h  <-------------- veth -------------->  bh<K>x<j>n: 198.18.K.(2+j)/32
     route 198.18.K.(2+j)/32 dev bh<K>x<j>h src 198.18.K.1     route 198.18.K.1/32 dev bh<K>x<j>n
@@ -17,8 +17,9 @@ lines crosses its veth, where the impairment rules sit (`-o bh<K>x<j>h`). No add
 of the namespace side is reachable from anywhere but this host: ip_forward is not
 touched, no default route leaves the host.
 
-Every name carries the harness's pid; `AccessNet.create` first removes what a dead
-harness left behind (its namespaces, veths go with them, and its access address).
+Every namespace name and address label carries the harness's pid (and K: a process may
+run more than one session); `AccessNet.create` first removes what a dead harness left
+behind (its namespaces, veths go with them, and its access address).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from harness.errors import EnvironmentMissing, HarnessError
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 PREFIX = "198.18"  # RFC 2544 benchmarking range: never routed off this host
-_NS_NAME = re.compile(r"^beta-(\d+)-(\d+)$")
+_NS_NAME = re.compile(r"^beta-(\d+)-(\d+)-(\d+)$")  # beta-<pid>-<K>-<j>
 _LABEL = re.compile(r"\blo:b(\d+)\b")
 
 
@@ -69,7 +70,7 @@ class AccessNet:
         clean_stale()
         k = _free_block()
         pid, core = os.getpid(), f"{PREFIX}.{k}.1"
-        net = cls(core, tuple(AccessLink(f"beta-{pid}-{j}", f"bh{k}x{j}h", f"bh{k}x{j}n",
+        net = cls(core, tuple(AccessLink(f"beta-{pid}-{k}-{j}", f"bh{k}x{j}h", f"bh{k}x{j}n",
                                          f"{PREFIX}.{k}.{2 + j}", core)
                               for j in range(count)), f"lo:b{pid}")
         try:

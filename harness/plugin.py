@@ -229,7 +229,12 @@ class BetaCallItem(pytest.Item):
         then = ""
         if self.spec.transfer_to:  # dialled by the caller after the REFER: guarded too
             xfer = plan.route(plan.resolve_dial(self.spec.transfer_to))
-            then = f", then transferred to {xfer.number}"
+            kind = "attended-transferred" if self.spec.transfer_kind == "attended" \
+                else "transferred"
+            then = f", then {kind} to {xfer.number}"
+        if self.spec.conference_with:  # the caller's second call: guarded too
+            third = plan.route(plan.resolve_dial(self.spec.conference_with))
+            then += f", then 3-way with {third.number}"
         self.config.stash[_SESSION].dry_lines.append(
             f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "
             f"-> {route.call_class} {route.number} via {target}{then}; expect "

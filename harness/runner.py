@@ -23,9 +23,11 @@ from harness.cdr.match import find_call_records
 from harness.cdr.reconcile import Ledger, reconcile
 from harness.checks import call_type_checks, threshold_checks
 from harness.emodel import assess_stream
-from harness.errors import CaptureError, HarnessError
+from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.impair import applied, profile
+from harness.media import reference
 from harness.media.assess import DirectionInput, assess
+from harness.media.conference import conference_paths
 from harness.metrics import answer_event, call_timing, decide, setup_window
 from harness.model import (
     CallResult,
@@ -40,11 +42,21 @@ from harness.model import (
 from harness.netdelay import DelayReport
 from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
-from harness.sip.scenario import CallOrder, CallOutcome, FarEndPolicy, LegOutcome, Script
+from harness.sip.scenario import (
+    TURN_GAP_S,
+    CallOrder,
+    CallOutcome,
+    FarEndPolicy,
+    LegOutcome,
+    Script,
+)
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
     from harness.session import HarnessSession
+
+
+TRANSFER_KINDS = ("blind", "attended")
 
 
 def _r6(value: float | None) -> float | None:
@@ -61,9 +73,15 @@ class CallRunner:
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
         route = plan.route(dial)  # the dial guard, before any SIP
-        self.transfer_route(spec)  # a transfer target is dialled too: guarded the same way
+        if spec.transfer_kind not in TRANSFER_KINDS:
+            raise ConfigError(f"plan row {spec.plan_id}", "transfer_kind", spec.transfer_kind,
+                              f"expected one of {', '.join(TRANSFER_KINDS)}")
+        # a transfer or 3-way target is dialled too: guarded the same way
+        self.transfer_route(spec)
+        self.conference_route(spec)
         seat = self.s.seat_of(spec.caller)
         number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
+        self.check_apart(spec, seat, route)
         return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
     def transfer_route(self, spec: CallSpec) -> Route | None:
@@ -71,18 +89,61 @@ class CallRunner:
         plan = self.s.plan
         return plan.route(plan.resolve_dial(spec.transfer_to)) if spec.transfer_to else None
 
+    def conference_route(self, spec: CallSpec) -> Route | None:
+        """The third party a 3-way row's caller calls (dial-guarded), if it does."""
+        plan = self.s.plan
+        return plan.route(plan.resolve_dial(spec.conference_with)) \
+            if spec.conference_with else None
+
     def transfer_uri(self, spec: CallSpec) -> str:
         route = self.transfer_route(spec)
         return f"sip:{route.number}@{self.s.switch.domain}" if route else ""
 
+    def conference_uri(self, spec: CallSpec) -> str:
+        route = self.conference_route(spec)
+        return f"sip:{route.number}@{self.s.switch.domain}" if route else ""
+
+    def check_apart(self, spec: CallSpec, seat: str, route: Route) -> None:
+        """A line that calls another from its own agent worker must not share that
+        worker with it: one pjsua2 Endpoint answers a request it sent itself 482."""
+        plan, farm = self.s.plan, self.s.farm
+        dialled = plan.line_by_number(route.number)
+        pairs = []
+        if spec.transfer_to:  # attended: the called party dials; blind: the caller
+            caller = dialled.name if spec.transfer_kind == "attended" and dialled else seat
+            pairs.append((caller, self.transfer_route(spec)))
+        if spec.conference_with:
+            pairs.append((seat, self.conference_route(spec)))
+        for who, target in pairs:
+            line = plan.line_by_number(target.number) if target else None
+            if farm is None or line is None or who.startswith("pstn:"):
+                continue
+            if farm.worker_of(who) == farm.worker_of(line.name):
+                raise SipError(f"plan row {spec.plan_id}: {who} calls {line.name} from agent "
+                               f"worker {farm.worker_of(who)}, which hosts both (one pjsua2 "
+                               "Endpoint answers its own INVITE 482): pick lines that "
+                               "agents.lines_per_worker deals to different workers")
+
     def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
         """How whoever the switch rings behaves: the dialled line as the row says, a line
-        the call is forwarded to answers, PSTN numbers as the PSTN directory says."""
+        the call is forwarded to answers, PSTN numbers as the PSTN directory says. The
+        third party of an attended transfer or a 3-way call talks with a voice of its
+        own."""
         dialled = self.s.plan.line_by_number(route.number)
+        third = self.third_ref(spec).path if self.has_third_party(spec) else None
         return FarEndPolicy(
             dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
             tuple((p.number, p.behaviour, p.answer_after_s) for p in self.s.plan.pstn),
-            self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav")
+            self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav",
+            third_play_wav=third)
+
+    @staticmethod
+    def has_third_party(spec: CallSpec) -> bool:
+        return bool(spec.conference_with) or (bool(spec.transfer_to) and
+                                              spec.transfer_kind == "attended")
+
+    def third_ref(self, spec: CallSpec) -> reference.Reference:
+        return reference.third_for(spec.codec, self.s.run_dir / "reference")
 
     def attempt(self, spec: CallSpec) -> CallResult:
         started_wall = time.time()
@@ -104,12 +165,18 @@ class CallRunner:
         if audio:
             talk_s = max(talk_s, max(r.duration_s for r in refs.values())
                          + s.cfg.media.tail_pad_s)
+        three_way = self.conference_uri(spec)
+        if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
+            talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
+                Script(0).talker_window_s + TURN_GAP_S) + 8.0)
         script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
                         transfer_to_uri=self.transfer_uri(spec),
-                        transfer_at_s=spec.transfer_at_s)
+                        transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
+                        three_way_uri=three_way,
+                        agent_faults=tuple(sorted(s.agent_faults)))
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not seat.startswith("pstn:"))
@@ -168,6 +235,9 @@ class CallRunner:
         extra += self.secure_checks(spec, out, packets)
         if spec.expect.cdr:
             extra += self.transfer_cdr(spec, out, number)
+            extra += self.third_party_cdrs(spec, out, number)
+        if spec.expect.conferenced is not None:
+            extra += self.conference_audio(spec, out, packets, call_dir)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
                               "after the call") if e]
         verdict = _merge(verdict, extra, errors)
@@ -178,7 +248,8 @@ class CallRunner:
                           for p in sorted(call_dir.iterdir())
                           if p.suffix in (".wav", ".pcap", ".json"))
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
-                          verdict, tuple(sorted(out.events, key=lambda e: e.t_mono)), artifacts,
+                          verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
+                          artifacts,
                           started_wall, "; ".join(errors))
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,
@@ -285,6 +356,41 @@ class CallRunner:
         if not check.matched:
             return ["cdr (transferred call): no record for it"]
         return [f"cdr (transferred call): {m}" for m in check.mismatches]
+
+    def third_party_cdrs(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
+        """An attended transfer's consultation call (called party -> target) and a 3-way
+        call's second call (caller -> third party): each a call of its own, with its
+        own CDR, reconciled and billed like any other."""
+        fails = []
+        calls = []
+        if out.consult is not None and out.consult.call_id and out.b is not None:
+            target = self.transfer_route(spec)
+            transferor = self.s.plan.line(out.b.agent_name).number \
+                if out.b.agent_name.startswith("site") else ""
+            if target is not None:
+                calls.append(("consultation call", out.consult, transferor, target))
+        if out.conference is not None and out.conference.call_id:
+            target = self.conference_route(spec)
+            if target is not None:
+                calls.append(("3-way second call", out.conference, number, target))
+        for what, leg, caller, target in calls:
+            check = self.reconciled(ledger(leg, leg, caller, target.number,
+                                           target.call_class))
+            if not check.matched:
+                fails.append(f"cdr ({what}): no record for it")
+            fails += [f"cdr ({what}): {m}" for m in check.mismatches]
+        return fails
+
+    def conference_audio(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
+                         call_dir: Path) -> list[str]:
+        """A 3-way call: each of the six directed paths heard in its talker's turn
+        (harness/media/heard.py); the figures kept as conference.json."""
+        refs = self.s.refs_for(spec.codec)
+        pcm = {k: reference.read_wav(refs[k].path)[0] for k in ("a", "b")}
+        pcm["c"] = reference.read_wav(self.third_ref(spec).path)[0]
+        paths, fails = conference_paths(out, packets, pcm)
+        (call_dir / "conference.json").write_text(json.dumps(paths, indent=1))
+        return fails
 
     def reconciled(self, ledger: Ledger) -> CdrCheck:
         """`ledger` kept for the run's billing, and checked against the switch's CDR

@@ -43,8 +43,8 @@ def _route(dial: str, plan: NumberPlan) -> Route | None:
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
-    if spec.transfer_to:
-        target = _route(spec.transfer_to, plan)
+    for third in (spec.transfer_to, spec.conference_with):  # transfer / 3-way targets
+        target = _route(third, plan) if third else None
         line = plan.line_by_number(target.number) if target else None
         names |= {line.name} if line else set()
     route = _route(spec.dial, plan)

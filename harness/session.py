@@ -86,6 +86,7 @@ class HarnessSession:
         # fault-injection points for the harness's own tests: called with the Call-ID
         self.before_cdr_fetch: list[Callable[[str], None]] = []
         self.codec_override = ""  # offer this codec instead of the plan row's
+        self.agent_faults: frozenset[str] = frozenset()  # Script.agent_faults, for tests
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
         self.ledgers: list[Ledger] = []  # every call as the agents saw it, for billing

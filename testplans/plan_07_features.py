@@ -45,3 +45,25 @@ PLAN += [
              description="site5/02 answers, then REFERs the caller to site5/03; the caller "
                          "calls site5/03 and they talk; both calls have their CDR"),
 ]
+
+# attended transfer: the called line consults the target first, then transfers the
+# caller to it with Replaces (RFC 5589 §7, RFC 3891); and a 3-way call bridged by the
+# caller. The line that dials the third party and that party live in different agent
+# workers (harness/runner.py check_apart): one Endpoint answers its own INVITE 482.
+PLAN += [
+    CallSpec("7.7", "attended transfer (REFER with Replaces)", caller="site5/07",
+             dial="site5/08", transfer_to="site5/09", transfer_kind="attended",
+             transfer_at_s=1.5, talk_s=4.0, hangup_by="callee",
+             expect=Expect(mos_lqo_min=None, rings="site5/08", call_class="onnet",
+                           transferred_to="site5/09"),
+             description="site5/08 answers, holds the caller, calls site5/09 and talks, "
+                         "then REFERs the caller with Replaces; site5/09's call is taken "
+                         "over by the caller's; audio both ways, three CDRs"),
+    CallSpec("7.8", "3-way call", caller="site5/10", dial="site5/11",
+             conference_with="site7/03",
+             expect=Expect(mos_lqo_min=None, rings="site5/11", call_class="onnet",
+                           conferenced="site7/03"),
+             description="site5/10 holds site5/11, calls site7/03 and bridges both calls; "
+                         "each party talks alone in turn and is heard by the other two "
+                         "(six paths); two CDRs"),
+]

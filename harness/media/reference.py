@@ -75,6 +75,9 @@ NATIVE_RATE = {"asterisk": 8000, "flite": 16000}
 # ceiling above 4.3; docs/media.md has how they were chosen)
 PAIRS = {"nb": ("allison-c", "kal-a"), "wb": ("kal-a", "rms-b")}
 WIDEBAND_CODECS = frozenset({"G722"})
+# a third party's reference (3-way call, transfer target): another talker, so that
+# each party's speech can be told apart in what the others heard
+THIRD = {"nb": "slt-c", "wb": "slt-c"}
 
 
 def band_for(codec: str) -> str:
@@ -244,3 +247,9 @@ def references_for(codec: str, out_dir: Path) -> dict[str, Reference]:
     a, b = PAIRS[band]
     rate = rate_for(band)
     return {"a": build(a, out_dir, rate), "b": build(b, out_dir, rate)}
+
+
+def third_for(codec: str, out_dir: Path) -> Reference:
+    """The third party's reference ("c") for a call in `codec`, built on first use."""
+    band = band_for(codec)
+    return build(THIRD[band], out_dir, rate_for(band))

@@ -25,7 +25,7 @@ REASON = {100: "Trying", 180: "Ringing", 181: "Forwarded", 182: "Queued",
           488: "Not Acceptable Here", 500: "Server Internal Error",
           503: "Service Unavailable", 504: "Server Time-out", 603: "Decline"}
 
-COLUMNS = {"a": 0, "switch": 1, "b": 2}
+COLUMNS = {"a": 0, "switch": 1, "b": 2, "c": 3}  # c: a transfer target, a 3-way party
 _WIDTH, _TOP, _ROW, _LEFT, _COL = 760, 64, 30, 96, 260
 
 
@@ -59,16 +59,16 @@ def _classify(party: str, kind: str, code: int | None, sent_bye: bool,
         return _response(code), out
     if kind == "BYE_SENT":
         return "BYE", out
-    if kind == "RESPONSE" or (party == "a" and kind in ("EARLY", "CONNECTING")):
+    if kind == "RESPONSE" or (party[:1] == "a" and kind in ("EARLY", "CONNECTING")):
         return _response(code), into
     if kind == "CONFIRMED":
-        return "ACK", (out if party == "a" else into)
+        return "ACK", (out if party[:1] == "a" else into)
     if kind == "DISCONNECTED":
         if sent_bye:
             return f"{_response(code)} (BYE)", into
         if confirmed:
             return "BYE", into
-        return (_response(code), into) if party == "a" else (f"ended {code or ''}", None)
+        return (_response(code), into) if party[:1] == "a" else (f"ended {code or ''}", None)
     label = kind.replace("_", " ").lower() + (f" {code}" if code else "")
     return label, None
 
@@ -127,7 +127,8 @@ def offset_label(seconds: float) -> str:
 
 
 def _x(column: str) -> float:
-    return _LEFT + 40 + COLUMNS[column] * _COL
+    """A party's column: "a2"/"a3" (the caller's other calls) with "a", "b2" with "b"."""
+    return _LEFT + 40 + COLUMNS.get(column, COLUMNS.get(column[:1], 0)) * _COL
 
 
 def _arrow(step: Step, y: float) -> str:
@@ -161,7 +162,11 @@ def ladder_svg(events: list[dict[str, Any]], caller: str = "caller",
     rows = from_wire if from_wire is not None else steps(events)
     height = _TOP + _ROW * max(len(rows), 1) + 24
     body = []
-    for col, title in (("a", f"A · {caller}"), ("switch", "switch"), ("b", f"B · {callee}")):
+    cols = [("a", f"A · {caller}"), ("switch", "switch"), ("b", f"B · {callee}")]
+    if any(step.party.startswith("c") for step in rows):
+        cols.append(("c", "C · third party"))
+    width = _WIDTH + _COL * (len(cols) - 3)
+    for col, title in cols:
         x = _x(col)
         body.append(f'<rect x="{x - 80:.1f}" y="8" width="160" height="30" rx="4" '
                     f'fill="{"#eef2f7" if col != "switch" else "#1f4e79"}" />'
@@ -179,12 +184,12 @@ def ladder_svg(events: list[dict[str, Any]], caller: str = "caller",
                     f'font-variant-numeric="tabular-nums">{offset_label(step.offset_s)}</text>'
                     + (_arrow(step, y) if step.towards else _dot(step, y)) + "</g>")
     if not rows:
-        body.append(f'<text x="{_WIDTH / 2}" y="{_TOP + 15}" text-anchor="middle" '
+        body.append(f'<text x="{width / 2}" y="{_TOP + 15}" text-anchor="middle" '
                     f'fill="{MUTED}">no SIP events recorded for this call</text>')
     source = "SIP messages captured on the wire" if from_wire is not None else \
         "SIP events seen by the agents"
     label = f"SIP ladder: {len(rows)} {source} between caller, switch and callee"
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {height}" '
-                  f'width="{_WIDTH}" height="{height}" role="img" class="ladder" '
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+                  f'width="{width}" height="{height}" role="img" class="ladder" '
                   f'aria-label="{escape(label)}" {FONT} font-size="12">'
                   f"<title>{escape(label)}</title>" + "".join(body) + "</svg>")

@@ -49,6 +49,32 @@ class _Call(pj.Call):  # type: ignore[misc]
         if self.leg is not None:
             self.leg.dtmf_rx += str(prm.digit)
             self.leg.mark("DTMF_RX")
+            if self.leg.on_dtmf is not None:
+                self.leg.on_dtmf(str(prm.digit))
+
+    def onCallReplaceRequest(self, prm: Any) -> None:  # noqa: N802 - RFC 3891 Replaces
+        """An INVITE with Replaces names this call (attended transfer, RFC 5589 §7):
+        accepted (pjsua answers it 200 and ends this call) with a new leg the harness
+        follows, unless the leg is told to refuse it."""
+        leg = self.leg
+        if leg is None:
+            return
+        leg.mark("REPLACES_RX")
+        if leg.replace_code != 200:
+            prm.statusCode = leg.replace_code
+            prm.reason = "Call/Transaction Does Not Exist"
+            leg.mark("REPLACES_REFUSED", leg.replace_code)
+            return
+        if leg.on_replaced is None:
+            return  # pjsua2 makes a Call of its own; nobody here follows it
+        new = leg.on_replaced(parse_request(str(prm.rdata.wholeMsg)))
+        new.call = _Call(self.account, new)
+        prm.newCall = new.call
+        new.mark("INCOMING")
+
+    def onCallReplaced(self, prm: Any) -> None:  # noqa: N802
+        if self.leg is not None:
+            self.leg.mark("REPLACED")
 
     def onCallTransferRequest(self, prm: Any) -> None:  # noqa: N802 - REFER (RFC 3515)
         """The far end asks this party to call someone else (blind transfer): accept,
@@ -157,7 +183,14 @@ class Leg:
     # set by a worker that follows transfers: called with the Refer-To URI, returns
     # the leg that will place the new call
     on_transfer: Callable[[str], Leg] | None = None
+    # set by a worker that follows attended transfers to this party: called with the
+    # INVITE with Replaces, returns the leg that takes over from this one
+    on_replaced: Callable[[dict[str, str]], Leg] | None = None
+    replace_code: int = 200  # the answer to an INVITE with Replaces (a test fault: 481)
+    on_dtmf: Callable[[str], None] | None = None  # a digit received (RFC 4733)
+    play_on_cue: bool = False  # the player starts on `play()`, not with the media
     _player: Any = None
+    _slot: int = -1  # the call's conference bridge port its media is attached to
     _recorder: Any = None
 
     def mark(self, kind: str, code: int | None = None) -> None:
@@ -188,10 +221,19 @@ class Leg:
         info = self.call.getInfo()
         for idx, mi in enumerate(info.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                aud = self.call.getAudioMedia(idx)
                 if not self.media_active:
                     self.media_active = True
                     self.mark("MEDIA_ACTIVE")
-                    self._start_media(self.call.getAudioMedia(idx))
+                    self._slot = aud.getPortId()
+                    self._start_media(aud)
+                    return
+                if aud.getPortId() != self._slot:
+                    # a re-INVITE (hold, resume) rebuilt the stream on a new bridge port:
+                    # the recorder and the player follow it
+                    self._slot = aud.getPortId()
+                    self._reattach(aud)
+                self.mark("MEDIA_UPDATE")
                 return
 
     def _start_media(self, aud: Any) -> None:
@@ -200,11 +242,64 @@ class Leg:
             self._recorder.createRecorder(str(self.record_wav))
             aud.startTransmit(self._recorder)
             self.record_start_mono = time.monotonic()
-        if self.play_wav is not None:
+        if self.play_wav is not None and not self.play_on_cue:
             self._player = pj.AudioMediaPlayer()
             self._player.createPlayer(str(self.play_wav), pj.PJMEDIA_FILE_NO_LOOP)
             self._player.startTransmit(aud)
             self.play_start_mono = time.monotonic()
+
+    def _reattach(self, aud: Any) -> None:
+        if self._recorder is not None:
+            aud.startTransmit(self._recorder)
+        if self._player is not None:
+            self._player.startTransmit(aud)
+
+    def audio(self) -> Any:
+        """The call's audio port in the conference bridge (pjsua2 AudioMedia)."""
+        if self.call is None or self.disconnected or not self.media_active:
+            raise SipError(f"leg {self.party} has no active audio")
+        try:
+            return self.call.getAudioMedia(-1)
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party} has no active audio: {exc.info()}") from exc
+
+    def play(self, to: list[Leg], seconds: float) -> Any:
+        """Play `play_wav` once into every leg of `to` (a 3-way talker's turn); returns
+        the player, which the caller drops (stopping it) after `seconds`."""
+        if self.play_wav is None:
+            raise SipError(f"leg {self.party} has nothing to play")
+        ports = [leg.audio() for leg in to]
+        player = pj.AudioMediaPlayer()
+        try:
+            player.createPlayer(str(self.play_wav), pj.PJMEDIA_FILE_NO_LOOP)
+            for port in ports:
+                player.startTransmit(port)
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party}: {self.play_wav} not played: "
+                           f"{exc.info()}") from exc
+        self.mark("PLAY_START")
+        self._player = player
+        return player
+
+    def stop_playing(self) -> None:
+        if self._player is not None:
+            self._player = None
+            self.mark("PLAY_STOP")
+
+    def bridge(self, other: Leg, both_ways: tuple[bool, bool] = (True, True)) -> None:
+        """Connect this call's audio to `other`'s in the conference bridge (a 3-way
+        call): what this leg receives is sent on `other` and, if `both_ways[1]`, the
+        reverse."""
+        mine, theirs = self.audio(), other.audio()
+        try:
+            if both_ways[0]:
+                mine.startTransmit(theirs)
+            if both_ways[1]:
+                theirs.startTransmit(mine)
+        except pj.Error as exc:
+            raise SipError(f"legs {self.party} and {other.party} not bridged: "
+                           f"{exc.info()}") from exc
+        self.mark("BRIDGED")
 
     def _stop_media(self) -> None:
         # the recorder finalises its WAV header only when destroyed
@@ -271,6 +366,18 @@ class Leg:
             self.call.xfer(target, pj.CallOpParam(True))
         except pj.Error as exc:
             raise SipError(f"REFER to {target} not sent on leg {self.party}: "
+                           f"{exc.info()}") from exc
+        self.mark("REFER_SENT")
+
+    def transfer_replacing(self, consult: Leg) -> None:
+        """Attended transfer (RFC 5589 §7): REFER the far end to the party of `consult`,
+        the Refer-To carrying Replaces (RFC 3891) for that call."""
+        if self.call is None or self.disconnected or consult.call is None:
+            return
+        try:
+            self.call.xferReplaces(consult.call, pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise SipError(f"REFER with Replaces not sent on leg {self.party}: "
                            f"{exc.info()}") from exc
         self.mark("REFER_SENT")
 

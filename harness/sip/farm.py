@@ -50,7 +50,7 @@ class _Pending:
     legs: list[LegOutcome] = field(default_factory=list)
     phase: str = "expect"
     aborted: str = ""  # the switch failed while this call was up
-    a2: LegOutcome | None = None  # the caller's transferred call, if a REFER came
+    a_more: tuple[LegOutcome, ...] = ()  # the caller's other calls (transferred, 3-way)
 
 
 class AgentFarm:
@@ -232,7 +232,7 @@ class AgentFarm:
         # a far end torn down by the abort may end the call before the caller's worker
         # hears of it: the call still failed with the switch
         return assemble(a, pending.legs, pending.t_start or t0, pending.t_end or t0,
-                        pending.error or pending.aborted, pending.a2)
+                        pending.error or pending.aborted, pending.a_more)
 
     # -- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -294,7 +294,7 @@ class AgentFarm:
             if kind == "expected":
                 self._tick_off(pending, worker, pending.expected)
             elif kind == "a_done":
-                _, _, pending.a, error, pending.t_start, pending.t_end, pending.a2 = msg
+                _, _, pending.a, error, pending.t_start, pending.t_end, pending.a_more = msg
                 pending.error = pending.error or error
                 pending.a_done.set()
             elif kind == "finished":

@@ -13,7 +13,7 @@ played and recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.model import Line, SipEvent, first_event
@@ -94,9 +94,13 @@ class FarEndPolicy:
     pstn: tuple[tuple[str, str, float], ...] = ()  # (number, behaviour, answer_after_s)
     play_wav: Path | None = None
     record_wav: Path | None = None
+    third_play_wav: Path | None = None  # a line other than the dialled one plays this
 
     def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
         media = {"play_wav": self.play_wav, "record_wav": self.record_wav}
+        if self.third_play_wav is not None and self.dialled_line is not None and \
+                agent_name != self.dialled_line:
+            media["play_wav"] = self.third_play_wav
         if not agent_name.startswith("pstn:"):
             kind = self.behaviour if self.dialled_line is None or \
                 agent_name == self.dialled_line else "answer"
@@ -107,6 +111,9 @@ class FarEndPolicy:
                     break
                 return FarEnd(behaviour, 200, after_s, **media)
         return FarEnd("reject", 404)
+
+
+TURN_GAP_S = 1.0  # a 3-way call: silence between two talkers' turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +131,19 @@ class Script:
     resume_at_s: float | None = None
     a_play: Path | None = None
     a_record: Path | None = None
-    transfer_to_uri: str = ""  # the called party blind-transfers the caller here (REFER)
+    transfer_to_uri: str = ""  # the called party transfers the caller here (REFER)
     transfer_at_s: float = 2.0
+    # "attended": the called party holds the caller, calls the target first (a
+    # consultation call), then REFERs the caller with Replaces (RFC 5589 §7)
+    transfer_kind: str = "blind"
+    consult_s: float = 2.0  # attended: how long the consultation call talks first
+    three_way_uri: str = ""  # the caller holds the call, calls here and conferences both
+    three_way_at_s: float = 1.5  # ... this long after the answer
+    talker_window_s: float = 4.5  # 3-way: each party talks alone this long, in turn
+    # fault-injection for the harness's own tests (HarnessSession.agent_faults):
+    # "refuse_replaces" the transfer target answers an INVITE with Replaces 481;
+    # "bridge_no_b_to_c" the 3-way bridge does not pass the called party's audio to C
+    agent_faults: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +229,10 @@ class CallOutcome:
     legs: tuple[LegOutcome, ...] = field(default=())  # every callee leg, in arrival order
     transfer: LegOutcome | None = None  # the caller's new call after a REFER ("a2")
     transfer_far: LegOutcome | None = None  # who answered that call
+    consult: LegOutcome | None = None  # attended transfer: the called party's call to C ("b2")
+    consult_far: LegOutcome | None = None  # ... as C answered it ("c")
+    conference: LegOutcome | None = None  # 3-way: the caller's second call ("a3")
+    conference_far: LegOutcome | None = None  # ... as the third party answered it ("c")
 
     @property
     def events(self) -> tuple[SipEvent, ...]:
@@ -220,26 +242,58 @@ class CallOutcome:
     @property
     def all_events(self) -> tuple[SipEvent, ...]:
         """Every leg's events, a transfer's included (the call's time on the wire)."""
-        return self.events + tuple(ev for leg in (self.transfer, self.transfer_far)
-                                   if leg is not None for ev in leg.events)
+        return self.events + tuple(ev for leg in self.other_legs for ev in leg.events)
+
+    @property
+    def other_legs(self) -> tuple[LegOutcome, ...]:
+        """The legs of the call's other dialogs: transferred, consultation, 3-way."""
+        return tuple(leg for leg in (self.transfer, self.transfer_far, self.consult,
+                                     self.consult_far, self.conference, self.conference_far)
+                     if leg is not None)
+
+
+def as_party(leg: LegOutcome | None, party: str) -> LegOutcome | None:
+    """`leg` relabelled (its events too): a third party's legs are "c" in the ladder."""
+    if leg is None:
+        return None
+    return replace(leg, party=party, events=tuple(replace(ev, party=party)
+                                                  for ev in leg.events))
+
+
+def _answering(legs: list[LegOutcome], of: LegOutcome | None) -> LegOutcome | None:
+    """The callee leg of the dialog `of` placed (same Call-ID through a proxy)."""
+    if of is None or not of.call_id:
+        return None
+    return next((leg for leg in legs if leg.call_id == of.call_id and leg is not of), None)
 
 
 def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end: float,
-             error: str, a2: LegOutcome | None = None) -> CallOutcome:
+             error: str, caller_legs: tuple[LegOutcome, ...] = ()) -> CallOutcome:
     """The call from its caller leg and every callee leg the workers reported.
 
     The far end ("b") is the leg that answered; if none did, the last one rung. Legs
     that rang before it were forwarded from (the switch moved on: busy, no answer);
-    legs after an answered "b" are INVITEs that should not have come (also rang)."""
+    legs after an answered "b" are INVITEs that should not have come (also rang).
+    `caller_legs` are the caller's other calls: "a2" after a REFER, "a3" a 3-way
+    call's second call; a called party's consultation call ("b2") comes among the
+    callee legs. Each of those dialogs is taken out with the leg that answered it."""
     legs = sorted(callee_legs, key=lambda leg: leg.events[0].t_mono if leg.events else 0.0)
-    far = next((leg for leg in legs if a2 is not None and a2.call_id
-                and leg.call_id == a2.call_id), None)  # the transferred call's far end
-    legs = [leg for leg in legs if leg is not far]
-    if not legs:
-        return CallOutcome(a, None, t_start, t_end, error, transfer=a2, transfer_far=far)
-    idx = next((i for i, leg in enumerate(legs) if leg.answered), len(legs) - 1)
-    b = legs[idx]
-    end = max([t_end, *(ev.t_mono for leg in legs for ev in leg.events[-1:])])
-    return CallOutcome(a, b, t_start, end, error,
-                       tuple(leg.agent_name for leg in legs[idx + 1:]),
-                       tuple(leg.agent_name for leg in legs[:idx]), tuple(legs), a2, far)
+    a2 = next((leg for leg in caller_legs if leg.party == "a2"), None)
+    a3 = next((leg for leg in caller_legs if leg.party == "a3"), None)
+    consult = next((leg for leg in legs if leg.party == "b2"), None)
+    far, c_far, k_far = (_answering(legs, x) for x in (a2, a3, consult))
+    taken = (far, c_far, k_far, consult)
+    legs = [leg for leg in legs if all(leg is not x for x in taken)]
+    if consult is not None:
+        far = as_party(far, "c")  # attended: the transfer target is a third party
+    b, end = None, t_end
+    also: tuple[str, ...] = ()
+    forwarded: tuple[str, ...] = ()
+    if legs:
+        idx = next((i for i, leg in enumerate(legs) if leg.answered), len(legs) - 1)
+        b = legs[idx]
+        end = max([t_end, *(ev.t_mono for leg in legs for ev in leg.events[-1:])])
+        also = tuple(leg.agent_name for leg in legs[idx + 1:])
+        forwarded = tuple(leg.agent_name for leg in legs[:idx])
+    return CallOutcome(a, b, t_start, end, error, also, forwarded, tuple(legs), a2, far,
+                       consult, as_party(k_far, "c"), a3, as_party(c_far, "c"))

@@ -15,7 +15,8 @@ is plain data (`harness.sip.scenario`).
 
 Messages in:  ("expect", key, policy, script) -> ("expected", key)
               ("dial", CallOrder)             -> ("a_done", key, LegOutcome, error, t0, t1,
-                                                  the transferred call's LegOutcome | None)
+                                                  (the caller's other calls' LegOutcomes:
+                                                   "a2" transferred, "a3" 3-way))
               ("finish", key)                 -> ("finished", key, [LegOutcome, ...])
               ("abort", why)                  tears every call down, each with `why`
               ("adopt", Seat)                 -> ("adopted", name, error): host the seat
@@ -44,11 +45,11 @@ from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.message import ruri_parts, uri_parts
+from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, Seat, WorkerSpec
 from harness.sip.stack import SipStack
 from harness.softswitch.process import exit_with_parent
 
-CALL_HEADER = "X-Harness-Call"
 PUMP_MS = 10  # the event pump's longest wait while calls are up
 IDLE_PUMP_MS = 50  # ... and with none (SIP wakes it at once; orders wait up to this)
 LATE_FLOOR_S = 0.005  # pump lateness below this is scheduler noise
@@ -66,9 +67,11 @@ class _Outgoing:
     released_at: float | None = None
     transfer: Leg | None = None  # the call a REFER asked the caller to place
     transfer_talking: bool = False
+    three_way: ThreeWay | None = None  # a 3-way call: the second call and the bridge
 
     def legs(self) -> list[Leg]:
-        return [self.leg, *([self.transfer] if self.transfer else [])]
+        more = [self.transfer, self.three_way.leg if self.three_way else None]
+        return [self.leg, *(leg for leg in more if leg is not None)]
 
 
 @dataclass
@@ -83,6 +86,11 @@ class _Expected:
     finish_by: float | None = None  # set by "finish": report by then
     hung_up: bool = False
     released: bool = False
+    consult: Consultation | None = None  # attended transfer: the called party's call to C
+
+    def all_legs(self) -> list[Leg]:
+        """The legs answered here and the consultation call placed from here."""
+        return [*self.legs, *([self.consult.leg] if self.consult else [])]
 
 
 class Worker:
@@ -162,7 +170,7 @@ class Worker:
         for out in self.outgoing.values():
             out.leg.release()
         for exp in self.expected.values():
-            for leg in exp.legs:
+            for leg in exp.all_legs():
                 leg.release()
         self.outgoing.clear()
         self.expected.clear()
@@ -252,7 +260,7 @@ class Worker:
     def _dial(self, order: CallOrder) -> None:
         script = order.script
         leg = Leg("a", play_wav=script.a_play, record_wav=script.a_record,
-                  agent_name=order.caller)
+                  agent_name=order.caller, play_on_cue=bool(script.three_way_uri))
         t_start = time.monotonic()
         try:
             agent = self._dialler(order.caller, order.secure)
@@ -308,7 +316,11 @@ class Worker:
         if script.resume_at_s is not None:
             self.stack.at(script.resume_at_s,
                           lambda: self._safely(out, leg.resume, out.order.codec))
-        if script.hangup_by == "caller":
+        if script.three_way_uri:  # hold, call the third party, conference, then hang up
+            out.three_way = ThreeWay(self.stack, out.order, out.agent, leg)
+            self.stack.at(script.three_way_at_s, lambda: self._safely(
+                out, lambda: out.three_way.start() if out.three_way else None))
+        elif script.hangup_by == "caller":
             self.stack.at(script.talk_s, lambda: self._safely(out, leg.hangup))
         end_s = script.talk_s + 30.0
         self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
@@ -321,7 +333,8 @@ class Worker:
             action()
         except SipError as exc:
             out.error = out.error or str(exc)
-            self._hang_up(out.leg)
+            for leg in out.legs():
+                self._hang_up(leg)
         finally:
             if codec:
                 self.stack.set_codec(None)
@@ -353,24 +366,64 @@ class Worker:
             leg.answer(far.code)
         else:
             leg.play_wav, leg.record_wav = far.play_wav, far.record_wav
+            self._midcall_far_end(exp, leg)
             leg.answer(180)
             if far.kind == "answer":
                 self.stack.at(far.answer_after_s, lambda: self._quietly(
                     lambda: None if leg.disconnected else leg.answer(200)))
 
+    def _midcall_far_end(self, exp: _Expected, leg: Leg) -> None:
+        """A party of a 3-way call talks when cued (RFC 4733 '#'); a transfer target
+        follows an INVITE with Replaces that takes over its call (attended transfer)."""
+        script = exp.script
+        if script.three_way_uri:
+            leg.play_on_cue = True
+            leg.on_dtmf = lambda digit: self._quietly(
+                lambda: ThreeWay.talk_on_cue(self.stack, leg, digit, script.talker_window_s))
+        if script.transfer_kind == "attended":
+            leg.replace_code = 481 if "refuse_replaces" in script.agent_faults else 200
+            leg.on_replaced = lambda request: self._replacing(exp, leg, request)
+
+    def _replacing(self, exp: _Expected, old: Leg, request: dict[str, str]) -> Leg:
+        """The leg that takes over `old` (an INVITE with Replaces, RFC 3891): it plays
+        and records as `old` did, into a file of its own."""
+        rec = old.record_wav
+        new = Leg("b", play_wav=old.play_wav, agent_name=old.agent_name, request=request,
+                  record_wav=rec.with_name(f"{rec.stem}-replaced.wav") if rec else None)
+        exp.legs.append(new)
+        return new
+
     def _callee_talk(self, exp: _Expected, leg: Leg) -> None:
         script = exp.script
-        if script.transfer_to_uri and leg.agent_name == exp.policy.dialled_line:
+        if script.transfer_kind == "attended" and leg.agent_name == exp.policy.dialled_line:
+            # the dialled party consults the target, then transfers with Replaces
+            self.stack.at(script.transfer_at_s, lambda: self._consult(exp, leg))
+        elif script.transfer_to_uri and leg.agent_name == exp.policy.dialled_line:
             # the dialled party transfers (not the party it transfers to)
             target = f"<{script.transfer_to_uri}?{CALL_HEADER}={exp.key}>"
             self.stack.at(script.transfer_at_s,
                           lambda: self._quietly(lambda: leg.transfer(target)))
         if script.dtmf_b:
             self.stack.at(2.5, lambda: self._quietly(lambda: leg.send_dtmf(script.dtmf_b)))
-        if script.hangup_by == "callee":
+        # attended transfer: the transferor leaves on the NOTIFY and the consulted call
+        # ends when replaced; only the call that replaced it hangs up by the script
+        consulting = script.transfer_kind == "attended" and leg.on_replaced is not None
+        if script.hangup_by == "callee" and not consulting:
             self.stack.at(script.talk_s, lambda: self._quietly(leg.hangup))
         # a far end never outlives its call by much: stuck legs are torn down
         self.stack.at(script.talk_s + 40.0, lambda: self._quietly(leg.hangup))
+
+    def _consult(self, exp: _Expected, leg: Leg) -> None:
+        """Attended transfer, the transferor's part: hold the caller, call the target
+        from this line (the consultation call), REFER the caller with Replaces."""
+        if leg.disconnected or exp.consult is not None:
+            return
+        try:
+            agent = self._dialler(leg.agent_name)
+        except SipError:
+            return  # no account free: the caller's side reports no transfer
+        exp.consult = Consultation(self.stack, exp.key, exp.script, agent, leg)
+        self._quietly(exp.consult.start)
 
     @staticmethod
     def _quietly(action: Callable[[], None]) -> None:
@@ -386,6 +439,8 @@ class Worker:
         for key, out in list(self.outgoing.items()):
             if out.leg.state == "CONFIRMED" and not out.talking:
                 self._talk(out)
+            if out.three_way is not None and out.released_at is None:
+                self._safely(out, out.three_way.progress)
             xfer = out.transfer
             if xfer is not None and xfer.state == "CONFIRMED" and not out.transfer_talking:
                 out.transfer_talking = True  # the transferred call talks, then hangs up
@@ -408,9 +463,11 @@ class Worker:
                 if notify is not None and notify.kind == "XFER_NOTIFY" and \
                         (notify.code or 0) >= 200 and not leg.disconnected:
                     self._quietly(leg.hangup)  # transferred: the transferor leaves
+            if exp.consult is not None:
+                self._quietly(exp.consult.progress)
             if exp.finish_by is not None and self._finished(exp, now):
                 self.conn.send(("finished", key, [leg.outcome(self.spec.name)
-                                                  for leg in exp.legs]))
+                                                  for leg in exp.all_legs()]))
                 del self.expected[key]
 
     def _report_caller(self, key: str, out: _Outgoing, now: float) -> None:
@@ -427,27 +484,29 @@ class Worker:
         done = out.leg.outcome(self.spec.name)
         if out.order.secure:
             done = replace(done, tls_sessions=tuple(self.stack.tls_sessions))
-        xfer = out.transfer.outcome(self.spec.name) if out.transfer else None
-        self.conn.send(("a_done", key, done, error, out.t_start, out.released_at, xfer))
+        more = tuple(leg.outcome(self.spec.name) for leg in out.legs()[1:])
+        self.conn.send(("a_done", key, done, error, out.t_start, out.released_at, more))
         del self.outgoing[key]
 
     def _finished(self, exp: _Expected, now: float) -> bool:
         """True once every leg of the call here is down and its recording written."""
         assert exp.finish_by is not None
-        if not all(leg.disconnected or leg.call is None for leg in exp.legs):
+        if not all(leg.disconnected or leg.call is None for leg in exp.all_legs()):
             if now < exp.finish_by:
                 return False
             if not exp.hung_up:  # the caller is gone: a stuck far end is torn down
                 exp.hung_up = True
                 exp.finish_by = now + FINALISE_S
-                for leg in exp.legs:
+                for leg in exp.all_legs():
                     self._hang_up(leg)
                 return False
         if not exp.released:
             exp.released = True
-            for leg in exp.legs:
+            for leg in exp.all_legs():
                 leg.release()
-        wavs = [leg.record_wav for leg in exp.legs
+            if exp.consult is not None:
+                exp.consult.release()
+        wavs = [leg.record_wav for leg in exp.all_legs()
                 if leg.record_wav is not None and leg.record_wav.exists()]
         return all(wav_finalised(w) for w in wavs) or now > exp.finish_by + FINALISE_S
 
@@ -458,11 +517,12 @@ class Worker:
                 what = "both legs to disconnect" if out.talking else \
                     f"an answer from {out.order.target_uri}"
                 out.error = out.error or f"{why} while waiting for {what}"
-                self._hang_up(out.leg)
-                if not out.leg.disconnected:  # nobody will answer the BYE: let it go
-                    out.leg.disconnected = True
+                for leg in out.legs():
+                    self._hang_up(leg)
+                    if not leg.disconnected:  # nobody will answer the BYE: let it go
+                        leg.disconnected = True
         for exp in self.expected.values():
-            for leg in exp.legs:
+            for leg in exp.all_legs():
                 self._hang_up(leg)
                 leg.disconnected = True
 

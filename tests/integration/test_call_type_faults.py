@@ -65,3 +65,48 @@ def test_a_switch_that_does_not_forward_on_busy_is_caught(faulty: HarnessSession
     assert r.verdict.status is Status.FAIL
     assert "final_code: expected 200, got 486" in r.verdict.reasons
     assert "routing: site6/08 rang, expected site6/09" in r.verdict.reasons
+
+
+ATTENDED = CallSpec("7.7", "attended transfer (REFER with Replaces)", "site5/07", "site5/08",
+                    transfer_to="site5/09", transfer_kind="attended", transfer_at_s=1.5,
+                    talk_s=4.0, hangup_by="callee",
+                    expect=Expect(mos_lqo_min=None, rings="site5/08",
+                                  transferred_to="site5/09"))
+THREE_WAY = CallSpec("7.8", "3-way call", "site5/10", "site5/11", conference_with="site7/03",
+                     expect=Expect(mos_lqo_min=None, rings="site5/11", conferenced="site7/03"))
+
+
+def test_a_switch_that_refuses_attended_transfer_is_caught(faulty: HarnessSession) -> None:
+    r = faulty.run_call(ATTENDED)
+    assert r.verdict.status is Status.FAIL
+    assert "transfer: the caller never received a REFER" in r.verdict.reasons
+    assert "attended transfer: the transferor was told 403 (REFER response, NOTIFY " \
+        "sipfrag), expected a NOTIFY of 200" in r.verdict.reasons
+
+
+@pytest.fixture
+def agent_fault(live: HarnessSession, request: pytest.FixtureRequest) -> Iterator[HarnessSession]:
+    """The shared live session with one of the agents' test faults on (Script.agent_faults)."""
+    live.agent_faults = frozenset({request.param})
+    try:
+        yield live
+    finally:
+        live.agent_faults = frozenset()
+
+
+@pytest.mark.parametrize("agent_fault", ["refuse_replaces"], indirect=True)
+def test_a_target_that_refuses_replaces_is_caught(agent_fault: HarnessSession) -> None:
+    r = agent_fault.run_call(ATTENDED)
+    assert r.verdict.status is Status.FAIL
+    assert "attended transfer: site5/09 refused the INVITE with Replaces (481)" \
+        in r.verdict.reasons
+    assert "transfer: the transferred call to site5/09 ended 481" in r.verdict.reasons
+
+
+@pytest.mark.parametrize("agent_fault", ["bridge_no_b_to_c"], indirect=True)
+def test_a_3way_bridge_that_does_not_pass_b_to_c_is_caught(agent_fault: HarnessSession) -> None:
+    r = agent_fault.run_call(THREE_WAY)
+    assert r.verdict.status is Status.FAIL
+    silent = [x for x in r.verdict.reasons if x.startswith("3-way: ")]
+    assert len(silent) == 1 and silent[0].startswith(
+        "3-way: B->C (site5/11 -> site7/03) not heard"), r.verdict.reasons

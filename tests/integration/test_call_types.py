@@ -3,6 +3,8 @@ dial guard. The faults the call-type checks catch are in test_call_type_faults.p
 (a switch of their own, rendered with the faults)."""
 
 
+import json
+
 import pytest
 
 from harness.capture.pcap import read_udp
@@ -91,3 +93,33 @@ def test_blind_transfer_reaches_the_target_and_both_calls_are_billed(
                    if ledger.caller == live.plan.line("site5/04").number]
     callees = {ledger.callee for ledger in transferred}
     assert {live.plan.line("site5/05").number, live.plan.line("site5/06").number} <= callees
+
+
+def test_attended_transfer_replaces_the_consultation_call_and_bills_three_calls(
+        live: HarnessSession) -> None:
+    spec = CallSpec("7.7", "attended transfer (REFER with Replaces)", "site5/07", "site5/08",
+                    transfer_to="site5/09", transfer_kind="attended", transfer_at_s=1.5,
+                    talk_s=4.0, hangup_by="callee",
+                    expect=Expect(mos_lqo_min=None, rings="site5/08", call_class="onnet",
+                                  transferred_to="site5/09"))
+    r = live.run_call(spec)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    kinds = {(e.party, e.kind) for e in r.events}
+    assert {("b2", "INVITE_SENT"), ("c", "REPLACED"), ("a2", "CONFIRMED"),
+            ("b", "XFER_NOTIFY")} <= kinds  # every leg's events are in the call's ladder
+    a, b, c = (live.plan.line(x).number for x in ("site5/07", "site5/08", "site5/09"))
+    billed = {(ledger.caller, ledger.callee) for ledger in live.ledgers}
+    assert {(a, b), (b, c), (a, c)} <= billed
+
+
+def test_three_way_call_every_party_hears_every_other(live: HarnessSession) -> None:
+    spec = CallSpec("7.8", "3-way call", "site5/10", "site5/11", conference_with="site7/03",
+                    expect=Expect(mos_lqo_min=None, rings="site5/11", call_class="onnet",
+                                  conferenced="site7/03"))
+    r = live.run_call(spec)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    figures = json.loads(next(live.run_dir.glob("calls/7.8-*/conference.json")).read_text())
+    paths = [k for k in figures if "->" in k]
+    assert len(paths) == 6 and all(figures[p]["score"] >= figures["heard_min"] for p in paths)
+    a, b, c = (live.plan.line(x).number for x in ("site5/10", "site5/11", "site7/03"))
+    assert {(a, b), (a, c)} <= {(ledger.caller, ledger.callee) for ledger in live.ledgers}
