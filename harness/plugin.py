@@ -238,7 +238,9 @@ class BetaCallItem(pytest.Item):
         self.config.stash[_SESSION].dry_lines.append(
             f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "
             f"-> {route.call_class} {route.number} via {target}{then}; expect "
-            f"{self.spec.expect.final_code}, codec {self.spec.codec}")
+            f"{self.spec.expect.final_code}, codec {self.spec.codec}"
+            + (f", under profile {self.spec.profile} (access links)" if self.spec.profile
+               else ""))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:

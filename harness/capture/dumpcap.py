@@ -116,6 +116,8 @@ class Captures:
         self.main = main
         self.links = links  # (capture, access address, line-side address)
         self.path = main.path
+        self._marks: list[tuple[float, bytes]] = []  # (sent at, tag) of `mark`
+        self._lock = threading.Lock()  # calls are measured in parallel threads
 
     def start(self, timeout_s: float = 30.0) -> None:
         for cap in self._all():
@@ -126,6 +128,8 @@ class Captures:
             cap.stop()
 
     def mark(self, tag: bytes) -> None:
+        with self._lock:
+            self._marks = [*self._marks[-7:], (time.time(), tag)]
         for _, core, address in self.links:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
                 sock.bind((core, 0))
@@ -133,7 +137,17 @@ class Captures:
 
     def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0,
              since_wall: float = 0.0) -> bool:
-        return all(cap.sync(marker, timeout_s, since_wall) for cap in self._all())
+        """The loopback capture up to `marker`; each link's up to the last `mark` sent
+        since `since_wall` (none sent: the links are not waited for)."""
+        if not self.main.sync(marker, timeout_s, since_wall):
+            return False
+        with self._lock:
+            marks = [tag for sent, tag in self._marks if sent >= since_wall]
+        if not marks:
+            return True
+        tag = marks[-1]
+        return all(cap.sync(lambda p: tag in p.payload, timeout_s, since_wall)
+                   for cap, _, _ in self.links)
 
     def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
         return list(heapq.merge(*(cap.packets_between(t0_wall, t1_wall)

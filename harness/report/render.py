@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from harness.report import charts, figures
+from harness.report import charts, figures, profiles
 from harness.report.callpage import Locator, call_context, page_names, worst_mos_index
 from harness.report.environment import codecs_in_run, flatten, redact, redact_text
 from harness.report.junit import write_junit
@@ -82,6 +82,7 @@ def _index_context(run: RunRecord, pages: list[str],
         "rows": figures.acceptance(run.calls), "charts": _run_chart_set(run),
         "load": load_section(run.loads, run.calls),
         "busy_hours": run.busy_hours,
+        "profile_rows": profiles.profile_rows(run.calls),
         "trend": charts.trend_charts(points) if len(points) > 1 else [],
         "trend_runs": len(points),
         "calls": [{"c": c, "page": f"calls/{p}.html", "outcome": figures.outcome(c),

@@ -26,6 +26,9 @@ def test_g711_through_a_16khz_bridge(tmp_path: Path) -> None:
         assert abs(q.received_s / q.expected_s - 1.0) <= 0.02 or not q.valid
         if q.valid:
             assert q.mos_lqo is not None and q.ceiling_mos_lqo is not None
-            assert q.mos_lqo >= q.ceiling_mos_lqo - 0.05
+            # the bridge's up/down resampling costs the material 0.00-0.06 (the human
+            # talker next to nothing, the synthetic one 0.05: docs/media.md); the
+            # adaptive jitter buffer this replaced cost 0.25
+            assert q.mos_lqo >= q.ceiling_mos_lqo - 0.08
         else:  # only a host stall may invalidate it
             assert any("host stalled" in x for x in q.reasons)

@@ -1,0 +1,62 @@
+"""The run's calls grouped by network impairment profile (docs/impairments.md): per
+profile and direction, the median PESQ MOS-LQO of each source (ITU-T P.862.1/.2,
+valid scores only), the wire's RFC 3550 loss and jitter, the G.107 rating R and
+pjsua's RTCP round trip: the "clean vs each profile" table of the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.impair import PROFILES
+from harness.report.figures import DIRECTIONS, Call, median, stream
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    profile: str
+    calls: int
+    # per direction ("a_to_b", "b_to_a"): medians over the profile's calls
+    mos_agent: dict[str, float | None]
+    mos_wire: dict[str, float | None]
+    loss_pct: dict[str, float | None]
+    jitter_ms: dict[str, float | None]
+    r_factor: dict[str, float | None]
+    rtt_ms: float | None  # the caller's RTCP round trip (pjsua)
+
+
+def _source_mos(call: Call, direction: str, source: str) -> float | None:
+    q = (((call.get("quality") or {}).get(direction) or {}).get("sources") or {}).get(source)
+    if not q or not q.get("valid") or q.get("mos_lqo") is None:
+        return None
+    return float(q["mos_lqo"])
+
+
+def _wire(call: Call, direction: str, key: str) -> float | None:
+    found = stream(call, direction)
+    value = found.get(key) if found else None
+    return float(value) if value is not None else None
+
+
+def profile_rows(calls: tuple[Call, ...]) -> list[ProfileRow]:
+    """One row per profile the run used (answered calls only), in PROFILES order."""
+    by: dict[str, list[Call]] = {}
+    for c in calls:
+        if c.get("profile") and c.get("final_code") == 200:
+            by.setdefault(str(c["profile"]), []).append(c)
+    order = [p for p in PROFILES if p in by] + sorted(set(by) - set(PROFILES))
+    rows = []
+    for name in order:
+        group = by[name]
+
+        def per(get: Any, group: list[Call] = group) -> dict[str, float | None]:
+            return {d: median(v for v in (get(c, d) for c in group) if v is not None)
+                    for d in DIRECTIONS}
+        rtt = median(float(s["rtt_mean_ms"]) for c in group
+                     if (s := stream(c, "b_to_a", "agent")) and s.get("rtt_mean_ms"))
+        rows.append(ProfileRow(
+            name, len(group), per(lambda c, d: _source_mos(c, d, "agent")),
+            per(lambda c, d: _source_mos(c, d, "wire")),
+            per(lambda c, d: _wire(c, d, "loss_pct")), per(lambda c, d: _wire(c, d, "jitter_ms")),
+            per(lambda c, d: _wire(c, d, "r_factor")), rtt))
+    return rows

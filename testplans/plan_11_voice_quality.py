@@ -1,0 +1,49 @@
+"""Beta plan §11 — voice quality under network impairment.
+
+The same calls over a clean access link and over each impairment profile
+(docs/impairments.md): the row's lines run in network namespaces joined to the switch
+by veth links, and the profile acts on those links only. Each row runs alone.
+
+The floors are what this plan accepts for a G.711 call (no packet-loss concealment
+in the agents, PESQ P.862.1): clean as any on-net call; 1 % random loss still "good";
+3 % and 5 % "fair" and "poor" but intelligible; PESQ aligns each utterance, so delay
+and jitter that the jitter buffer absorbs must not cost score (their cost shows in
+the E-model rating R, G.107, stored beside it).
+"""
+
+from harness.model import CallSpec, Expect
+
+PLAN = [
+    CallSpec("11.1", "on-net over a clean access link", caller="site3/11", dial="site4/11",
+             profile="clean", expect=Expect(mos_lqo_min=4.2, rings="site4/11",
+                                            call_class="onnet"),
+             description="both lines behind access links, nothing impaired: the baseline "
+                         "for the rows below"),
+    CallSpec("11.2", "on-net, 1 % packet loss", caller="site3/11", dial="site4/11",
+             profile="loss1", expect=Expect(mos_lqo_min=3.5, rings="site4/11",
+                                            call_class="onnet"),
+             description="1 % random loss toward each line (RTP and RTCP)"),
+    CallSpec("11.3", "on-net, 3 % packet loss", caller="site3/11", dial="site4/11",
+             profile="loss3", expect=Expect(mos_lqo_min=2.5, rings="site4/11",
+                                            call_class="onnet"),
+             description="3 % random loss toward each line"),
+    CallSpec("11.4", "on-net, 5 % packet loss", caller="site3/11", dial="site4/11",
+             profile="loss5", expect=Expect(mos_lqo_min=1.8, rings="site4/11",
+                                            call_class="onnet"),
+             description="5 % random loss toward each line"),
+    CallSpec("11.5", "on-net, 50 ms ± 20 ms jitter", caller="site3/11", dial="site4/11",
+             profile="jitter50", expect=Expect(mos_lqo_min=4.0, rings="site4/11",
+                                               call_class="onnet"),
+             description="every packet toward each line held 30-70 ms (order kept): "
+                         "the jitter buffer absorbs it"),
+    CallSpec("11.6", "on-net, 150 ms delay", caller="site3/11", dial="site4/11",
+             profile="delay150", expect=Expect(mos_lqo_min=4.0, rings="site4/11",
+                                               call_class="onnet"),
+             description="150 ms one way, 300 ms RTCP round trip: R falls (G.107 Id), "
+                         "PESQ does not"),
+    CallSpec("11.7", "local off-net, 1 % packet loss", caller="site3/11", dial="5550190",
+             profile="loss1", expect=Expect(mos_lqo_min=3.5, rings="pstn:local",
+                                            call_class="local"),
+             description="a PSTN call from a line behind an impaired access link: only "
+                         "the line's direction crosses the link"),
+]
