@@ -89,10 +89,10 @@ class AccessLinks:
                 home = farm.worker_of(line.name)
                 if home in WORKERS:
                     raise HarnessError(f"{line.name} is already behind an access link")
-                plain = f"sip:{line.number}@{session.caller_addr(line.name)}"
+                plain = session.contact(line)
                 farm.rehome(seat, worker)
                 undo.callback(farm.rehome, seat, home)
-                there = f"sip:{line.number}@{session.caller_addr(line.name)}"
+                there = session.contact(line)
                 session.move_registration(line, plain, there, via=self.net.core)
                 undo.callback(session.move_registration, line, there, plain)
                 moved[line.name] = link.address

@@ -14,7 +14,7 @@ import re
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
 from harness.model import CallSpec, CallTiming, CdrCheck, QualityScore
-from harness.sip.scenario import CallOutcome
+from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
 
 _USER = re.compile(r"sips?:([^@;>]+)@")
@@ -97,16 +97,11 @@ def _attended_checks(want: str, out: CallOutcome, caller_number: str) -> list[st
     (a call of its own, answered by `want`), its REFER carried Replaces and the NOTIFY
     it got back said 200 (RFC 3515 sipfrag); the target's consultation call was
     replaced by the caller's call (RFC 3891), which showed the caller's identity."""
-    k, k_far = out.consult, out.consult_far
-    if k is None:
-        return ["attended transfer: the called party placed no consultation call"]
-    if k.final_code != 200 or k_far is None:
-        return [f"attended transfer: the consultation call to {want} ended "
-                f"{k.final_code or 'without a final response'}"]
-    fails = []
-    if k_far.agent_name != want:
-        fails.append(f"attended transfer: {k_far.agent_name} answered the consultation "
-                     f"call, expected {want}")
+    fails, answered = _further_call("attended transfer", "the called party",
+                                    "consultation call", out.consult, out.consult_far, want)
+    k_far = out.consult_far
+    if not answered or k_far is None:
+        return fails
     notified = [ev.code for ev in (out.b.events if out.b else ()) if ev.kind == "XFER_NOTIFY"]
     if 200 not in notified:
         fails.append("attended transfer: the transferor was told "
@@ -132,20 +127,30 @@ def _conference_checks(want: str, out: CallOutcome) -> list[str]:
     """A 3-way call's signalling: the caller held the first call, its second call was
     answered by `want`, and both calls were bridged (the paths' audio is judged from
     the wire: harness/media/conference.py)."""
-    c, c_far = out.conference, out.conference_far
     if out.a.first("HOLD") is None:
         return ["3-way: the caller never held the first call"]
-    if c is None:
-        return ["3-way: the caller placed no second call"]
-    if c.final_code != 200 or c_far is None:
-        return [f"3-way: the second call to {want} ended "
-                f"{c.final_code or 'without a final response'}"]
-    fails = []
-    if c_far.agent_name != want:
-        fails.append(f"3-way: {c_far.agent_name} answered the second call, expected {want}")
+    fails, answered = _further_call("3-way", "the caller", "second call", out.conference,
+                                    out.conference_far, want)
+    if not answered:
+        return fails
     if out.a.first("BRIDGED") is None:
         fails.append("3-way: the caller never bridged the two calls")
     return fails
+
+
+def _further_call(what: str, who: str, call: str, leg: LegOutcome | None,
+                  far: LegOutcome | None, want: str) -> tuple[list[str], bool]:
+    """A party's own further call (a consultation call, a 3-way's second call): placed,
+    answered, and by `want`. The failures, and whether the call was answered at all
+    (the checks that follow need an answered call)."""
+    if leg is None:
+        return [f"{what}: {who} placed no {call}"], False
+    if leg.final_code != 200 or far is None:
+        return [f"{what}: the {call} to {want} ended "
+                f"{leg.final_code or 'without a final response'}"], False
+    if far.agent_name != want:
+        return [f"{what}: {far.agent_name} answered the {call}, expected {want}"], True
+    return [], True
 
 
 def _transfer_checks(want: str, out: CallOutcome, packets: list[UdpPacket]) -> list[str]:

@@ -215,7 +215,7 @@ class HarnessSession:
         n = len(self.plan.lines)
         try:
             for line in self.plan.lines:
-                contact = f"sip:{line.number}@{self.caller_addr(line.name)}"
+                contact = self.contact(line)
                 reg = registrar.register(line.number, line.password, contact)
                 if reg.code == 200 and reg.rrd_s is not None:
                     rrd.append(reg.rrd_s)
@@ -282,6 +282,12 @@ class HarnessSession:
         ports = self.farm.tls_ports if tls else self.farm.ports
         return f"{self.farm.specs[worker].address}:{ports[worker]}"
 
+    def contact(self, line: Line, tls: bool = False) -> str:
+        """The Contact `line` registers: its worker's address (its TLS one: `tls`)."""
+        if tls:
+            return f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
+        return f"sip:{line.number}@{self.caller_addr(line.name)}"
+
     def refs_for(self, codec: str) -> dict[str, reference.Reference]:
         """The pair a call in `codec` plays and is scored against (G.722: 16 kHz talkers)."""
         if reference.band_for(codec) == "nb":
@@ -321,8 +327,7 @@ class HarnessSession:
 
     @contextmanager
     def _registered_over_tls(self, line: Line) -> Iterator[None]:
-        plain = f"sip:{line.number}@{self.caller_addr(line.name)}"
-        secure = f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
+        plain, secure = self.contact(line), self.contact(line, tls=True)
         self.move_registration(line, plain, secure)
         try:
             yield

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -288,7 +289,7 @@ class EmbeddedKamailio:
         self.kamailio = ChildProcess("kamailio", [
             kam, "-f", str(cfg_path), "-DD", "-E", "-m", "64", "-M", "8",
             "-P", str(self.dir / "kamailio.pid"), "-Y", str(self.dir), "-w", str(self.dir),
-        ], self.dir / "kamailio.log")
+        ], self.dir / "kamailio.log", death_signal=signal.SIGTERM)
         self.kamailio.start()
         self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.5) == 200,
                    self.kamailio, "Kamailio did not answer SIP OPTIONS")

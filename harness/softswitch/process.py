@@ -22,28 +22,34 @@ except OSError:
     _LIBC = None
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    exit_with_parent()
-
-
-def exit_with_parent() -> None:
-    """Have the kernel kill this process when the thread that started it ends."""
+def exit_with_parent(sig: int = signal.SIGKILL) -> None:
+    """Have the kernel send this process `sig` when the thread that started it ends."""
     if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        _LIBC.prctl(_PR_SET_PDEATHSIG, sig)
 
 
 class ChildProcess:
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+    def __init__(self, name: str, argv: list[str], log_path: Path,
+                 death_signal: int = signal.SIGKILL) -> None:
+        """`death_signal`: what the child gets when the harness dies. SIGKILL for a
+        single process; SIGTERM for one that forks workers of its own (Kamailio): its
+        main process then stops them before it exits, where SIGKILL would orphan them."""
         self.name, self.argv, self.log_path = name, argv, log_path
+        self.death_signal = death_signal
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        sig = self.death_signal
+
+        def die_with_parent() -> None:  # runs in the child between fork and exec
+            os.setsid()
+            exit_with_parent(sig)
+
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent)  # noqa: PLW1509
+                                         preexec_fn=die_with_parent)  # noqa: PLW1509
         finally:
             log.close()
 

@@ -53,8 +53,10 @@ def test_onnet_call_is_timed_cdr_matched_and_scored(live: HarnessSession) -> Non
         if q.valid and q.source == "agent":
             assert abs(q.received_s / q.expected_s - 1.0) <= 0.02
         if q.valid and q.source == "wire":
-            # the path is transparent: the wire scores what the codec alone scores
-            assert q.mos_lqo == pytest.approx(q.ceiling_mos_lqo, abs=0.05)
+            # the path is transparent: the wire scores what the codec alone scores,
+            # less the 16 kHz bridge's resampling at the sender (up to 0.06 for the
+            # synthetic talker, docs/media.md)
+            assert q.mos_lqo == pytest.approx(q.ceiling_mos_lqo, abs=0.08)
     assert r.verdict.status in (Status.PASS, Status.ERROR)
     if r.verdict.status is Status.ERROR:
         assert r.verdict.invalid_measurement
