@@ -272,7 +272,7 @@ class Worker:
         except SipError as exc:
             leg.release()
             self.conn.send(("a_done", order.key, leg.outcome(self.spec.name), str(exc),
-                            t_start, time.monotonic(), None))
+                            t_start, time.monotonic(), ()))
             return
         agent.active_legs += 1
         out = _Outgoing(order, agent, leg, t_start)

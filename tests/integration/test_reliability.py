@@ -101,6 +101,29 @@ def test_a_lost_agent_worker_fails_its_calls_at_once_and_is_reported(tmp_path: P
         [f"agent worker {victim} exited (exit code -9)"]
 
 
+def test_a_call_its_worker_cannot_dial_fails_with_the_reason(live: HarnessSession) -> None:
+    """The dial fails inside the worker (here: the farm's map names a worker that does
+    not host the line): the call is an error naming why, at once, and the next call
+    from that line is placed as usual."""
+    farm = live.farm
+    assert farm is not None
+    home = farm.worker_of("site1/07")
+    wrong = next(w for w in farm.alive() if w not in (home, "pstn") and w.startswith("w"))
+    spec = replace(SHORT, caller="site1/07", dial="site2/07")
+    farm.seat_worker["site1/07"] = wrong
+    try:
+        t0 = time.monotonic()
+        r = live.run_call(spec)
+        took = time.monotonic() - t0
+    finally:
+        farm.seat_worker["site1/07"] = home
+    assert r.verdict.status is Status.ERROR and took < 15.0, r.verdict.reasons
+    assert any(f"agent worker {wrong} does not host 'site1/07'" in x
+               for x in r.verdict.reasons), r.verdict.reasons
+    again = live.run_call(spec)
+    assert again.verdict.status is Status.PASS, again.verdict.reasons
+
+
 def test_a_clean_run_reports_no_error(tmp_path: Path) -> None:
     session = HarnessSession(load_config(), tmp_path)
     session.start()
