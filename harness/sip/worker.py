@@ -34,7 +34,6 @@ import os
 import signal
 import time
 import traceback
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -46,7 +45,8 @@ from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.message import ruri_parts, uri_parts
 from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
-from harness.sip.scenario import CallOrder, FarEndPolicy, Script, Seat, WorkerSpec
+from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
+from harness.sip.seats import Seats
 from harness.sip.stack import SipStack
 from harness.softswitch.process import exit_with_parent
 
@@ -99,10 +99,8 @@ class Worker:
         self.conn = conn
         self.stack = SipStack(spec.log_path, spec.clock_rate, spec.jb_init_ms)
         self.board = Switchboard()
-        self.seats: dict[str, LineAgent] = {}
-        self.dialling: OrderedDict[str, LineAgent] = OrderedDict()
+        self.seats = Seats(spec, self.board)
         self.receiver: LineAgent | None = None
-        self.transport: tuple[int, int] | None = None
         self.tls_transport: tuple[int, int] | None = None
         self.outgoing: dict[str, _Outgoing] = {}
         self.expected: dict[str, _Expected] = {}
@@ -116,55 +114,21 @@ class Worker:
         self.stack.start()
         transport = self.stack.add_udp_transport(spec.sip_port, spec.address)
         port = transport[1]
-        self.transport = transport
         if spec.tls is not None:  # after the UDP one: PJSIP answers from its first transport
             self.tls_transport = self.stack.add_tls_transport(
                 spec.tls.ca_file, spec.tls.cert_file, spec.tls.key_file)
+        self.seats.transports(transport, self.tls_transport)
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), spec.domain, spec.proxy,
                                   spec.receiver_rtp[0], spec.receiver_rtp[1], transport,
                                   self.board, f"{spec.name}:receiver", static=True,
                                   accept_srtp=spec.tls is not None, address=spec.address)
         self.receiver.ensure_account(make_default=True)
         for seat in spec.seats:
-            self._seat(seat)
+            self.seats.add(seat)
         if spec.gateway:
             self.board.pstn_port, self.board.pstn = port, self.receiver
         self.board.handler = self._on_incoming
         return port, self.tls_transport[1] if self.tls_transport else 0
-
-    def _seat(self, seat: Seat) -> None:
-        spec = self.spec
-        agent = LineAgent(seat.line, spec.domain, spec.proxy, seat.rtp_port,
-                          spec.rtp_ports_per_seat, self.transport, self.board, seat.name,
-                          static=seat.static, address=spec.address)
-        self.seats[seat.name] = agent
-        if not seat.static:
-            self.board.by_user[seat.line.number] = agent
-
-    def _adopt(self, seat: Seat) -> str:
-        """Host `seat` from now on (an access worker, for one row); '' or why not."""
-        if seat.name in self.seats:
-            return ""
-        try:
-            self._seat(seat)
-        except SipError as exc:
-            return str(exc)
-        return ""
-
-    def _drop(self, name: str) -> str:
-        """No longer host seat `name` (its accounts released); '' or why not."""
-        for key in (name, f"{name}#tls"):
-            agent = self.seats.get(key)
-            if agent is None:
-                continue
-            if agent.active_legs:
-                return f"agent worker {self.spec.name}: {name} is still in a call"
-            self.dialling.pop(key, None)
-            agent.release()
-            del self.seats[key]
-            if self.board.by_user.get(agent.line.number) is agent:
-                del self.board.by_user[agent.line.number]
-        return ""
 
     def close(self) -> None:
         for out in self.outgoing.values():
@@ -174,9 +138,9 @@ class Worker:
                 leg.release()
         self.outgoing.clear()
         self.expected.clear()
-        for agent in [*self.dialling.values(), *([self.receiver] if self.receiver else [])]:
-            agent.release()
-        self.dialling.clear()
+        self.seats.release()
+        if self.receiver is not None:
+            self.receiver.release()
         self.receiver = None
         self.stack.run_for(0.2)
         self.stack.close()
@@ -218,52 +182,22 @@ class Worker:
         elif kind == "abort":
             self._abort(msg[1])
         elif kind == "adopt":
-            self.conn.send(("adopted", msg[1].name, self._adopt(msg[1])))
+            self.conn.send(("adopted", msg[1].name, self.seats.adopt(msg[1])))
         elif kind == "drop":
-            self.conn.send(("dropped", msg[1], self._drop(msg[1])))
+            self.conn.send(("dropped", msg[1], self.seats.drop(msg[1])))
         elif kind == "stop":
             self.running = False
         else:
             raise SipError(f"agent worker {self.spec.name}: unknown message {kind!r}")
 
     # -- placing calls -------------------------------------------------------------------
-    def _dialler(self, name: str, secure: bool = False) -> LineAgent:
-        """The seat's agent with a dialling account; idle accounts are released least
-        recently used first (8 pjsua2 accounts per process, one of them the receiver).
-        `secure`: a twin account on the TLS transport that requires SRTP."""
-        agent = self.seats.get(name)
-        if agent is None:
-            raise SipError(f"agent worker {self.spec.name} does not host {name!r}")
-        if secure:
-            tls = self.spec.tls
-            if tls is None or self.tls_transport is None:
-                raise SipError(f"agent worker {self.spec.name} has no TLS transport (sut.tls)")
-            key = f"{name}#tls"
-            twin = self.seats.get(key)
-            if twin is None:
-                twin = LineAgent(agent.line, agent.domain, tls.proxy, agent.rtp_port,
-                                 agent.rtp_range, self.tls_transport, self.board, name,
-                                 static=agent.static, secure=True)
-                self.seats[key] = twin
-            name, agent = key, twin
-        self.dialling.pop(name, None)
-        while len(self.dialling) >= self.spec.max_dial_accounts:
-            idle = next((n for n, a in self.dialling.items() if a.active_legs == 0), None)
-            if idle is None:
-                raise SipError(f"agent worker {self.spec.name}: all "
-                               f"{self.spec.max_dial_accounts} dialling accounts are in calls")
-            self.dialling.pop(idle).release()
-        agent.ensure_account()
-        self.dialling[name] = agent
-        return agent
-
     def _dial(self, order: CallOrder) -> None:
         script = order.script
         leg = Leg("a", play_wav=script.a_play, record_wav=script.a_record,
                   agent_name=order.caller, play_on_cue=bool(script.three_way_uri))
         t_start = time.monotonic()
         try:
-            agent = self._dialler(order.caller, order.secure)
+            agent = self.seats.dialler(order.caller, order.secure)
             self.stack.set_codec(order.codec)
             try:
                 agent.dial(order.target_uri, leg, (*script.headers, (CALL_HEADER, order.key)))
@@ -419,7 +353,7 @@ class Worker:
         if leg.disconnected or exp.consult is not None:
             return
         try:
-            agent = self._dialler(leg.agent_name)
+            agent = self.seats.dialler(leg.agent_name)
         except SipError:
             return  # no account free: the caller's side reports no transfer
         exp.consult = Consultation(self.stack, exp.key, exp.script, agent, leg)
