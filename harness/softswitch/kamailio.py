@@ -279,11 +279,11 @@ class EmbeddedKamailio:
                    "rtpengine did not answer an NG ping")
 
     def _rtpengine_interfaces(self) -> list[str]:
-        """One logical interface, or two with access links: "lo" first (the default
-        when Kamailio names none), "access" on the access address."""
-        if not self.access_address:
-            return ["--interface=127.0.0.1"]
-        return ["--interface=lo/127.0.0.1", f"--interface=access/{self.access_address}"]
+        """rtpengine's one interface: 127.0.0.1, or with access links the access
+        address, as local to the loopback's lines as it is reachable from the
+        namespaces' (two logical interfaces with `direction=` flags were tried first:
+        in one plan run rtpengine gave one port to two concurrent calls)."""
+        return [f"--interface={self.access_address or '127.0.0.1'}"]
 
     def _start_kamailio(self, kam: str, cfg_path: Path) -> None:
         self.kamailio = ChildProcess("kamailio", [
