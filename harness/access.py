@@ -38,7 +38,6 @@ class Crossing:
     """What a row over the access links has while it runs."""
 
     interfaces: tuple[str, ...]  # host-side veths: where the profile's rules go
-    addresses: dict[str, str]  # line name -> its address behind its link
 
 
 class AccessLinks:
@@ -79,7 +78,6 @@ class AccessLinks:
         the loopback) behind the access links while the block runs."""
         farm = session.farm
         assert farm is not None
-        moved: dict[str, str] = {}
         links = []
         with ExitStack() as undo:
             for line, worker, link in zip(lines, WORKERS, self.net.links, strict=True):
@@ -95,7 +93,6 @@ class AccessLinks:
                 there = session.contact(line)
                 session.move_registration(line, plain, there, via=self.net.core)
                 undo.callback(session.move_registration, line, there, plain)
-                moved[line.name] = link.address
                 links.append(link.host_if)
-            yield Crossing(tuple(links), moved)
+            yield Crossing(tuple(links))
 

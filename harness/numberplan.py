@@ -118,6 +118,11 @@ class NumberPlan:
         return next((p for p in self.pstn if p.number == number), None)
 
     # -- the dial guard ------------------------------------------------------------------
+    def route_dial(self, dial: str) -> Route | None:
+        """A dial string as a plan row writes it (a line's name or a number), resolved
+        and guarded like the row's own dial; None for none ('')."""
+        return self.route(self.resolve_dial(dial)) if dial else None
+
     def route(self, dial: str) -> Route:
         """Classify and guard a dial string (deny by default)."""
         lo, hi = self.onnet_block()

@@ -228,12 +228,14 @@ class BetaCallItem(pytest.Item):
         target = line.name if line else (f"trunk {route.trunk}" if route.trunk else "switch")
         then = ""
         if self.spec.transfer_to:  # dialled by the caller after the REFER: guarded too
-            xfer = plan.route(plan.resolve_dial(self.spec.transfer_to))
+            xfer = plan.route_dial(self.spec.transfer_to)
+            assert xfer is not None
             kind = "attended-transferred" if self.spec.transfer_kind == "attended" \
                 else "transferred"
             then = f", then {kind} to {xfer.number}"
         if self.spec.conference_with:  # the caller's second call: guarded too
-            third = plan.route(plan.resolve_dial(self.spec.conference_with))
+            third = plan.route_dial(self.spec.conference_with)
+            assert third is not None
             then += f", then 3-way with {third.number}"
         self.config.stash[_SESSION].dry_lines.append(
             f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "

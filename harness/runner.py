@@ -86,21 +86,14 @@ class CallRunner:
 
     def transfer_route(self, spec: CallSpec) -> Route | None:
         """Where the row's called party transfers the caller (dial-guarded), if it does."""
-        plan = self.s.plan
-        return plan.route(plan.resolve_dial(spec.transfer_to)) if spec.transfer_to else None
+        return self.s.plan.route_dial(spec.transfer_to)
 
     def conference_route(self, spec: CallSpec) -> Route | None:
         """The third party a 3-way row's caller calls (dial-guarded), if it does."""
-        plan = self.s.plan
-        return plan.route(plan.resolve_dial(spec.conference_with)) \
-            if spec.conference_with else None
+        return self.s.plan.route_dial(spec.conference_with)
 
-    def transfer_uri(self, spec: CallSpec) -> str:
-        route = self.transfer_route(spec)
-        return f"sip:{route.number}@{self.s.switch.domain}" if route else ""
-
-    def conference_uri(self, spec: CallSpec) -> str:
-        route = self.conference_route(spec)
+    def uri(self, route: Route | None) -> str:
+        """The SIP URI a further party is dialled at ('' for none)."""
         return f"sip:{route.number}@{self.s.switch.domain}" if route else ""
 
     def check_apart(self, spec: CallSpec, seat: str, route: Route) -> None:
@@ -165,7 +158,7 @@ class CallRunner:
         if audio:
             talk_s = max(talk_s, max(r.duration_s for r in refs.values())
                          + s.cfg.media.tail_pad_s)
-        three_way = self.conference_uri(spec)
+        three_way = self.uri(self.conference_route(spec))
         if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
             talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
                 Script(0).talker_window_s + TURN_GAP_S) + 8.0)
@@ -173,7 +166,7 @@ class CallRunner:
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
                         a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
-                        transfer_to_uri=self.transfer_uri(spec),
+                        transfer_to_uri=self.uri(self.transfer_route(spec)),
                         transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
                         three_way_uri=three_way,
                         agent_faults=tuple(sorted(s.agent_faults)))
@@ -234,8 +227,7 @@ class CallRunner:
                                   streams)
         extra += self.secure_checks(spec, out, packets)
         if spec.expect.cdr:
-            extra += self.transfer_cdr(spec, out, number)
-            extra += self.third_party_cdrs(spec, out, number)
+            extra += self.further_cdrs(spec, out, number)
         if spec.expect.conferenced is not None:
             extra += self.conference_audio(spec, out, packets, call_dir)
         errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
@@ -346,39 +338,27 @@ class CallRunner:
         callee = answered_by.number if answered_by else route.number
         return self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route)))
 
-    def transfer_cdr(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
-        """The transferred call (caller -> transfer target) is a call of its own: it
-        must have its own CDR, reconciled like any other, and is billed with the run."""
-        a2, target = out.transfer, self.transfer_route(spec)
-        if a2 is None or not a2.call_id or target is None:
-            return []
-        check = self.reconciled(ledger(a2, a2, number, target.number, target.call_class))
-        if not check.matched:
-            return ["cdr (transferred call): no record for it"]
-        return [f"cdr (transferred call): {m}" for m in check.mismatches]
-
-    def third_party_cdrs(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
-        """An attended transfer's consultation call (called party -> target) and a 3-way
-        call's second call (caller -> third party): each a call of its own, with its
-        own CDR, reconciled and billed like any other."""
-        fails = []
-        calls = []
-        if out.consult is not None and out.consult.call_id and out.b is not None:
-            target = self.transfer_route(spec)
-            transferor = self.s.plan.line(out.b.agent_name).number \
-                if out.b.agent_name.startswith("site") else ""
-            if target is not None:
-                calls.append(("consultation call", out.consult, transferor, target))
-        if out.conference is not None and out.conference.call_id:
-            target = self.conference_route(spec)
-            if target is not None:
-                calls.append(("3-way second call", out.conference, number, target))
+    def further_cdrs(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
+        """The row's further calls, each a call of its own with its own CDR, reconciled
+        and billed like any other: the transferred call (caller -> transfer target), an
+        attended transfer's consultation call (called party -> target) and a 3-way
+        call's second call (caller -> third party)."""
+        xfer, third = self.transfer_route(spec), self.conference_route(spec)
+        b = out.b
+        transferor = self.s.plan.line(b.agent_name).number \
+            if b is not None and b.agent_name.startswith("site") else ""
+        calls = (("transferred call", out.transfer, number, xfer),
+                 ("consultation call", out.consult if b is not None else None, transferor,
+                  xfer),
+                 ("3-way second call", out.conference, number, third))
+        fails: list[str] = []
         for what, leg, caller, target in calls:
+            if leg is None or not leg.call_id or target is None:
+                continue
             check = self.reconciled(ledger(leg, leg, caller, target.number,
                                            target.call_class))
-            if not check.matched:
-                fails.append(f"cdr ({what}): no record for it")
-            fails += [f"cdr ({what}): {m}" for m in check.mismatches]
+            fails += [f"cdr ({what}): {m}" for m in check.mismatches] if check.matched \
+                else [f"cdr ({what}): no record for it"]
         return fails
 
     def conference_audio(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],

@@ -35,7 +35,7 @@ PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
 def _route(dial: str, plan: NumberPlan) -> Route | None:
     """Where `dial` goes, or None when the dial guard refuses it (no call is placed)."""
     try:
-        return plan.route(plan.resolve_dial(dial))
+        return plan.route_dial(dial)
     except HarnessError:
         return None
 
@@ -44,7 +44,7 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     """Every party a row's call may ring or be placed from (for mutual exclusion)."""
     names = {spec.caller}
     for third in (spec.transfer_to, spec.conference_with):  # transfer / 3-way targets
-        target = _route(third, plan) if third else None
+        target = _route(third, plan)
         line = plan.line_by_number(target.number) if target else None
         names |= {line.name} if line else set()
     route = _route(spec.dial, plan)

@@ -356,7 +356,7 @@ class HarnessSession:
         behind the access links for the row (harness/access.py). Other rows, or no
         access links (external switch, agents.access_links off): nothing moves."""
         if not spec.profile or self.access is None:
-            return nullcontext(Crossing((), {}))
+            return nullcontext(Crossing(()))
         if spec.transport != "udp":
             raise SipError(f"plan row {spec.plan_id}: profile={spec.profile!r} with "
                            f"transport={spec.transport!r}: rows under a profile run over "
