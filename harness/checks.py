@@ -156,36 +156,37 @@ def _further_call(what: str, who: str, call: str, leg: LegOutcome | None,
 def _transfer_checks(want: str, out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
     """Blind transfer (RFC 3515 REFER, RFC 5589 §6): the caller got the REFER, called
     the target, the target answered, and they talked (RTP both ways on the wire)."""
-    if out.a.first("REFER_RX") is None or out.transfer is None:
-        return ["transfer: the caller never received a REFER"]
     a2, far = out.transfer, out.transfer_far
-    if a2.final_code != 200 or far is None:
-        return [f"transfer: the transferred call to {want} ended "
-                f"{a2.final_code or 'without a final response'}"]
-    if far.agent_name != want:
-        return [f"transfer: {far.agent_name} answered the transferred call, expected {want}"]
-    fails = []
-    for direction, receiver in (("a_to_c", far), ("c_to_a", a2)):
-        local = receiver.stats.local_rtp if receiver.stats else ""
-        n = sum(1 for p in packets if local and p.dst_addr == local and
-                p.ts >= (a2.events[0].t_wall if a2.events else 0.0))
-        if n < 25:
-            fails.append(f"transfer: {n} RTP packets reached the receiver {direction} "
-                         "(one-way or no audio after the transfer)")
-    return fails
+    if out.a.first("REFER_RX") is None or a2 is None:
+        return ["transfer: the caller never received a REFER"]
+    fails, _ = _further_call("transfer", "the caller", "transferred call", a2, far, want)
+    if fails or far is None:
+        return fails
+    since = a2.events[0].t_wall if a2.events else 0.0
+    return [f"transfer: {n} RTP packets reached the receiver {direction} (one-way or no "
+            "audio after the transfer)"
+            for direction, n in _short_of_audio(packets, (("a_to_c", far), ("c_to_a", a2)),
+                                                since)]
 
 
 def _audio_both_ways(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
     """RTP reached each party on the wire: at least half a second of 20 ms packets."""
     assert out.b is not None
-    fails = []
-    for direction, receiver in (("a_to_b", out.b), ("b_to_a", out.a)):
+    return [f"audio: {n} RTP packets reached the receiver {direction} (one-way or no audio)"
+            for direction, n in _short_of_audio(packets, (("a_to_b", out.b), ("b_to_a", out.a)))]
+
+
+def _short_of_audio(packets: list[UdpPacket], receivers: tuple[tuple[str, LegOutcome], ...],
+                    since_wall: float = 0.0) -> list[tuple[str, int]]:
+    """(direction, packets) for each receiver that got fewer than 25 packets on its RTP
+    address from `since_wall` on: less than half a second of 20 ms packets."""
+    short = []
+    for direction, receiver in receivers:
         local = receiver.stats.local_rtp if receiver.stats else ""
-        n = sum(1 for p in packets if local and p.dst_addr == local)
+        n = sum(1 for p in packets if local and p.dst_addr == local and p.ts >= since_wall)
         if n < 25:
-            fails.append(f"audio: {n} RTP packets reached the receiver {direction} "
-                         "(one-way or no audio)")
-    return fails
+            short.append((direction, n))
+    return short
 
 
 def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
