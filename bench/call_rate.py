@@ -22,7 +22,9 @@ from pathlib import Path
 from harness.busyhour import cpu_seconds
 from harness.config import load_config
 from harness.metrics import call_timing
+from harness.numbers import canonical
 from harness.session import HarnessSession
+from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import CallOrder, CallOutcome, FarEndPolicy, Script
 from harness.thresholds import nearest_rank
 
@@ -57,7 +59,8 @@ def main() -> None:
                         up[1] = max(up[1], up[0])
                     order = CallOrder(uuid.uuid4().hex, a.name,
                                       f"sip:{b.number}@{s.switch.domain}", Script(talk_s=0.3),
-                                      FarEndPolicy(b.name, "answer", 0.0))
+                                      FarEndPolicy(b.name, "answer", 0.0, identity=CallIdentity(
+                                          (canonical(a.number),), (b.name,))))
                     out = s.farm.place(order)  # type: ignore[union-attr]
                     with guard:
                         up[0] -= 1

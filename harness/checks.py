@@ -9,20 +9,17 @@ Each failed expectation is one reason string naming the figure and what was expe
 
 from __future__ import annotations
 
-import re
-
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
 from harness.model import CallSpec, CallTiming, CdrCheck, QualityScore
+from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
 
-_USER = re.compile(r"sips?:([^@;>]+)@")
-
 
 def uri_user(header: str) -> str:
-    m = _USER.search(header)
-    return m.group(1) if m else ""
+    """The user of a header's SIP or tel URI ('' for none)."""
+    return user_part(header) if header.strip() else ""
 
 
 def presented_identity(request: dict[str, str], far_end_trusted: bool) -> str:
@@ -44,11 +41,33 @@ def presented_identity(request: dict[str, str], far_end_trusted: bool) -> str:
     return "anonymous" if frm.lower() in ("anonymous", "") else frm
 
 
+def caller_id_checks(far: LegOutcome, want: str, caller_number: str,
+                     forms: tuple[str, str] = ("any", "any")) -> list[str]:
+    """The identity `far` was shown is `want` (a number, in any of its forms, or
+    anonymous); and in the form the carrier promises on that interface (`forms`: on-net
+    phones, the PSTN trunk; "any", "national", "nanp11" or "e164")."""
+    pstn = far.agent_name.startswith("pstn:")
+    shown = presented_identity(dict(far.request), pstn)
+    if canonical(shown) != canonical(want):
+        leak = " (privacy leak)" if want == ANONYMOUS and \
+            canonical(shown) == canonical(caller_number) else ""
+        return [f"caller_id: far end shown {shown!r}, expected {want!r}{leak}"]
+    promised = forms[1] if pstn else forms[0]
+    seen = form(shown)
+    if want != ANONYMOUS and promised != "any" and seen != promised:
+        where = "pstn" if pstn else "onnet"
+        return [f"caller_id: far end shown {shown!r} ({seen}), the carrier promises "
+                f"{promised} on the {where} interface (numbers.caller_id_form_{where})"]
+    return []
+
+
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
-                     trunk_groups: bool = True) -> list[str]:
+                     trunk_groups: bool = True,
+                     forms: tuple[str, str] = ("any", "any")) -> list[str]:
     """`trunk_groups`: the switch names the PSTN trunk group of each class (;tgrp=);
-    when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only."""
+    when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only. `forms`:
+    the caller-ID forms the carrier promises (caller_id_checks)."""
     fails: list[str] = []
     exp = spec.expect
     rang = out.b.agent_name if out.b is not None else "none"
@@ -64,11 +83,8 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         fails.append(f"forwarding: expected {exp.forwarded_from} to ring first and forward, "
                      f"rang first: {', '.join(out.forwarded_from) or 'nobody'}")
     if out.b is not None and (exp.caller_id is not None or spec.dial.startswith("*67")):
-        shown = presented_identity(dict(out.b.request), out.b.agent_name.startswith("pstn:"))
-        want = exp.caller_id or "anonymous"
-        if shown != want:
-            leak = " (privacy leak)" if want == "anonymous" and caller_number in shown else ""
-            fails.append(f"caller_id: far end shown {shown!r}, expected {want!r}{leak}")
+        fails.extend(caller_id_checks(out.b, exp.caller_id or ANONYMOUS, caller_number,
+                                      forms))
     if exp.location and out.b is not None and not out.b.header("geolocation"):
         fails.append("location: no Geolocation header reached the PSAP")
     if exp.call_class is not None and cdr is not None and cdr.record is not None:
@@ -117,7 +133,7 @@ def _attended_checks(want: str, out: CallOutcome, caller_number: str) -> list[st
     far = out.transfer_far
     if far is not None:
         shown = presented_identity(dict(far.request), far.agent_name.startswith("pstn:"))
-        if shown != caller_number:
+        if canonical(shown) != canonical(caller_number):
             fails.append(f"attended transfer: {want} was shown {shown!r} after the "
                          f"transfer, expected the caller {caller_number!r}")
     return fails

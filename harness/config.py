@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.numbers import PROMISABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,11 @@ class NumbersConfig:
     # call forwarding provisioned on the switch: line>target:kind[:after_s], ";"-separated
     # (kind: unconditional | busy | no_answer)
     forwarding: str = "default"  # "default": DEFAULT_FORWARDING where those lines exist
+    # the form the carrier promises to deliver a calling number in, per interface (to
+    # the beta lines' phones; to the PSTN trunk): any | national | nanp11 | e164. "any"
+    # accepts every form of the right number; another is checked (docs/configuration.md)
+    caller_id_form_onnet: str = "any"
+    caller_id_form_pstn: str = "any"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +280,10 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
+    for name in ("caller_id_form_onnet", "caller_id_form_pstn"):
+        if getattr(n, name) not in PROMISABLE:
+            raise ConfigError(f, f"numbers.{name}", getattr(n, name),
+                              f"expected one of {', '.join(PROMISABLE)}")
     if cfg.sut.tls is None:
         cfg = dataclasses.replace(cfg, sut=dataclasses.replace(
             cfg.sut, tls=cfg.sut.kind != "external"))

@@ -245,6 +245,16 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class FarEndLeg:
+    """A far end's leg of a call: who rang, the Call-ID it saw (a B2BUA gives each leg
+    its own), and how the harness attributed its INVITE to the call."""
+
+    seat: str
+    call_id: str
+    attributed_by: str  # "header" | "number+seat" | "number" | "seat"
+
+
+@dataclass(frozen=True, slots=True)
 class CallResult:
     spec: CallSpec
     call_id: str
@@ -258,6 +268,7 @@ class CallResult:
     artifacts: tuple[tuple[str, str], ...] = ()  # (label, path relative to run dir)
     started_wall: float = 0.0
     error: str = ""
+    far_ends: tuple[FarEndLeg, ...] = ()
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

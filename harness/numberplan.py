@@ -17,6 +17,7 @@ from harness.config import DEFAULT_FORWARDING, NumbersConfig
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
+from harness.sip.attribution import pstn_seat
 
 _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
 
@@ -116,6 +117,25 @@ class NumberPlan:
 
     def pstn_number(self, number: str) -> PstnNumber | None:
         return next((p for p in self.pstn if p.number == number), None)
+
+    def far_ends(self, *dials: str) -> tuple[str, ...]:
+        """Every far end calls to `dials` may ring: the line dialled and the lines its
+        forwarding leads to, or the PSTN number (`pstn_seat`). A dial string the guard
+        refuses rings nobody (no call is placed)."""
+        seats: list[str] = []
+        for dial in dials:
+            try:
+                route = self.route_dial(dial)
+            except DialGuardError:
+                continue
+            line = self.line_by_number(route.number) if route else None
+            if route is not None and line is None and route.trunk is not None:
+                seats.append(pstn_seat(route.number, self.home_npa))
+            while line is not None and line.name not in seats:
+                seats.append(line.name)
+                rule = next((r for r in self.forwarding if r.line == line.name), None)
+                line = self.line_by_number(rule.target) if rule else None
+        return tuple(seats)
 
     # -- the dial guard ------------------------------------------------------------------
     def route_dial(self, dial: str) -> Route | None:

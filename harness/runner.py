@@ -34,14 +34,17 @@ from harness.model import (
     CallSpec,
     CallTiming,
     CdrCheck,
+    FarEndLeg,
     QualityScore,
     StallReport,
     Status,
     Verdict,
 )
 from harness.netdelay import DelayReport
+from harness.numbers import canonical
 from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
+from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
     TURN_GAP_S,
     CallOrder,
@@ -117,18 +120,36 @@ class CallRunner:
                                "Endpoint answers its own INVITE 482): pick lines that "
                                "agents.lines_per_worker deals to different workers")
 
-    def far_end(self, spec: CallSpec, call_dir: Path, route: Route) -> FarEndPolicy:
+    def far_end(self, spec: CallSpec, call_dir: Path, route: Route,
+                number: str = "") -> FarEndPolicy:
         """How whoever the switch rings behaves: the dialled line as the row says, a line
         the call is forwarded to answers, PSTN numbers as the PSTN directory says. The
         third party of an attended transfer or a 3-way call talks with a voice of its
-        own."""
-        dialled = self.s.plan.line_by_number(route.number)
+        own. The far ends recognise the call by its calling numbers (the caller's, and
+        the transferor's for its consultation call) and who may ring."""
+        plan = self.s.plan
+        dialled = plan.line_by_number(route.number)
         third = self.third_ref(spec).path if self.has_third_party(spec) else None
+        callers = [number]
+        if spec.transfer_kind == "attended" and dialled is not None:
+            callers.append(dialled.number)  # the consultation call comes from it
+        identity = CallIdentity(tuple(canonical(n, plan.home_npa) for n in callers if n),
+                                plan.far_ends(spec.dial, spec.transfer_to,
+                                              spec.conference_with), plan.home_npa)
         return FarEndPolicy(
             dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
-            tuple((p.number, p.behaviour, p.answer_after_s) for p in self.s.plan.pstn),
+            tuple((p.number, p.behaviour, p.answer_after_s) for p in plan.pstn),
             self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav",
-            third_play_wav=third)
+            third_play_wav=third, identity=identity,
+            transfer_seat=self.seat_dialled(self.transfer_route(spec)),
+            conference_seat=self.seat_dialled(self.conference_route(spec)))
+
+    def seat_dialled(self, route: Route | None) -> str:
+        """The seat a further call rings: a line's name, "pstn:" for the PSTN, ''."""
+        if route is None:
+            return ""
+        line = self.s.plan.line_by_number(route.number)
+        return line.name if line else ("pstn:" if route.trunk else "")
 
     @staticmethod
     def has_third_party(spec: CallSpec) -> bool:
@@ -171,7 +192,8 @@ class CallRunner:
                         three_way_uri=three_way,
                         agent_faults=tuple(sorted(s.agent_faults)))
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
-                          self.far_end(spec, call_dir, route), s.codec_override or spec.codec,
+                          self.far_end(spec, call_dir, route, number),
+                          s.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not seat.startswith("pstn:"))
         assert s.farm is not None
         with secure, crossing as links, \
@@ -221,8 +243,10 @@ class CallRunner:
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
+        nums = s.cfg.numbers
         extra = call_type_checks(spec, out, cdr, packets, number,
-                                 s.cfg.sut.pstn_trunk_groups)
+                                 s.cfg.sut.pstn_trunk_groups,
+                                 (nums.caller_id_form_onnet, nums.caller_id_form_pstn))
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
@@ -230,8 +254,8 @@ class CallRunner:
             extra += self.further_cdrs(spec, out, number)
         if spec.expect.conferenced is not None:
             extra += self.conference_audio(spec, out, packets, call_dir)
-        errors = [e for e in (out.error, "" if alive else "switch did not answer OPTIONS "
-                              "after the call") if e]
+        errors = [e for e in (out.error, *unattributed(out), "" if alive else
+                              "switch did not answer OPTIONS after the call") if e]
         verdict = _merge(verdict, extra, errors)
         (call_dir / "streams.json").write_text(json.dumps(
             {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
@@ -242,7 +266,7 @@ class CallRunner:
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
-                          started_wall, "; ".join(errors))
+                          started_wall, "; ".join(errors), far_ends(out))
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,
                 sent_wall: float) -> list[UdpPacket]:
@@ -397,6 +421,22 @@ def ledger(caller: LegOutcome, hanger: LegOutcome, number: str, callee: str,
     return Ledger(caller.call_id, number, callee, answer is not None,
                   answer.t_wall if answer else None, end.t_wall if end else None,
                   invite.t_wall if invite else None, klass, disposition(caller.final_code))
+
+
+def unattributed(out: CallOutcome) -> list[str]:
+    """INVITEs the harness could not attribute that may have been this call's: the
+    harness's own error (the far end may have rung after all), never the switch's
+    routing fault. One it was among the candidates of counts always; one no call fitted
+    counts for a call that reached no far end."""
+    return [s.describe() for s in out.strays if s.candidates or out.b is None]
+
+
+def far_ends(out: CallOutcome) -> tuple[FarEndLeg, ...]:
+    """Every far end's leg of the call: who rang, the Call-ID it saw, how the harness
+    knew it was this call's."""
+    legs = (*out.legs, *(leg for leg in (out.transfer_far, out.consult_far,
+                                         out.conference_far) if leg is not None))
+    return tuple(FarEndLeg(leg.agent_name, leg.call_id, leg.attributed_by) for leg in legs)
 
 
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],

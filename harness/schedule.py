@@ -25,6 +25,7 @@ from harness.model import CallResult, CallSpec
 from harness.numberplan import NumberPlan
 from harness.pstn.directory import Route
 from harness.runner import error_result
+from harness.sip.attribution import PSTN_SEAT
 
 T = TypeVar("T")
 
@@ -41,19 +42,15 @@ def _route(dial: str, plan: NumberPlan) -> Route | None:
 
 
 def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
-    """Every party a row's call may ring or be placed from (for mutual exclusion)."""
-    names = {spec.caller}
-    for third in (spec.transfer_to, spec.conference_with):  # transfer / 3-way targets
-        target = _route(third, plan)
-        line = plan.line_by_number(target.number) if target else None
-        names |= {line.name} if line else set()
-    route = _route(spec.dial, plan)
-    line = plan.line_by_number(route.number) if route else None
-    while line is not None and line.name not in names:
-        names.add(line.name)
-        rule = next((r for r in plan.forwarding if r.line == line.name), None)
-        line = plan.line_by_number(rule.target) if rule else None
-    return frozenset(names)
+    """Every party a row's call may ring or be placed from (for mutual exclusion).
+
+    A far end in the PSTN is a party only when the row withholds the caller's
+    identity (*67): two calls to one PSTN number are told apart by their calling
+    numbers (harness/sip/attribution.py), two anonymous ones would not be."""
+    withheld = spec.dial.startswith("*67") or spec.expect.caller_id == "anonymous"
+    far = plan.far_ends(spec.dial, spec.transfer_to, spec.conference_with)
+    return frozenset({spec.caller, *(seat for seat in far
+                                     if withheld or not seat.startswith(PSTN_SEAT))})
 
 
 def expected_s(spec: CallSpec) -> float:

@@ -75,6 +75,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "host": asdict(r.stall) if r.stall else None,
         "events": [asdict(e) for e in r.events],
         "artifacts": dict(r.artifacts),
+        "far_ends": [asdict(f) for f in r.far_ends],
     }
 
 

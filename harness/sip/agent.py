@@ -103,11 +103,12 @@ class Switchboard:
     wheel allows 8 accounts, so most lines have none. The switch sends an INVITE to
     the Contact a line registered (its number @ its worker's transport) or to the PSTN
     gateway with the trunk group in the R-URI (`;tgrp=`, as RFC 4904): that decides.
+    Every INVITE reaching the gateway's worker is a trunk call, whatever host and port
+    its R-URI names (a B2BUA in the path may put its own).
     """
 
     def __init__(self) -> None:
         self.by_user: dict[str, LineAgent] = {}
-        self.pstn_port = 0
         self.pstn: LineAgent | None = None
         self.handler: Callable[[LineAgent, Leg], None] | None = None
         self.rejected: list[Leg] = []  # answered with an error, not yet down
@@ -129,8 +130,9 @@ class Switchboard:
 
     def route(self, message: str) -> tuple[LineAgent | None, str]:
         """(agent, name to record) for an INVITE's request line."""
-        user, port, params = ruri_parts(message)
-        if port == self.pstn_port and self.pstn is not None:
+        user, _, params = ruri_parts(message)
+        if self.pstn is not None:  # the gateway's worker hosts no line: a trunk call,
+            # whatever host and port the switch (or a B2BUA before it) put in the R-URI
             return self.pstn, f"pstn:{params.get('tgrp', '?')}"
         agent = self.by_user.get(user)
         return agent, agent.name if agent else f"unknown:{user}"
@@ -187,6 +189,7 @@ class Leg:
     # INVITE with Replaces, returns the leg that takes over from this one
     on_replaced: Callable[[dict[str, str]], Leg] | None = None
     replace_code: int = 200  # the answer to an INVITE with Replaces (a test fault: 481)
+    attributed_by: str = ""  # a far end's leg: how its INVITE was attributed to a call
     on_dtmf: Callable[[str], None] | None = None  # a digit received (RFC 4733)
     play_on_cue: bool = False  # the player starts on `play()`, not with the media
     _player: Any = None
@@ -413,7 +416,8 @@ class Leg:
         rec_s = wav_seconds(self.record_wav) if self.record_wav else 0.0
         return LegOutcome(self.party, self.agent_name, self.call_id, tuple(self.events), final,
                           self.stats, self.record_wav, rec_s, span,
-                          tuple(self.request.items()), self.dtmf_rx, worker)
+                          tuple(self.request.items()), self.dtmf_rx, worker,
+                          attributed_by=self.attributed_by)
 
     def release(self) -> None:
         """Drop every pjsua2 reference this leg holds (after DISCONNECTED)."""

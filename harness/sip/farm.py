@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from harness.errors import SipError
+from harness.sip.attribution import Stray
 from harness.sip.scenario import (
     CallOrder,
     CallOutcome,
@@ -74,6 +75,7 @@ class AgentFarm:
         self._stopping = False
         self._gone: set[str] = set()  # workers that ended after close() asked them to
         self._thread: threading.Thread | None = None
+        self.strays: list[Stray] = []  # INVITEs no call could be attributed to
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout_s: float = 60.0) -> None:
@@ -232,7 +234,15 @@ class AgentFarm:
         # a far end torn down by the abort may end the call before the caller's worker
         # hears of it: the call still failed with the switch
         return assemble(a, pending.legs, pending.t_start or t0, pending.t_end or t0,
-                        pending.error or pending.aborted, pending.a_more)
+                        pending.error or pending.aborted, pending.a_more, order.far_end,
+                        self.strays_of(order.key, t0, time.monotonic()))
+
+    def strays_of(self, key: str, t0: float, t1: float) -> tuple[Stray, ...]:
+        """The unattributed INVITEs that may have been call `key`'s: those it was
+        among the candidates of, and those no call fitted that came while it was up."""
+        with self._lock:
+            return tuple(s for s in self.strays if key in s.candidates or
+                         (not s.candidates and t0 <= s.invite.t_mono <= t1))
 
     # -- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -279,6 +289,10 @@ class AgentFarm:
             self._on_death(worker, str(msg[1]))
             return
         if kind == "stopped":
+            return
+        if kind == "stray":
+            with self._lock:
+                self.strays.append(msg[1])
             return
         if kind in ("adopted", "dropped"):
             with self._lock:

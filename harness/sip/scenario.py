@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.model import Line, SipEvent, first_event
+from harness.numbers import canonical
+from harness.sip.attribution import CallIdentity, Stray
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,11 @@ class FarEndPolicy:
     play_wav: Path | None = None
     record_wav: Path | None = None
     third_play_wav: Path | None = None  # a line other than the dialled one plays this
+    # what the call's far ends recognise it by (harness/sip/attribution.py)
+    identity: CallIdentity = CallIdentity((), ())
+    # who the row's further calls ring: a line's seat name, "pstn:" for the PSTN, ""
+    transfer_seat: str = ""  # the transfer target (the caller's call after the REFER)
+    conference_seat: str = ""  # a 3-way call's third party
 
     def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
         media = {"play_wav": self.play_wav, "record_wav": self.record_wav}
@@ -105,8 +112,9 @@ class FarEndPolicy:
             kind = self.behaviour if self.dialled_line is None or \
                 agent_name == self.dialled_line else "answer"
             return FarEnd(kind, 200, self.answer_after_s, **media)
+        home = self.identity.home_npa
         for number, behaviour, after_s in self.pstn:
-            if number == dialled_user:
+            if canonical(number, home) == canonical(dialled_user, home):
                 if behaviour == "unassigned":
                     break
                 return FarEnd(behaviour, 200, after_s, **media)
@@ -205,6 +213,8 @@ class LegOutcome:
     dtmf_rx: str = ""
     worker: str = ""  # the agent worker that hosted the leg
     tls_sessions: tuple[TlsSession, ...] = ()  # a secure caller's TLS connections
+    # a far end's leg: how its INVITE was attributed to the call (attribution.py)
+    attributed_by: str = ""
 
     def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
         return first_event(self.events, kind, code_prefix)
@@ -233,6 +243,9 @@ class CallOutcome:
     consult_far: LegOutcome | None = None  # ... as C answered it ("c")
     conference: LegOutcome | None = None  # 3-way: the caller's second call ("a3")
     conference_far: LegOutcome | None = None  # ... as the third party answered it ("c")
+    # INVITEs that reached a far end while the call was up and could not be attributed
+    # to a call: those that may have been this call's (or, none fitting, any in its time)
+    strays: tuple[Stray, ...] = ()
 
     @property
     def events(self) -> tuple[SipEvent, ...]:
@@ -260,15 +273,30 @@ def as_party(leg: LegOutcome | None, party: str) -> LegOutcome | None:
                                                   for ev in leg.events))
 
 
-def _answering(legs: list[LegOutcome], of: LegOutcome | None) -> LegOutcome | None:
-    """The callee leg of the dialog `of` placed (same Call-ID through a proxy)."""
-    if of is None or not of.call_id:
+def _answering(legs: list[LegOutcome], of: LegOutcome | None,
+               target: str) -> LegOutcome | None:
+    """The callee leg of the dialog `of` placed: the same Call-ID where the switch kept
+    it (a proxy), else the first leg at the seat it dialled (`target`; "pstn:" for the
+    PSTN) that arrived after its INVITE left (a B2BUA gives the far end a Call-ID of
+    its own). One host, one monotonic clock: the workers' times compare."""
+    if of is None:
         return None
-    return next((leg for leg in legs if leg.call_id == of.call_id and leg is not of), None)
+    same = [leg for leg in legs if of.call_id and leg.call_id == of.call_id and leg is not of]
+    if same:
+        return same[0]
+    sent = of.first("INVITE_SENT")
+    if sent is None or not target:
+        return None
+    later = [leg for leg in legs if leg.events and leg.events[0].t_mono >= sent.t_mono and
+             (leg.agent_name == target or (target == "pstn:" and
+                                           leg.agent_name.startswith("pstn:")))]
+    return min(later, key=lambda leg: leg.events[0].t_mono, default=None)
 
 
 def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end: float,
-             error: str, caller_legs: tuple[LegOutcome, ...] = ()) -> CallOutcome:
+             error: str, caller_legs: tuple[LegOutcome, ...] = (),
+             policy: FarEndPolicy | None = None, strays: tuple[Stray, ...] = ()
+             ) -> CallOutcome:
     """The call from its caller leg and every callee leg the workers reported.
 
     The far end ("b") is the leg that answered; if none did, the last one rung. Legs
@@ -276,12 +304,19 @@ def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end
     legs after an answered "b" are INVITEs that should not have come (also rang).
     `caller_legs` are the caller's other calls: "a2" after a REFER, "a3" a 3-way
     call's second call; a called party's consultation call ("b2") comes among the
-    callee legs. Each of those dialogs is taken out with the leg that answered it."""
+    callee legs. Each of those dialogs is taken out with the leg that answered it
+    (`policy` names the seats they dial)."""
     legs = sorted(callee_legs, key=lambda leg: leg.events[0].t_mono if leg.events else 0.0)
     a2 = next((leg for leg in caller_legs if leg.party == "a2"), None)
     a3 = next((leg for leg in caller_legs if leg.party == "a3"), None)
     consult = next((leg for leg in legs if leg.party == "b2"), None)
-    far, c_far, k_far = (_answering(legs, x) for x in (a2, a3, consult))
+    transfer_seat = policy.transfer_seat if policy else ""
+    conference_seat = policy.conference_seat if policy else ""
+    found: list[LegOutcome | None] = []
+    for of, target in ((consult, transfer_seat), (a2, transfer_seat), (a3, conference_seat)):
+        free = [leg for leg in legs if leg is not consult and all(leg is not x for x in found)]
+        found.append(_answering(free, of, target))
+    k_far, far, c_far = found
     taken = (far, c_far, k_far, consult)
     legs = [leg for leg in legs if all(leg is not x for x in taken)]
     if consult is not None:
@@ -296,4 +331,4 @@ def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end
         also = tuple(leg.agent_name for leg in legs[idx + 1:])
         forwarded = tuple(leg.agent_name for leg in legs[:idx])
     return CallOutcome(a, b, t_start, end, error, also, forwarded, tuple(legs), a2, far,
-                       consult, as_party(k_far, "c"), a3, as_party(c_far, "c"))
+                       consult, as_party(k_far, "c"), a3, as_party(c_far, "c"), strays)

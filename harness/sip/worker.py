@@ -10,8 +10,11 @@ calls and lets forwarding, busy lines and no-answer behave as separate phones do
 A worker runs its own event pump (`threadCnt=0`) and talks to the controller over
 a pipe. It places the calls it is ordered to (the caller leg, "a") and answers the
 INVITEs the switch sends its seats (callee legs, "b") as the call's `FarEndPolicy`
-says; the INVITE carries `X-Harness-Call` naming the call. Every message it sends
-is plain data (`harness.sip.scenario`).
+says. Which call an incoming INVITE belongs to is decided from what any switch
+delivers — the calling number and who rang (`harness.sip.attribution`); the
+`X-Harness-Call` header the caller adds is a hint when it survives. An INVITE no call
+fits is refused and reported ("stray"). Every message it sends is plain data
+(`harness.sip.scenario`).
 
 Messages in:  ("expect", key, policy, script) -> ("expected", key)
               ("dial", CallOrder)             -> ("a_done", key, LegOutcome, error, t0, t1,
@@ -25,7 +28,8 @@ Messages in:  ("expect", key, policy, script) -> ("expected", key)
               ("stop",)                       -> ("stopped",)
 Messages out, unasked: ("stalls", [(end_mono, late_s), ...]) — the worker's own
 scheduling lateness, for the controller's stall guard (a worker starved of CPU must
-be flagged even when the controller was not).
+be flagged even when the controller was not); ("stray", Stray) — an INVITE that no
+call in progress could be attributed to.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from harness import netns
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
-from harness.sip.message import ruri_parts, uri_parts
+from harness.sip.attribution import IncomingInvite, Stray, attribute
+from harness.sip.message import ruri_parts
 from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
 from harness.sip.seats import Seats
@@ -81,6 +86,7 @@ class _Expected:
     key: str
     policy: FarEndPolicy
     script: Script
+    since: float = field(default_factory=time.monotonic)  # the order reached the worker
     legs: list[Leg] = field(default_factory=list)
     talking: set[int] = field(default_factory=set)
     finish_by: float | None = None  # set by "finish": report by then
@@ -126,7 +132,7 @@ class Worker:
         for seat in spec.seats:
             self.seats.add(seat)
         if spec.gateway:
-            self.board.pstn_port, self.board.pstn = port, self.receiver
+            self.board.pstn = self.receiver
         self.board.handler = self._on_incoming
         return port, self.tls_transport[1] if self.tls_transport else 0
 
@@ -275,14 +281,20 @@ class Worker:
 
     # -- answering calls -----------------------------------------------------------------
     def _on_incoming(self, agent: LineAgent, leg: Leg) -> None:
-        key = leg.request.get(CALL_HEADER.lower(), "")
         dialled = ruri_parts(leg.request.get("request-line", ""))[0]
-        exp = self.expected.get(key) or next(  # a transferred call without the header
-            (e for e in self.expected.values() if e.script.transfer_to_uri and
-             uri_parts(e.script.transfer_to_uri)[0] == dialled), None)
-        if exp is None:
-            self.board.reject(leg, 486)  # no call the harness placed: nobody expects it
+        first = leg.events[0] if leg.events else None
+        invite = IncomingInvite.parse(leg.agent_name, leg.request, CALL_HEADER,
+                                      first.t_mono if first else time.monotonic(),
+                                      first.t_wall if first else time.time())
+        found = attribute(invite, {k: (e.policy.identity, e.since)
+                                   for k, e in self.expected.items()})
+        exp = self.expected.get(found.key)
+        if exp is None:  # nobody here expects it: refused, and said so
+            self.board.reject(leg, 486)
+            self.conn.send(("stray", Stray(self.spec.name, invite, found.why,
+                                           found.candidates)))
             return
+        leg.attributed_by = found.how
         if any(other.state == "CONFIRMED" for other in exp.legs):
             exp.legs.append(leg)
             leg.answer(486)  # a second INVITE for a call this worker already answered

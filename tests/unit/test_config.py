@@ -26,6 +26,7 @@ def test_yaml_overrides_a_field(tmp_path: Path) -> None:
     ("numbers:\n  first_line: '12345'\n", "numbers.first_line", "'12345'"),
     ("media:\n  clock_rate: 44100\n", "media.clock_rate", "44100"),
     ("sut:\n  sip_port: 80\n", "sut.sip_port", "80"),
+    ("numbers:\n  caller_id_form_pstn: E164\n", "numbers.caller_id_form_pstn", "'E164'"),
     ("bogus: 1\n", "bogus", "1"),
 ])
 def test_bad_input_names_file_field_and_value(tmp_path: Path, text: str, field: str,

@@ -52,3 +52,47 @@ def test_an_invite_after_the_answer_is_reported_as_also_rang() -> None:
 def test_no_far_end() -> None:
     out = assemble(A, [], 0.0, 1.0, "404")
     assert out.b is None and out.error == "404"
+
+
+def test_a_pstn_number_behaves_the_same_in_any_form_the_switch_delivers_it() -> None:
+    for form in ("+14135550191", "14135550191", "tel:+1-413-555-0191"):
+        assert POLICY.decide("pstn:?", form).kind == "busy", form
+
+
+def _far(name: str, call_id: str, t: float) -> LegOutcome:
+    events = (SipEvent("b", "INCOMING", t, t), SipEvent("b", "CONFIRMED", t + 0.5, t + 0.5, 200))
+    return LegOutcome("b", name, call_id, events, 200, None, None, 0.0, 0.0)
+
+
+def _caller(party: str, call_id: str, t: float) -> LegOutcome:
+    return LegOutcome(party, "site5/07", call_id, (SipEvent(party, "INVITE_SENT", t, t),), 200,
+                      None, None, 0.0, 0.0)
+
+
+def test_a_b2bua_gives_every_far_leg_its_own_call_id_the_legs_still_pair_by_seat_and_time(
+) -> None:
+    """Attended transfer through a B2BUA: no far leg shares a Call-ID with its caller
+    leg. The consultation call (B -> C) and the caller's call after the REFER (A -> C)
+    both ring C; each is paired with the first leg at C after its own INVITE left."""
+    a = _caller("a", "a-leg", 0.0)
+    b = _far("site5/08", "b-leg-x", 0.1)
+    consult = LegOutcome("b2", "site5/08", "b2-leg", (SipEvent("b2", "INVITE_SENT", 2.0, 2.0),),
+                         200, None, None, 0.0, 0.0)
+    at_c_consulted = _far("site5/09", "c-leg-y", 2.1)
+    a2 = _caller("a2", "a2-leg", 5.0)
+    at_c_replaced = _far("site5/09", "c-leg-z", 5.1)
+    policy = FarEndPolicy("site5/08", transfer_seat="site5/09")
+    out = assemble(a, [at_c_replaced, b, consult, at_c_consulted], 0.0, 9.0, "", (a2,), policy)
+    assert out.b is not None and out.b.call_id == "b-leg-x"
+    assert out.consult_far is not None and out.consult_far.call_id == "c-leg-y"
+    assert out.transfer_far is not None and out.transfer_far.call_id == "c-leg-z"
+    assert out.also_rang == () and out.forwarded_from == ()
+
+
+def test_a_further_call_with_no_leg_at_its_target_has_no_far_end() -> None:
+    a3 = _caller("a3", "a3-leg", 3.0)
+    early = _far("site7/03", "x", 2.0)  # rang before the second call's INVITE left
+    out = assemble(_caller("a", "a-leg", 0.0), [_far("site5/11", "y", 0.1), early], 0.0, 9.0,
+                   "", (a3,), FarEndPolicy("site5/11", conference_seat="site7/03"))
+    assert out.conference_far is None
+    assert out.also_rang == ("site7/03",)  # and it is reported, not lost

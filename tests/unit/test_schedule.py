@@ -104,3 +104,12 @@ def test_no_more_than_four_calls_on_the_simulated_pstn() -> None:
     for s in specs:
         sched.result(s.plan_id)
     assert max(len(o) for o in run.overlaps) == 4
+
+
+def test_a_withheld_caller_makes_the_pstn_number_a_party() -> None:
+    """Two anonymous calls to one PSTN number could not be told apart at the gateway
+    (harness/sip/attribution.py): the scheduler never runs them at once. Calls that
+    show their numbers may share a PSTN number."""
+    withheld = parties(CallSpec("6.2", "*67", "site1/02", "*675550190"), PLAN)
+    assert withheld == {"site1/02", "pstn#+14135550190"}
+    assert parties(CallSpec("2.1", "local", "site1/03", "4135550190"), PLAN) == {"site1/03"}
