@@ -26,6 +26,22 @@ _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAV
              pj.PJMEDIA_TP_PROTO_RTP_AVPF: "RTP/AVPF", pj.PJMEDIA_TP_PROTO_RTP_SAVPF: "RTP/SAVPF"}
 
 
+# Calls the harness let go of, kept until the library closes (`forget_released`).
+# pjsua2's Call keeps its call index after DISCONNECTED, and its destructor clears the
+# user data of, and hangs up, whatever call holds that index by then (pjsua2 2.15
+# Call::~Call; pjsua reuses its 4 indexes round-robin). A Call object dropped after
+# its index was reused cancelled that call, or declined it 603 if it was ringing here,
+# and left its leg deaf (then "Invalid call_id in pjsua_call_answer()" in the log:
+# tests/integration/test_call_index_reuse.py). Kept here, no destructor runs while
+# calls are up.
+_RELEASED: list[_Call] = []
+
+
+def forget_released() -> None:
+    """Drop the calls let go of (just before libDestroy, with no call up)."""
+    _RELEASED.clear()
+
+
 class _Call(pj.Call):  # type: ignore[misc]
     def __init__(self, account: pj.Account, leg: Leg, call_id: int = pj.PJSUA_INVALID_ID):
         super().__init__(account, call_id)
@@ -420,10 +436,12 @@ class Leg:
                           attributed_by=self.attributed_by)
 
     def release(self) -> None:
-        """Drop every pjsua2 reference this leg holds (after DISCONNECTED)."""
+        """Let go of the leg's pjsua2 call (after DISCONNECTED): its object is kept
+        until the library closes (see `_RELEASED`)."""
         self._stop_media()
         if self.call is not None:
             self.call.leg = None
+            _RELEASED.append(self.call)
         self.call = None
 
 
@@ -508,7 +526,7 @@ class LineAgent:
         try:
             leg.call.makeCall(target_uri, prm)
         except pj.Error as exc:
-            leg.call = None
+            leg.release()
             raise SipError(f"{self.name}: INVITE to {target_uri} not sent: "
                            f"{exc.info()}") from exc
         leg.mark("INVITE_SENT")

@@ -234,6 +234,9 @@ class SipStack:
         self._timers.clear()
         import gc
 
+        from harness.sip.agent import forget_released
+
+        forget_released()
         gc.collect()
         try:
             self.ep.libDestroy()
