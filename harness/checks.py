@@ -9,12 +9,56 @@ Each failed expectation is one reason string naming the figure and what was expe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
 from harness.model import CallSpec, CallTiming, CdrCheck, QualityScore
 from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
+
+
+@dataclass(frozen=True, slots=True)
+class Promises:
+    """What the carrier says its switch delivers, which the checks hold it to (config):
+    the PSTN trunk group named per class (`;tgrp=`); the form a calling number comes
+    in on each interface (caller_id_checks); how a 911 call's location reaches the
+    PSAP (location_checks) and the PSAP's ALI table (callback number -> site)."""
+
+    trunk_groups: bool = True
+    caller_id_onnet: str = "any"
+    caller_id_pstn: str = "any"
+    emergency_location: str = "geolocation"  # geolocation | callback | either
+    ali: Mapping[str, int] = field(default_factory=dict)  # canonical number -> site
+
+    @property
+    def caller_id_forms(self) -> tuple[str, str]:
+        return self.caller_id_onnet, self.caller_id_pstn
+
+
+def location_checks(psap: LegOutcome, caller_number: str, promises: Promises) -> list[str]:
+    """An emergency call's location reached the PSAP the way the carrier promises: an
+    RFC 6442 Geolocation header, or (legacy E911, and any path through a B2BUA that
+    drops the header) a callback number (ANI) that the PSAP's ALI table places at the
+    calling line's site; "either" accepts both."""
+    how = promises.emergency_location
+    geolocation = bool(psap.header("geolocation"))
+    shown = presented_identity(dict(psap.request), True)
+    site = promises.ali.get(canonical(shown))
+    want_site = promises.ali.get(canonical(caller_number))
+    by_ali = site is not None and site == want_site
+    if how == "geolocation" and not geolocation:
+        return ["location: no Geolocation header reached the PSAP"]
+    if how == "callback" and not by_ali:
+        return [f"location: the PSAP's ALI table has no site for callback number {shown!r}"
+                if site is None else f"location: callback number {shown!r} is at site{site} "
+                f"in the ALI table, the caller is at site{want_site}"]
+    if how == "either" and not (geolocation or by_ali):
+        return [f"location: neither a Geolocation header nor a callback number the ALI "
+                f"table places at site{want_site} reached the PSAP (shown {shown!r})"]
+    return []
 
 
 def uri_user(header: str) -> str:
@@ -63,16 +107,15 @@ def caller_id_checks(far: LegOutcome, want: str, caller_number: str,
 
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
-                     trunk_groups: bool = True,
-                     forms: tuple[str, str] = ("any", "any")) -> list[str]:
-    """`trunk_groups`: the switch names the PSTN trunk group of each class (;tgrp=);
-    when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only. `forms`:
-    the caller-ID forms the carrier promises (caller_id_checks)."""
+                     promises: Promises = Promises()) -> list[str]:
+    """`promises.trunk_groups`: the switch names the PSTN trunk group of each class
+    (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only.
+    The caller ID and a 911 call's location are judged as `promises` say."""
     fails: list[str] = []
     exp = spec.expect
     rang = out.b.agent_name if out.b is not None else "none"
     want = exp.rings
-    if want is not None and not trunk_groups and want.startswith("pstn:") \
+    if want is not None and not promises.trunk_groups and want.startswith("pstn:") \
             and rang.startswith("pstn:"):
         want = rang = "pstn"
     if want is not None and rang != want:
@@ -84,9 +127,9 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      f"rang first: {', '.join(out.forwarded_from) or 'nobody'}")
     if out.b is not None and (exp.caller_id is not None or spec.dial.startswith("*67")):
         fails.extend(caller_id_checks(out.b, exp.caller_id or ANONYMOUS, caller_number,
-                                      forms))
-    if exp.location and out.b is not None and not out.b.header("geolocation"):
-        fails.append("location: no Geolocation header reached the PSAP")
+                                      promises.caller_id_forms))
+    if exp.location and out.b is not None:
+        fails.extend(location_checks(out.b, caller_number, promises))
     if exp.call_class is not None and cdr is not None and cdr.record is not None:
         recorded = cdr.record.call_class
         if recorded != exp.call_class:

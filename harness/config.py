@@ -75,6 +75,10 @@ class NumbersConfig:
     # accepts every form of the right number; another is checked (docs/configuration.md)
     caller_id_form_onnet: str = "any"
     caller_id_form_pstn: str = "any"
+    # how a 911 call's location reaches the PSAP: "geolocation" (RFC 6442 header),
+    # "callback" (the callback number, looked up in the simulated PSAP's ALI table of
+    # the beta lines' sites: legacy E911), or "either"
+    emergency_location: str = "geolocation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,9 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
+    if n.emergency_location not in ("geolocation", "callback", "either"):
+        raise ConfigError(f, "numbers.emergency_location", n.emergency_location,
+                          "expected one of geolocation, callback, either")
     for name in ("caller_id_form_onnet", "caller_id_form_pstn"):
         if getattr(n, name) not in PROMISABLE:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name),

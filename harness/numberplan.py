@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from harness.config import DEFAULT_FORWARDING, NumbersConfig
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
+from harness.numbers import canonical
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 from harness.sip.attribution import pstn_seat
 
@@ -117,6 +118,11 @@ class NumberPlan:
 
     def pstn_number(self, number: str) -> PstnNumber | None:
         return next((p for p in self.pstn if p.number == number), None)
+
+    def ali(self) -> dict[str, int]:
+        """The simulated PSAP's ALI table: each beta line's number (canonical) -> its
+        site, where a legacy E911 PSAP finds a caller by its callback number."""
+        return {canonical(line.number, self.home_npa): line.site for line in self.lines}
 
     def far_ends(self, *dials: str) -> tuple[str, ...]:
         """Every far end calls to `dials` may ring: the line dialled and the lines its

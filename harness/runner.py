@@ -243,10 +243,7 @@ class CallRunner:
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
-        nums = s.cfg.numbers
-        extra = call_type_checks(spec, out, cdr, packets, number,
-                                 s.cfg.sut.pstn_trunk_groups,
-                                 (nums.caller_id_form_onnet, nums.caller_id_form_pstn))
+        extra = call_type_checks(spec, out, cdr, packets, number, s.promises)
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)

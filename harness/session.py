@@ -29,6 +29,7 @@ from harness.cdr.billing import Tariff
 from harness.cdr.ledger import Ledger
 from harness.cdr.reconcile import CdrPolicy, reconcile_run
 from harness.cdr.summary import billing_summary
+from harness.checks import Promises
 from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
@@ -64,6 +65,10 @@ class HarnessSession:
         self.run_dir = reports_dir.resolve() / self.run_id
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.plan = NumberPlan.from_config(cfg.numbers)
+        n = cfg.numbers
+        # what the carrier promises its switch delivers, which the checks hold it to
+        self.promises = Promises(cfg.sut.pstn_trunk_groups, n.caller_id_form_onnet,
+                                 n.caller_id_form_pstn, n.emergency_location, self.plan.ali())
         if switch is None and cfg.sut.kind == "external":
             from harness.softswitch.external import ExternalSwitch
 
