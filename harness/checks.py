@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
-from harness.model import CallSpec, CallTiming, CdrCheck, QualityScore
+from harness.model import CallSpec, CallTiming, CdrCheck, EarlyMedia, QualityScore
 from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
@@ -105,9 +105,26 @@ def caller_id_checks(far: LegOutcome, want: str, caller_number: str,
     return []
 
 
+def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
+    """The caller heard `want` before the final response: audible ringing ("ringback",
+    at least 0.5 s of 440 + 480 Hz) or an intercept's SIT ("sit"), in the RTP that
+    reached it after a 183 with SDP (RFC 3960)."""
+    if early is None:
+        return [f"early media: no 183 with SDP started media toward the caller "
+                f"(expected {want})"]
+    if want == "ringback" and early.ringback_s < 0.5:
+        return [f"early media: {early.rtp_s:.1f} s of RTP reached the caller before the "
+                f"answer, {early.ringback_s:.1f} s of it ringback (440 + 480 Hz)"]
+    if want == "sit" and not early.sit:
+        return [f"early media: {early.rtp_s:.1f} s of RTP reached the caller before the "
+                "final response, with no SIT (913.8/1370.6/1776.7 Hz) in it"]
+    return []
+
+
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
-                     promises: Promises = Promises()) -> list[str]:
+                     promises: Promises = Promises(),
+                     early: EarlyMedia | None = None) -> list[str]:
     """`promises.trunk_groups`: the switch names the PSTN trunk group of each class
     (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only.
     The caller ID and a 911 call's location are judged as `promises` say."""
@@ -130,6 +147,8 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                                       promises.caller_id_forms))
     if exp.location and out.b is not None:
         fails.extend(location_checks(out.b, caller_number, promises))
+    if exp.early_media is not None:
+        fails.extend(early_media_checks(exp.early_media, early))
     if exp.call_class is not None and cdr is not None and cdr.record is not None:
         recorded = cdr.record.call_class
         if recorded != exp.call_class:

@@ -51,6 +51,9 @@ class Expect:
     # a 3-way call's third party: two calls from the caller, every party heard by
     # every other (six directed paths, each in its talker's turn)
     conferenced: str | None = None
+    # early media the caller must hear before the final response: "ringback" (audible
+    # ringing before the answer) | "sit" (an intercept's Special Information Tone)
+    early_media: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +248,16 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlyMedia:
+    """What flowed toward the caller before the final response (183 with SDP, RFC
+    3960): seconds of RTP on the wire, and the call-progress tones found in it."""
+
+    rtp_s: float
+    ringback_s: float  # audible ringing, 440 + 480 Hz
+    sit: bool  # a Special Information Tone (an intercept)
+
+
+@dataclass(frozen=True, slots=True)
 class FarEndLeg:
     """A far end's leg of a call: who rang, the Call-ID it saw (a B2BUA gives each leg
     its own), and how the harness attributed its INVITE to the call."""
@@ -269,6 +282,7 @@ class CallResult:
     started_wall: float = 0.0
     error: str = ""
     far_ends: tuple[FarEndLeg, ...] = ()
+    early_media: EarlyMedia | None = None  # None: no early media reached the caller
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

@@ -28,6 +28,7 @@ from harness.impair import applied, profile
 from harness.media import reference
 from harness.media.assess import DirectionInput, assess
 from harness.media.conference import conference_paths
+from harness.media.early import early_media
 from harness.metrics import answer_event, call_timing, decide, setup_window
 from harness.model import (
     CallResult,
@@ -138,9 +139,9 @@ class CallRunner:
                                               spec.conference_with), plan.home_npa)
         return FarEndPolicy(
             dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
-            tuple((p.number, p.behaviour, p.answer_after_s) for p in plan.pstn),
+            plan.pstn,
             self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav",
-            third_play_wav=third, identity=identity,
+            third_play_wav=third, identity=identity, announcement=reference.announcement(),
             transfer_seat=self.seat_dialled(self.transfer_route(spec)),
             conference_seat=self.seat_dialled(self.conference_route(spec)))
 
@@ -243,7 +244,8 @@ class CallRunner:
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
-        extra = call_type_checks(spec, out, cdr, packets, number, s.promises)
+        early = early_media(out.a, packets)
+        extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early)
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
@@ -263,7 +265,7 @@ class CallRunner:
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
-                          started_wall, "; ".join(errors), far_ends(out))
+                          started_wall, "; ".join(errors), far_ends(out), early)
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,
                 sent_wall: float) -> list[UdpPacket]:

@@ -158,6 +158,16 @@ def active_mask(pcm: np.ndarray, rate: int, floor_dbov: float = -45.0) -> np.nda
     return mask
 
 
+def announcement() -> Path | None:
+    """A recorded intercept announcement ("the number you have dialled is not in
+    service"), for a vacant PSTN number's early media; None where it is not installed."""
+    for d in SOUNDS_DIRS:
+        path = Path(d) / "ss-noservice.wav"
+        if path.is_file():
+            return path
+    return None
+
+
 def _sounds_dir() -> Path:
     for d in SOUNDS_DIRS:
         if Path(d).is_dir():

@@ -30,6 +30,10 @@ class PstnNumber:
     call_class: str
     behaviour: str = "answer"  # answer | busy | no_answer | unassigned
     answer_after_s: float = 1.0
+    # early media before the answer, as real gateways send it: "ringback" (183 Session
+    # Progress with SDP, audible ringing, PRACK when offered, then 200). An unassigned
+    # number always intercepts: 183 with SIT + announcement, then 404.
+    early: str = ""
 
 
 DEFAULT_PSTN: tuple[PstnNumber, ...] = (
@@ -37,9 +41,9 @@ DEFAULT_PSTN: tuple[PstnNumber, ...] = (
     PstnNumber("4135550191", "local", "busy"),
     PstnNumber("4135550192", "local", "no_answer"),
     PstnNumber("4135550193", "local", "unassigned"),
-    PstnNumber("9785550123", "ld_intralata"),
-    PstnNumber("2125550123", "ld_interlata"),
-    PstnNumber("+442079460123", "international"),
+    PstnNumber("9785550123", "ld_intralata", answer_after_s=2.0, early="ringback"),
+    PstnNumber("2125550123", "ld_interlata", answer_after_s=2.0, early="ringback"),
+    PstnNumber("+442079460123", "international", answer_after_s=2.0, early="ringback"),
     PstnNumber("8005550199", "tollfree"),
     PstnNumber("411", "directory"),
     PstnNumber("2125551212", "directory"),

@@ -76,6 +76,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "events": [asdict(e) for e in r.events],
         "artifacts": dict(r.artifacts),
         "far_ends": [asdict(f) for f in r.far_ends],
+        "early_media": asdict(r.early_media) if r.early_media else None,
     }
 
 

@@ -22,6 +22,11 @@ from harness.model import Line, SipEvent
 from harness.sip.message import parse_request, ruri_parts
 from harness.sip.scenario import LegOutcome, StreamSnapshot
 
+# call-progress tones as (freq1, freq2, on ms, off ms): NANP audible ringing
+# (Telcordia GR-506) and the Special Information Tone (ITU-T E.180 §2.6)
+RINGBACK = ((440, 480, 2000, 4000),)
+SIT = ((914, 0, 274, 0), (1371, 0, 274, 0), (1777, 0, 380, 0))
+
 _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAVP: "RTP/SAVP",
              pj.PJMEDIA_TP_PROTO_RTP_AVPF: "RTP/AVPF", pj.PJMEDIA_TP_PROTO_RTP_SAVPF: "RTP/SAVPF"}
 
@@ -208,6 +213,14 @@ class Leg:
     attributed_by: str = ""  # a far end's leg: how its INVITE was attributed to a call
     on_dtmf: Callable[[str], None] | None = None  # a digit received (RFC 4733)
     play_on_cue: bool = False  # the player starts on `play()`, not with the media
+    # early media (183 with SDP, RFC 3960): what this far end plays before its final
+    # response — "ringback" | "intercept" (SIT, then `announcement`); a leg whose media
+    # starts early plays and records its speech only from the answer
+    early_tone: str = ""
+    announcement: Path | None = None
+    _tone: Any = None
+    _media_started: bool = False
+    _answering: bool = False  # this side sent (or is sending) a 2xx
     _player: Any = None
     _slot: int = -1  # the call's conference bridge port its media is attached to
     _recorder: Any = None
@@ -231,6 +244,10 @@ class Leg:
             return  # a retransmitted 18x
         self.state, self.last_code = state, code
         self.mark(state, code)
+        if state in ("CONNECTING", "CONFIRMED") and self.media_active and \
+                not self._media_started:  # answered after early media: talk from now
+            self._tone = None
+            self._start_media(self.call.getAudioMedia(-1))
         if state == "DISCONNECTED":
             self._stop_media()
             self.disconnected = True
@@ -245,7 +262,12 @@ class Leg:
                     self.media_active = True
                     self.mark("MEDIA_ACTIVE")
                     self._slot = aud.getPortId()
-                    self._start_media(aud)
+                    early = not self._answering and 100 <= int(info.lastStatusCode or 0) < 200
+                    if early:  # a 183 with SDP: nobody talks before the answer
+                        self.mark("EARLY_MEDIA")
+                        self._play_early(aud)
+                    else:
+                        self._start_media(aud)
                     return
                 if aud.getPortId() != self._slot:
                     # a re-INVITE (hold, resume) rebuilt the stream on a new bridge port:
@@ -255,7 +277,47 @@ class Leg:
                 self.mark("MEDIA_UPDATE")
                 return
 
+    def _play_early(self, aud: Any) -> None:
+        """Audible ringing (440 + 480 Hz, 2 s on 4 s off) or an intercept's SIT
+        (913.8, 1370.6, 1776.7 Hz; ITU-T E.180) into the early media."""
+        if not self.early_tone:
+            return
+        steps = RINGBACK if self.early_tone == "ringback" else SIT
+        tones = pj.ToneDescVector()
+        for freq1, freq2, on_ms, off_ms in steps:
+            desc = pj.ToneDesc()
+            desc.freq1, desc.freq2, desc.on_msec, desc.off_msec = freq1, freq2, on_ms, off_ms
+            desc.volume = 0
+            tones.append(desc)
+        gen = pj.ToneGenerator()
+        try:
+            gen.createToneGenerator()
+            gen.play(tones, self.early_tone == "ringback")
+            gen.startTransmit(aud)
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party}: {self.early_tone} not played: "
+                           f"{exc.info()}") from exc
+        self._tone = gen
+        self.mark("TONE_START")
+
+    def announce(self) -> None:
+        """An intercept's announcement after its SIT, into the early media."""
+        if self.disconnected or not self.media_active or self.announcement is None or \
+                self.call is None:
+            return
+        self._tone = None
+        player = pj.AudioMediaPlayer()
+        try:
+            player.createPlayer(str(self.announcement), pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(self.call.getAudioMedia(-1))
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party}: {self.announcement} not played: "
+                           f"{exc.info()}") from exc
+        self._player = player
+        self.mark("ANNOUNCEMENT")
+
     def _start_media(self, aud: Any) -> None:
+        self._media_started = True
         if self.record_wav is not None:
             self._recorder = pj.AudioMediaRecorder()
             self._recorder.createRecorder(str(self.record_wav))
@@ -321,6 +383,7 @@ class Leg:
         self.mark("BRIDGED")
 
     def _stop_media(self) -> None:
+        self._tone = None
         # the recorder finalises its WAV header only when destroyed
         if self._recorder is not None:
             self.record_stop_mono = time.monotonic()
@@ -351,6 +414,7 @@ class Leg:
         assert self.call is not None
         prm = pj.CallOpParam()
         prm.statusCode = code
+        self._answering = self._answering or 200 <= code < 300  # media starts inside
         try:
             self.call.answer(prm)
         except pj.Error as exc:
@@ -456,8 +520,10 @@ class LineAgent:
                  rtp_range: int, transport: tuple[int, int] | None = None,
                  board: Switchboard | None = None, name: str = "",
                  static: bool = False, secure: bool = False,
-                 accept_srtp: bool = False, address: str = "127.0.0.1") -> None:
+                 accept_srtp: bool = False, address: str = "127.0.0.1",
+                 prack: bool = False) -> None:
         self.line = line
+        self.prack = prack  # reliable provisional responses when offered (RFC 3262)
         self.address = address  # RTP binds here (the worker's address)
         self.name = name or line.name
         self.domain = domain
@@ -491,6 +557,8 @@ class LineAgent:
         cfg.mediaConfig.transportConfig.port = self.rtp_port
         cfg.mediaConfig.transportConfig.portRange = self.rtp_range
         cfg.mediaConfig.transportConfig.boundAddress = self.address
+        if self.prack:  # the PSTN gateway: a 183 goes reliably when the caller offers 100rel
+            cfg.callConfig.prackUse = pj.PJSUA_100REL_OPTIONAL
         cfg.natConfig.iceEnabled = False
         cfg.natConfig.sdpNatRewriteUse = 0
         cfg.natConfig.viaRewriteUse = 0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.model import Line, SipEvent, first_event
 from harness.numbers import canonical
+from harness.pstn.directory import PstnNumber
 from harness.sip.attribution import CallIdentity, Stray
 
 
@@ -76,9 +77,12 @@ class FarEnd:
 
     kind: str = "answer"  # answer | busy | no_answer | reject
     code: int = 200  # the final response for `reject`
-    answer_after_s: float = 1.0
+    answer_after_s: float = 1.0  # reject: after this long (its early media)
     play_wav: Path | None = None
     record_wav: Path | None = None
+    # early media (183 with SDP) before the final response: "ringback" (audible
+    # ringing, then the answer) | "intercept" (SIT + announcement, then `code`) | ""
+    early: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +97,11 @@ class FarEndPolicy:
     dialled_line: str | None  # the beta line dialled, if any
     behaviour: str = "answer"
     answer_after_s: float = 1.0
-    pstn: tuple[tuple[str, str, float], ...] = ()  # (number, behaviour, answer_after_s)
+    pstn: tuple[PstnNumber, ...] = ()  # the simulated PSTN's numbers
     play_wav: Path | None = None
     record_wav: Path | None = None
     third_play_wav: Path | None = None  # a line other than the dialled one plays this
+    announcement: Path | None = None  # a vacant PSTN number's intercept announcement
     # what the call's far ends recognise it by (harness/sip/attribution.py)
     identity: CallIdentity = CallIdentity((), ())
     # who the row's further calls ring: a line's seat name, "pstn:" for the PSTN, ""
@@ -113,15 +118,17 @@ class FarEndPolicy:
                 agent_name == self.dialled_line else "answer"
             return FarEnd(kind, 200, self.answer_after_s, **media)
         home = self.identity.home_npa
-        for number, behaviour, after_s in self.pstn:
-            if canonical(number, home) == canonical(dialled_user, home):
-                if behaviour == "unassigned":
+        for number in self.pstn:
+            if canonical(number.number, home) == canonical(dialled_user, home):
+                if number.behaviour == "unassigned":
                     break
-                return FarEnd(behaviour, 200, after_s, **media)
-        return FarEnd("reject", 404)
+                return FarEnd(number.behaviour, 200, number.answer_after_s, early=number.early,
+                              **media)
+        return FarEnd("reject", 404, INTERCEPT_S, early="intercept")  # a vacant number
 
 
 TURN_GAP_S = 1.0  # a 3-way call: silence between two talkers' turns
+INTERCEPT_S = 4.0  # a vacant PSTN number: SIT + announcement this long, then 404
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,7 +127,8 @@ class Worker:
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), spec.domain, spec.proxy,
                                   spec.receiver_rtp[0], spec.receiver_rtp[1], transport,
                                   self.board, f"{spec.name}:receiver", static=True,
-                                  accept_srtp=spec.tls is not None, address=spec.address)
+                                  accept_srtp=spec.tls is not None, address=spec.address,
+                                  prack=spec.gateway)
         self.receiver.ensure_account(make_default=True)
         for seat in spec.seats:
             self.seats.add(seat)
@@ -306,14 +307,20 @@ class Worker:
             far = replace(far, record_wav=far.record_wav.with_name(
                 f"{far.record_wav.stem}-{leg.agent_name.replace('/', '-')}.wav"))
         exp.legs.append(leg)
+        leg.early_tone, leg.announcement = far.early, exp.policy.announcement
         if far.kind == "busy":
             leg.answer(486)
+        elif far.kind == "reject" and far.early:  # an intercept: SIT, announcement, code
+            leg.answer(183)
+            self.stack.at(1.2, lambda: self._quietly(leg.announce))
+            self.stack.at(far.answer_after_s, lambda: self._quietly(
+                lambda: None if leg.disconnected else leg.answer(far.code)))
         elif far.kind == "reject":
             leg.answer(far.code)
         else:
             leg.play_wav, leg.record_wav = far.play_wav, far.record_wav
             self._midcall_far_end(exp, leg)
-            leg.answer(180)
+            leg.answer(183 if far.early else 180)
             if far.kind == "answer":
                 self.stack.at(far.answer_after_s, lambda: self._quietly(
                     lambda: None if leg.disconnected else leg.answer(200)))

@@ -2,11 +2,13 @@
 together from the legs different worker processes report."""
 
 from harness.model import SipEvent
+from harness.pstn.directory import PstnNumber
 from harness.sip.scenario import FarEndPolicy, LegOutcome, assemble
 
-POLICY = FarEndPolicy("site2/01", "busy", 1.5, (("4135550190", "answer", 1.0),
-                                                ("4135550191", "busy", 1.0),
-                                                ("4135550193", "unassigned", 1.0)))
+POLICY = FarEndPolicy("site2/01", "busy", 1.5, (PstnNumber("4135550190", "local"),
+                                                PstnNumber("4135550191", "local", "busy"),
+                                                PstnNumber("4135550193", "local", "unassigned"),
+                                                PstnNumber("2125550123", "ld", early="ringback")))
 
 
 def test_the_dialled_line_behaves_as_the_row_says_a_forward_target_answers() -> None:
@@ -18,8 +20,10 @@ def test_the_dialled_line_behaves_as_the_row_says_a_forward_target_answers() -> 
 def test_pstn_numbers_behave_as_the_directory_says() -> None:
     assert POLICY.decide("pstn:local", "4135550190").kind == "answer"
     assert POLICY.decide("pstn:local", "4135550191").kind == "busy"
-    assert (POLICY.decide("pstn:local", "4135550193").kind,
-            POLICY.decide("pstn:local", "4135550193").code) == ("reject", 404)
+    vacant = POLICY.decide("pstn:local", "4135550193")
+    assert (vacant.kind, vacant.code, vacant.early) == ("reject", 404, "intercept")
+    assert POLICY.decide("pstn:ld", "2125550123").early == "ringback"
+    assert POLICY.decide("pstn:local", "4135550190").early == ""
     assert POLICY.decide("pstn:intl", "0000").code == 404  # not in the directory
 
 
