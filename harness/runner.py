@@ -392,7 +392,7 @@ def ledger(caller: LegOutcome, hanger: LegOutcome, number: str, callee: str,
     return Ledger(caller.call_id, number, callee, answer is not None,
                   answer.t_wall if answer else None, end.t_wall if end else None,
                   invite.t_wall if invite else None, klass, disposition(caller.final_code),
-                  tuple(leg.call_id for leg in far if leg is not None and leg.call_id))
+                  tuple(dict.fromkeys(leg.call_id for leg in far if leg and leg.call_id)))
 
 
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
