@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, wire_timing
-from harness.cdr.match import find_call_records
-from harness.cdr.reconcile import Ledger, reconcile
+from harness.cdr.reconcile import Ledger
 from harness.checks import call_type_checks, threshold_checks
 from harness.emodel import assess_stream
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
@@ -359,7 +359,8 @@ class CallRunner:
         answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
         callee = answered_by.number if answered_by else route.number
-        return self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route)))
+        return self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
+                                      (out.b, *out.legs)))
 
     def further_cdrs(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
         """The row's further calls, each a call of its own with its own CDR, reconciled
@@ -370,16 +371,16 @@ class CallRunner:
         b = out.b
         transferor = self.s.plan.line(b.agent_name).number \
             if b is not None and b.agent_name.startswith("site") else ""
-        calls = (("transferred call", out.transfer, number, xfer),
-                 ("consultation call", out.consult if b is not None else None, transferor,
-                  xfer),
-                 ("3-way second call", out.conference, number, third))
+        calls = (("transferred call", out.transfer, out.transfer_far, number, xfer),
+                 ("consultation call", out.consult if b is not None else None,
+                  out.consult_far, transferor, xfer),
+                 ("3-way second call", out.conference, out.conference_far, number, third))
         fails: list[str] = []
-        for what, leg, caller, target in calls:
+        for what, leg, far, caller, target in calls:
             if leg is None or not leg.call_id or target is None:
                 continue
             check = self.reconciled(ledger(leg, leg, caller, target.number,
-                                           target.call_class))
+                                           target.call_class, (far,)))
             fails += [f"cdr ({what}): {m}" for m in check.mismatches] if check.matched \
                 else [f"cdr ({what}): no record for it"]
         return fails
@@ -396,30 +397,25 @@ class CallRunner:
         return fails
 
     def reconciled(self, ledger: Ledger) -> CdrCheck:
-        """`ledger` kept for the run's billing, and checked against the switch's CDR
-        for its Call-ID (waiting up to cdr.wait_s: the switch writes it at the BYE)."""
-        self.s.ledgers.append(ledger)
-        source = self.s.switch.cdr_source()
-        window = self.s.cfg.cdr.time_tolerance_s + 10.0
-        deadline = time.monotonic() + self.s.cfg.cdr.wait_s
-        records = find_call_records(source, ledger, window)
-        while not records and time.monotonic() < deadline:  # written at the BYE
-            time.sleep(0.1)
-            records = find_call_records(source, ledger, window)
-        return reconcile(ledger, records, self.s.cfg.cdr.time_tolerance_s,
-                         self.s.cfg.cdr.duration_tolerance_s)
+        """`ledger` handed to the session's CDR book, which claims the call's records
+        (waiting up to cdr.wait_s: the switch writes them at the BYE), checks them in
+        full (billing too) and keeps the result for the run's billing summary."""
+        return self.s.cdr_book.check(ledger).check
 
 
 def ledger(caller: LegOutcome, hanger: LegOutcome, number: str, callee: str,
-           klass: str) -> Ledger:
+           klass: str, far: Sequence[LegOutcome | None] = ()) -> Ledger:
     """The call as the caller's agent saw it, for CDR reconciliation: answered when,
-    ended when `hanger` sent its BYE (else when the caller's leg went down)."""
+    ended when `hanger` sent its BYE (else when the caller's leg went down); `far`:
+    the legs the far ends saw (their Call-IDs differ from the caller's through a
+    B2BUA, and the switch may record those)."""
     answer = answer_event(caller.events)
     end = hanger.first("BYE_SENT") or caller.first("DISCONNECTED")
     invite = caller.first("INVITE_SENT")
     return Ledger(caller.call_id, number, callee, answer is not None,
                   answer.t_wall if answer else None, end.t_wall if end else None,
-                  invite.t_wall if invite else None, klass, disposition(caller.final_code))
+                  invite.t_wall if invite else None, klass, disposition(caller.final_code),
+                  tuple(dict.fromkeys(leg.call_id for leg in far if leg and leg.call_id)))
 
 
 def unattributed(out: CallOutcome) -> list[str]:

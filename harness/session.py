@@ -26,8 +26,9 @@ from harness.access import AccessLinks, Crossing
 from harness.busyhour import LoadReport
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.billing import Tariff
+from harness.cdr.book import CdrBook
 from harness.cdr.ledger import Ledger
-from harness.cdr.reconcile import CdrPolicy, reconcile_run
+from harness.cdr.reconcile import CdrPolicy
 from harness.cdr.summary import billing_summary
 from harness.checks import Promises
 from harness.config import HarnessConfig, parse_tariff, parse_thresholds
@@ -94,7 +95,7 @@ class HarnessSession:
         self.agent_faults: frozenset[str] = frozenset()  # Script.agent_faults, for tests
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
-        self.ledgers: list[Ledger] = []  # every call as the agents saw it, for billing
+        self.cdr_book = self._cdr_book()  # every call's CDR check, and the run's billing
         self.switch_losses = 0  # calls in a row that lost the switch (circuit breaker)
         self.last_switch_failure = ""
         self.switch_failed = False  # the switch died during the run: INCOMPLETE
@@ -172,22 +173,33 @@ class HarnessSession:
                                      f"({self.last_switch_failure})")
             self.store.close(finished and not self.switch_failed)
 
+    def _cdr_book(self) -> CdrBook:
+        """The run's CDR book (harness/cdr/book.py): the tariff is parsed here, once."""
+        cdr, load = self.cfg.cdr, self.cfg.load
+        tariff = Tariff.parse(parse_tariff(cdr.tariff, self.cfg.source))
+        return CdrBook(self.switch.cdr_source,
+                       CdrPolicy(cdr.time_tolerance_s, cdr.duration_tolerance_s, tariff=tariff),
+                       cdr.wait_s,  # the background load's own calls are not the plan's
+                       ignore=lambda r: (r.caller, r.callee) == (load.caller, load.target),
+                       since_wall=time.time())
+
+    @property
+    def ledgers(self) -> list[Ledger]:
+        """Every call as the agents saw it, for billing."""
+        return self.cdr_book.ledgers
+
     def _billing(self) -> None:
-        """Reconcile the whole run against every record the switch wrote (orphans
-        included) and rate it: the billing summary in results.json and billing.txt."""
+        """The run's billing from the calls' own CDR checks plus every record of the
+        run no call claimed (orphans), rated: the summary in results.json and
+        billing.txt."""
         if not self.ledgers or self.store is None:
             return
         try:
-            load = self.cfg.load  # the background load's own calls are not the plan's
-            records = [r for r in self.switch.cdr_source().all()
-                       if (r.caller, r.callee) != (load.caller, load.target)]
-            tariff = Tariff.parse(parse_tariff(self.cfg.cdr.tariff, self.cfg.source))
+            run = self.cdr_book.close()
         except HarnessError as exc:
             self.store.add_error(f"billing not reconciled: {exc}")
             return
-        policy = CdrPolicy(self.cfg.cdr.time_tolerance_s, self.cfg.cdr.duration_tolerance_s,
-                           tariff=tariff)
-        summary = billing_summary(reconcile_run(self.ledgers, records, policy), tariff)
+        summary = billing_summary(run, self.cdr_book.policy.tariff)
         lines = summary.lines()
         (self.run_dir / "billing.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.store.billing = {

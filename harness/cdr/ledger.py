@@ -13,6 +13,10 @@ class Ledger:
     caller's agent saw; empty means "answered" when `answered`, else "some kind of
     not answered". `call_class` empty skips the call-class check. `start_wall` is
     when the INVITE left; matching on numbers and time uses it for unanswered calls.
+
+    `call_ids`: the Call-IDs of the call's other dialogs as the agents saw them (the
+    far end's leg, every leg that rang). Through a proxy they equal `call_id`; through
+    a B2BUA each leg has its own, and the switch may record any of them.
     """
 
     call_id: str
@@ -24,6 +28,12 @@ class Ledger:
     start_wall: float | None = None
     call_class: str = ""
     disposition: str = ""
+    call_ids: tuple[str, ...] = ()
+
+    @property
+    def dialogs(self) -> tuple[str, ...]:
+        """Every Call-ID of the call, the caller's first, each once."""
+        return tuple(dict.fromkeys(c for c in (self.call_id, *self.call_ids) if c))
 
     @property
     def talk_s(self) -> float | None:

@@ -4,17 +4,18 @@ The ground truth is the agents' own view of the call (the `Ledger`): who called
 which normalised number, when the 200 OK arrived, when the BYE left. The switch's
 record must agree within the configured tolerances.
 
-Two entry points:
+Two entry points, one matching (harness.cdr.match) and one check (`check_call`):
 
-* `reconcile(ledger, records, ...)`: one call, records already found by Call-ID
-  (what the session does after every call);
+* `harness.cdr.book.CdrBook`: what a session uses, call by call as calls end (each
+  call claims its records and is checked at once; orphans at the end of the run);
 * `reconcile_run(ledgers, records, policy)`: a whole run against everything a source
-  holds: matching (harness.cdr.match), then per call `check_call`, then orphans.
+  holds at once (recorded files): matching, then per call `check_call`, then orphans.
 
 `check_call` reports, as `Mismatch(field, expected, actual)`:
 
     cdr          exactly one record (none: missing; 2+: duplicate; any, for a call
-                 whose kind the policy forbids a CDR for)
+                 whose kind the policy forbids a CDR for); a B2BUA's record of another
+                 leg of the call is attached, not a duplicate, unless written twice
     caller, callee   same number after normalisation (last 10 digits)
     call_class   the class the switch rated, when the ledger names one
     disposition  answered | busy | no_answer | failed | cancelled
@@ -25,6 +26,7 @@ Two entry points:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,42 +51,11 @@ from harness.errors import ConfigError
 from harness.model import CdrCheck, CdrRecord, Mismatch
 
 __all__ = ["CallReconciliation", "CdrPolicy", "Ledger", "RunReconciliation", "check_call",
-           "reconcile", "reconcile_run"]
+           "reconcile_run"]
 
 
 def _fmt_t(value: float | None) -> str:
     return "none" if value is None else f"{value:.3f}"
-
-
-def reconcile(ledger: Ledger, records: list[CdrRecord], time_tolerance_s: float,
-              duration_tolerance_s: float) -> CdrCheck:
-    if not records:
-        return CdrCheck(False, (Mismatch("cdr", "1 record for Call-ID " + ledger.call_id,
-                                         "none"),), None, 0)
-    mismatches: list[Mismatch] = []
-    if len(records) > 1:
-        mismatches.append(Mismatch("cdr", "1 record", f"{len(records)} records"))
-    rec = records[0]
-    if rec.caller != ledger.caller:
-        mismatches.append(Mismatch("caller", ledger.caller, rec.caller))
-    if rec.callee != ledger.callee:
-        mismatches.append(Mismatch("callee", ledger.callee, rec.callee))
-    want = "answered" if ledger.answered else "not answered"
-    got = "answered" if rec.disposition == "answered" else f"not answered ({rec.disposition})"
-    if want != got.split(" (")[0]:
-        mismatches.append(Mismatch("disposition", want, got))
-    if ledger.answered:
-        for name, exp, act in (("answer_time", ledger.answer_wall, rec.answer_wall),
-                               ("end_time", ledger.end_wall, rec.end_wall)):
-            if exp is None or act is None or abs(exp - act) > time_tolerance_s:
-                off = "" if exp is None or act is None else f" (off by {act - exp:+.3f} s)"
-                mismatches.append(Mismatch(name, _fmt_t(exp), _fmt_t(act) + off))
-        talk = ledger.talk_s
-        if talk is None or rec.duration_s is None or \
-                abs(talk - rec.duration_s) > duration_tolerance_s:
-            mismatches.append(Mismatch("duration_s", _fmt_t(talk), _fmt_t(rec.duration_s)))
-    return CdrCheck(matched=True, mismatches=tuple(mismatches), record=rec,
-                    rows_found=len(records))
 
 
 _KINDS = frozenset(DISPOSITIONS) - {"unknown"}
@@ -123,13 +94,15 @@ class CdrPolicy:
 @dataclass(frozen=True, slots=True)
 class CallReconciliation:
     """One call's verdict: the check, how its CDR was found, and its billing both
-    as the agents' observation rates it (`expected`) and as the CDR(s) bill it."""
+    as the agents' observation rates it (`expected`) and as the CDR(s) bill it.
+    `other_legs`: the switch's records of the call's other dialogs (not billed)."""
 
     ledger: Ledger
     check: CdrCheck
     matched_by: str = ""
     expected: Rating | None = None
     billed: tuple[Rating, ...] = ()
+    other_legs: tuple[CdrRecord, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -223,10 +196,18 @@ def _times(ledger: Ledger, rec: CdrRecord, policy: CdrPolicy) -> list[Mismatch]:
     return out
 
 
+def _other_legs(records: Sequence[CdrRecord]) -> list[Mismatch]:
+    """A record of another leg of the call written twice is a duplicate too."""
+    count = Counter(r.call_id for r in records)
+    return [Mismatch("cdr", f"1 record for leg {cid}", f"{n} records")
+            for cid, n in count.items() if n > 1]
+
+
 def check_call(ledger: Ledger, records: Sequence[CdrRecord], policy: CdrPolicy | None = None,
-               matched_by: str = "call_id", nearest_s: float | None = None
-               ) -> CallReconciliation:
-    """Every check of one call against the CDR rows found for it."""
+               matched_by: str = "call_id", nearest_s: float | None = None,
+               other_legs: Sequence[CdrRecord] = ()) -> CallReconciliation:
+    """Every check of one call against the CDR rows found for it (`records`: the
+    call's own leg; `other_legs`: the switch's records of its other dialogs)."""
     policy = policy or CdrPolicy()
     tariff = policy.tariff
     mismatches = _presence(ledger, records, policy, nearest_s)
@@ -234,6 +215,7 @@ def check_call(ledger: Ledger, records: Sequence[CdrRecord], policy: CdrPolicy |
     if not records:
         return CallReconciliation(ledger, CdrCheck(False, tuple(mismatches), None, 0),
                                   "", expected)
+    mismatches += _other_legs(other_legs)
     rec = records[0]
     mismatches += _parties_and_outcome(ledger, rec, policy) + _times(ledger, rec, policy)
     talk = ledger.talk_s
@@ -246,7 +228,7 @@ def check_call(ledger: Ledger, records: Sequence[CdrRecord], policy: CdrPolicy |
         mismatches.append(fas)
     billed = tuple(record_rating(tariff, r, r.call_class or ledger.call_class) for r in records)
     return CallReconciliation(ledger, CdrCheck(True, tuple(mismatches), rec, len(records)),
-                              matched_by, expected, billed)
+                              matched_by, expected, billed, tuple(other_legs))
 
 
 def reconcile_run(ledgers: Sequence[Ledger], records: Sequence[CdrRecord],
@@ -254,6 +236,6 @@ def reconcile_run(ledgers: Sequence[Ledger], records: Sequence[CdrRecord],
     """Match every call of a run to the source's records, check each, list orphans."""
     policy = policy or CdrPolicy()
     matched = match_records(ledgers, records, policy.match_window_s)
-    calls = tuple(check_call(m.ledger, m.records, policy, m.matched_by, m.nearest_s)
-                  for m in matched.calls)
+    calls = tuple(check_call(m.ledger, m.records, policy, m.matched_by, m.nearest_s,
+                             m.other_legs) for m in matched.calls)
     return RunReconciliation(calls, matched.orphans)

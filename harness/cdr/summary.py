@@ -2,7 +2,8 @@
 every discrepancy, as the switch bills it next to what the agents observed.
 
 "Billed" figures come from the CDRs (all rows: a duplicate row bills twice, an
-orphan row bills a call nobody placed); "expected" figures rate the agents' own talk
+orphan row bills a call nobody placed; a B2BUA's record of a call's other leg is
+counted among the rows but billed once, as the call's); "expected" figures rate the agents' own talk
 times with the same tariff (harness.cdr.billing). Unrated classes add no charge.
 """
 
@@ -41,7 +42,7 @@ class ClassTotals:
 class BillingSummary:
     calls: int
     answered: int
-    cdr_rows: int  # matched rows plus orphans
+    cdr_rows: int  # matched rows (other legs' too) plus orphans
     missing: int  # calls whose required CDR is absent
     orphans: int
     by_class: tuple[ClassTotals, ...]
@@ -90,7 +91,8 @@ def billing_summary(run: RunReconciliation, tariff: Tariff,
     missing = sum(1 for c in run.calls if not c.check.matched and c.check.mismatches)
     return BillingSummary(
         calls=len(run.calls), answered=sum(1 for c in run.calls if c.ledger.answered),
-        cdr_rows=sum(c.check.rows_found for c in run.calls) + len(run.orphans),
+        cdr_rows=sum(c.check.rows_found + len(c.other_legs) for c in run.calls)
+        + len(run.orphans),
         missing=missing, orphans=len(run.orphans), by_class=by_class,
         discrepancies=run.discrepancies() + tuple(f"unreadable CDR: {p}" for p in problems))
 

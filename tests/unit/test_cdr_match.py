@@ -88,27 +88,36 @@ def test_wrong_time_zone_is_hinted() -> None:
 
 
 def test_a_source_without_call_ids_is_matched_by_numbers_and_time() -> None:
+    from harness.cdr.book import CdrBook
     from harness.cdr.fake import FakeCdrSource
     from harness.cdr.ledger import Ledger
-    from harness.cdr.match import find_call_records
     from harness.model import CdrRecord
 
     t0 = 1_795_662_764.0
     ledger = Ledger("cid-9", "4135550100", "4135550190", True, t0, t0 + 12.0, t0 - 1.0)
     mine = CdrRecord("", "4135550100", "4135550190", t0 + 0.4, t0 + 12.4, 12.0, "answered")
     other = CdrRecord("", "4135550100", "4135550190", t0 - 300.0, t0 - 280.0, 20.0, "answered")
-    found = find_call_records(FakeCdrSource([other, mine]), ledger, 10.0)
-    assert found == [mine]
+    found = CdrBook(lambda: FakeCdrSource([other, mine]), policy()).check(ledger).check
+    assert found.record == mine and found.rows_found == 1
 
 
 def test_a_source_with_call_ids_does_not_guess() -> None:
+    """A record carrying the Call-ID of another call of the run is that call's, even
+    when it was written after that call's check and this call has the same numbers."""
+    from harness.cdr.book import CdrBook
     from harness.cdr.fake import FakeCdrSource
     from harness.cdr.ledger import Ledger
-    from harness.cdr.match import find_call_records
     from harness.model import CdrRecord
 
     t0 = 1_795_662_764.0
     ledger = Ledger("cid-9", "4135550100", "4135550190", True, t0, t0 + 12.0, t0 - 1.0)
+    earlier = replace(ledger, call_id="cid-8")
     someone_else = CdrRecord("cid-8", "4135550100", "4135550190", t0, t0 + 12.0, 12.0,
                              "answered")
-    assert find_call_records(FakeCdrSource([someone_else]), ledger, 10.0) == []
+    source = FakeCdrSource([])
+    book = CdrBook(lambda: source, policy())
+    assert not book.check(earlier).check.matched  # its record is not written yet
+    source.records.append(someone_else)
+    assert not book.check(ledger).check.matched
+    run = book.close()
+    assert [c.check.record for c in run.calls] == [someone_else, None] and run.orphans == ()

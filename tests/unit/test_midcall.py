@@ -2,6 +2,7 @@
 are put together, what the checks say about them, and the talker detector (fakes of
 the legs, synthesised G.711 audio; the real calls are in tests/integration)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,18 @@ def test_each_dialog_has_its_own_ledger() -> None:
     assert (k.call_id, k.caller, k.callee, k.answered) == ("bc", "4135550156", "4135550157",
                                                            True)
     assert (t.call_id, t.answered, t.answer_wall) == ("ac", True, 1004.4)
+
+
+def test_a_ledger_knows_the_far_ends_call_ids() -> None:
+    """Through a B2BUA each leg has its own Call-ID, and the switch may record either."""
+    a = _leg("a", "site5/07", "a-leg", OK)
+    b = _leg("b", "site5/08", "b-leg", IN_OK)
+    forked = _leg("b", "site5/09", "b-leg-2", [("INCOMING", 0.1, None)], final=None)
+    lg = ledger(a, a, "4135550155", "4135550156", "onnet", (b, forked, b, None))
+    assert (lg.call_id, lg.call_ids, lg.dialogs) == (
+        "a-leg", ("b-leg", "b-leg-2"), ("a-leg", "b-leg", "b-leg-2"))
+    proxied = ledger(a, a, "4135550155", "4135550156", "onnet", (replace(b, call_id="a-leg"),))
+    assert proxied.dialogs == ("a-leg",)
 
 
 def test_a_third_party_plays_its_own_reference() -> None:
