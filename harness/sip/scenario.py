@@ -109,21 +109,21 @@ class FarEndPolicy:
     conference_seat: str = ""  # a 3-way call's third party
 
     def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
-        media = {"play_wav": self.play_wav, "record_wav": self.record_wav}
+        play = self.play_wav
         if self.third_play_wav is not None and self.dialled_line is not None and \
                 agent_name != self.dialled_line:
-            media["play_wav"] = self.third_play_wav
+            play = self.third_play_wav
         if not agent_name.startswith("pstn:"):
             kind = self.behaviour if self.dialled_line is None or \
                 agent_name == self.dialled_line else "answer"
-            return FarEnd(kind, 200, self.answer_after_s, **media)
+            return FarEnd(kind, 200, self.answer_after_s, play, self.record_wav)
         home = self.identity.home_npa
         for number in self.pstn:
             if canonical(number.number, home) == canonical(dialled_user, home):
                 if number.behaviour == "unassigned":
                     break
-                return FarEnd(number.behaviour, 200, number.answer_after_s, early=number.early,
-                              **media)
+                return FarEnd(number.behaviour, 200, number.answer_after_s, play,
+                              self.record_wav, number.early)
         return FarEnd("reject", 404, INTERCEPT_S, early="intercept")  # a vacant number
 
 
