@@ -43,8 +43,9 @@ if [[ ! -x .venv/bin/python || ! -f $stamp ]]; then
   [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
   echo "bootstrap: installing the harness into .venv (pesq compiles: a few minutes the first time)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e . 2>&1 | grep -v -i -E "warning|^\s*$" || true
-  .venv/bin/python -c "import pjsua2, pesq, pyshark, numpy, yaml, jinja2" \
+  # [dev]: ruff and mypy, which the harness's own tests run (bin/selftest)
+  .venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v -i -E "warning|^\s*$" || true
+  .venv/bin/python -c "import pjsua2, pesq, pyshark, numpy, yaml, jinja2, mypy, ruff" \
     || { echo "bootstrap: the Python dependencies did not install" >&2; exit 1; }
   rm -f .venv/.installed-* && touch "$stamp"
 fi
