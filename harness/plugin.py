@@ -20,6 +20,7 @@ import pytest
 from harness.config import load_config
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec, LoadSpec, Status
+from harness.verdict.run import RowOutcome, RowStatus, RunWord
 
 _SESSION = pytest.StashKey["_SessionHolder"]()
 
@@ -45,6 +46,10 @@ class _SessionHolder:
         self.failed: str = ""
         self.dry_lines: list[str] = []
         self.scheduler: Any = None
+        # every plan row collected (before -k/-m selection): nodeid -> (plan id, type),
+        # and what happened to each (the run's verdict is judged from these)
+        self.plan_rows: dict[str, tuple[str, str, str]] = {}
+        self.outcomes: dict[str, RowOutcome] = {}
 
     def get(self) -> Any:
         if self.failed:
@@ -83,15 +88,50 @@ class _SessionHolder:
             self.scheduler = session.schedule(rows)
         return self.scheduler
 
+    def record(self, report: pytest.TestReport) -> None:
+        """What a plan row's report says happened to it."""
+        row = self.plan_rows.get(report.nodeid)
+        if row is None:
+            return
+        plan_id, call_type, _ = row
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
+            status, why = RowStatus.SKIPPED, str(reason).removeprefix("Skipped: ")
+        elif report.failed:
+            verdict = dict(report.user_properties).get("verdict")
+            status = RowStatus.FAIL if verdict == "fail" else RowStatus.ERROR
+            why = (report.longreprtext.strip().splitlines() or [""])[-1].strip(" -")
+        elif report.when == "call":
+            status, why = RowStatus.PASS, ""
+        else:
+            return  # a passing setup or teardown says nothing yet
+        if report.nodeid in self.outcomes and status is RowStatus.PASS:
+            return  # a teardown never turns a row's verdict into a pass
+        self.outcomes[report.nodeid] = RowOutcome(plan_id, call_type, status, why)
+
+    def rows(self) -> list[RowOutcome]:
+        """Every row of the plan, in plan order, with what happened to it."""
+        rows = [self.outcomes.get(node) or RowOutcome(pid, kind, RowStatus.NOT_RUN,
+                                                      "not run: the run ended before it")
+                for node, (pid, kind, _) in self.plan_rows.items()]
+        return sorted(rows, key=lambda r: [int(x) if x.isdigit() else 0
+                                           for x in r.plan_id.split(".")])
+
+    def digest(self) -> str:
+        """The plan rows as collected (all of them, selected or not), for the run's
+        provenance hash."""
+        return "\n".join(spec for _, _, spec in self.plan_rows.values())
+
     def close(self, finished: bool = True) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.session is not None:
-            self.session.close(finished)
+            self.session.close(finished, self.rows(), self.digest())
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_SESSION] = _SessionHolder(config)
+    global _holder
+    config.stash[_SESSION] = _holder = _SessionHolder(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -100,16 +140,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         holder.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every plan row, before -k/-m select some: the run's coverage counts them all."""
+    holder = config.stash[_SESSION]
+    for item in items:
+        if isinstance(item, (BetaCallItem, BetaLoadItem)):
+            holder.plan_rows[item.nodeid] = (item.spec.plan_id, item.spec.call_type,
+                                             repr(item.spec))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        holder = item.config.stash[_SESSION]
+        row = holder.plan_rows.get(item.nodeid)
+        if row is not None:
+            holder.outcomes[item.nodeid] = RowOutcome(row[0], row[1], RowStatus.SKIPPED,
+                                                      "not selected (-k/-m)")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the run (its one verdict is judged there); a run that is not ACCEPTED or
+    PARTIAL never exits 0, even when no pytest item failed (a billing discrepancy)."""
     holder = session.config.stash.get(_SESSION, None)
     if holder is None or holder.session is None:
         return
     holder.close(finished=exitstatus != pytest.ExitCode.INTERRUPTED)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        run_dir = holder.session.run_dir
-        reporter.write_line(f"beta report: {run_dir / 'index.html'}  "
-                            f"results: {run_dir / 'results.json'}")
+    verdict = holder.session.store.verdict if holder.session.store is not None else None
+    if verdict is not None and verdict.word in (RunWord.NOT_ACCEPTED, RunWord.INCOMPLETE) \
+            and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -118,6 +178,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("dry run: calls the plan would place (nothing was sent)")
         for line in holder.dry_lines:
             terminalreporter.write_line(line)
+    session = holder.session if holder is not None else None
+    store = session.store if session is not None else None
+    if session is None or store is None:
+        return
+    terminalreporter.section("beta acceptance")
+    verdict = store.verdict
+    if verdict is not None:
+        colour = {RunWord.ACCEPTED: "green", RunWord.NOT_ACCEPTED: "red"}.get(verdict.word,
+                                                                             "yellow")
+        terminalreporter.write_line(verdict.text, **{colour: True, "bold": True})
+    billing = (store.billing or {}).get("text") or []
+    for line in billing[:2]:
+        terminalreporter.write_line(f"billing: {line}")
+    terminalreporter.write_line(f"report: {session.run_dir / 'index.html'}")
+    terminalreporter.write_line(f"results: {session.run_dir / 'results.json'}")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -127,20 +202,51 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-class BetaPlanFile(pytest.File):
-    def collect(self) -> Iterator[pytest.Item]:
-        name = f"testplans_{self.path.stem}"
-        spec = importlib.util.spec_from_file_location(name, self.path)
-        if spec is None or spec.loader is None:
-            raise self.CollectError(f"{self.path}: cannot be imported")
+def read_plan(path: Path) -> list[CallSpec | LoadSpec]:
+    """A plan file's PLAN table; HarnessError naming the file when it is not one."""
+    name = f"testplans_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise HarnessError(f"{path}: cannot be imported")
+    module = sys.modules.get(name)
+    if module is None or getattr(module, "__file__", None) != str(path):
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-        plan = getattr(module, "PLAN", None)
-        if not isinstance(plan, list) or \
-                not all(isinstance(r, (CallSpec, LoadSpec)) for r in plan):
-            raise self.CollectError(f"{self.path}: PLAN must be a list of CallSpec or "
-                                    "LoadSpec rows")
+    plan = getattr(module, "PLAN", None)
+    if not isinstance(plan, list) or \
+            not all(isinstance(r, (CallSpec, LoadSpec)) for r in plan):
+        raise HarnessError(f"{path}: PLAN must be a list of CallSpec or LoadSpec rows")
+    return plan
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Rows of the plan's files that were not even collected (a node id or a single
+    file on the command line) count as not selected, like -k's."""
+    holder = session.config.stash[_SESSION]
+    files = {Path(str(node).split("::")[0]) for node in holder.plan_rows}
+    dirs = {(session.config.rootpath / f).resolve().parent for f in files}
+    known = {(str((session.config.rootpath / node.split("::")[0]).resolve()), pid)
+             for node, (pid, _, _) in holder.plan_rows.items()}
+    for path in sorted(p for d in dirs for p in d.glob("plan_*.py")):
+        try:
+            rows = read_plan(path)
+        except HarnessError:
+            continue  # reported by its own collection if it is ever collected
+        for row in rows:
+            if (str(path.resolve()), row.plan_id) not in known:
+                node = f"{path}::{row.plan_id}"
+                holder.plan_rows[node] = (row.plan_id, row.call_type, repr(row))
+                holder.outcomes[node] = RowOutcome(row.plan_id, row.call_type,
+                                                   RowStatus.SKIPPED, "not selected (-k/-m)")
+
+
+class BetaPlanFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            plan = read_plan(self.path)
+        except HarnessError as exc:
+            raise self.CollectError(str(exc)) from exc
         seen: set[str] = set()
         for row in plan:
             if row.plan_id in seen:
@@ -153,7 +259,10 @@ class BetaPlanFile(pytest.File):
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Live progress: the call's line, written outside output capture."""
+    """Live progress: the call's line, written outside output capture; and what
+    happened to the row, for the run's verdict."""
+    if _holder is not None:
+        _holder.record(report)
     line = dict(report.user_properties).get("progress") if report.when == "call" else None
     reporter = _reporter
     if line and reporter is not None:
@@ -162,6 +271,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 _reporter: Any = None
+_holder: _SessionHolder | None = None
 
 
 @pytest.hookimpl(trylast=True)

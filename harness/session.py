@@ -10,12 +10,14 @@ report is written on every exit path, with every call already measured.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -47,11 +49,31 @@ from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
 from harness.thresholds import ThresholdTable
+from harness.verdict.run import RowOutcome, judge_run
 
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
 RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
 PSTN_WORKER = "pstn"
+
+
+def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
+    """What a signed report must pin down: the harness's commit (with "+dirty" for
+    uncommitted changes), and a hash of the plan rows and the thresholds judged by."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                                  text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+    commit = git("rev-parse", "HEAD") or "unknown (not a git checkout)"
+    if git("status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    digest = hashlib.sha256(f"{plan_digest}\n{thresholds}".encode()).hexdigest()[:16]
+    return {"harness_commit": commit, "plan_hash": digest}
 
 
 def new_run_id() -> str:
@@ -149,9 +171,12 @@ class HarnessSession:
         env["config"] = json.dumps(self.cfg.redacted(), default=str)
         return env
 
-    def close(self, finished: bool = True) -> None:
+    def close(self, finished: bool = True, rows: Sequence[RowOutcome] | None = None,
+              plan_digest: str = "") -> None:
         """Stop everything and write the report; `finished=False` (an interrupted plan)
-        marks the run INCOMPLETE. Every call already measured is kept either way."""
+        marks the run INCOMPLETE. Every call already measured is kept either way.
+        `rows`: what happened to every row of the plan (the pytest plugin knows): the
+        run's one verdict is judged from them, the billing and the run's errors."""
         if self.farm is not None:
             self.farm.close()
             for why in self.farm.dead.values():  # workers lost during the run
@@ -171,7 +196,13 @@ class HarnessSession:
             if self.switch_failed:
                 self.store.add_error(f"the switch failed during the run "
                                      f"({self.last_switch_failure})")
-            self.store.close(finished and not self.switch_failed)
+            done = finished and not self.switch_failed
+            if rows is not None:
+                billing = (self.store.billing or {}).get("discrepancies") or ()
+                self.store.verdict = judge_run(rows, done, tuple(billing),
+                                               tuple(self.store.errors))
+                self.store.provenance = provenance(plan_digest, repr(self.thresholds))
+            self.store.close(done)
 
     def _cdr_book(self) -> CdrBook:
         """The run's CDR book (harness/cdr/book.py): the tariff is parsed here, once."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.aggregate import AggregateMetrics, Attempt, DelayStats, aggregate
+from harness.report.store import RunRecord
 
 DIRECTIONS = ("a_to_b", "b_to_a")
 DIRECTION_LABEL = {"a_to_b": "A→B", "b_to_a": "B→A"}
@@ -124,8 +125,17 @@ def _expects_answer(call: Call) -> bool:
     return bool(expect.get("final_code", 200) == 200)
 
 
+def run_word(run: RunRecord, counts: dict[str, int]) -> str:
+    """The run's one word as judged at its close (harness/verdict/run.py); a run
+    recorded before runs were judged (or never closed) by its calls alone."""
+    if run.verdict and run.verdict.get("word"):
+        return str(run.verdict["word"])
+    return run_verdict(run.finished, counts)
+
+
 def run_verdict(finished: bool, counts: dict[str, int]) -> str:
-    """The run's one word: ACCEPTED only for a finished run where every call passed."""
+    """A run's word from its calls alone (runs recorded before the run's own verdict
+    was kept): ACCEPTED only for a finished run where every call passed."""
     if not finished:
         return "INCOMPLETE"
     if not sum(counts.values()):

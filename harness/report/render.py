@@ -78,7 +78,8 @@ def _index_context(run: RunRecord, pages: list[str],
     head = figures.headline(run.calls)
     env = redact(run.environment)
     return {
-        "run": run, "head": head, "verdict": figures.run_verdict(run.finished, head.counts),
+        "run": run, "head": head, "verdict": figures.run_word(run, head.counts),
+        "verdict_text": (run.verdict or {}).get("text", ""),
         "rows": figures.acceptance(run.calls), "charts": _run_chart_set(run),
         "load": load_section(run.loads, run.calls),
         "busy_hours": run.busy_hours,

@@ -23,6 +23,7 @@ from harness.model import CallResult, QualityScore
 from harness.report.environment import redact
 from harness.report.load import load_section
 from harness.report.store import RunRecord, SqliteStore
+from harness.verdict.run import RunVerdict
 
 SCHEMA = "beta-harness/results/1"
 
@@ -131,6 +132,9 @@ class ResultStore:
         self.busy_hours: list[dict[str, Any]] = []  # busy-hour rows (harness/busyhour.py)
         self.started_wall = time.time()
         self.finished = False
+        self.finished_at: float | None = None
+        self.verdict: RunVerdict | None = None  # the run's one verdict (verdict/run.py)
+        self.provenance: dict[str, str] = {}  # harness commit, plan + thresholds hash
         self._closed = False
         run_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = Path(db) if db is not None else run_dir.parent / "results.db"
@@ -197,8 +201,10 @@ class ResultStore:
         return out
 
     def document(self) -> dict[str, Any]:
+        verdict = self.verdict.as_dict() if self.verdict is not None else None
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
+                "finished_at": self.finished_at, "verdict": verdict, **self.provenance,
                 "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "billing": self.billing,
                 "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
@@ -211,7 +217,8 @@ class ResultStore:
         return RunRecord(self.run_id, self.started_wall, self.finished,
                          str(self.run_dir.resolve()), redact(self.environment),
                          tuple(self.errors), tuple(self.calls), loads=tuple(self.loads),
-                         busy_hours=tuple(self.busy_hours))
+                         busy_hours=tuple(self.busy_hours),
+                         verdict=self.document()["verdict"])
 
     def write(self) -> None:
         """results.json and the run row; called after every change (the session also
@@ -231,6 +238,9 @@ class ResultStore:
             return
         self._closed = True
         self.finished = finished
+        self.finished_at = time.time()
+        if self.verdict is not None:
+            self.db.put_verdict(self.run_id, self.verdict.as_dict())
         self.write()
         from harness.report.render import write_report
 

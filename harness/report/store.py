@@ -12,6 +12,8 @@ them and is what every report is rendered from.
     calls (run_id, seq, plan_id, call_type, verdict, invalid_measurement, srd_s,
            setup_s, timing_valid, mos_a_to_b, mos_b_to_a, cdr_matched, started_wall, doc)
     loads (run_id, seq, doc)   background load levels (harness.load), if any
+    busy_hours (run_id, seq, doc)   busy-hour rows
+    verdicts (run_id PK, doc)   the run's one verdict (harness/verdict/run.py)
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ CREATE TABLE IF NOT EXISTS busy_hours (
     doc    TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT PRIMARY KEY REFERENCES runs(run_id) ON DELETE CASCADE,
+    doc    TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS calls_plan ON calls(plan_id);
 CREATE INDEX IF NOT EXISTS calls_type ON calls(call_type, verdict);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_wall);
@@ -87,6 +93,7 @@ class RunRecord:
     finished_wall: float | None = None
     loads: tuple[dict[str, Any], ...] = ()  # background load levels (docs/load.md)
     busy_hours: tuple[dict[str, Any], ...] = ()  # busy-hour rows (harness/busyhour.py)
+    verdict: dict[str, Any] | None = None  # the run's one verdict, once judged
 
     @property
     def status(self) -> str:
@@ -99,7 +106,7 @@ class RunRecord:
                    str(run_dir), dict(doc.get("environment") or {}),
                    tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()),
                    loads=tuple((doc.get("load") or {}).get("levels") or ()),
-                   busy_hours=tuple(doc.get("busy_hour") or ()))
+                   busy_hours=tuple(doc.get("busy_hour") or ()), verdict=doc.get("verdict"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +184,7 @@ class SqliteStore:
             c.execute("DELETE FROM calls WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM loads WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM busy_hours WHERE run_id = ?", (run_id,))
+            c.execute("DELETE FROM verdicts WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
             c.execute("INSERT INTO runs (run_id, started_wall, run_dir, environment) "
                       "VALUES (?, ?, ?, ?)",
@@ -197,6 +205,11 @@ class SqliteStore:
         with self._tx(f"cannot store busy hour #{seq} of run {run_id}") as c:
             c.execute("INSERT OR REPLACE INTO busy_hours (run_id, seq, doc) VALUES (?, ?, ?)",
                       (run_id, seq, json.dumps(doc, default=str)))
+
+    def put_verdict(self, run_id: str, doc: dict[str, Any]) -> None:
+        with self._tx(f"cannot store the verdict of run {run_id}") as c:
+            c.execute("INSERT OR REPLACE INTO verdicts (run_id, doc) VALUES (?, ?)",
+                      (run_id, json.dumps(doc, default=str)))
 
     def update_run(self, run_id: str, environment: dict[str, Any], errors: list[str],
                    finished_wall: float | None) -> None:
@@ -223,8 +236,11 @@ class SqliteStore:
             "SELECT doc FROM loads WHERE run_id = ? ORDER BY seq", (run_id,)))
         busy = tuple(json.loads(d) for (d,) in self.conn.execute(
             "SELECT doc FROM busy_hours WHERE run_id = ? ORDER BY seq", (run_id,)))
+        verdict = self.conn.execute("SELECT doc FROM verdicts WHERE run_id = ?",
+                                    (run_id,)).fetchone()
         return RunRecord(row[0], row[1], bool(row[2]), row[3], json.loads(row[4]),
-                         tuple(json.loads(row[5])), calls, row[6], loads, busy)
+                         tuple(json.loads(row[5])), calls, row[6], loads, busy,
+                         json.loads(verdict[0]) if verdict else None)
 
     def latest_run_id(self) -> str | None:
         row = self.conn.execute(
