@@ -124,13 +124,14 @@ def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
                      promises: Promises = Promises(),
-                     early: EarlyMedia | None = None) -> list[str]:
+                     early: EarlyMedia | None = None, refused_by: str = "") -> list[str]:
     """`promises.trunk_groups`: the switch names the PSTN trunk group of each class
     (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only.
     The caller ID and a 911 call's location are judged as `promises` say."""
     fails: list[str] = []
     exp = spec.expect
-    rang = out.b.agent_name if out.b is not None else "none"
+    # a far end that refused what the switch sent it (runner.refused) did ring
+    rang = out.b.agent_name if out.b is not None else (refused_by or "none")
     want = exp.rings
     if want is not None and not promises.trunk_groups and want.startswith("pstn:") \
             and rang.startswith("pstn:"):

@@ -71,9 +71,11 @@ def _r(value: float | None) -> float | None:
 
 def decide(expect: Expect, final_code: int | None, timing: CallTiming,
            quality: tuple[QualityScore, ...], cdr: CdrCheck | None,
-           call_stall: StallReport | None = None) -> Verdict:
+           call_stall: StallReport | None = None, refused: str = "") -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
     (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
+    `refused`: who refused the call and why, when a far end did (it then stands for the
+    final code's reason, with the code in it).
 
     `call_stall` covers the whole call: a stall anywhere in it delays the agent's
     own clock readings that the CDR's answer/end times are compared with."""
@@ -81,7 +83,8 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
     fails: list[str] = []
     invalid: list[str] = []
     if final_code != expect.final_code:
-        fails.append(f"final_code: expected {expect.final_code}, got {final_code}")
+        got = f"final_code: expected {expect.final_code}, got {final_code}"
+        fails.append(f"{got}: {refused}" if refused else got)
     for name, value, limit in (("srd_s", timing.srd_s, expect.srd_s_max),
                                ("setup_s", timing.setup_s, expect.setup_s_max)):
         if limit is None:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import StreamStats, rtp_toward, stream_stats
-from harness.capture.sip import call_ladder, wire_timing
+from harness.capture.rtp import STATIC_PT, StreamStats, rtp_toward, stream_stats
+from harness.capture.sip import call_ladder, refusals, wire_timing
 from harness.cdr.reconcile import Ledger
 from harness.checks import call_type_checks, threshold_checks
 from harness.emodel import assess_stream
@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 
 
 TRANSFER_KINDS = ("blind", "attended")
+PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/session.py)
+STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
 
 
 def _r6(value: float | None) -> float | None:
@@ -243,9 +245,12 @@ class CallRunner:
         quality, streams = self.quality(spec, out, call_dir, stall, packets)
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
-        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         early = early_media(out.a, packets)
-        extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early)
+        refused = self.refused(spec, out, packets)
+        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall,
+                         refused[1] if refused else "")
+        extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
+                                 refused[0] if refused else "")
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
@@ -266,6 +271,34 @@ class CallRunner:
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
                           started_wall, "; ".join(errors), far_ends(out), early)
+
+    def refused(self, spec: CallSpec, out: CallOutcome,
+                packets: list[UdpPacket]) -> tuple[str, str] | None:
+        """(who, why) when the call did not end as the row expects because one of the
+        harness's far ends refused what the switch sent it (not because the row asked
+        it to): read from the wire, whatever Call-ID the switch gave that leg."""
+        farm = self.s.farm
+        if out.a.final_code == spec.expect.final_code or farm is None or not packets:
+            return None
+        ordered = {ev.code for leg in (*out.legs, *out.other_legs) for ev in leg.events
+                   if ev.kind == "ANSWER_SENT" and ev.code and ev.code >= 300}
+        where = {f"{farm.specs[w].address}:{port}": w for w, port in farm.ports.items()}
+        for r in refusals(packets, set(where), media_since(out)):
+            if r.code in ordered:
+                continue  # the far end did as the row told it (busy, unassigned...)
+            line = next((ln for ln in self.s.plan.lines
+                         if canonical(ln.number) == canonical(r.user)), None)
+            who = line.name if line else "the simulated PSTN" \
+                if where[r.at] == PSTN_WORKER else f"agent worker {where[r.at]}"
+            why = f"{who} answered {r.code} {r.phrase}".rstrip() + \
+                (f" (Warning: {r.warning})" if r.warning else "")
+            pt = STATIC_PT_OF.get(spec.codec)
+            if r.offered_pts is not None and pt is not None and pt not in r.offered_pts:
+                why += (f" — the offer it received carried payload types "
+                        f"{', '.join(map(str, r.offered_pts)) or 'none'}, not {spec.codec} "
+                        f"(PT {pt}) as the caller offered: the switch removed {spec.codec}")
+            return who, why
+        return None
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,
                 sent_wall: float) -> list[UdpPacket]:

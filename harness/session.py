@@ -41,7 +41,7 @@ from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore
-from harness.runner import CallRunner, error_result
+from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
 from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
@@ -54,7 +54,6 @@ from harness.verdict.run import RowOutcome, judge_run
 AGENT_PORTS_PER_LINE = 10
 PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
 RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
-PSTN_WORKER = "pstn"
 
 
 def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:

@@ -27,6 +27,12 @@ class SipMessage:
     call_id: str
     cseq: int
     branch: str
+    # what explains a refusal, and what was offered (RFC 3261 §20.43 Warning, RFC 3326
+    # Reason; the SDP's audio payload types, RFC 4566)
+    phrase: str = ""  # a response's reason phrase; a request's Request-URI
+    warning: str = ""
+    reason: str = ""
+    audio_pts: tuple[int, ...] | None = None  # None: no SDP body
 
     @property
     def is_request(self) -> bool:
@@ -65,8 +71,57 @@ def parse_sip(pkt: UdpPacket) -> SipMessage | None:
         method = cseq_method.strip()
     else:
         code, method = None, start[0]
+    phrase = (start[2] if len(start) > 2 else "") if code is not None else \
+        (start[1] if len(start) > 1 else "")
     return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code,
-                      headers.get("call-id", ""), cseq, branch)
+                      headers.get("call-id", ""), cseq, branch, phrase,
+                      headers.get("warning", ""),
+                      headers.get("reason", ""), _audio_pts(data[head_end + 4:]))
+
+
+def _audio_pts(body: bytes) -> tuple[int, ...] | None:
+    """The payload types of an SDP body's audio stream (RFC 4566 m=audio), None
+    without SDP."""
+    text = body.decode("utf-8", "replace")
+    if not text.startswith("v="):
+        return None
+    for line in text.splitlines():
+        if line.startswith("m=audio"):
+            fields = line.split()[3:]
+            return tuple(int(f) for f in fields if f.isdigit())
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A final error response one of the harness's far ends sent the switch for an
+    INVITE (whatever Call-ID the switch gave that leg): who, what, why, and the audio
+    payload types the switch had offered it."""
+
+    at: str  # the far end's SIP address (ip:port)
+    user: str  # the user of the refused INVITE's Request-URI
+    code: int
+    phrase: str
+    warning: str
+    offered_pts: tuple[int, ...] | None  # None: the INVITE had no SDP
+
+
+def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list[Refusal]:
+    """Final responses >= 300 (digest challenges aside) that an address in `far_ends`
+    sent for an INVITE it received at or after `since` (epoch s); one per INVITE."""
+    msgs = [m for m in (parse_sip(p) for p in packets) if m is not None and m.ts >= since]
+    invites = {(m.call_id, m.cseq, m.dst): m for m in msgs
+               if m.is_request and m.method == "INVITE" and m.dst in far_ends}
+    found: dict[tuple[str, int, str], Refusal] = {}
+    for m in msgs:
+        if m.code is None or m.code < 300 or m.code in (401, 407) or m.method != "INVITE":
+            continue
+        invite = invites.get((m.call_id, m.cseq, m.src))
+        if invite is not None and (m.call_id, m.cseq, m.src) not in found:
+            user = invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
+            found[(m.call_id, m.cseq, m.src)] = Refusal(m.src, user, m.code, m.phrase,
+                                                        m.warning, invite.audio_pts)
+    return list(found.values())
 
 
 def call_ladder(packets: list[UdpPacket], call_id: str) -> list[SipMessage]:

@@ -1,6 +1,7 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
 their own: long distance routed to the local trunk, *67 privacy ignored, call
-transfer (REFER) refused, and forwarding on busy not done."""
+transfer (REFER) refused, forwarding on busy not done, and G.711 A-law removed from
+the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,7 +23,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
     cfg = replace(cfg, numbers=replace(cfg.numbers, forwarding="site6/06>site6/07:unconditional"))
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
                   sut=replace(cfg.sut,
-                                      test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer"))
+                                      test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer,"
+                                                  "strip_pcma"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -110,3 +112,19 @@ def test_a_3way_bridge_that_does_not_pass_b_to_c_is_caught(agent_fault: HarnessS
     silent = [x for x in r.verdict.reasons if x.startswith("3-way: ")]
     assert len(silent) == 1 and silent[0].startswith(
         "3-way: B->C (site5/11 -> site7/03) not heard"), r.verdict.reasons
+
+
+def test_a_far_end_refusing_what_the_switch_sent_is_named_with_why(
+        faulty: HarnessSession) -> None:
+    """The switch removes PCMA from an A-law-only offer: the called line refuses the
+    INVITE it got. The reason names the line, its response and the codec the switch
+    removed — one finding, not "final_code" plus "none rang"."""
+    r = faulty.run_call(CallSpec("1.4", "on-net G.711 A-law", "site4/01", "site4/02",
+                                 codec="PCMA", **QUICK,
+                                 expect=Expect(mos_lqo_min=None, rings="site4/02")))
+    assert r.verdict.status is Status.FAIL
+    refused = [x for x in r.verdict.reasons if x.startswith("final_code: expected 200, got ")]
+    assert len(refused) == 1, r.verdict.reasons
+    assert ": site4/02 answered " in refused[0]
+    assert "not PCMA (PT 8) as the caller offered: the switch removed PCMA" in refused[0]
+    assert not any(x.startswith("routing:") for x in r.verdict.reasons), r.verdict.reasons
