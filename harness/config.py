@@ -45,7 +45,19 @@ class SutConfig:
     # the embedded switch (the plan's TLS row runs), off for an external one
     tls: bool | None = None
     tls_port: int = 0  # 0 = a free TCP port
+    # legitimate behaviours of a B2BUA-fronted carrier switch the embedded switch can
+    # take on (docs/b2bua-lab.md), comma-separated: topology_hiding (every far end sees
+    # another Call-ID), strip_private_headers (no X- header is relayed),
+    # e164_caller_id (calling numbers delivered as +1NPANXXXXXX); "b2bua": all three
+    behaviours: str = ""
 
+    @property
+    def behaviour_set(self) -> frozenset[str]:
+        names = {b.strip() for b in self.behaviours.split(",") if b.strip()}
+        return frozenset(SWITCH_BEHAVIOURS if "b2bua" in names else names)
+
+
+SWITCH_BEHAVIOURS = ("topology_hiding", "strip_private_headers", "e164_caller_id")
 
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
 DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
@@ -217,6 +229,14 @@ def _validate_sut(cfg: HarnessConfig) -> None:
     f, sut = cfg.source, cfg.sut
     if sut.kind not in ("embedded-kamailio", "external"):
         raise ConfigError(f, "sut.kind", sut.kind, "expected 'embedded-kamailio' or 'external'")
+    names = {b.strip() for b in sut.behaviours.split(",") if b.strip()}
+    unknown = sorted(names - {*SWITCH_BEHAVIOURS, "b2bua"})
+    if unknown:
+        raise ConfigError(f, "sut.behaviours", sut.behaviours, f"unknown behaviour(s) "
+                          f"{', '.join(unknown)} (known: {', '.join(SWITCH_BEHAVIOURS)}, b2bua)")
+    if names and sut.kind == "external":
+        raise ConfigError(f, "sut.behaviours", sut.behaviours, "the embedded switch's "
+                          "behaviours: an external switch behaves as it is configured")
     if sut.kind != "external":
         return
     if sut.tls:

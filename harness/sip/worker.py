@@ -342,7 +342,8 @@ class Worker:
         and records as `old` did, into a file of its own."""
         rec = old.record_wav
         new = Leg("b", play_wav=old.play_wav, agent_name=old.agent_name, request=request,
-                  record_wav=rec.with_name(f"{rec.stem}-replaced.wav") if rec else None)
+                  record_wav=rec.with_name(f"{rec.stem}-replaced.wav") if rec else None,
+                  attributed_by="replaces")  # the call it replaces is known (RFC 3891)
         exp.legs.append(new)
         return new
 

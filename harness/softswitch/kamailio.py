@@ -255,7 +255,8 @@ class EmbeddedKamailio:
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),
             load_target=self.load.target, load_sink_port=self.load_sink_port,
-            access=self.access_address)
+            access=self.access_address, behaviours=self.cfg.behaviour_set,
+            topoh_key=secrets.token_hex(12))
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path

@@ -1,0 +1,117 @@
+"""The beta plan through a switch that behaves like a B2BUA-fronted carrier switch,
+not like the harness's own template: every far end sees another Call-ID (Kamailio
+topoh), no X- header is relayed, calling numbers arrive as E.164 (`sut.behaviours:
+b2bua`). Rows of every section of the real plan (testplans/) must pass with the same
+checks, every far end attributed without the harness's header."""
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config
+from harness.model import CallResult, CallSpec, Expect, Status
+from harness.plugin import read_plan
+from harness.session import HarnessSession
+
+pytestmark = pytest.mark.integration
+PLANS = Path(__file__).resolve().parents[2] / "testplans"
+# a row or more of every section: on-net, off-net (early media), services (911),
+# incoming, completion, identity (*67, caller ID), forwarding, blind and attended
+# transfer, 3-way, TLS + SRTP
+ROWS = ("1.1", "1.4", "2.1", "2.3", "3.10", "4.1", "5.1", "5.5", "6.1", "6.3", "7.1", "7.4",
+        "7.6", "7.7", "7.8", "10.1")
+
+
+def rows() -> list[CallSpec]:
+    table = [r for path in sorted(PLANS.glob("plan_*.py")) for r in read_plan(path)
+             if isinstance(r, CallSpec)]
+    return [r for r in table if r.plan_id in ROWS]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CallResult]]:
+    cfg = load_config()
+    cfg = replace(cfg, sut=replace(cfg.sut, behaviours="b2bua"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("b2bua"))
+    session.start()
+    try:
+        specs = rows()
+        scheduler = session.schedule(specs)
+        yield {s.plan_id: scheduler.result(s.plan_id) for s in specs}
+    finally:
+        session.close()
+
+
+def test_every_section_passes_through_a_b2bua_like_switch(
+        results: dict[str, CallResult]) -> None:
+    assert sorted(results) == sorted(ROWS)
+    failed = {k: r.verdict.reasons for k, r in results.items()
+              if r.verdict.status is not Status.PASS}
+    assert failed == {}
+
+
+def test_far_ends_were_attributed_without_the_harness_header(
+        results: dict[str, CallResult]) -> None:
+    legs = [(k, leg) for k, r in results.items() for leg in r.far_ends]
+    assert len(legs) >= len(ROWS) - 1  # 5.5 rings the PSTN's intercept: a leg too
+    assert [k for k, leg in legs if leg.attributed_by == "header"] == []
+    # topology hiding: no far end saw the caller's Call-ID
+    same = [k for k, leg in legs if leg.call_id == results[k].call_id]
+    assert same == []
+
+
+@pytest.fixture(scope="module")
+def stripping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
+    """A switch that relays no X- header and delivers caller ID as E.164, where the
+    carrier promised 10-digit caller ID to its phones."""
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
+                  sut=replace(cfg.sut, behaviours="strip_private_headers,e164_caller_id"),
+                  numbers=replace(cfg.numbers, caller_id_form_onnet="national"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("stripping"))
+    session.start()
+    yield session
+    session.close()
+
+
+def test_e164_caller_id_fails_where_the_carrier_promised_ten_digits(
+        stripping: HarnessSession) -> None:
+    row = next(r for r in rows() if r.plan_id == "6.1")  # calling number delivery
+    r = stripping.run_call(row)
+    assert r.verdict.status is Status.FAIL
+    assert [x for x in r.verdict.reasons if x.startswith("caller_id")] == [
+        f"caller_id: far end shown '+1{row.expect.caller_id}' (e164), the carrier promises "
+        "national on the onnet interface (numbers.caller_id_form_onnet)"]
+
+
+def test_two_calls_one_far_end_cannot_tell_apart_are_errors_never_a_wrong_verdict(
+        stripping: HarnessSession) -> None:
+    """Two withheld callers ring one line at once, through a switch that strips the
+    harness's header: nothing tells the two INVITEs apart. (The plan's scheduler never
+    does this — the line is a party of both rows; here they are placed around it.)
+    Each call passes (its INVITE came while it alone could be meant) or is the
+    harness's own error naming the INVITE it could not attribute — never a fail."""
+    import threading
+
+    specs = [CallSpec(f"6.9{n}", "*67 privacy", caller, "*67site2/11", talk_s=3.0,
+                      expect=Expect(mos_lqo_min=None, rings="site2/11"))
+             for n, caller in ((1, "site1/05"), (2, "site3/05"))]
+    out: dict[str, CallResult] = {}
+
+    def place(spec: CallSpec) -> None:
+        out[spec.plan_id] = stripping.run_call(spec, retries_on_stall=0)
+    threads = [threading.Thread(target=place, args=(s,)) for s in specs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    statuses = {k: r.verdict.status for k, r in out.items()}
+    assert Status.FAIL not in statuses.values(), {k: r.verdict.reasons for k, r in out.items()}
+    errors = [r for r in out.values() if r.verdict.status is Status.ERROR]
+    assert errors, statuses
+    for r in errors:
+        assert "could not be attributed to a call: 2 calls in progress fit it equally " \
+               "(seat)" in r.verdict.reasons[0]
+        assert "at site2/11" in r.verdict.reasons[0]
