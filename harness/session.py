@@ -52,7 +52,11 @@ from harness.thresholds import ThresholdTable
 from harness.verdict.run import RowOutcome, judge_run
 
 AGENT_PORTS_PER_LINE = 10
-PSTN_AGENTS = 4  # the gateway and the PSTN subscribers of the simulated PSTN
+# the simulated PSTN's RTP ports in AGENT_PORTS_PER_LINE blocks: the gateway answers
+# up to 4 calls at once from RECEIVER_PORTS (with 10 its ports ran out of slack: pjsua
+# logged "RTP socket bind() ... Address already in use" and moved on, several times a
+# run), then one block per PSTN subscriber who calls in
+PSTN_AGENTS = 7
 RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
 
 
@@ -309,9 +313,12 @@ class HarnessSession:
                             clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
                  for i, seats in enumerate(groups)]
         pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
+        assert RECEIVER_PORTS + AGENT_PORTS_PER_LINE * len(self.plan.pstn_callers) <= \
+            AGENT_PORTS_PER_LINE * PSTN_AGENTS
         specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN, proxy,
-                                self.pstn.seats(pstn_rtp, AGENT_PORTS_PER_LINE),
-                                AGENT_PORTS_PER_LINE, (pstn_rtp, AGENT_PORTS_PER_LINE),
+                                self.pstn.seats(pstn_rtp + RECEIVER_PORTS - AGENT_PORTS_PER_LINE,
+                                                AGENT_PORTS_PER_LINE),
+                                AGENT_PORTS_PER_LINE, (pstn_rtp, RECEIVER_PORTS),
                                 sip_port=self.pstn.port, gateway=True,
                                 clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
         if self.access is not None:
