@@ -136,6 +136,9 @@ class CdrConfig:
 class CaptureConfig:
     enabled: bool = True
     interface: str = "lo"
+    # run directories kept under the reports folder: older ones are deleted when a run
+    # starts (their rows stay in results.db); 0 keeps every run
+    keep_runs: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,9 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     if not 1 <= cfg.agents.concurrent_calls <= 84:
         raise ConfigError(f, "agents.concurrent_calls", cfg.agents.concurrent_calls,
                           "must be 1..84")
+    if cfg.capture.keep_runs < 0:
+        raise ConfigError(f, "capture.keep_runs", cfg.capture.keep_runs,
+                          "must be >= 0 (0 keeps every run)")
     if cfg.guard.stall_threshold_s <= 0:
         raise ConfigError(f, "guard.stall_threshold_s", cfg.guard.stall_threshold_s,
                           "must be > 0")

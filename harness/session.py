@@ -40,7 +40,7 @@ from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
-from harness.report.results import ResultStore
+from harness.report.results import ResultStore, prune_runs
 from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
 from harness.sip.farm import AgentFarm
@@ -131,6 +131,7 @@ class HarnessSession:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
+        prune_runs(self.run_dir.parent, self.cfg.capture.keep_runs, self.run_id)
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         try:
             if self.cfg.agents.access_links and self.switch.serves_access_links:

@@ -124,6 +124,24 @@ def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list
     return list(found.values())
 
 
+def own_packets(packets: list[UdpPacket], call_ids: set[str],
+                media: set[str]) -> list[UdpPacket]:
+    """The packets of one call out of a time window shared with others: SIP of its
+    dialogs (`call_ids`, every leg's), and RTP/RTCP to or from its legs' media
+    addresses (`media`, "ip:port"; RTCP on the next port, RFC 3550 §11)."""
+    ends = media | {f"{a.rpartition(':')[0]}:{int(a.rpartition(':')[2]) + 1}"
+                    for a in media if a.rpartition(":")[2].isdigit()}
+    out = []
+    for p in packets:
+        if p.src_addr in ends or p.dst_addr in ends:
+            out.append(p)
+            continue
+        m = parse_sip(p)
+        if m is not None and m.call_id in call_ids:
+            out.append(p)
+    return out
+
+
 def call_ladder(packets: list[UdpPacket], call_id: str) -> list[SipMessage]:
     out = []
     for p in packets:

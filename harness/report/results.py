@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -43,6 +45,25 @@ def _quality(scores: tuple[QualityScore, ...], direction: str) -> dict[str, Any]
         "sources": {src: {k: v for k, v in asdict(q).items() if k not in ("direction", "source")}
                     for src, q in by_source.items()},
     }
+
+
+_RUN_DIR = re.compile(r"^\d{8}-\d{6}-\d+$")
+
+
+def prune_runs(reports: Path, keep: int, current: str = "") -> list[str]:
+    """Delete all but the newest `keep` run directories under `reports` (a name of the
+    run-id form holding a results.json; never `current`); their rows stay in
+    results.db. Returns the ids deleted. `keep` 0: nothing is deleted."""
+    if keep <= 0 or not reports.is_dir():
+        return []
+    runs = sorted((d for d in reports.iterdir() if d.is_dir() and not d.is_symlink() and
+                   _RUN_DIR.match(d.name) and (d / "results.json").is_file() and
+                   d.name != current), key=lambda d: d.name, reverse=True)
+    gone = []
+    for old in runs[max(0, keep - (1 if current else 0)):]:
+        shutil.rmtree(old, ignore_errors=True)
+        gone.append(old.name)
+    return gone
 
 
 def call_to_json(r: CallResult) -> dict[str, Any]:

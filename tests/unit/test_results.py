@@ -61,3 +61,17 @@ def test_rfc6076_aggregates_per_call_type_and_overall(tmp_path: Path) -> None:
     assert agg["overall"]["attempts"] == 2 and agg["overall"]["ser_pct"] == 100.0
     assert agg["overall"]["srd"]["p50_s"] == 0.003
     assert set(agg["by_call_type"]) == {"on-net cross-site"}
+
+
+def test_old_run_directories_are_pruned_never_the_current_one(tmp_path: Path) -> None:
+    from harness.report.results import prune_runs
+
+    names = [f"20261201-0000{i:02d}-1{i}" for i in range(5)]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text("{}")
+    (tmp_path / "notes").mkdir()  # not a run: left alone
+    assert prune_runs(tmp_path, 3, current=names[0]) == [names[2], names[1]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0], names[3],
+                                                                  names[4], "notes"])
+    assert prune_runs(tmp_path, 0) == []

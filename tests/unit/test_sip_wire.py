@@ -74,3 +74,23 @@ def test_the_report_ladder_is_drawn_from_the_capture(ladder: list) -> None:  # t
                                 m["method"] == "INVITE" and m["code"] is None else m
                                 for m in doc["messages"]]}
     assert wire_steps(same) is None
+
+
+def test_a_calls_own_packets_leave_other_calls_in_its_window_out() -> None:
+    """The slice written as a call's call.pcap: its dialogs' SIP (any leg's Call-ID,
+    as a B2BUA changes it) and RTP/RTCP of its legs' media addresses, nothing else."""
+    from harness.capture.pcap import UdpPacket
+    from harness.capture.sip import own_packets
+
+    def sip(call_id: str) -> UdpPacket:
+        return UdpPacket(1.0, "127.0.0.1", 5060, "127.0.0.1", 5070,
+                         f"BYE sip:x@h SIP/2.0\r\nCall-ID: {call_id}\r\nCSeq: 2 BYE\r\n"
+                         f"Content-Length: 0\r\n\r\n".encode())
+
+    def rtp(sport: int, dport: int) -> UdpPacket:
+        return UdpPacket(1.0, "127.0.0.1", sport, "127.0.0.1", dport, b"\x80\x00" + b"\0" * 170)
+
+    mine = [sip("a-leg"), sip("b-leg"), rtp(30000, 41000), rtp(41001, 30001)]
+    theirs = [sip("other"), rtp(30010, 41010)]
+    kept = own_packets(mine + theirs, {"a-leg", "b-leg"}, {"127.0.0.1:41000"})
+    assert kept == mine
