@@ -328,7 +328,11 @@ class CallRunner:
         if not packets or not caller_addr:
             return timing
         ladder = call_ladder(packets, out.a.call_id)
-        switch_addr = f"{self.s.switch.sip_host}:{self.s.switch.sip_port}"
+        switch = self.s.switch
+        # a caller behind an access link reaches the switch at its access address
+        behind = switch.access_address and not caller_addr.startswith(f"{switch.sip_host}:")
+        switch_addr = f"{switch.access_address if behind else switch.sip_host}:" \
+                      f"{switch.sip_port}"
         wire = wire_timing(ladder, caller_addr, switch_addr, spec.hangup_by == "caller")
         (call_dir / "ladder.json").write_text(json.dumps(
             {"caller": caller_addr, "switch": switch_addr,
