@@ -61,16 +61,22 @@ def test_g722_call_scores_wideband_at_the_ceiling(wideband: HarnessSession) -> N
             assert q.mos_lqo >= q.ceiling_mos_lqo - MARGIN, q
         else:  # only a host stall may invalidate a score
             assert any("host stalled" in x for x in q.reasons), q.reasons
+    # the session re-placed a stalled call twice: a harness that marks every score
+    # invalid must not pass
+    assert any(q.valid for q in r.quality), "no valid score in three attempts"
 
 
 def test_wire_decode_matches_the_agent_recording(wideband: HarnessSession) -> None:
     """The harness's G.722 decoder against PJSIP's: the receiving agent's recording
     (16 kHz bridge, fixed jitter buffer) is the same audio as the wire decoded."""
-    r = wideband.run_call(ROW)
+    for _ in range(3):  # a call the host did not stall in; none is a failure
+        r = wideband.run_call(ROW)
+        if r.stall is None or r.stall.clean:
+            break
+    else:
+        pytest.fail(f"host stalled in 3 calls (last: {r.stall.describe()}): not compared")
     call_dir = wideband.run_dir / Path(dict(r.artifacts)["call"]).parent
     packets, _ = read_udp(call_dir / "call.pcap")
-    if r.stall is not None and not r.stall.clean:
-        pytest.skip(f"host stalled: {r.stall.describe()}")
     for direction, wav in (("a_to_b", "recorded_a_to_b.wav"),
                            ("b_to_a", "recorded_b_to_a.wav")):
         recorded, rate = read_wav(call_dir / wav)

@@ -1,0 +1,42 @@
+"""The embedded switch's configuration as rendered: test faults and B2BUA behaviours
+appear only when asked for; by default the switch is the plain template."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config
+from harness.errors import ConfigError
+from harness.numberplan import NumberPlan
+from harness.softswitch.kamailio import EmbeddedKamailio
+
+
+def render(tmp_path: Path, **sut: str) -> str:
+    cfg = load_config()
+    switch = EmbeddedKamailio(replace(cfg.sut, **sut), tmp_path)
+    switch.dir.mkdir(parents=True, exist_ok=True)
+    path = switch._render("/modules", NumberPlan.from_config(cfg.numbers), 30999)
+    return path.read_text()
+
+
+def test_the_delay_header_slows_the_switch_only_under_its_fault(tmp_path: Path) -> None:
+    assert "X-Harness-Delay-Ms" not in render(tmp_path)
+    assert 'is_present_hf("X-Harness-Delay-Ms")' in render(tmp_path, test_faults="delay_header")
+
+
+def test_b2bua_behaviours_render_only_when_asked(tmp_path: Path) -> None:
+    plain = render(tmp_path)
+    for needle in ("topoh", 'remove_hf_re("^X-")', "route(E164_FROM)"):
+        assert needle not in plain
+    b2bua = render(tmp_path, behaviours="b2bua")
+    assert 'modparam("topoh", "mask_callid", 1)' in b2bua
+    assert 'remove_hf_re("^X-")' in b2bua
+    assert "route(E164_FROM)" in b2bua and "<sip:+1$fU@" in b2bua
+
+
+def test_an_unknown_behaviour_names_the_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "sut.yaml"
+    cfg.write_text("sut:\n  behaviours: topology_hiding, teleport\n")
+    with pytest.raises(ConfigError, match=r"sut.behaviours.*teleport"):
+        load_config(cfg)
