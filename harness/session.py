@@ -10,6 +10,7 @@ report is written on every exit path, with every call already measured.
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import hashlib
 import json
 import os
@@ -62,7 +63,8 @@ RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming 
 
 def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
     """What a signed report must pin down: the harness's commit (with "+dirty" for
-    uncommitted changes), and a hash of the plan rows and the thresholds judged by."""
+    uncommitted changes), a hash of the plan rows and the thresholds judged by, and
+    who ran it (user@host)."""
     repo = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
@@ -76,7 +78,8 @@ def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
     if git("status", "--porcelain", "--untracked-files=no"):
         commit += "+dirty"
     digest = hashlib.sha256(f"{plan_digest}\n{thresholds}".encode()).hexdigest()[:16]
-    return {"harness_commit": commit, "plan_hash": digest}
+    return {"harness_commit": commit, "plan_hash": digest,
+            "run_by": f"{getpass.getuser()}@{platform.node()}"}
 
 
 def new_run_id() -> str:
@@ -206,6 +209,8 @@ class HarnessSession:
                 self.store.verdict = judge_run(rows, done, tuple(billing),
                                                tuple(self.store.errors))
                 self.store.provenance = provenance(plan_digest, repr(self.thresholds))
+                self.store.provenance["switch_build"] = "; ".join(
+                    f"{k} {v}" for k, v in self.switch.versions().items())
             self.store.close(done)
 
     def _cdr_book(self) -> CdrBook:

@@ -222,7 +222,8 @@ class ResultStore:
         return out
 
     def document(self) -> dict[str, Any]:
-        verdict = self.verdict.as_dict() if self.verdict is not None else None
+        verdict = {**self.verdict.as_dict(), "provenance": self.provenance} \
+            if self.verdict is not None else None
         return {"schema": SCHEMA, "run_id": self.run_id, "started_wall": self.started_wall,
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "finished_at": self.finished_at, "verdict": verdict, **self.provenance,
@@ -260,8 +261,9 @@ class ResultStore:
         self._closed = True
         self.finished = finished
         self.finished_at = time.time()
-        if self.verdict is not None:
-            self.db.put_verdict(self.run_id, self.verdict.as_dict())
+        verdict = self.document()["verdict"]
+        if verdict is not None:
+            self.db.put_verdict(self.run_id, verdict)
         self.write()
         from harness.report.render import write_report
 
