@@ -5,8 +5,10 @@ call mostly waits on its agents; the measuring after it reads the capture and ha
 speech scored). A row waits while it would share a party with a call in progress
 (its calling line or PSTN subscriber, the line it dials, the lines that one forwards
 to) and while the simulated PSTN already carries 4 calls (its worker is one pjsua2
-process, which holds 4). A row under a network impairment profile runs alone: the
-impairment applies to every agent's media.
+process, which holds 4). A row under a network impairment profile crosses the access
+links, which carry one such row at a time while the other rows go on beside it on the
+loopback; without access links (an external switch) the impairment applies to every
+agent's media and its row runs alone.
 
 Among the rows that may start, the longest goes first: the 61 s billing call started
 last would set the run's length. `result(plan_id)` blocks until that row's call is
@@ -70,8 +72,12 @@ def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
 
 class PlanScheduler:
     def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
-                 plan: NumberPlan, concurrency: int) -> None:
+                 plan: NumberPlan, concurrency: int, links: bool = False) -> None:
+        """`links`: rows under a profile cross access links of their own (the profile
+        impairs those links only), so they run beside other rows, one at a time; without
+        them a profile impairs every agent's media and its row runs alone."""
         self.run_call = run_call
+        self.links = links
         self.concurrency = max(1, concurrency)
         self._queue = list(specs)
         self._parties = {s.plan_id: parties(s, plan) for s in specs}
@@ -80,6 +86,7 @@ class PlanScheduler:
         self._busy: set[str] = set()
         self._running: set[str] = set()
         self._exclusive = False
+        self._impaired = False  # a row under a profile is up (on the access links)
         self._results: dict[str, CallResult] = {}
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._feed, name="plan-scheduler", daemon=True)
@@ -119,8 +126,11 @@ class PlanScheduler:
     def _startable(self, spec: CallSpec) -> bool:
         if self._held or self._exclusive or len(self._running) >= self.concurrency:
             return False
-        if spec.profile:
-            return not self._running  # over the access links, impaired: alone
+        if spec.profile and self.links:  # the two access links carry one row at a time
+            if self._impaired:
+                return False
+        elif spec.profile:
+            return not self._running  # impaired on the loopback: alone
         if self._pstn_up + self._pstn[spec.plan_id] > PSTN_LEGS:
             return False
         return not (self._parties[spec.plan_id] & self._busy)
@@ -138,7 +148,8 @@ class PlanScheduler:
                 self._running.add(spec.plan_id)
                 self._busy |= self._parties[spec.plan_id]
                 self._pstn_up += self._pstn[spec.plan_id]
-                self._exclusive = bool(spec.profile)
+                self._exclusive = bool(spec.profile) and not self.links
+                self._impaired = self._impaired or bool(spec.profile)
                 threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
                                  daemon=True).start()
             for spec in self._queue if self._stopped else ():
@@ -157,4 +168,6 @@ class PlanScheduler:
             self._busy -= self._parties[spec.plan_id]
             self._pstn_up -= self._pstn[spec.plan_id]
             self._exclusive = False
+            if spec.profile:
+                self._impaired = False
             self._cond.notify_all()

@@ -558,4 +558,5 @@ class HarnessSession:
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
         """Place `specs` concurrently (see harness/schedule.py); read each row's result
         with `.result(plan_id)`."""
-        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls)
+        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
+                             links=self.access is not None)

@@ -113,3 +113,17 @@ def test_a_withheld_caller_makes_the_pstn_number_a_party() -> None:
     withheld = parties(CallSpec("6.2", "*67", "site1/02", "*675550190"), PLAN)
     assert withheld == {"site1/02", "pstn#+14135550190"}
     assert parties(CallSpec("2.1", "local", "site1/03", "4135550190"), PLAN) == {"site1/03"}
+
+
+def test_over_access_links_an_impaired_row_runs_beside_others_never_beside_another() -> None:
+    """With access links a profile impairs the row's own links: the other rows go on
+    beside it on the loopback; the two links carry one impaired row at a time."""
+    specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 6)]
+    specs[1:1] = [CallSpec("L1", "loss", "site7/01", "site7/02", profile="loss3"),
+                  CallSpec("L2", "delay", "site7/03", "site7/04", profile="delay150")]
+    run = Recorder(hold_s=0.1)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=4, links=True)
+    for s in specs:
+        sched.result(s.plan_id)
+    assert any(len(o) > 1 for o in run.overlaps if "L1" in o or "L2" in o)
+    assert not any({"L1", "L2"} <= o for o in run.overlaps)
