@@ -262,7 +262,9 @@ class HarnessSession:
                             clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
                  for i, seats in enumerate(groups)]
         pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
-        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN, proxy,
+        pstn_host, pstn_port = self.switch.pstn_entry  # a B2BUA may front the switch
+        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN,
+                                f"sip:{pstn_host}:{pstn_port};lr",
                                 self.pstn.seats(pstn_rtp, AGENT_PORTS_PER_LINE),
                                 AGENT_PORTS_PER_LINE, (pstn_rtp, AGENT_PORTS_PER_LINE),
                                 sip_port=self.pstn.port, gateway=True,
