@@ -321,3 +321,18 @@ def test_sippy_stops_with_the_switch(tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
         assert udp_port_free(leg.port)
+
+
+def test_topology_hiding_rewrites_replaces_both_ways(lab: Lab) -> None:
+    """Attended transfer survives Call-ID masking: a Replaces header naming the dialog by
+    the Call-ID its sender knows reaches the far end as the one the far end knows
+    (topoh masks a plain Call-ID and unmasks a masked one, RFC 3891 §3)."""
+    if _mode(lab) not in ("control", "topology_hiding"):
+        pytest.skip("Replaces: shown on the control and the topology-hiding switch")
+    a, b = lab.numbers()
+    first_id, first, _, _ = call(lab.addr, lab.caller, a, b, lab.callee)
+    seen_by_callee = first.get("call-id")
+    for named, expected in ((first_id, seen_by_callee), (seen_by_callee, first_id)):
+        _, got, _, _ = call(lab.addr, lab.caller, a, b, lab.callee,
+                            f"Replaces: {named};to-tag=t1;from-tag=f1\r\n")
+        assert got.get("replaces") == f"{expected};to-tag=t1;from-tag=f1"
