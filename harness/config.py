@@ -15,6 +15,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,43 @@ class SutConfig:
     # the embedded switch (the plan's TLS row runs), off for an external one
     tls: bool | None = None
     tls_port: int = 0  # 0 = a free TCP port
-    # legitimate behaviours of a B2BUA-fronted carrier switch the embedded switch can
-    # take on (docs/b2bua-lab.md), comma-separated: topology_hiding (every far end sees
-    # another Call-ID), strip_private_headers (no X- header is relayed),
-    # e164_caller_id (calling numbers delivered as +1NPANXXXXXX); "b2bua": all three
+    # behaviours of a B2BUA-fronted switch the embedded Kamailio can be rendered with
+    # (docs/b2bua-lab.md): comma-separated names of `Behaviour`, "b2bua" = all three
     behaviours: str = ""
+    # a third-party B2BUA between the embedded switch and the simulated PSTN gateway,
+    # both ways ("" | "sippy"; docs/b2bua-lab.md). It drops the R-URI's ;tgrp=, so it
+    # makes pstn_trunk_groups false (validate())
+    pstn_b2bua: str = ""
 
-    @property
-    def behaviour_set(self) -> frozenset[str]:
-        names = {b.strip() for b in self.behaviours.split(",") if b.strip()}
-        return frozenset(SWITCH_BEHAVIOURS if "b2bua" in names else names)
+    def behaviour_set(self) -> frozenset[Behaviour]:
+        """`behaviours` as a set (validated at load: unknown names never get here)."""
+        return parse_behaviours(self.behaviours, "<config>")
 
 
-SWITCH_BEHAVIOURS = ("topology_hiding", "strip_private_headers", "e164_caller_id")
+class Behaviour(StrEnum):
+    """Legitimate behaviours of a carrier switch fronted by a B2BUA (not faults)."""
+
+    TOPOLOGY_HIDING = "topology_hiding"  # the far end sees another Call-ID (Kamailio topoh)
+    STRIP_PRIVATE_HEADERS = "strip_private_headers"  # no X- header reaches the far end
+    E164_CALLER_ID = "e164_caller_id"  # From user and PAI as +1NPANXXXXXX
+
+
+ALL_BEHAVIOURS = "b2bua"  # shorthand: every Behaviour
+PSTN_B2BUAS = ("sippy",)  # sut.pstn_b2bua values besides ""
+
+
+def parse_behaviours(text: str, file: str) -> frozenset[Behaviour]:
+    """'topology_hiding, e164_caller_id' -> the set; 'b2bua' -> all; unknown -> ConfigError."""
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    if ALL_BEHAVIOURS in names:
+        names = (names - {ALL_BEHAVIOURS}) | {b.value for b in Behaviour}
+    known = {b.value for b in Behaviour}
+    unknown = sorted(names - known)
+    if unknown:
+        raise ConfigError(file, "sut.behaviours", text, f"unknown behaviour(s) {unknown} "
+                          f"(known: {sorted(known | {ALL_BEHAVIOURS})})")
+    return frozenset(Behaviour(n) for n in names)
+
 
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
 DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
@@ -232,16 +257,16 @@ def _validate_sut(cfg: HarnessConfig) -> None:
     f, sut = cfg.source, cfg.sut
     if sut.kind not in ("embedded-kamailio", "external"):
         raise ConfigError(f, "sut.kind", sut.kind, "expected 'embedded-kamailio' or 'external'")
-    names = {b.strip() for b in sut.behaviours.split(",") if b.strip()}
-    unknown = sorted(names - {*SWITCH_BEHAVIOURS, "b2bua"})
-    if unknown:
-        raise ConfigError(f, "sut.behaviours", sut.behaviours, f"unknown behaviour(s) "
-                          f"{', '.join(unknown)} (known: {', '.join(SWITCH_BEHAVIOURS)}, b2bua)")
-    if names and sut.kind == "external":
-        raise ConfigError(f, "sut.behaviours", sut.behaviours, "the embedded switch's "
-                          "behaviours: an external switch behaves as it is configured")
+    parse_behaviours(sut.behaviours, f)
+    if sut.pstn_b2bua not in ("", *PSTN_B2BUAS):
+        raise ConfigError(f, "sut.pstn_b2bua", sut.pstn_b2bua,
+                          f"expected '' or one of {list(PSTN_B2BUAS)}")
     if sut.kind != "external":
         return
+    for name in ("behaviours", "pstn_b2bua"):
+        if getattr(sut, name):
+            raise ConfigError(f, f"sut.{name}", getattr(sut, name), "the embedded switch's "
+                              "lab option (docs/b2bua-lab.md): not for an external switch")
     if sut.tls:
         raise ConfigError(f, "sut.tls", sut.tls, "TLS + SRTP calls are supported with the "
                           "embedded switch only (docs/tls-srtp.md)")
@@ -318,6 +343,10 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         cfg = dataclasses.replace(cfg, sut=dataclasses.replace(
             cfg.sut, tls=cfg.sut.kind != "external"))
     _validate_sut(cfg)
+    if cfg.sut.pstn_b2bua and cfg.sut.pstn_trunk_groups:
+        # the one place the trunk group is declared lost: a B2BUA before the gateway
+        # builds a new R-URI without ;tgrp= (docs/b2bua-lab.md)
+        cfg = dataclasses.replace(cfg, sut=dataclasses.replace(cfg.sut, pstn_trunk_groups=False))
     if cfg.media.clock_rate not in (8000, 16000):
         raise ConfigError(f, "media.clock_rate", cfg.media.clock_rate, "must be 8000 or 16000")
     if not 1 <= cfg.agents.lines_per_worker <= 4:

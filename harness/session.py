@@ -321,7 +321,9 @@ class HarnessSession:
         pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
         assert RECEIVER_PORTS + AGENT_PORTS_PER_LINE * len(self.plan.pstn_callers) <= \
             AGENT_PORTS_PER_LINE * PSTN_AGENTS
-        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN, proxy,
+        pstn_host, pstn_port = self.switch.pstn_entry  # a B2BUA may front the switch
+        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN,
+                                f"sip:{pstn_host}:{pstn_port};lr",
                                 self.pstn.seats(pstn_rtp + RECEIVER_PORTS - AGENT_PORTS_PER_LINE,
                                                 AGENT_PORTS_PER_LINE),
                                 AGENT_PORTS_PER_LINE, (pstn_rtp, RECEIVER_PORTS),

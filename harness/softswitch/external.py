@@ -39,6 +39,10 @@ class ExternalSwitch:
     def domain(self) -> str:
         return self.cfg.domain
 
+    @property
+    def pstn_entry(self) -> tuple[str, int]:
+        return (self.cfg.sip_host, self.cfg.sip_port)
+
     def start(self, plan: NumberPlan, pstn_port: int) -> None:
         """Preflight: reachable, CDRs readable (registrations: the session's)."""
         where = f"{self.cfg.sip_host}:{self.cfg.sip_port}"

@@ -21,6 +21,10 @@ class FakeSoftswitch:
     serves_access_links: bool = False
     access_address: str = ""
 
+    @property
+    def pstn_entry(self) -> tuple[str, int]:
+        return (self.sip_host, self.sip_port)
+
     def start(self, plan: NumberPlan, pstn_port: int) -> None:
         self.started = True
 

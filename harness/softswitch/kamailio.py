@@ -8,6 +8,10 @@ and Kamailio answers SIP OPTIONS. `stop()` kills both process groups.
 
 Background load (harness.load, docs/load.md): `load.caller` is provisioned as a
 subscriber and `load.target` routed to the harness's SIPp UAS on `load_sink_port`.
+
+The B2BUA lab (docs/b2bua-lab.md): `sut.behaviours` renders B2BUA-like behaviours
+into the config; `sut.pstn_b2bua = "sippy"` starts two Sippy B2BUAs (harness/softswitch/
+sippy.py) in the PSTN interconnect, one per direction, before Kamailio.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from harness.softswitch.process import (
     tcp_port_free,
     udp_port_free,
 )
+from harness.softswitch.sippy import SippyB2bua, sippy_version
 from harness.softswitch.tlsca import TestCa, make_test_ca
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
@@ -113,6 +118,9 @@ class EmbeddedKamailio:
         self.rtp_min = 0
         self.kamailio: ChildProcess | None = None
         self.rtpengine: ChildProcess | None = None
+        # sut.pstn_b2bua (docs/b2bua-lab.md): switch -> B2BUA -> gateway, and back
+        self.b2bua_out: SippyB2bua | None = None
+        self.b2bua_in: SippyB2bua | None = None
         self.acc_db = self.dir / "acc.db"
         self.auth_db = self.dir / "auth.db"
         self.tls_port = cfg.tls_port  # sut.tls: Kamailio's TLS listener (docs/tls-srtp.md)
@@ -139,7 +147,8 @@ class EmbeddedKamailio:
 
     def capture_filter(self) -> str:
         lo, hi = self.rtp_min, self.rtp_min + RTP_RANGE - 1
-        bpf = f"udp and host 127.0.0.1 and (port {self._sip_port} or portrange {lo}-{hi})"
+        ports = " or ".join(f"port {p}" for p in (self._sip_port, *self._b2bua_ports()))
+        bpf = f"udp and host 127.0.0.1 and ({ports} or portrange {lo}-{hi})"
         if self.test_ca is not None:  # the TLS handshakes (evidence of the version)
             bpf = f"({bpf}) or (tcp and host 127.0.0.1 and port {self.tls_port})"
         return bpf
@@ -151,8 +160,13 @@ class EmbeddedKamailio:
                            self.test_ca.agent.cert, self.test_ca.agent.key)
 
     def versions(self) -> dict[str, str]:
-        return {"kamailio": _version([_require("kamailio", "kamailio"), "-v"]),
-                "rtpengine": _version([_require("rtpengine", "rtpengine-daemon"), "--version"])}
+        out = {"kamailio": _version([_require("kamailio", "kamailio"), "-v"]),
+               "rtpengine": _version([_require("rtpengine", "rtpengine-daemon"), "--version"])}
+        if self.cfg.pstn_b2bua:
+            out["pstn_b2bua"] = sippy_version()
+        if self.cfg.behaviours:
+            out["behaviours"] = ",".join(sorted(self.cfg.behaviour_set()))
+        return out
 
     def alive(self) -> bool:
         return not self.failure()
@@ -162,6 +176,9 @@ class EmbeddedKamailio:
         for child in (self.kamailio, self.rtpengine):
             if child is not None and not child.running():
                 return f"{child.name} exited"
+        for b2bua in (self.b2bua_out, self.b2bua_in):
+            if b2bua is not None and not b2bua.running():
+                return f"{b2bua.child.name} exited"
         return ""
 
     def start(self, plan: NumberPlan, pstn_port: int) -> None:
@@ -177,10 +194,16 @@ class EmbeddedKamailio:
         self._provision(plan.lines)
         if self.cfg.tls:
             self._prepare_tls(module_path)
+        if self.cfg.pstn_b2bua:  # ports chosen here, before the config names them
+            self.b2bua_out = SippyB2bua("pstn-out", pstn_port, self.dir)
+            self.b2bua_in = SippyB2bua("pstn-in", self._sip_port, self.dir)
         cfg_path = self._render(module_path, plan, pstn_port)
         self._check_config(kam, cfg_path)
         try:
             self._start_rtpengine(rtpe)
+            for b2bua in (self.b2bua_out, self.b2bua_in):
+                if b2bua is not None:
+                    b2bua.start()
             self._start_kamailio(kam, cfg_path)
         except BaseException:
             self.stop()
@@ -190,8 +213,22 @@ class EmbeddedKamailio:
         for child in (self.kamailio, self.rtpengine):
             if child is not None:
                 child.stop()
+        for b2bua in (self.b2bua_out, self.b2bua_in):
+            if b2bua is not None:
+                b2bua.stop()
+
+    @property
+    def pstn_entry(self) -> tuple[str, int]:
+        """Where the simulated PSTN gateway sends incoming DID calls: the switch, or
+        with sut.pstn_b2bua the B2BUA in front of it (docs/b2bua-lab.md)."""
+        if self.b2bua_in is not None:
+            return ("127.0.0.1", self.b2bua_in.port)
+        return (self.sip_host, self._sip_port)
 
     # -- internals -----------------------------------------------------------------
+    def _b2bua_ports(self) -> tuple[int, ...]:
+        return tuple(b.port for b in (self.b2bua_out, self.b2bua_in) if b is not None)
+
     def _choose_ports(self) -> None:
         if self._sip_port:
             if not udp_port_free(self._sip_port):
@@ -256,8 +293,10 @@ class EmbeddedKamailio:
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),
             load_target=self.load.target, load_sink_port=self.load_sink_port,
-            access=self.access_address, behaviours=self.cfg.behaviour_set,
-            topoh_key=secrets.token_hex(12))
+            access=self.access_address, behaviours=self.cfg.behaviour_set(),
+            topoh_key=secrets.token_hex(12),
+            b2bua_out_port=self.b2bua_out.port if self.b2bua_out else 0,
+            b2bua_in_port=self.b2bua_in.port if self.b2bua_in else 0)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
