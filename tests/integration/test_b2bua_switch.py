@@ -25,9 +25,7 @@ ROWS = ("1.1", "1.4", "2.1", "2.3", "3.10", "4.1", "5.1", "5.5", "6.1", "6.3", "
 
 
 def rows() -> list[CallSpec]:
-    table = [r for path in sorted(PLANS.glob("plan_*.py")) for r in read_plan(path)
-             if isinstance(r, CallSpec)]
-    return [r for r in table if r.plan_id in ROWS]
+    return rows_of(ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +113,46 @@ def test_two_calls_one_far_end_cannot_tell_apart_are_errors_never_a_wrong_verdic
         assert "could not be attributed to a call: 2 calls in progress fit it equally " \
                "(seat)" in r.verdict.reasons[0]
         assert "at site2/11" in r.verdict.reasons[0]
+
+
+SIPPY_ROWS = ("2.1", "2.3", "3.10", "4.1", "5.5", "6.2", "6.4")
+
+
+@pytest.fixture(scope="module")
+def via_sippy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CallResult]]:
+    """The off-net rows through a real third-party B2BUA (Sippy, both directions)
+    between the B2BUA-like switch and the simulated PSTN: new Call-IDs on every PSTN
+    leg, no trunk group, no PAI, no Geolocation (the PSAP finds the caller by the
+    callback number in its ALI table)."""
+    cfg = load_config()
+    cfg = replace(cfg, sut=replace(cfg.sut, behaviours="b2bua", pstn_b2bua="sippy",
+                                   pstn_trunk_groups=False),
+                  numbers=replace(cfg.numbers, emergency_location="either"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("sippy"))
+    session.start()
+    try:
+        specs = rows_of(SIPPY_ROWS)
+        scheduler = session.schedule(specs)
+        yield {s.plan_id: scheduler.result(s.plan_id) for s in specs}
+    finally:
+        session.close()
+
+
+def rows_of(ids: tuple[str, ...]) -> list[CallSpec]:
+    table = [r for path in sorted(PLANS.glob("plan_*.py")) for r in read_plan(path)
+             if isinstance(r, CallSpec)]
+    return [r for r in table if r.plan_id in ids]
+
+
+def test_off_net_rows_pass_through_a_third_party_b2bua(
+        via_sippy: dict[str, CallResult]) -> None:
+    failed = {k: r.verdict.reasons for k, r in via_sippy.items()
+              if r.verdict.status is not Status.PASS}
+    assert failed == {}
+    pstn = [leg for r in via_sippy.values() for leg in r.far_ends
+            if leg.seat.startswith("pstn:")]
+    assert len(pstn) >= len(SIPPY_ROWS) - 1  # 4.1 rings a line, the others the PSTN
+    assert all(leg.call_id.endswith("-b2b_1") for leg in pstn), pstn  # Sippy's own
+    assert all(leg.attributed_by in ("number+seat", "seat") for leg in pstn)
+    assert via_sippy["2.3"].early_media is not None and \
+        via_sippy["2.3"].early_media.ringback_s >= 0.5  # early media crossed Sippy
