@@ -287,13 +287,15 @@ def _progress(r: CallResult) -> str:
         scores = [q.mos_lqo for q in r.quality if q.direction == direction and q.valid
                   and q.mos_lqo is not None]
         return f"{min(scores):.2f}" if scores else "-"
+    # both directions of whoever talked (a transferred call: the caller and the target)
+    directions = list(dict.fromkeys(q.direction for q in r.quality))[:2] or ["a_to_b", "b_to_a"]
     pdd = "-" if r.timing.srd_s is None else f"{r.timing.srd_s * 1000:.1f} ms"
     cdr = "-" if r.cdr is None else ("ok" if r.cdr.matched and not r.cdr.mismatches
                                      else "MISMATCH" if r.cdr.matched else "MISSING")
     flag = " (invalid: host stalled)" if r.verdict.invalid_measurement else ""
     return (f"  {r.spec.plan_id:>5} {r.spec.call_type:<34.34} "
             f"{r.verdict.status.value.upper():<5} SIP {r.final_code or '-':<4} "
-            f"PDD {pdd:<9} MOS {mos('a_to_b')}/{mos('b_to_a')} CDR {cdr}{flag}")
+            f"PDD {pdd:<9} MOS {'/'.join(mos(d) for d in directions)} CDR {cdr}{flag}")
 
 
 class BetaCallFailed(Exception):

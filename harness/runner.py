@@ -156,8 +156,11 @@ class CallRunner:
 
     @staticmethod
     def has_third_party(spec: CallSpec) -> bool:
-        return bool(spec.conference_with) or (bool(spec.transfer_to) and
-                                              spec.transfer_kind == "attended")
+        """A 3-way call's third party talks with a voice of its own (each party must be
+        told apart in every other's audio). A transfer target talks with the called
+        party's voice: it is scored by PESQ, and the third voice's G.711 ceiling is
+        3.38 (flite slt), too low for a floor any clean call meets."""
+        return bool(spec.conference_with)
 
     def third_ref(self, spec: CallSpec) -> reference.Reference:
         return reference.third_for(spec.codec, self.s.run_dir / "reference")
@@ -179,9 +182,10 @@ class CallRunner:
         audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
         refs = s.refs_for(spec.codec)
         talk_s = spec.talk_s
-        if audio:
-            talk_s = max(talk_s, max(r.duration_s for r in refs.values())
-                         + s.cfg.media.tail_pad_s)
+        if audio:  # every voice of the call is heard to its end
+            voices = [*refs.values(), *([self.third_ref(spec)] if self.has_third_party(spec)
+                                        else [])]
+            talk_s = max(talk_s, max(r.duration_s for r in voices) + s.cfg.media.tail_pad_s)
         three_way = self.uri(self.conference_route(spec))
         if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
             talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
@@ -350,11 +354,9 @@ class CallRunner:
             return (), {}
         scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
-        legs: dict[str, tuple[LegOutcome, str]] = {"a_to_b": (out.b, "a"),
-                                                  "b_to_a": (out.a, "b")}
-        for direction, (receiver, ref_key) in legs.items():
+        for direction, (receiver, ref, since) in self.talking(spec, out).items():
             local = receiver.stats.local_rtp if receiver.stats else ""
-            rtp = rtp_toward(packets, local, media_since(out)) if local else []
+            rtp = rtp_toward(packets, local, since) if local else []
             if spec.expect.mos_lqo_min is None:
                 streams[f"wire_{direction}"] = stream_stats(rtp)
                 continue
@@ -363,7 +365,7 @@ class CallRunner:
                 receiver.stats.media_profile == "RTP/SAVP"
             wire_rtp = [] if encrypted else rtp  # SRTP: the wire is not decodable
             agent_q, wire_q, st = assess(DirectionInput(
-                direction, self.s.refs_for(spec.codec)[ref_key], spec.codec, negotiated,
+                direction, ref, spec.codec, negotiated,
                 receiver.record_wav,
                 receiver.record_span_s, wire_rtp,
                 call_dir / f"wire_{direction}.wav" if self.s.capture and wire_rtp else None),
@@ -375,6 +377,21 @@ class CallRunner:
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
         return tuple(scores), streams
+
+    def talking(self, spec: CallSpec, out: CallOutcome,
+                ) -> dict[str, tuple[LegOutcome, reference.Reference, float]]:
+        """Who hears whom on an answered call, per direction: (the receiving leg, the
+        talker's reference, wall time its media can start). After a transfer the caller
+        talks to the target (with B's voice), on the call the REFER made; before it,
+        too briefly to score."""
+        refs = self.s.refs_for(spec.codec)
+        a2, c = out.transfer, out.transfer_far
+        if spec.transfer_to and a2 is not None and c is not None and c.answered:
+            since = a2.events[0].t_wall - 0.05 if a2.events else media_since(out)
+            return {"a_to_c": (c, refs["a"], since), "c_to_a": (a2, refs["b"], since)}
+        assert out.b is not None
+        return {"a_to_b": (out.b, refs["a"], media_since(out)),
+                "b_to_a": (out.a, refs["b"], media_since(out))}
 
     def secure_checks(self, spec: CallSpec, out: CallOutcome,
                       packets: list[UdpPacket]) -> list[str]:

@@ -91,7 +91,9 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "error": r.error,
         "timing": {**asdict(r.timing),
                    **{f"{k}_diff_ms": r.timing.diff_ms(k) for k in ("srd_s", "setup_s", "sdd_s")}},
-        "quality": {d: _quality(r.quality, d) for d in ("a_to_b", "b_to_a")},
+        "quality": {d: _quality(r.quality, d) for d in
+                    ("a_to_b", "b_to_a", *sorted({q.direction for q in r.quality}
+                                                 - {"a_to_b", "b_to_a"}))},
         "cdr": cdr if cdr is not None else {"matched": False, "mismatches": [],
                                             "rows_found": 0, "record": None},
         "host": asdict(r.stall) if r.stall else None,
