@@ -245,7 +245,7 @@ class CallRunner:
         cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall)
         early = early_media(out.a, packets)
-        extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early)
+        extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early, route)
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
@@ -289,7 +289,7 @@ class CallRunner:
         if not packets or not caller_addr:
             return timing
         ladder = call_ladder(packets, out.a.call_id)
-        switch_addr = f"{self.s.switch.sip_host}:{self.s.switch.sip_port}"
+        switch_addr = self.s.first_hop(spec.caller)
         wire = wire_timing(ladder, caller_addr, switch_addr, spec.hangup_by == "caller")
         (call_dir / "ladder.json").write_text(json.dumps(
             {"caller": caller_addr, "switch": switch_addr,

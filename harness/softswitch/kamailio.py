@@ -99,8 +99,12 @@ class EmbeddedKamailio:
     name = "embedded-kamailio"
     serves_access_links = True
 
-    def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None) -> None:
+    def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None,
+                 carrier: bool = False) -> None:
         self.cfg = cfg
+        # pstn.mode carrier: off-net calls go to another carrier's trunk at the PSTN
+        # port, without trunk groups (docs/other-carrier.md)
+        self.carrier = carrier
         # background load (docs/load.md): load.caller is provisioned, load.target routed
         # to the harness's SIPp UAS ("load sink") on load_sink_port
         self.load = load or LoadConfig()
@@ -255,12 +259,13 @@ class EmbeddedKamailio:
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),
             load_target=self.load.target, load_sink_port=self.load_sink_port,
-            access=self.access_address)
+            access=self.access_address, carrier=self.carrier)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
 
-    def _check_config(self, kam: str, cfg_path: Path) -> None:
+    @staticmethod
+    def _check_config(kam: str, cfg_path: Path) -> None:
         out = subprocess.run([kam, "-c", "-f", str(cfg_path)], capture_output=True, text=True,
                              timeout=60, check=False)
         if out.returncode != 0:
