@@ -16,6 +16,7 @@ from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
 from harness.model import CallSpec, CallTiming, CdrCheck, EarlyMedia, QualityScore
 from harness.numbers import ANONYMOUS, canonical, form, user_part
+from harness.pstn.directory import Route, expected_did
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
 
@@ -32,6 +33,9 @@ class Promises:
     caller_id_pstn: str = "any"
     emergency_location: str = "geolocation"  # geolocation | callback | either
     ali: Mapping[str, int] = field(default_factory=dict)  # canonical number -> site
+    # the PSTN far end is DIDs at another carrier (pstn.mode: carrier): "pstn:<trunk>"
+    # is judged by which DID rang (docs/other-carrier.md)
+    pstn_dids: bool = False
 
     @property
     def caller_id_forms(self) -> tuple[str, str]:
@@ -105,6 +109,16 @@ def caller_id_checks(far: LegOutcome, want: str, caller_number: str,
     return []
 
 
+def did_checks(rang: str, want: str, did: str) -> list[str]:
+    """Across another carrier (pstn.mode: carrier) a PSTN row's routing is which of the
+    far end's DIDs rang (`rang`: "pstn:<DID>" or a line's seat): `did`, the number
+    dialled; `want` (the plan's "pstn:<trunk>") is named for the reader."""
+    if rang.startswith("pstn:") and canonical(rang[5:]) == canonical(did):
+        return []
+    shown = f"DID {rang[5:]}" if rang.startswith("pstn:") else rang
+    return [f"routing: {shown} rang at the other carrier, expected DID {did} ({want})"]
+
+
 def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
     """The caller heard `want` before the final response: audible ringing ("ringback",
     at least 0.5 s of 440 + 480 Hz) or an intercept's SIT ("sit"), in the RTP that
@@ -124,16 +138,22 @@ def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
                      promises: Promises = Promises(),
-                     early: EarlyMedia | None = None, refused_by: str = "") -> list[str]:
+                     early: EarlyMedia | None = None, refused_by: str = "",
+                     route: Route | None = None) -> list[str]:
     """`promises.trunk_groups`: the switch names the PSTN trunk group of each class
-    (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only.
-    The caller ID and a 911 call's location are judged as `promises` say."""
+    (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only;
+    across another carrier (`promises.pstn_dids`) by which DID rang: the one `route`
+    dialled. The caller ID and a 911 call's location are judged as `promises` say."""
     fails: list[str] = []
     exp = spec.expect
     # a far end that refused what the switch sent it (runner.refused) did ring
     rang = out.b.agent_name if out.b is not None else (refused_by or "none")
     want = exp.rings
-    if want is not None and not promises.trunk_groups and want.startswith("pstn:") \
+    if want is not None and promises.pstn_dids and want.startswith("pstn:") \
+            and route is not None:
+        fails.extend(did_checks(rang, want, expected_did(route)))
+        want = None  # judged
+    elif want is not None and not promises.trunk_groups and want.startswith("pstn:") \
             and rang.startswith("pstn:"):
         want = rang = "pstn"
     if want is not None and rang != want:

@@ -182,6 +182,26 @@ class LoadConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PstnConfig:
+    """Where the PSTN far end of an off-net call is (docs/other-carrier.md).
+
+    "gateway": the simulated PSTN gateway, at a port the switch routes to by trunk
+    group. "carrier": the simulated PSTN's numbers are DIDs the harness owns at
+    another SIP network (registered with digest auth, reached by dialling them through
+    the switch under test); `embedded` starts the lab's own other carrier."""
+
+    mode: str = "gateway"  # gateway | carrier
+    embedded: bool = True  # carrier: the harness starts the lab's other carrier
+    carrier_host: str = "127.0.0.1"  # carrier: its SIP address (the DIDs' outbound proxy)
+    carrier_port: int = 0  # 0 = a free port (embedded only)
+    carrier_domain: str = "carrier.test"  # the DIDs' domain (digest realm)
+    did_password: str = ""  # digest password of every DID; "" = random per run (embedded)
+    # faults the embedded other carrier is rendered with, for the harness's own tests:
+    # "deliver_ld_to_local" (calls to the LD DIDs ring the local DID 4135550190)
+    test_faults: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HarnessConfig:
     sut: SutConfig = field(default_factory=SutConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
@@ -191,6 +211,7 @@ class HarnessConfig:
     cdr: CdrConfig = field(default_factory=CdrConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
+    pstn: PstnConfig = field(default_factory=PstnConfig)
     # per call class / codec, over the defaults of harness/thresholds.py, e.g.
     # "international: srd_s <= 6.0; G711: mos_lqo >= 4.1, loss_pct < 0.5"
     thresholds: str = ""
@@ -277,11 +298,7 @@ def _validate_sut(cfg: HarnessConfig) -> None:
     if not sut.cdr_uri:
         raise ConfigError(f, "sut.cdr_uri", sut.cdr_uri, "an external switch needs the URI "
                           "of its CDRs (e.g. sqlite:////var/lib/kamailio/acc.db)")
-    try:
-        loopback = ipaddress.ip_address(sut.sip_host).is_loopback
-    except ValueError:
-        loopback = sut.sip_host == "localhost"
-    if not loopback and not sut.allow_remote:
+    if not _loopback(sut.sip_host) and not sut.allow_remote:
         raise ConfigError(f, "sut.sip_host", sut.sip_host, "not a loopback address: set "
                           "sut.allow_remote: true to call a switch on another host")
 
@@ -366,7 +383,7 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         if port and not 1024 <= port <= 65000:
             raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
     _validate_load(cfg)
-    return cfg
+    return _validate_pstn(cfg)
 
 
 def _validate_load(cfg: HarnessConfig) -> None:
@@ -394,6 +411,54 @@ def _validate_load(cfg: HarnessConfig) -> None:
         raise ConfigError(f, "load.sink_port", ld.sink_port, "must be 0 (auto) or 1024..65000")
     # what only a run with load needs of an external switch (password, sink port) is
     # checked when the load starts (harness.load.sipp.LoadTarget.resolve)
+
+
+CARRIER_FAULTS = frozenset({"deliver_ld_to_local"})
+
+
+def _validate_pstn(cfg: HarnessConfig) -> HarnessConfig:
+    """The pstn section. In carrier mode no trunk group crosses the carrier boundary:
+    `sut.pstn_trunk_groups` is off (routing is judged by which DID rang)."""
+    f, p = cfg.source, cfg.pstn
+    if p.mode not in ("gateway", "carrier"):
+        raise ConfigError(f, "pstn.mode", p.mode, "expected 'gateway' or 'carrier'")
+    if p.mode == "gateway":
+        return cfg
+    if p.carrier_port and not 1024 <= p.carrier_port <= 65000:
+        raise ConfigError(f, "pstn.carrier_port", p.carrier_port,
+                          "must be 0 (auto, embedded only) or 1024..65000")
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", p.carrier_domain):
+        raise ConfigError(f, "pstn.carrier_domain", p.carrier_domain, "expected a domain name")
+    unknown = {x.strip() for x in p.test_faults.split(",") if x.strip()} - CARRIER_FAULTS
+    if unknown:
+        raise ConfigError(f, "pstn.test_faults", p.test_faults,
+                          f"unknown fault(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(CARRIER_FAULTS))})")
+    if not p.embedded:
+        if p.test_faults:
+            raise ConfigError(f, "pstn.test_faults", p.test_faults,
+                              "faults are rendered into the embedded other carrier only")
+        for name in ("carrier_port", "did_password"):
+            if not getattr(p, name):
+                raise ConfigError(f, f"pstn.{name}", getattr(p, name),
+                                  "a carrier the harness does not run needs it set")
+        if not _loopback(p.carrier_host) and not cfg.sut.allow_remote:
+            raise ConfigError(f, "pstn.carrier_host", p.carrier_host, "not a loopback "
+                              "address: set sut.allow_remote: true to use another host")
+    elif not _loopback(p.carrier_host):
+        raise ConfigError(f, "pstn.carrier_host", p.carrier_host,
+                          "the embedded other carrier runs on a loopback address")
+    if cfg.sut.kind != "external" and p.carrier_host != "127.0.0.1":
+        raise ConfigError(f, "pstn.carrier_host", p.carrier_host, "the embedded switch "
+                          "reaches the other carrier's trunk on 127.0.0.1")
+    return dataclasses.replace(cfg, sut=dataclasses.replace(cfg.sut, pstn_trunk_groups=False))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def parse_tariff(text: str, file: str = "<defaults>") -> dict[str, str]:

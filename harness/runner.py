@@ -254,7 +254,7 @@ class CallRunner:
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall,
                          refused[1] if refused else "")
         extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
-                                 refused[0] if refused else "")
+                                 refused[0] if refused else "", route)
         extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
                                   streams)
         extra += self.secure_checks(spec, out, packets)
@@ -333,10 +333,10 @@ class CallRunner:
             return timing
         ladder = call_ladder(packets, out.a.call_id)
         switch = self.s.switch
-        # a caller behind an access link reaches the switch at its access address
-        behind = switch.access_address and not caller_addr.startswith(f"{switch.sip_host}:")
-        switch_addr = f"{switch.access_address if behind else switch.sip_host}:" \
-                      f"{switch.sip_port}"
+        switch_addr = self.s.first_hop(spec.caller)
+        if switch.access_address and not caller_addr.startswith(f"{switch.sip_host}:"):
+            # a caller behind an access link reaches the switch at its access address
+            switch_addr = f"{switch.access_address}:{switch.sip_port}"
         wire = wire_timing(ladder, caller_addr, switch_addr, spec.hangup_by == "caller")
         (call_dir / "ladder.json").write_text(json.dumps(
             {"caller": caller_addr, "switch": switch_addr,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import busyhour
 from harness.access import AccessLinks, Crossing
@@ -40,6 +40,8 @@ from harness.guard import StallGuard
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
 from harness.numberplan import NumberPlan
+from harness.pstn.carrier import CarrierAccess, register_dids
+from harness.pstn.directory import carrier_dids
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore, prune_runs
 from harness.runner import PSTN_WORKER, CallRunner, error_result
@@ -51,6 +53,9 @@ from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
 from harness.thresholds import ThresholdTable
 from harness.verdict.run import RowOutcome, judge_run
+
+if TYPE_CHECKING:
+    from harness.softswitch.carrier import OtherCarrier
 
 AGENT_PORTS_PER_LINE = 10
 # the simulated PSTN's RTP ports in AGENT_PORTS_PER_LINE blocks: the gateway answers
@@ -97,7 +102,8 @@ class HarnessSession:
         n = cfg.numbers
         # what the carrier promises its switch delivers, which the checks hold it to
         self.promises = Promises(cfg.sut.pstn_trunk_groups, n.caller_id_form_onnet,
-                                 n.caller_id_form_pstn, n.emergency_location, self.plan.ali())
+                                 n.caller_id_form_pstn, n.emergency_location, self.plan.ali(),
+                                 pstn_dids=cfg.pstn.mode == "carrier")
         if switch is None and cfg.sut.kind == "external":
             from harness.softswitch.external import ExternalSwitch
 
@@ -105,8 +111,16 @@ class HarnessSession:
         elif switch is None:
             from harness.softswitch.kamailio import EmbeddedKamailio
 
-            switch = EmbeddedKamailio(cfg.sut, self.run_dir, cfg.load)
+            switch = EmbeddedKamailio(cfg.sut, self.run_dir, cfg.load,
+                                      carrier=cfg.pstn.mode == "carrier")
         self.switch: Softswitch = switch
+        # pstn.mode carrier: the PSTN's numbers are DIDs at another network; `embedded`:
+        # the lab's own other carrier, started and stopped with the switch
+        self.carrier: OtherCarrier | None = None
+        if cfg.pstn.mode == "carrier" and cfg.pstn.embedded:
+            from harness.softswitch.carrier import OtherCarrier
+
+            self.carrier = OtherCarrier(cfg.pstn, self.run_dir)
         self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s)
         self.capture: Capture | Captures | None = None
         self.farm: AgentFarm | None = None
@@ -140,12 +154,15 @@ class HarnessSession:
             if self.cfg.agents.access_links and self.switch.serves_access_links:
                 self.access = AccessLinks.create()
                 self.switch.access_address = self.access.core
-            self.switch.start(self.plan, self.pstn.reserve_port(self.cfg.sut.pstn_port))
+            self._start_switch()
             self.agent_rtp_base = self._free_agent_ports()
             if self.cfg.capture.enabled:
                 hi = self.agent_rtp_span()[1]
                 bpf = (f"({self.switch.capture_filter()}) or (udp and host 127.0.0.1 and "
                        f"portrange {self.agent_rtp_base}-{hi})")
+                if self.cfg.pstn.mode == "carrier":
+                    access = self.carrier_access()
+                    bpf += f" or (udp and host {access.host} and port {access.port})"
                 main = Capture(self.run_dir / "capture.pcap", self.cfg.capture.interface, bpf)
                 self.capture = main if self.access is None else \
                     Captures(main, self.access.captures(self.run_dir))
@@ -160,9 +177,40 @@ class HarnessSession:
         self.store.write()
         self.started = True
 
+    def _start_switch(self) -> None:
+        """The switch under test, its off-net calls to the simulated PSTN gateway's
+        port; in carrier mode to the other carrier's trunk instead, the lab's own
+        carrier started after the switch (its trunk trusts the switch's port)."""
+        pstn_port = self.pstn.reserve_port(self.cfg.sut.pstn_port)
+        if self.cfg.pstn.mode != "carrier":
+            self.switch.start(self.plan, pstn_port)
+            return
+        trunk = self.carrier.reserve_port() if self.carrier else self.cfg.pstn.carrier_port
+        self.switch.start(self.plan, trunk)
+        if self.carrier is not None:
+            self.carrier.start(self.plan, self.switch.sip_host, self.switch.sip_port)
+
+    def carrier_access(self) -> CarrierAccess:
+        """Where the DIDs live in carrier mode: the lab's carrier, or the configured one."""
+        p = self.cfg.pstn
+        if self.carrier is not None:
+            return CarrierAccess(self.carrier.host, self.carrier.port, self.carrier.domain,
+                                 self.carrier.password)
+        return CarrierAccess(p.carrier_host, p.carrier_port, p.carrier_domain, p.did_password)
+
+    def first_hop(self, caller: str) -> str:
+        """Where a row's caller sends its INVITE (host:port): the switch; a PSTN
+        subscriber in carrier mode, the other carrier (its outbound proxy)."""
+        if caller.startswith("pstn:") and self.cfg.pstn.mode == "carrier":
+            access = self.carrier_access()
+            return f"{access.host}:{access.port}"
+        return f"{self.switch.sip_host}:{self.switch.sip_port}"
+
     def environment(self) -> dict[str, Any]:
         env: dict[str, Any] = {"run_id": self.run_id, "system_under_test": self.switch.name}
         env.update(self.switch.versions())
+        if self.carrier is not None:
+            env.update(self.carrier.versions())
         env["pjsip"] = "2.15 (pjsua2-python)"
         env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
                         f"up to {self.cfg.agents.concurrent_calls} calls at once"
@@ -196,6 +244,8 @@ class HarnessSession:
             self.capture.stop()
         self._billing()
         self.switch.stop()
+        if self.carrier is not None:
+            self.carrier.stop()
         if self.access is not None:
             self.access.destroy()
             self.access = None
@@ -266,7 +316,7 @@ class HarnessSession:
         specs = self.worker_specs()
         self.farm = AgentFarm(specs, self._on_worker_stalls)
         self.farm.start()
-        self.farm.watch = self.switch.failure
+        self.farm.watch = self._failure
         registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
         failed, rrd = [], []
         n = len(self.plan.lines)
@@ -286,6 +336,14 @@ class HarnessSession:
         if failed:
             raise SipError(f"registration failed for {len(failed)} of {n} lines: "
                            + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
+        if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
+            self.registration["pstn_dids"] = register_dids(
+                self.carrier_access(), carrier_dids(self.plan.pstn, self.plan.pstn_callers),
+                f"{self.farm.specs[PSTN_WORKER].address}:{self.farm.ports[PSTN_WORKER]}")
+
+    def _failure(self) -> str:
+        """'' while the switch (and the lab's other carrier) run, else why not."""
+        return self.switch.failure() or (self.carrier.failure() if self.carrier else "")
 
     def worker_specs(self) -> list[WorkerSpec]:
         """Lines dealt round-robin over the line workers (`agents.lines_per_worker`
@@ -322,12 +380,17 @@ class HarnessSession:
         assert RECEIVER_PORTS + AGENT_PORTS_PER_LINE * len(self.plan.pstn_callers) <= \
             AGENT_PORTS_PER_LINE * PSTN_AGENTS
         pstn_host, pstn_port = self.switch.pstn_entry  # a B2BUA may front the switch
-        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", PSTN_DOMAIN,
-                                f"sip:{pstn_host}:{pstn_port};lr",
+        domain, pstn_proxy, password = PSTN_DOMAIN, f"sip:{pstn_host}:{pstn_port};lr", None
+        if self.cfg.pstn.mode == "carrier":  # DIDs at another network, its outbound proxy
+            access = self.carrier_access()
+            domain, pstn_proxy, password = access.domain, access.proxy, access.password
+        specs.append(WorkerSpec(PSTN_WORKER, self.run_dir / "pjsua-pstn.log", domain,
+                                pstn_proxy,
                                 self.pstn.seats(pstn_rtp + RECEIVER_PORTS - AGENT_PORTS_PER_LINE,
-                                                AGENT_PORTS_PER_LINE),
+                                                AGENT_PORTS_PER_LINE, password),
                                 AGENT_PORTS_PER_LINE, (pstn_rtp, RECEIVER_PORTS),
                                 sip_port=self.pstn.port, gateway=True,
+                                pstn_by_did=password is not None,
                                 clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
         if self.access is not None:
             specs += self.access.worker_specs(specs[0], self.run_dir, self.switch.sip_port)
@@ -439,7 +502,7 @@ class HarnessSession:
         return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
 
     def _count_switch_loss(self, result: CallResult) -> None:
-        why = self.switch.failure()
+        why = self._failure()
         lost = bool(why) or "switch did not answer OPTIONS" in result.error
         if lost:
             self.switch_losses += 1

@@ -124,3 +124,17 @@ def classify(dial: str, home_npa: str, intralata_npas: tuple[str, ...],
     if npa in intralata_npas:
         return Route(dial, digits, "ld_intralata", privacy)
     return Route(dial, digits, "ld_interlata", privacy)
+
+
+def carrier_dids(pstn: tuple[PstnNumber, ...], callers: tuple[str, ...]) -> tuple[str, ...]:
+    """The numbers the harness owns at the other carrier (pstn.mode: carrier), as that
+    network files them: every far end of the directory — the service positions (911,
+    411, 0, 00, N11) and the vacant number's intercept are lines the lab's carrier
+    hosts too — and every subscriber who calls in."""
+    return tuple(dict.fromkeys([*(p.number for p in pstn), *callers]))
+
+
+def expected_did(route: Route) -> str:
+    """The DID a call on `route` must ring across another carrier: the number routed
+    on; an operator-assisted 0+ call, the operator position "0"."""
+    return "0" if route.operator_assisted else route.number

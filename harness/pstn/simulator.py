@@ -35,11 +35,14 @@ class PstnSimulator:
         self.port = configured or free_udp_range(1, 30400, 32700)
         return self.port
 
-    def seats(self, rtp_base: int, rtp_range: int) -> tuple[Seat, ...]:
+    def seats(self, rtp_base: int, rtp_range: int, password: str | None = None
+              ) -> tuple[Seat, ...]:
         """The PSTN subscribers who place incoming calls, as seats of the PSTN's agent
-        worker (whose receiving account, on the reserved port, is the gateway)."""
-        return tuple(Seat(Line(0, j, number, ""), f"pstn:{number}", rtp_base + j * rtp_range,
-                          static=True)
+        worker (whose receiving account, on the reserved port, is the gateway). With a
+        `password` they are DIDs at another carrier (pstn.mode: carrier) that answer its
+        digest challenge; else trusted peers of the gateway."""
+        return tuple(Seat(Line(0, j, number, password or ""), f"pstn:{number}",
+                          rtp_base + j * rtp_range, static=password is None)
                      for j, number in enumerate(self.plan.pstn_callers, start=1))
 
     @property

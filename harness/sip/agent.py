@@ -131,6 +131,7 @@ class Switchboard:
     def __init__(self) -> None:
         self.by_user: dict[str, LineAgent] = {}
         self.pstn: LineAgent | None = None
+        self.pstn_by_did = False  # the PSTN's far ends are DIDs (R-URI user), not trunks
         self.handler: Callable[[LineAgent, Leg], None] | None = None
         self.rejected: list[Leg] = []  # answered with an error, not yet down
 
@@ -153,8 +154,9 @@ class Switchboard:
         """(agent, name to record) for an INVITE's request line."""
         user, _, params = ruri_parts(message)
         if self.pstn is not None:  # the gateway's worker hosts no line: a trunk call,
-            # whatever host and port the switch (or a B2BUA before it) put in the R-URI
-            return self.pstn, f"pstn:{params.get('tgrp', '?')}"
+            # whatever host and port the switch (or a B2BUA before it) put in the R-URI;
+            # across another carrier: the DID whose registered Contact it reached
+            return self.pstn, f"pstn:{user if self.pstn_by_did else params.get('tgrp', '?')}"
         agent = self.by_user.get(user)
         return agent, agent.name if agent else f"unknown:{user}"
 

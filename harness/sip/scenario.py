@@ -197,6 +197,9 @@ class WorkerSpec:
     receiver_rtp: tuple[int, int]  # (first port, count) of the account answering calls
     sip_port: int = 0  # 0: any free port; the PSTN gateway's is reserved beforehand
     gateway: bool = False  # the simulated PSTN gateway: INVITEs to its port are trunk calls
+    # the PSTN's far ends are DIDs at another carrier (pstn.mode: carrier): who rang is
+    # the DID in the R-URI ("pstn:<number>"), not a trunk group
+    pstn_by_did: bool = False
     clock_rate: int = 8000
     jb_init_ms: int = 60
     max_dial_accounts: int = 7  # the wheel allows 8 accounts: the receiver + 7

@@ -105,8 +105,12 @@ class EmbeddedKamailio:
     name = "embedded-kamailio"
     serves_access_links = True
 
-    def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None) -> None:
+    def __init__(self, cfg: SutConfig, run_dir: Path, load: LoadConfig | None = None,
+                 carrier: bool = False) -> None:
         self.cfg = cfg
+        # pstn.mode carrier: off-net calls go to another carrier's trunk at the PSTN
+        # port, without trunk groups (docs/other-carrier.md)
+        self.carrier = carrier
         # background load (docs/load.md): load.caller is provisioned, load.target routed
         # to the harness's SIPp UAS ("load sink") on load_sink_port
         self.load = load or LoadConfig()
@@ -296,12 +300,13 @@ class EmbeddedKamailio:
             access=self.access_address, behaviours=self.cfg.behaviour_set(),
             topoh_key=secrets.token_hex(12),
             b2bua_out_port=self.b2bua_out.port if self.b2bua_out else 0,
-            b2bua_in_port=self.b2bua_in.port if self.b2bua_in else 0)
+            b2bua_in_port=self.b2bua_in.port if self.b2bua_in else 0, carrier=self.carrier)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
 
-    def _check_config(self, kam: str, cfg_path: Path) -> None:
+    @staticmethod
+    def _check_config(kam: str, cfg_path: Path) -> None:
         out = subprocess.run([kam, "-c", "-f", str(cfg_path)], capture_output=True, text=True,
                              timeout=60, check=False)
         if out.returncode != 0:
