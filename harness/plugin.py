@@ -151,6 +151,7 @@ class _SessionHolder:
 def pytest_configure(config: pytest.Config) -> None:
     global _holder
     config.stash[_SESSION] = _holder = _SessionHolder(config)
+    config.addinivalue_line("markers", "security: beta plan §12 probe rows (ProbeSpec)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -459,8 +460,17 @@ class BetaProbeItem(pytest.Item):
         if why:
             pytest.skip(why)
         if self.config.getoption("--dry-run"):
-            holder.dry_lines.append(f"{self.spec.plan_id} {self.spec.call_type}: probe "
-                                    f"{self.spec.kind.value} to {self.spec.target or '-'}")
+            from harness.numberplan import NumberPlan
+
+            cfg = load_config(self.config.getoption("--sut")
+                              or self.config.getini("beta_sut") or None)
+            plan, spec = NumberPlan.from_config(cfg.numbers), self.spec
+            dial = plan.resolve_dial(spec.target) if spec.target else "-"
+            if spec.target:
+                plan.route(dial)  # the dial guard applies to a dry run too
+            holder.dry_lines.append(f"{spec.plan_id} {spec.call_type}: probe {spec.kind.value} "
+                                    f"to {dial} at {cfg.sut.sip_host}:{cfg.sut.sip_port or 'auto'}"
+                                    f" from {cfg.security.probe_source}")
             return
         report = holder.probe(self)
         self.user_properties.append(("verdict", report.status.value))
