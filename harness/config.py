@@ -202,6 +202,23 @@ class PstnConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """Beta plan §12, the security probes (docs/security.md). Every probe goes to the
+    switch under test only, to numbers of the test plan only, bounded in count."""
+
+    # the switch refuses a line's valid credentials from another source address than
+    # the one the line registered from: the replayed-credentials rows apply
+    binds_lines_to_addresses: bool = False
+    flood_count: int = 100  # INVITEs of the flood row (1..1000)
+    flood_rate_cps: float = 20.0  # ... sent at this rate (0.5..200 per second)
+    # the probes' own source address: not the lines' (a switch that bans an attacking
+    # address must not ban the beta lines with it); loopback for a loopback switch
+    probe_source: str = "127.0.0.2"
+    probe_wait_s: float = 4.0  # how long a probe waits for a final response (1..30)
+    torture: bool = False  # the RFC 4475 replay row (opt-in)
+
+
+@dataclass(frozen=True, slots=True)
 class HarnessConfig:
     sut: SutConfig = field(default_factory=SutConfig)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
@@ -212,6 +229,7 @@ class HarnessConfig:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     load: LoadConfig = field(default_factory=LoadConfig)
     pstn: PstnConfig = field(default_factory=PstnConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     # per call class / codec, over the defaults of harness/thresholds.py, e.g.
     # "international: srd_s <= 6.0; G711: mos_lqo >= 4.1, loss_pct < 0.5"
     thresholds: str = ""
@@ -383,7 +401,28 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         if port and not 1024 <= port <= 65000:
             raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
     _validate_load(cfg)
+    _validate_security(cfg)
     return _validate_pstn(cfg)
+
+
+def _validate_security(cfg: HarnessConfig) -> None:
+    """Bounded probes (never a flood without a limit), from an address literal that
+    is loopback when the switch is."""
+    f, sec = cfg.source, cfg.security
+    for name, lo, hi in (("flood_count", 1, 1000), ("flood_rate_cps", 0.5, 200.0),
+                         ("probe_wait_s", 1.0, 30.0)):
+        if not lo <= getattr(sec, name) <= hi:
+            raise ConfigError(f, f"security.{name}", getattr(sec, name), f"must be {lo}..{hi}")
+    try:
+        source = ipaddress.ip_address(sec.probe_source)
+    except ValueError:
+        raise ConfigError(f, "security.probe_source", sec.probe_source,
+                          "expected an IPv4 address literal of this host") from None
+    if source.version != 4:
+        raise ConfigError(f, "security.probe_source", sec.probe_source, "expected IPv4")
+    if not source.is_loopback and not cfg.sut.allow_remote:
+        raise ConfigError(f, "security.probe_source", sec.probe_source, "not a loopback "
+                          "address: probes leave the host only with sut.allow_remote: true")
 
 
 def _validate_load(cfg: HarnessConfig) -> None:

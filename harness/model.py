@@ -289,3 +289,45 @@ class CallResult:
             if q.direction == direction and q.source == source:
                 return q
         return None
+
+
+class ProbeKind(StrEnum):
+    """What a security probe of beta plan §12 tries (docs/security.md)."""
+
+    UNAUTHENTICATED_INVITE = "unauthenticated_invite"  # no credentials at all
+    WRONG_PASSWORD_INVITE = "wrong_password_invite"  # a line's name, a wrong password
+    # a line's valid credentials from another source address (switches that bind a
+    # line to the address it registered from; security.binds_lines_to_addresses)
+    REPLAYED_CREDENTIALS_INVITE = "replayed_credentials_invite"
+    WRONG_PASSWORD_REGISTER = "wrong_password_register"
+    REGISTER_HIJACK = "register_hijack"  # a line's contact, without its credentials
+    INVITE_FLOOD = "invite_flood"  # a bounded burst while a real call is placed
+    TORTURE = "torture"  # the RFC 4475 replay (opt-in: security.torture)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeExpect:
+    """What a correct switch does with a probe. Whatever it answers, nothing the probe
+    sent may reach a far end of the harness (the simulated PSTN, a line)."""
+
+    # final codes that count as refused; () = any non-2xx final, or silence
+    codes: tuple[int, ...] = ()
+    # the real call placed during (flood) or after (hijack) the probe: its set-up limit
+    setup_s_max: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    """A beta-plan row that attacks the switch instead of placing a call (§12)."""
+
+    plan_id: str
+    call_type: str
+    kind: ProbeKind
+    target: str = ""  # the dial string the probe sends (dial-guarded), or a line's name
+    line: str = ""  # the beta line whose identity (and credentials) the probe uses
+    expect: ProbeExpect = field(default_factory=ProbeExpect)
+    # the real call placed during a flood, after a hijack attempt or after the torture
+    # replay: who calls what ("" for none); it must pass like a plan row
+    real_caller: str = ""
+    real_dial: str = ""
+    description: str = ""

@@ -19,7 +19,7 @@ import pytest
 
 from harness.config import load_config
 from harness.errors import HarnessError
-from harness.model import CallResult, CallSpec, LoadSpec, Status
+from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
 from harness.verdict.run import RowOutcome, RowStatus, RunWord
 
 _SESSION = pytest.StashKey["_SessionHolder"]()
@@ -50,6 +50,7 @@ class _SessionHolder:
         # and what happened to each (the run's verdict is judged from these)
         self.plan_rows: dict[str, tuple[str, str, str]] = {}
         self.outcomes: dict[str, RowOutcome] = {}
+        self._security: Any = None  # the config's security section, for probe rows
 
     def get(self) -> Any:
         if self.failed:
@@ -79,6 +80,24 @@ class _SessionHolder:
         """A busy-hour row, run while no plan row is up (the scheduler holds them)."""
         session = self.get()
         return self._scheduler(item).exclusive(lambda: session.run_load(item.spec))
+
+    def probe(self, item: BetaProbeItem) -> Any:
+        """A §12 security probe, run while no plan row is up (harness/security/rows.py)."""
+        session = self.get()
+        return self._scheduler(item).exclusive(lambda: session.run_probe(item.spec))
+
+    def not_applicable(self, spec: ProbeSpec) -> str:
+        """Why a probe row is left out of this run's plan by its config ('' if it is in)."""
+        from harness.security.judge import not_applicable
+
+        if self._security is None:
+            path = self.config.getoption("--sut") or self.config.getini("beta_sut") or None
+            try:
+                self._security = load_config(path).security
+            except HarnessError:
+                return ""  # the session's start reports the config's error
+        return not_applicable(spec, self._security.binds_lines_to_addresses,
+                              self._security.torture)
 
     def _scheduler(self, item: pytest.Item) -> Any:
         session = self.get()
@@ -132,6 +151,7 @@ class _SessionHolder:
 def pytest_configure(config: pytest.Config) -> None:
     global _holder
     config.stash[_SESSION] = _holder = _SessionHolder(config)
+    config.addinivalue_line("markers", "security: beta plan §12 probe rows (ProbeSpec)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -145,7 +165,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Every plan row, before -k/-m select some: the run's coverage counts them all."""
     holder = config.stash[_SESSION]
     for item in items:
-        if isinstance(item, (BetaCallItem, BetaLoadItem)):
+        if isinstance(item, BetaProbeItem) and holder.not_applicable(item.spec):
+            continue  # not in this run's plan: reported by the item, never counted
+        if isinstance(item, (BetaCallItem, BetaLoadItem, BetaProbeItem)):
             holder.plan_rows[item.nodeid] = (item.spec.plan_id, item.spec.call_type,
                                              repr(item.spec))
 
@@ -202,7 +224,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-def read_plan(path: Path) -> list[CallSpec | LoadSpec]:
+def read_plan(path: Path) -> list[CallSpec | LoadSpec | ProbeSpec]:
     """A plan file's PLAN table; HarnessError naming the file when it is not one."""
     name = f"testplans_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -215,8 +237,9 @@ def read_plan(path: Path) -> list[CallSpec | LoadSpec]:
         spec.loader.exec_module(module)
     plan = getattr(module, "PLAN", None)
     if not isinstance(plan, list) or \
-            not all(isinstance(r, (CallSpec, LoadSpec)) for r in plan):
-        raise HarnessError(f"{path}: PLAN must be a list of CallSpec or LoadSpec rows")
+            not all(isinstance(r, (CallSpec, LoadSpec, ProbeSpec)) for r in plan):
+        raise HarnessError(f"{path}: PLAN must be a list of CallSpec, LoadSpec or ProbeSpec "
+                           "rows")
     return plan
 
 
@@ -234,6 +257,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         except HarnessError:
             continue  # reported by its own collection if it is ever collected
         for row in rows:
+            if isinstance(row, ProbeSpec) and holder.not_applicable(row):
+                continue
             if (str(path.resolve()), row.plan_id) not in known:
                 node = f"{path}::{row.plan_id}"
                 holder.plan_rows[node] = (row.plan_id, row.call_type, repr(row))
@@ -254,6 +279,8 @@ class BetaPlanFile(pytest.File):
             seen.add(row.plan_id)
             if isinstance(row, LoadSpec):
                 yield BetaLoadItem.from_parent(self, name=row.plan_id, spec=row)
+            elif isinstance(row, ProbeSpec):
+                yield BetaProbeItem.from_parent(self, name=row.plan_id, spec=row)
             else:
                 yield BetaCallItem.from_parent(self, name=row.plan_id, spec=row)
 
@@ -416,3 +443,56 @@ def beta_session(request: pytest.FixtureRequest) -> Any:
         return holder.get()
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+class BetaProbeItem(pytest.Item):
+    """A §12 security probe row (harness/security/rows.py); a row the config leaves out
+    (not applicable, not opted in) is skipped and never counted in the run's verdict."""
+
+    def __init__(self, *, spec: ProbeSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.add_marker("security")
+        self.extra_keyword_matches.update(spec.call_type.replace("-", " ").split()
+                                          + ["security", spec.kind.value])
+
+    def runtest(self) -> None:
+        holder: _SessionHolder = self.config.stash[_SESSION]
+        why = holder.not_applicable(self.spec)
+        if why:
+            pytest.skip(why)
+        if self.config.getoption("--dry-run"):
+            from harness.numberplan import NumberPlan
+
+            cfg = load_config(self.config.getoption("--sut")
+                              or self.config.getini("beta_sut") or None)
+            plan, spec = NumberPlan.from_config(cfg.numbers), self.spec
+            dial = plan.resolve_dial(spec.target) if spec.target else "-"
+            if spec.target:
+                plan.route(dial)  # the dial guard applies to a dry run too
+            holder.dry_lines.append(f"{spec.plan_id} {spec.call_type}: probe {spec.kind.value} "
+                                    f"to {dial} at {cfg.sut.sip_host}:{cfg.sut.sip_port or 'auto'}"
+                                    f" from {cfg.security.probe_source}")
+            return
+        report = holder.probe(self)
+        self.user_properties.append(("verdict", report.status.value))
+        self.user_properties.append(("progress", "\n".join(report.lines())))
+        if report.status is not Status.PASS:
+            raise BetaProbeFailed(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, BetaProbeFailed):
+            return "\n".join(excinfo.value.report.lines())
+        if isinstance(excinfo.value, HarnessError):
+            return f"{self.spec.plan_id}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
+
+
+class BetaProbeFailed(Exception):
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        super().__init__("; ".join(report.reasons))

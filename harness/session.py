@@ -38,7 +38,7 @@ from harness.config import HarnessConfig, parse_tariff, parse_thresholds
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import pool, reference
-from harness.model import CallResult, CallSpec, Line, LoadSpec, Status
+from harness.model import CallResult, CallSpec, Line, LoadSpec, ProbeSpec, Status
 from harness.numberplan import NumberPlan
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
@@ -46,6 +46,7 @@ from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore, prune_runs
 from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
+from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.register import Registrar
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
@@ -618,6 +619,17 @@ class HarnessSession:
             status, reasons)
         with self.lock:
             self.store.add_busy_hour(dataclasses.asdict(report))
+        return report
+
+    def run_probe(self, spec: ProbeSpec) -> ProbeReport:
+        """A §12 security probe against this session's switch (harness/security/rows.py),
+        kept in results.json beside the calls. Run it while no plan row is up."""
+        from harness.security.rows import run_probe
+
+        assert self.store is not None
+        report = run_probe(self, spec)
+        with self.lock:
+            self.store.add_probe(report.as_json())
         return report
 
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:

@@ -44,6 +44,9 @@ DEFAULT_PSTN: tuple[PstnNumber, ...] = (
     PstnNumber("9785550123", "ld_intralata", answer_after_s=2.0, early="ringback"),
     PstnNumber("2125550123", "ld_interlata", answer_after_s=2.0, early="ringback"),
     PstnNumber("+442079460123", "international", answer_after_s=2.0, early="ringback"),
+    # premium rate (NANP 900, an interexchange service: LD class, LD trunk); dialled
+    # only by the security probes of §12, which must never get it through unpaid
+    PstnNumber("9005550100", "ld_interlata", answer_after_s=2.0),
     PstnNumber("8005550199", "tollfree"),
     PstnNumber("411", "directory"),
     PstnNumber("2125551212", "directory"),

@@ -153,6 +153,7 @@ class ResultStore:
         self.loads: list[dict[str, Any]] = []
         self.active_load: dict[str, Any] | None = None
         self.busy_hours: list[dict[str, Any]] = []  # busy-hour rows (harness/busyhour.py)
+        self.probes: list[dict[str, Any]] = []  # §12 security probes (harness/security)
         self.started_wall = time.time()
         self.finished = False
         self.finished_at: float | None = None
@@ -213,6 +214,11 @@ class ResultStore:
         self.db.add_busy_hour(self.run_id, len(self.busy_hours), doc)
         self.write()
 
+    def add_probe(self, doc: dict[str, Any]) -> None:
+        """A security probe row's report (harness/security/rows.py), in results.json."""
+        self.probes.append(doc)
+        self.write()
+
     def add_error(self, message: str) -> None:
         self.errors.append(message)
         self.write()
@@ -232,7 +238,7 @@ class ResultStore:
                 "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "billing": self.billing,
                 "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
-                "busy_hour": self.busy_hours, "calls": self.calls}
+                "busy_hour": self.busy_hours, "security": self.probes, "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 
@@ -241,7 +247,7 @@ class ResultStore:
         return RunRecord(self.run_id, self.started_wall, self.finished,
                          str(self.run_dir.resolve()), redact(self.environment),
                          tuple(self.errors), tuple(self.calls), loads=tuple(self.loads),
-                         busy_hours=tuple(self.busy_hours),
+                         busy_hours=tuple(self.busy_hours), security=tuple(self.probes),
                          verdict=self.document()["verdict"])
 
     def write(self) -> None:

@@ -94,6 +94,8 @@ class RunRecord:
     loads: tuple[dict[str, Any], ...] = ()  # background load levels (docs/load.md)
     busy_hours: tuple[dict[str, Any], ...] = ()  # busy-hour rows (harness/busyhour.py)
     verdict: dict[str, Any] | None = None  # the run's one verdict, once judged
+    # §12 security probes (harness/security/rows.py): in results.json, not the database
+    security: tuple[dict[str, Any], ...] = ()
 
     @property
     def status(self) -> str:
@@ -106,7 +108,8 @@ class RunRecord:
                    str(run_dir), dict(doc.get("environment") or {}),
                    tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()),
                    loads=tuple((doc.get("load") or {}).get("levels") or ()),
-                   busy_hours=tuple(doc.get("busy_hour") or ()), verdict=doc.get("verdict"))
+                   busy_hours=tuple(doc.get("busy_hour") or ()), verdict=doc.get("verdict"),
+                   security=tuple(doc.get("security") or ()))
 
 
 @dataclass(frozen=True, slots=True)

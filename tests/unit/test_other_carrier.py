@@ -64,7 +64,8 @@ def test_bad_pstn_section_names_file_field_and_value(tmp_path: Path, text: str, 
 def test_every_pstn_number_and_caller_is_a_did() -> None:
     plan = NumberPlan.from_config(load_config().numbers)
     dids = carrier_dids(plan.pstn, plan.pstn_callers)
-    assert len(dids) == 19 and {"911", "0", "411", "+442079460123", "2125550188"} <= set(dids)
+    assert len(dids) == 20 and {"911", "0", "411", "+442079460123", "2125550188",
+                                "9005550100"} <= set(dids)  # 900: the premium number (§12)
 
 
 @pytest.mark.parametrize(("dial", "did"), [("5550190", "4135550190"), ("411", "411"),
@@ -94,7 +95,7 @@ def test_the_other_carriers_template_renders(tmp_path: Path) -> None:
 
 def test_the_misrouting_fault_renders_only_when_asked(tmp_path: Path) -> None:
     text = _render(tmp_path, "deliver_ld_to_local")
-    assert 'if ($rU =~ "^(9785550123|2125550123)$")' in text
+    assert 'if ($rU =~ "^(9785550123|2125550123|9005550100)$")' in text
     assert '$rU = "4135550190";' in text
 
 

@@ -79,3 +79,29 @@ def test_dry_run_guards_and_shows_a_transfer_target(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines(["*refused to dial '2125550124'*outside the test number plan*",
                                  "7.6 transfer: site5/01 (*) dials * then transferred to "
                                  "4135550150*"])
+
+
+def test_security_rows_dry_run_and_rows_the_config_leaves_out(
+        pytester: pytest.Pytester) -> None:
+    """§12: the dial guard applies to a probe's target; rows a config leaves out are
+    skipped with the reason (they are not rows of that run's plan)."""
+    from pathlib import Path
+
+    plan = Path(__file__).parents[2] / "testplans" / "plan_12_security.py"
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_12_security.py").write_text(plan.read_text())
+    result = pytester.runpytest_subprocess("testplans", "--dry-run", "-rs")
+    result.assert_outcomes(passed=9, skipped=4)
+    result.stdout.fnmatch_lines([
+        "*12.1 unauthenticated INVITE international: probe unauthenticated_invite to "
+        "011442079460123 at 127.0.0.1:auto from 127.0.0.2*",
+        "SKIPPED ?3?*not applicable*security.binds_lines_to_addresses: false*",
+        "SKIPPED ?1?*opt-in*security.torture: true*"])
+    assert "warning" not in result.stdout.str()
+    pytester.path.joinpath("testplans", "plan_12_bad.py").write_text(
+        "from harness.model import ProbeKind, ProbeSpec\n"
+        "PLAN = [ProbeSpec('12.99', 'off-plan', ProbeKind.UNAUTHENTICATED_INVITE, "
+        "'011441234567890', line='site7/12')]\n")
+    result = pytester.runpytest_subprocess("testplans/plan_12_bad.py", "--dry-run")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*refused to dial '011441234567890'*"])
