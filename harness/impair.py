@@ -141,7 +141,8 @@ def _rule(table: str, rule: list[str]) -> Iterator[None]:
 class DelayStage:
     """The helper process running harness.netdelay: started before its rule exists,
     told to stop (stdin closed) after the rule is removed; it then releases what it
-    still holds and prints its `DelayReport`.
+    still holds and prints its `DelayReport` (and, under a loss profile, before it,
+    its `LossReport`: `loss_report` after `stop()`).
 
     A separate process, not a thread of the harness: the harness runs the pjsua2 event
     pump and the stall guard in Python, and a thread waking 100+ times a second would

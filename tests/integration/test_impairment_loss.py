@@ -20,7 +20,7 @@ import harness.runner
 from harness.capture.pcap import read_udp
 from harness.capture.rtp import parse_rtp
 from harness.impair import Applied, Profile, applied, profile
-from harness.model import CallSpec, Expect
+from harness.model import CallSpec, Expect, Status
 from harness.netloss import SEQ_MOD, Pattern, flow_seed
 from harness.session import HarnessSession
 from harness.sip.farm import AgentFarm
@@ -126,11 +126,14 @@ def test_loss3_call_drops_exactly_the_planned_rtp_offsets_each_direction(
     p = profile("loss3")
     assert p.loss is not None
     drops = []
-    for _ in range(2):
+    for floor in (1.0, 4.2):  # the second row asks loss3 for the clean floor: a fault
         r = live.run_call(CallSpec("6.x", "on-net under loss3", "site1/03", "site2/05",
-                                   profile="loss3", expect=Expect(mos_lqo_min=1.0,
+                                   profile="loss3", expect=Expect(mos_lqo_min=floor,
                                                                   audio=False)))
         assert r.final_code == 200, r.verdict.reasons
+        if floor > 1.0 and not r.verdict.invalid_measurement:
+            assert r.verdict.status is Status.FAIL
+            assert any(x.startswith("quality.") and "< 4.20" in x for x in r.verdict.reasons)
         a, out = seen[-1]
         assert a.loss is not None and out.b is not None
         assert out.a.stats is not None and out.b.stats is not None
