@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from harness.session import HarnessSession
 
 WORKERS = ("x1", "x2")  # the calling line's access worker, the called line's
+LANES = {"x1": "b_to_a", "x2": "a_to_b"}  # the speech direction each link carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class Crossing:
     """What a row over the access links has while it runs."""
 
     interfaces: tuple[str, ...]  # host-side veths: where the profile's rules go
+    # the direction each interface carries: toward the caller "b_to_a", the called "a_to_b"
+    lanes: tuple[str, ...] = ()
 
 
 class AccessLinks:
@@ -78,7 +81,7 @@ class AccessLinks:
         the loopback) behind the access links while the block runs."""
         farm = session.farm
         assert farm is not None
-        links = []
+        links, lanes = [], []
         with ExitStack() as undo:
             for line, worker, link in zip(lines, WORKERS, self.net.links, strict=True):
                 if line is None:
@@ -94,5 +97,6 @@ class AccessLinks:
                 session.move_registration(line, plain, there, via=self.net.core)
                 undo.callback(session.move_registration, line, there, plain)
                 links.append(link.host_if)
-            yield Crossing(tuple(links))
+                lanes.append(LANES[worker])
+            yield Crossing(tuple(links), tuple(lanes))
 

@@ -6,12 +6,15 @@ on the access links' host-side veths when the row's lines sit behind them
 nothing else), else toward 127.0.0.1 (`-o lo`). Only the direction toward the lines
 is impaired, so each direction of speech crosses the impairment once.
 
-* loss (`loss1`, `loss3`, `loss5`): iptables' `statistic` match drops packets on the
-  sending side (filter OUTPUT); the loss shows identically in the capture, in pjsua's
-  counters and in rtpengine's. This kernel has no netem.
-* delay and jitter (`delay150`, `jitter50`): an NFQUEUE rule (mangle OUTPUT,
-  `--queue-bypass`) hands the packets to the harness's own delay stage, a helper
-  process (harness.netdelay) that holds each one in the kernel until its release time.
+* every profile but `clean`: an NFQUEUE rule (mangle OUTPUT, `--queue-bypass`) hands
+  the packets to the harness's own stage, a helper process (harness.netdelay). This
+  kernel has no netem.
+* loss (`loss1`, `loss3`, `loss5`: Bernoulli; `burst3`: Gilbert–Elliott): the stage
+  drops the RTP packets a fixed, seeded pattern names (harness.netloss), by their
+  position in their flow, so the same call loses the same packets every run; RTCP
+  passes. `applied` yields what it dropped as a `LossReport`.
+* delay and jitter (`delay150`, `jitter50`): the stage holds each packet in the kernel
+  until its release time.
   The stage measures its own timing; `applied` yields it as a `DelayReport`.
 
 Every rule carries a unique comment and is removed on every exit path. See
@@ -36,23 +39,38 @@ from harness import netdelay
 from harness.errors import ConfigError, HarnessError
 from harness.faults import iptables
 from harness.netdelay import DelayReport
+from harness.netloss import LossModel, LossReport
 
-__all__ = ["PROFILES", "Applied", "DelayReport", "DelayStage", "Profile", "applied", "profile"]
+__all__ = ["PROFILES", "Applied", "DelayReport", "DelayStage", "LossReport", "Profile",
+           "applied", "profile"]
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
     name: str
-    loss_pct: float = 0.0
+    loss: LossModel | None = None  # a seeded pattern per flow (harness.netloss)
     delay_ms: float = 0.0
     jitter_ms: float = 0.0  # uniform in ±jitter_ms around delay_ms, no reordering
+
+    @property
+    def loss_pct(self) -> float:
+        """The loss model's long-run rate, %."""
+        return 100 * self.loss.mean_loss if self.loss else 0.0
+
+    @property
+    def staged(self) -> bool:
+        """Whether the profile needs the NFQUEUE stage."""
+        return self.loss is not None or self.delay_ms > 0 or self.jitter_ms > 0
 
 
 PROFILES = {p.name: p for p in (
     Profile("clean"),
-    Profile("loss1", loss_pct=1.0),
-    Profile("loss3", loss_pct=3.0),
-    Profile("loss5", loss_pct=5.0),
+    Profile("loss1", loss=LossModel("bernoulli", 0.01)),
+    Profile("loss3", loss=LossModel("bernoulli", 0.03)),
+    Profile("loss5", loss=LossModel("bernoulli", 0.05)),
+    # 3 % in bursts: a lossless good state, a bad state losing every packet that lasts
+    # 1/r = 4 packets (80 ms at 20 ms) on average; p = r * 0.03 / 0.97
+    Profile("burst3", loss=LossModel("gilbert_elliott", 0.0077, 0.25, 0.0, 1.0)),
     Profile("jitter50", delay_ms=50.0, jitter_ms=20.0),
     Profile("delay150", delay_ms=150.0),
 )}
@@ -67,19 +85,23 @@ def profile(name: str) -> Profile:
 
 @dataclass(slots=True)
 class Applied:
-    """What `applied` yields. `delay` is filled when the block ends, for a profile with
-    delay or jitter: the delay stage's own measured timing (None otherwise)."""
+    """What `applied` yields, filled when the block ends for a profile that uses the
+    stage: `delay`, the stage's own measured timing; `loss`, for a loss profile, what
+    it dropped flow by flow (None otherwise)."""
 
     profile: Profile
     delay: DelayReport | None = None
+    loss: LossReport | None = None
 
 
 @contextmanager
 def applied(p: Profile, first_port: int, last_port: int,
             stall_threshold_ms: float = 100.0,
-            interfaces: tuple[str, ...] = ()) -> Iterator[Applied]:
+            interfaces: tuple[str, ...] = (), lanes: tuple[str, ...] = ()) -> Iterator[Applied]:
     """Apply `p` to UDP toward ports first_port..last_port while the block runs: sent
-    out of `interfaces` (access links' host-side veths), or to 127.0.0.1 if none."""
+    out of `interfaces` (access links' host-side veths), or to 127.0.0.1 if none.
+    `lanes` names each interface's direction (its loss patterns' seed); default: the
+    interface's own name."""
     if not (1024 <= first_port <= last_port <= 65535):
         raise HarnessError(f"impairment {p.name}: bad port range {first_port}..{last_port}")
     result = Applied(p)
@@ -87,27 +109,24 @@ def applied(p: Profile, first_port: int, last_port: int,
     matches = [["-o", iface, *dport] for iface in interfaces] or \
         [["-o", "lo", "-d", "127.0.0.1", *dport]]
     tag = f"beta-harness-{p.name}-{uuid.uuid4().hex[:8]}"
-    with ExitStack() as rules:
-        if p.loss_pct > 0:
-            for match in matches:
-                rules.enter_context(_rule("filter", [
-                    *match, "-m", "statistic", "--mode", "random", "--probability",
-                    f"{p.loss_pct / 100:.4f}", "-m", "comment", "--comment", tag, "-j",
-                    "DROP"]))
-        if p.delay_ms > 0 or p.jitter_ms > 0:
-            stage = DelayStage(p.delay_ms, p.jitter_ms, stall_threshold_ms)
-            queue = stage.start()
-            try:
-                with ExitStack() as queued:
-                    for match in matches:
-                        queued.enter_context(_rule("mangle", [
-                            *match, "-m", "comment", "--comment", tag, "-j", "NFQUEUE",
-                            "--queue-num", str(queue), "--queue-bypass"]))
-                    yield result
-            finally:  # the rule is gone: nothing new reaches the queue
-                result.delay = stage.stop()
-            return
+    if not p.staged:
         yield result
+        return
+    names = dict(zip(interfaces, lanes, strict=False))
+    stage = DelayStage(p.delay_ms, p.jitter_ms, stall_threshold_ms, loss=p.loss,
+                       loss_profile=p.name,
+                       lanes={i: names.get(i, i) for i in interfaces or ("lo",)})
+    queue = stage.start()
+    try:
+        with ExitStack() as queued:
+            for match in matches:
+                queued.enter_context(_rule("mangle", [
+                    *match, "-m", "comment", "--comment", tag, "-j", "NFQUEUE",
+                    "--queue-num", str(queue), "--queue-bypass"]))
+            yield result
+    finally:  # the rule is gone: nothing new reaches the queue
+        result.delay = stage.stop()
+        result.loss = stage.loss_report
 
 
 @contextmanager
@@ -122,7 +141,8 @@ def _rule(table: str, rule: list[str]) -> Iterator[None]:
 class DelayStage:
     """The helper process running harness.netdelay: started before its rule exists,
     told to stop (stdin closed) after the rule is removed; it then releases what it
-    still holds and prints its `DelayReport`.
+    still holds and prints its `DelayReport` (and, under a loss profile, before it,
+    its `LossReport`: `loss_report` after `stop()`).
 
     A separate process, not a thread of the harness: the harness runs the pjsua2 event
     pump and the stall guard in Python, and a thread waking 100+ times a second would
@@ -134,8 +154,11 @@ class DelayStage:
     READY_TIMEOUT_S = 30.0  # Python start-up on a starved host takes seconds
 
     def __init__(self, delay_ms: float, jitter_ms: float, stall_threshold_ms: float = 100.0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, *, loss: LossModel | None = None,
+                 loss_profile: str = "", lanes: dict[str, str] | None = None) -> None:
         self.delay_ms, self.jitter_ms = delay_ms, jitter_ms
+        self.loss, self.loss_profile, self.lanes = loss, loss_profile, lanes or {}
+        self.loss_report: LossReport | None = None  # set by stop(), for a loss profile
         self.stall_threshold_ms = stall_threshold_ms
         self.seed = seed if seed is not None else random.SystemRandom().randrange(1 << 31)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -147,6 +170,9 @@ class DelayStage:
                "--queue", str(random.SystemRandom().randrange(10000, 60000)),
                "--delay-ms", f"{self.delay_ms:g}", "--jitter-ms", f"{self.jitter_ms:g}",
                "--seed", str(self.seed), "--stall-threshold-ms", f"{self.stall_threshold_ms:g}"]
+        if self.loss:
+            cmd += ["--loss", self.loss.arg(), "--loss-profile", self.loss_profile]
+            cmd += [f"--lane={i}={n}" for i, n in self.lanes.items()]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, bufsize=0)
         line = _read_line(self.proc, self.READY_TIMEOUT_S)
@@ -178,6 +204,7 @@ class DelayStage:
                 f"the delay stage died during the call (exit {died}): the packets it held "
                 f"were dropped, later ones passed undelayed (queue bypass): {_tail(err)}")
         lines = out.decode(errors="replace").strip().splitlines()
+        self.loss_report = _loss_report(lines)
         try:
             report = DelayReport.parse(json.loads(lines[-1]))
         except (IndexError, ValueError, TypeError):
@@ -199,6 +226,17 @@ class DelayStage:
         _, err = proc.communicate()
         self.proc = None
         return _tail(err)
+
+
+def _loss_report(lines: list[str]) -> LossReport | None:
+    """The helper's `{"loss": ...}` line, if it printed one."""
+    for line in lines:
+        if line.startswith('{"loss"'):
+            try:
+                return LossReport.parse(json.loads(line)["loss"])
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
 
 
 def _read_line(proc: subprocess.Popen[bytes], timeout_s: float) -> str:

@@ -21,8 +21,13 @@ Protocol (linux/netfilter/nfnetlink.h, nfnetlink_queue.h): netlink header
 endian), then attributes (length, type; native; padded to 4). Message types are
 `NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_*`; the payload structs are big endian.
 
-This file imports only the standard library: the helper runs as
-`python -I -S netdelay.py ...`, with nothing of the harness loaded.
+A loss profile uses the same stage (`--loss`): an RTP packet whose position in its
+flow is in the profile's seeded pattern gets `NF_DROP` at once, every other packet
+passes after its hold (none, for a loss-only profile). The patterns and the drop
+decision are harness.netloss's; the stage reports them as a `LossReport`.
+
+This file and harness.netloss import only the standard library: the helper runs as
+`python -I -S netdelay.py ...`, with nothing else of the harness loaded.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # the helper: python -I -S .../netdelay.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness.netloss import LossModel, LossStage  # noqa: E402
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_QUEUE = 3
@@ -47,7 +57,7 @@ NFQNL_MSG_PACKET, NFQNL_MSG_VERDICT, NFQNL_MSG_CONFIG = 0, 1, 2
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-NFQA_PACKET_HDR, NFQA_PAYLOAD = 1, 10
+NFQA_PACKET_HDR, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD = 1, 6, 10
 NFQA_VERDICT_HDR = 2
 NFQA_CFG_CMD, NFQA_CFG_PARAMS, NFQA_CFG_QUEUE_MAXLEN, NFQA_CFG_MASK, NFQA_CFG_FLAGS = (
     1, 2, 3, 4, 5)
@@ -151,11 +161,14 @@ class QueuedPacket:
     queue: int
     packet_id: int
     dport: int  # 0 when the copied bytes do not reach the UDP header
+    outdev: int = 0  # the outgoing interface's index (0: not given)
+    udp_payload: bytes = b""  # as much as was copied (an RTP header fits)
 
 
 def parse_packet(m: NlMessage) -> QueuedPacket:
-    """An NFQNL_MSG_PACKET: packet id (nfqnl_msg_packet_hdr, network byte order) and the
-    UDP destination port from the copied IPv4 header."""
+    """An NFQNL_MSG_PACKET: packet id (nfqnl_msg_packet_hdr, network byte order), the
+    outgoing interface (NFQA_IFINDEX_OUTDEV, big endian), and the UDP destination port
+    and payload from the copied IPv4 packet."""
     if m.msg_type != NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET:
         raise ValueError(f"not a queued packet: message type {m.msg_type:#x}")
     _family, _version, queue = _NFGENMSG.unpack_from(m.body)
@@ -164,12 +177,15 @@ def parse_packet(m: NlMessage) -> QueuedPacket:
         raise ValueError("queued packet without NFQA_PACKET_HDR")
     packet_id: int = struct.unpack_from(">I", attrs[NFQA_PACKET_HDR])[0]
     ip = attrs.get(NFQA_PAYLOAD, b"")
-    dport = 0
+    dport, payload = 0, b""
     if len(ip) >= 20 and ip[0] >> 4 == 4:
         ihl = (ip[0] & 0x0F) * 4
         if len(ip) >= ihl + 4:
             dport = struct.unpack_from(">H", ip, ihl + 2)[0]
-    return QueuedPacket(queue, packet_id, dport)
+            payload = ip[ihl + 8:]
+    out = attrs.get(NFQA_IFINDEX_OUTDEV, b"")
+    outdev: int = struct.unpack(">I", out)[0] if len(out) == 4 else 0
+    return QueuedPacket(queue, packet_id, dport, outdev, payload)
 
 
 # -- scheduling -------------------------------------------------------------------------
@@ -317,7 +333,9 @@ LOOP_S = 0.010  # the reader wakes at least this often, to measure its own laten
 class Reader:
     """Holds every queued packet until its release time, then accepts it."""
 
-    def __init__(self, delay_ms: float, jitter_ms: float, seed: int) -> None:
+    def __init__(self, delay_ms: float, jitter_ms: float, seed: int,
+                 loss: LossStage | None = None) -> None:
+        self.loss = loss
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
         try:  # room for a few seconds of stall without overrun
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
@@ -382,6 +400,10 @@ class Reader:
                 p = parse_packet(m)
                 self.flows.add(p.dport)
                 self.timing.ids.append(p.packet_id)
+                if self.loss and self.loss.decide(p.outdev, p.dport, p.udp_payload):
+                    self.seq += 1
+                    self.sock.send(verdict(self.queue, p.packet_id, self.seq, NF_DROP))
+                    continue
                 release = self.scheduler.release_at(arrival, p.dport)
                 self.order += 1
                 heapq.heappush(self.heap, (release, self.order, p.packet_id, arrival))
@@ -445,9 +467,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stall-threshold-ms", type=float, default=100.0)
     ap.add_argument("--no-realtime", action="store_true")
+    ap.add_argument("--loss", type=LossModel.parse, help="bernoulli:p | gilbert_elliott:p,r,h,k")
+    ap.add_argument("--loss-profile", default="", help="the patterns' seed prefix")
+    ap.add_argument("--lane", action="append", default=[], metavar="IFNAME=NAME",
+                    help="name the flows leaving IFNAME (their patterns' seed)")
     a = ap.parse_args(argv)
     sched = "SCHED_OTHER" if a.no_realtime else _realtime()
-    reader = Reader(a.delay_ms, a.jitter_ms, a.seed)
+    loss = LossStage(a.loss_profile, a.loss, {
+        socket.if_nametoindex(ifname): name
+        for ifname, _, name in (x.partition("=") for x in a.lane)}) if a.loss else None
+    reader = Reader(a.delay_ms, a.jitter_ms, a.seed, loss)
     try:
         queue = reader.bind(a.queue)
         print(json.dumps({"queue": queue, "pid": os.getpid(), "sched": sched}), flush=True)
@@ -455,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         reader.close()
     cpu = os.times()
+    if loss:
+        print(json.dumps({"loss": asdict(loss.report())}), flush=True)
     print(report_json(summarize(
         reader.timing, a.delay_ms, a.jitter_ms, flows=len(reader.flows),
         stretched=reader.scheduler.stretched, verdict_errors=reader.verdict_errors,

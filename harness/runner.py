@@ -42,6 +42,7 @@ from harness.model import (
     Verdict,
 )
 from harness.netdelay import DelayReport
+from harness.netloss import LossReport
 from harness.numbers import canonical
 from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
@@ -205,6 +206,7 @@ class CallRunner:
         assert s.farm is not None
         with secure, crossing as links, \
                 applied(impairment, *s.agent_rtp_span(), interfaces=links.interfaces,
+                        lanes=links.lanes,
                         stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
             caller_addr = s.caller_addr(seat)  # behind its access link, if it crossed
             out = s.farm.place(order)
@@ -213,7 +215,7 @@ class CallRunner:
         try:
             result = self.measure(spec, out, call_dir, started_wall, caller_addr, route,
                                   number)
-            return self.with_delay_stage(result, network.delay, call_dir)
+            return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
                            call_id=out.a.call_id, final_code=out.a.final_code,
@@ -221,10 +223,13 @@ class CallRunner:
 
     @staticmethod
     def with_delay_stage(result: CallResult, delay: DelayReport | None,
-                         call_dir: Path) -> CallResult:
-        """A delay/jitter profile's own timing beside the call (delay_stage.json); a
-        stage that stalled, died or was bypassed makes the call's figures invalid:
-        the impairment was not the one the profile names."""
+                         call_dir: Path, loss: LossReport | None = None) -> CallResult:
+        """The impairment stage's own timing beside the call (delay_stage.json) and, for
+        a loss profile, what it dropped per flow (loss_stage.json); a stage that
+        stalled, died or was bypassed makes the call's figures invalid: the impairment
+        was not the one the profile names."""
+        if loss is not None:
+            (call_dir / "loss_stage.json").write_text(json.dumps(asdict(loss), indent=2))
         if delay is None:
             return result
         (call_dir / "delay_stage.json").write_text(json.dumps(asdict(delay), indent=2))

@@ -1,15 +1,28 @@
 """The run's calls grouped by network impairment profile (docs/impairments.md): per
 profile and direction, the median PESQ MOS-LQO of each source (ITU-T P.862.1/.2,
 valid scores only), the wire's RFC 3550 loss and jitter, the G.107 rating R and
-pjsua's RTCP round trip: the "clean vs each profile" table of the report."""
+pjsua's RTCP round trip: the "clean vs each profile" table of the report. Beside
+them, for a loss profile, the seeded pattern the harness's stage applied
+(harness/netloss.py): realised loss, bursts (RFC 3611 §4.7.2, Gmin = 1), mean and
+maximum burst length — the same on every call of the profile."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.impair import PROFILES
 from harness.report.figures import DIRECTIONS, Call, median, stream
+
+
+@dataclass(frozen=True, slots=True)
+class PatternFigures:
+    """The loss the stage applied toward one direction's receiver (harness.netloss)."""
+
+    loss_pct: float
+    bursts: float
+    burst_mean: float
+    burst_max: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +36,19 @@ class ProfileRow:
     jitter_ms: dict[str, float | None]
     r_factor: dict[str, float | None]
     rtt_ms: float | None  # the caller's RTCP round trip (pjsua)
+    # the stage's loss pattern per direction (medians; None: not a loss profile)
+    pattern: dict[str, PatternFigures | None] = field(default_factory=dict)
+
+
+def _pattern(group: list[Call], direction: str) -> PatternFigures | None:
+    flows = [f for c in group for f in ((c.get("loss_stage") or {}).get("flows") or [])
+             if f.get("lane") == direction]
+    if not flows:
+        return None
+
+    def med(key: str) -> float:
+        return float(median(float(f[key]) for f in flows) or 0.0)
+    return PatternFigures(med("loss_pct"), med("bursts"), med("burst_mean"), med("burst_max"))
 
 
 def _source_mos(call: Call, direction: str, source: str) -> float | None:
@@ -58,5 +84,6 @@ def profile_rows(calls: tuple[Call, ...]) -> list[ProfileRow]:
             name, len(group), per(lambda c, d: _source_mos(c, d, "agent")),
             per(lambda c, d: _source_mos(c, d, "wire")),
             per(lambda c, d: _wire(c, d, "loss_pct")), per(lambda c, d: _wire(c, d, "jitter_ms")),
-            per(lambda c, d: _wire(c, d, "r_factor")), rtt))
+            per(lambda c, d: _wire(c, d, "r_factor")), rtt,
+            {d: _pattern(group, d) for d in DIRECTIONS}))
     return rows

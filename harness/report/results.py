@@ -104,11 +104,13 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
     }
 
 
-def _streams_beside(run_dir: Path, doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The call's `streams.json` (RTP loss/jitter per direction), found in the directory
-    of its artifacts: read as the call is added, so the store holds it for later."""
+def _json_beside(run_dir: Path, doc: dict[str, Any],
+                    name: str = "streams.json") -> dict[str, Any] | None:
+    """The call's `streams.json` (RTP loss/jitter per direction) or another document
+    `name` (`loss_stage.json`: the loss pattern applied), found in the directory of its
+    artifacts: read as the call is added, so the store holds it for later."""
     for rel in (doc.get("artifacts") or {}).values():
-        path = run_dir / Path(rel).parent / "streams.json"
+        path = run_dir / Path(rel).parent / name
         if path.is_file():
             try:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -181,7 +183,8 @@ class ResultStore:
     def add(self, result: CallResult) -> None:
         doc = call_to_json(result)
         doc["seq"] = len(self.calls) + 1
-        doc["streams"] = _streams_beside(self.run_dir, doc)
+        doc["streams"] = _json_beside(self.run_dir, doc)
+        doc["loss_stage"] = _json_beside(self.run_dir, doc, "loss_stage.json")
         doc["load"] = dict(self.active_load) if self.active_load else None
         self.db.add_call(self.run_id, doc["seq"], doc)
         self.calls.append(doc)

@@ -37,3 +37,23 @@ def test_rows_follow_the_profile_order_with_medians_per_direction() -> None:
 
 def test_no_profile_no_rows() -> None:
     assert profile_rows((_call("", 4.3, 0.0),)) == []
+
+
+def test_a_loss_profile_row_carries_the_stages_pattern_per_direction() -> None:
+    def flow(lane: str, pct: float, n: int) -> dict[str, Any]:
+        return {"lane": lane, "loss_pct": pct, "bursts": n, "burst_mean": 3.5,
+                "burst_max": 8}
+    calls = []
+    for _ in range(3):
+        c = _call("burst3", 3.0, 3.3)
+        c["loss_stage"] = {"profile": "burst3", "flows": [flow("a_to_b", 3.28, 6),
+                                                          flow("b_to_a", 3.1, 5)]}
+        calls.append(c)
+    row = profile_rows((*calls, _call("clean", 4.3, 0.0)))[1]
+    assert row.profile == "burst3"
+    a, b = row.pattern["a_to_b"], row.pattern["b_to_a"]
+    assert a is not None and (a.loss_pct, a.bursts, a.burst_mean, a.burst_max) == \
+        (3.28, 6, 3.5, 8)
+    assert b is not None and b.loss_pct == 3.1
+    assert profile_rows((_call("clean", 4.3, 0.0),))[0].pattern == \
+        {"a_to_b": None, "b_to_a": None}  # no loss stage: no pattern
