@@ -202,9 +202,11 @@ def _lab(tmp_path: Path, sut: SutConfig) -> Iterator[Lab]:
             phone.close()
 
 
-MODES = {"control": SutConfig(tls=False),
+# the delay header slows the switch only under its test fault (delay_header)
+MODES = {"control": SutConfig(tls=False, test_faults="delay_header"),
          "topology_hiding": SutConfig(tls=False, behaviours="topology_hiding"),
-         "strip_private_headers": SutConfig(tls=False, behaviours="strip_private_headers"),
+         "strip_private_headers": SutConfig(tls=False, behaviours="strip_private_headers",
+                                            test_faults="delay_header"),
          "e164_caller_id": SutConfig(tls=False, behaviours="e164_caller_id")}
 
 
