@@ -12,6 +12,7 @@ import pytest
 from harness.capture.pcap import read_udp
 from harness.config import PstnConfig, load_config, validate
 from harness.model import CallSpec, Expect, Status
+from harness.pstn.directory import carrier_dids
 from harness.session import HarnessSession
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,10 @@ def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession
 
 def test_the_dids_register_at_the_other_carrier(carrier: HarnessSession) -> None:
     dids = carrier.registration["pstn_dids"]
-    assert dids["registered"] == dids["dids"] == 19
+    # every number of the simulated PSTN (the premium one of §12 included) and the two
+    # PSTN callers
+    assert dids["registered"] == dids["dids"] == len(carrier_dids(
+        carrier.plan.pstn, carrier.plan.pstn_callers)) == 20
     assert carrier.carrier is not None and carrier.carrier.port == int(
         dids["carrier"].rsplit(":", 1)[1])
 
