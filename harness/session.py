@@ -635,5 +635,9 @@ class HarnessSession:
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
         """Place `specs` concurrently (see harness/schedule.py); read each row's result
         with `.result(plan_id)`."""
-        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
-                             links=self.access is not None)
+        # rows under a profile still run alone: beside other rows, the embedded switch's
+        # worker on the access address writes CDRs while its loopback worker does, and
+        # Kamailio 5.6's db_sqlite has no busy timeout — a full run lost a CDR that way
+        # (kamailio.log had it; acc.db did not). PlanScheduler(links=True) is ready for a
+        # switch whose CDR store takes concurrent writers.
+        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls)
