@@ -13,7 +13,7 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 
@@ -397,7 +397,41 @@ class BetaCallItem(pytest.Item):
         return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
 
 
-class BetaLoadItem(pytest.Item):
+class BetaRowFailed(Exception):
+    """A row judged by a report of its own (busy hour, security probe) did not pass."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        super().__init__("; ".join(report.reasons))
+
+
+RowSpec = TypeVar("RowSpec", LoadSpec, ProbeSpec)
+
+
+class _ReportedRow(pytest.Item, Generic[RowSpec]):
+    """A plan row whose outcome is a report with `status`, `reasons` and `lines()`."""
+
+    spec: RowSpec
+
+    def judged(self, report: Any) -> None:
+        self.user_properties.append(("verdict", report.status.value))
+        self.user_properties.append(("progress", "\n".join(report.lines())))
+        if report.status is not Status.PASS:
+            raise BetaRowFailed(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, BetaRowFailed):
+            return "\n".join(excinfo.value.report.lines())
+        if isinstance(excinfo.value, HarnessError):
+            return f"{self.spec.plan_id}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
+
+
+class BetaLoadItem(_ReportedRow[LoadSpec]):
     """A busy-hour row: every line in a call at once (harness/busyhour.py)."""
 
     def __init__(self, *, spec: LoadSpec, **kwargs: Any) -> None:
@@ -411,28 +445,7 @@ class BetaLoadItem(pytest.Item):
                 f"{self.spec.plan_id} {self.spec.call_type}: {self.spec.calls} on-net calls "
                 "at once, every line paired")
             return
-        report = self.config.stash[_SESSION].load(self)
-        self.user_properties.append(("verdict", report.status.value))
-        self.user_properties.append(("progress", "\n".join(report.lines())))
-        if report.status is not Status.PASS:
-            raise BetaLoadFailed(report)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
-        if isinstance(excinfo.value, BetaLoadFailed):
-            return "\n".join(excinfo.value.report.lines())
-        if isinstance(excinfo.value, HarnessError):
-            return f"{self.spec.plan_id}: {excinfo.value}"
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
-
-
-class BetaLoadFailed(Exception):
-    def __init__(self, report: Any) -> None:
-        self.report = report
-        super().__init__("; ".join(report.reasons))
+        self.judged(self.config.stash[_SESSION].load(self))
 
 
 @pytest.fixture(scope="session")
@@ -445,7 +458,7 @@ def beta_session(request: pytest.FixtureRequest) -> Any:
         pytest.fail(str(exc), pytrace=False)
 
 
-class BetaProbeItem(pytest.Item):
+class BetaProbeItem(_ReportedRow[ProbeSpec]):
     """A §12 security probe row (harness/security/rows.py); a row the config leaves out
     (not applicable, not opted in) is skipped and never counted in the run's verdict."""
 
@@ -474,25 +487,4 @@ class BetaProbeItem(pytest.Item):
                                     f"to {dial} at {cfg.sut.sip_host}:{cfg.sut.sip_port or 'auto'}"
                                     f" from {cfg.security.probe_source}")
             return
-        report = holder.probe(self)
-        self.user_properties.append(("verdict", report.status.value))
-        self.user_properties.append(("progress", "\n".join(report.lines())))
-        if report.status is not Status.PASS:
-            raise BetaProbeFailed(report)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
-        if isinstance(excinfo.value, BetaProbeFailed):
-            return "\n".join(excinfo.value.report.lines())
-        if isinstance(excinfo.value, HarnessError):
-            return f"{self.spec.plan_id}: {excinfo.value}"
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"plan {self.spec.plan_id}: {self.spec.call_type}"
-
-
-class BetaProbeFailed(Exception):
-    def __init__(self, report: Any) -> None:
-        self.report = report
-        super().__init__("; ".join(report.reasons))
+        self.judged(holder.probe(self))
