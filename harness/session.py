@@ -48,7 +48,7 @@ from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
-from harness.sip.register import Registrar
+from harness.sip.register import Registrar, register_each
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
@@ -318,25 +318,16 @@ class HarnessSession:
         self.farm = AgentFarm(specs, self._on_worker_stalls)
         self.farm.start()
         self.farm.watch = self._failure
-        registrar = Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain)
-        failed, rrd = [], []
-        n = len(self.plan.lines)
-        try:
-            for line in self.plan.lines:
-                contact = self.contact(line)
-                reg = registrar.register(line.number, line.password, contact)
-                if reg.code == 200 and reg.rrd_s is not None:
-                    rrd.append(reg.rrd_s)
-                else:
-                    failed.append(f"{line.name} ({line.number}): {reg.code} {reg.reason}")
-        finally:
-            registrar.close()
-        self.registration = {"lines": n, "registered": n - len(failed),
-                             "rrd_s_max": round(max(rrd), 4) if rrd else None,
-                             "rrd_s_median": round(sorted(rrd)[len(rrd) // 2], 4) if rrd else None}
-        if failed:
-            raise SipError(f"registration failed for {len(failed)} of {n} lines: "
-                           + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
+        done = register_each(
+            Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain),
+            [(f"{line.name} ({line.number})", line.number, line.password, self.contact(line))
+             for line in self.plan.lines])
+        n, rrd = len(self.plan.lines), sorted(done.rrd_s)
+        self.registration = {"lines": n, "registered": n - len(done.failed),
+                             "rrd_s_max": round(rrd[-1], 4) if rrd else None,
+                             "rrd_s_median": round(rrd[len(rrd) // 2], 4) if rrd else None}
+        if done.failed:
+            raise SipError(done.problem("registration", n, "lines"))
         if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
             self.registration["pstn_dids"] = register_dids(
                 self.carrier_access(), carrier_dids(self.plan.pstn, self.plan.pstn_callers),

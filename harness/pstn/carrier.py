@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.errors import SipError
-from harness.sip.register import Registrar
+from harness.sip.register import Registrar, register_each
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,21 +39,12 @@ def register_dids(access: CarrierAccess, dids: tuple[str, ...], contact_at: str,
     """REGISTER every DID at the other network with its Contact at `contact_at`
     (host:port of the PSTN agent worker), answering the digest challenge; a summary
     for the report's environment. Raises SipError naming the DIDs that failed."""
-    registrar = Registrar(access.host, access.port, access.domain)
-    failed, rrd = [], []
-    try:
-        for did in dids:
-            reg = registrar.register(did, access.password, f"sip:{did}@{contact_at}", expires)
-            if reg.code == 200 and reg.rrd_s is not None:
-                rrd.append(reg.rrd_s)
-            else:
-                failed.append(f"{did}: {reg.code} {reg.reason}")
-    finally:
-        registrar.close()
-    if failed:
-        raise SipError(f"registration at the other carrier {access.host}:{access.port} "
-                       f"({access.domain}) failed for {len(failed)} of {len(dids)} DIDs: "
-                       + "; ".join(failed[:5]) + (" ..." if len(failed) > 5 else ""))
+    done = register_each(Registrar(access.host, access.port, access.domain),
+                         [(did, did, access.password, f"sip:{did}@{contact_at}")
+                          for did in dids], expires)
+    if done.failed:
+        raise SipError(done.problem(f"registration at the other carrier {access.host}:"
+                                    f"{access.port} ({access.domain})", len(dids), "DIDs"))
     return {"carrier": f"{access.host}:{access.port}", "domain": access.domain,
             "dids": len(dids), "registered": len(dids),
-            "rrd_s_max": round(max(rrd), 4) if rrd else None}
+            "rrd_s_max": round(max(done.rrd_s), 4) if done.rrd_s else None}

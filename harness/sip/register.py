@@ -118,3 +118,35 @@ class Registrar:
                 self._request(user, contact, expires, 2, call_id, auth), call_id)
         return Registration(f"sip:{user}@{self.domain}", code, reason,
                             time.monotonic() - t0)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What registering a batch of AORs gave: who failed and why, and the RRDs."""
+
+    failed: tuple[str, ...]  # "<label>: <code> <reason>"
+    rrd_s: tuple[float, ...]
+
+    def problem(self, what: str, total: int, unit: str) -> str:
+        """One line naming (up to five of) the failures, for a SipError."""
+        return (f"{what} failed for {len(self.failed)} of {total} {unit}: "
+                + "; ".join(self.failed[:5]) + (" ..." if len(self.failed) > 5 else ""))
+
+
+def register_each(registrar: Registrar, entries: list[tuple[str, str, str, str]],
+                  expires: int = 3600) -> Registered:
+    """REGISTER each (label, user, password, contact) with `registrar`, which is closed
+    afterwards; a failure is recorded, never raised (the caller decides)."""
+    failed: list[str] = []
+    rrd: list[float] = []
+    try:
+        for label, user, password, contact in entries:
+            reg = registrar.register(user, password, contact, expires)
+            if reg.code == 200 and reg.rrd_s is not None:
+                rrd.append(reg.rrd_s)
+            else:
+                failed.append(f"{label}: {reg.code} {reg.reason}")
+    finally:
+        registrar.close()
+    return Registered(tuple(failed), tuple(rrd))
+
