@@ -518,10 +518,10 @@ class HarnessSession:
         """A free block for the agents' ports, its workers' SIP ports probed one by one
         (a taken one would stop the run at start)."""
         for _ in range(20):
-            self.agent_rtp_base = free_udp_range(self._rtp_span(), 40000, 60000)
+            self.agent_rtp_base = free_udp_range(self._rtp_span(), 10000, 20000)
             if all(udp_port_free(self.worker_sip_port(i)) for i in range(self.line_workers)):
                 return self.agent_rtp_base
-        raise SipError("no free UDP port block for the agents between 40000 and 60000")
+        raise SipError("no free UDP port block for the agents between 10000 and 20000")
 
     def worker_sip_port(self, worker: int) -> int:
         """Each line worker's SIP port: the span's last ports, so that no kernel-chosen

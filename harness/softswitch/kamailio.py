@@ -194,6 +194,21 @@ class EmbeddedKamailio:
         if module_path is None:
             raise EnvironmentMissing("db_sqlite.so (Kamailio module)", "kamailio-sqlite-modules")
         self.dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):
+            try:
+                self._start_once(kam, rtpe, module_path, plan, pstn_port)
+                return
+            except SoftswitchError as e:
+                # a port chosen free was taken before the child bound it: choose again
+                # (only ports the harness chose; a configured one in use is the user's)
+                if "Address already in use" not in str(e) or attempt == 2:
+                    raise
+                self._sip_port, self.tls_port = self.cfg.sip_port, self.cfg.tls_port
+                self.load_sink_port = self.load.sink_port
+                self.b2bua_out = self.b2bua_in = None
+
+    def _start_once(self, kam: str, rtpe: str, module_path: str, plan: NumberPlan,
+                    pstn_port: int) -> None:
         self._choose_ports()
         self._provision(plan.lines)
         if self.cfg.tls:

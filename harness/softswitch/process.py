@@ -92,18 +92,53 @@ class ChildProcess:
         self.proc = None
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+# Ports the harness chooses for its listeners lie outside the kernel's ephemeral range:
+# a port picked by bind(0) is free only until the kernel hands it to somebody's next
+# outgoing socket (CI once saw Kamailio's TLS port taken that way, and an OPTIONS
+# probe's reply port land among the agents' RTP ports under a fault rule).
+LISTEN_POOL = (61000, 65535)
+T1_S, T2_S = 0.5, 4.0  # RFC 3261 timers T1 and T2
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for ports it chooses itself (bind to 0, connect)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def outside_ephemeral(low: int, high: int) -> list[range]:
+    """The parts of [low, high) the kernel does not hand out by itself."""
+    e_low, e_high = ephemeral_range()
+    parts = [range(low, min(high, e_low)), range(max(low, e_high + 1), high)]
+    return [r for r in parts if len(r) > 0]
+
+
+def _free_listen_port(host: str, kind: int) -> int:
+    import random
+
+    pool = [p for r in outside_ephemeral(*LISTEN_POOL) for p in r]
+    if len(pool) < 100:  # this machine's ephemeral range covers the pool
+        pool = [p for r in outside_ephemeral(10000, 20000) for p in r]
+    for port in random.sample(pool, min(len(pool), 200)):
+        if udp_port_free(port, host) and tcp_port_free(port, host):
+            return port
+    with socket.socket(socket.AF_INET, kind) as s:  # last resort: the kernel's choice
         s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+        chosen: int = s.getsockname()[1]
+        return chosen
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A port free for UDP and TCP on `host`, outside the ephemeral range."""
+    return _free_listen_port(host, socket.SOCK_DGRAM)
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port free for TCP and UDP on `host`, outside the ephemeral range."""
+    return _free_listen_port(host, socket.SOCK_STREAM)
 
 
 def tcp_port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -135,10 +170,12 @@ def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> int:
-    """First port of `count` consecutive free UDP ports in [low, high), randomised."""
+    """First port of `count` consecutive free UDP ports in [low, high), randomised,
+    outside the kernel's ephemeral range (see LISTEN_POOL)."""
     import random
 
-    starts = list(range(low, high - count, count))
+    starts = [s for r in outside_ephemeral(low, high)
+              for s in range(r.start, r.stop - count, count)]
     random.shuffle(starts)
     for start in starts[:200]:
         if all(udp_port_free(p, host) for p in range(start, start + count, 7)):
@@ -163,13 +200,20 @@ def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,
                f"Call-ID: {call_id}@beta-harness\r\nCSeq: 1 OPTIONS\r\n"
                f"Contact: <sip:probe@127.0.0.1:{lport}>\r\nAccept: application/sdp\r\n"
                "Content-Length: 0\r\n\r\n")
-        s.settimeout(timeout_s)
-        s.sendto(msg.encode(), (host, port))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        # RFC 3261 17.1.2.2: a UDP request is retransmitted (Timer E: T1, doubling, at
+        # most T2) until answered, so one lost datagram is not a dead switch
+        start = time.monotonic()
+        deadline, interval, resend_at = start + timeout_s, T1_S, start
+        while (now := time.monotonic()) < deadline:
+            if now >= resend_at:
+                s.sendto(msg.encode(), (host, port))
+                resend_at, interval = now + interval, min(interval * 2, T2_S)
+            s.settimeout(max(0.001, min(resend_at, deadline) - now))
             try:
                 data = s.recv(65535)
-            except (TimeoutError, ConnectionRefusedError):
+            except TimeoutError:
+                continue
+            except ConnectionRefusedError:
                 return None
             first = data.split(b"\r\n", 1)[0].split()
             if len(first) >= 2 and first[0] == b"SIP/2.0" and first[1].isdigit():

@@ -1,0 +1,68 @@
+"""Ports the harness chooses for its listeners, and the OPTIONS probe's retransmission."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+from harness.softswitch.process import (
+    ephemeral_range,
+    free_tcp_port,
+    free_udp_port,
+    free_udp_range,
+    outside_ephemeral,
+    sip_options_ping,
+)
+
+
+def test_chosen_ports_lie_outside_the_kernels_ephemeral_range() -> None:
+    low, high = ephemeral_range()
+    for port in (free_udp_port(), free_tcp_port(), free_udp_range(40, 10000, 20000)):
+        assert not (low <= port <= high), (port, low, high)
+
+
+def test_outside_ephemeral_clips_both_ends() -> None:
+    low, high = ephemeral_range()
+    parts = outside_ephemeral(low - 10, high + 10)
+    assert [(r.start, r.stop) for r in parts] == [(low - 10, low), (high + 1, high + 10)]
+    assert outside_ephemeral(low, high + 1) == []
+
+
+def _switch_that_drops(first_n: int) -> tuple[socket.socket, list[bytes]]:
+    """A UDP 'switch' that ignores the first `first_n` requests, then answers 200."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        sock.settimeout(5.0)
+        try:
+            while True:
+                data, addr = sock.recvfrom(65535)
+                seen.append(data)
+                if len(seen) > first_n:
+                    head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+                    sock.sendto(b"SIP/2.0 200 OK\r\n" + b"\r\n".join(head) + b"\r\n\r\n", addr)
+                    return
+        except (TimeoutError, OSError):
+            return
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock, seen
+
+
+def test_probe_retransmits_a_lost_options_as_rfc3261_timer_e() -> None:
+    sock, seen = _switch_that_drops(2)
+    with sock:
+        code = sip_options_ping("127.0.0.1", sock.getsockname()[1], 3.0, "marker-x")
+    assert code == 200
+    assert len(seen) == 3  # sent at 0, 0.5 and 1.5 s: the same request each time
+    assert len(set(seen)) == 1 and b"Call-ID: marker-x@beta-harness" in seen[0]
+
+
+def test_probe_gives_up_on_a_silent_switch() -> None:
+    sock, seen = _switch_that_drops(99)
+    with sock:
+        code = sip_options_ping("127.0.0.1", sock.getsockname()[1], 1.2)
+    assert code is None
+    assert len(seen) == 2  # 0 and 0.5 s; the next would be at 1.5 s
