@@ -75,6 +75,9 @@ class CallSpec:
     cancel_after_s: float | None = None  # the caller gives up ringing after this
     dtmf_a: str = ""  # digits the caller sends after the answer (RFC 4733)
     dtmf_b: str = ""  # digits the called party sends back
+    # when the caller's digits start (s after the answer; the called party's 1.5 s
+    # later): a scored row sends them after its speech, so the reference is heard whole
+    dtmf_at_s: float = 1.0
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
     # network impairment on the media path (harness.impair); a named profile ("clean"

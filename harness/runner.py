@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import STATIC_PT, StreamStats, rtp_toward, stream_stats
+from harness.capture.rtp import STATIC_PT, RtpPacket, StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, own_packets, refusals, wire_timing
 from harness.cdr.reconcile import Ledger
 from harness.checks import call_type_checks, threshold_checks
@@ -187,13 +187,18 @@ class CallRunner:
             voices = [*refs.values(), *([self.third_ref(spec)] if self.has_third_party(spec)
                                         else [])]
             talk_s = max(talk_s, max(r.duration_s for r in voices) + s.cfg.media.tail_pad_s)
+        replay_at = replay_at_s(spec) if audio else None
+        if replay_at is not None:  # the speech after a resume is heard whole too
+            talk_s = max(talk_s, replay_at + max(r.duration_s for r in refs.values())
+                         + s.cfg.media.tail_pad_s)
         three_way = self.uri(self.conference_route(spec))
         if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
             talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
                 Script(0).talker_window_s + TURN_GAP_S) + 8.0)
         script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
-                        hold_at_s=spec.hold_at_s, resume_at_s=spec.resume_at_s,
+                        dtmf_at_s=spec.dtmf_at_s, hold_at_s=spec.hold_at_s,
+                        resume_at_s=spec.resume_at_s, replay_at_s=replay_at,
                         a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
                         transfer_to_uri=self.uri(self.transfer_route(spec)),
                         transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
@@ -372,7 +377,7 @@ class CallRunner:
             agent_q, wire_q, st = assess(DirectionInput(
                 direction, ref, spec.codec, negotiated,
                 receiver.record_wav,
-                receiver.record_span_s, wire_rtp,
+                receiver.record_span_s - held_s(out), wire_rtp,
                 call_dir / f"wire_{direction}.wav" if self.s.capture and wire_rtp else None),
                 stall)
             if encrypted:
@@ -381,7 +386,43 @@ class CallRunner:
                 st = stream_stats(rtp)
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
+            if replay_at_s(spec) is not None and not encrypted:
+                scores += self.resumed(direction, receiver, ref, spec, out, rtp, call_dir,
+                                       stall)
         return tuple(scores), streams
+
+    def resumed(self, direction: str, receiver: LegOutcome, ref: reference.Reference,
+                spec: CallSpec, out: CallOutcome, rtp: list[RtpPacket], call_dir: Path,
+                stall: StallReport) -> list[QualityScore]:
+        """A held and resumed call: the speech after the resume, scored on its own
+        (direction `<direction>.resumed`) from the receiver's recording cut at the
+        talker's REPLAY and the wire's RTP from then on; the main score covers the
+        speech before the hold."""
+        talker = out.a if receiver is not out.a else out.b
+        name = f"{direction}.resumed"
+        replay = talker.first("REPLAY") if talker is not None else None
+        started = receiver.first("RECORD_START")
+        if replay is None or started is None or receiver.record_wav is None or \
+                not receiver.record_wav.exists():
+            why = ("the talker did not talk again after the resume" if replay is None
+                   else "no recording from the receiving agent")
+            return [QualityScore(name, src, None, "nb", True, (why,), 0.0, 0.0)
+                    for src in ("agent", "wire")]
+        # the recorder gets no frames while the call is held, so the file is shorter
+        # than the time it was connected: the cut is placed from the recording's end
+        # (the recorder stops at record_span_s), a little early: align() finds the speech
+        lead_s = 0.5
+        pcm, rate = reference.read_wav(receiver.record_wav)
+        after_replay_s = started.t_mono + receiver.record_span_s - replay.t_mono
+        cut_s = max(0.0, len(pcm) / rate - after_replay_s - lead_s)
+        cut = call_dir / f"{receiver.record_wav.stem}-resumed.wav"
+        reference.write_wav(cut, pcm[int(cut_s * rate):], rate)
+        wire = [p for p in rtp if p.ts_arrival >= replay.t_wall - lead_s]
+        negotiated = receiver.stats.codec if receiver.stats else ""
+        agent_q, wire_q, _st = assess(DirectionInput(
+            name, ref, spec.codec, negotiated, cut, after_replay_s + lead_s,
+            wire, call_dir / f"wire_{name}.wav" if self.s.capture and wire else None), stall)
+        return [agent_q, wire_q]
 
     def talking(self, spec: CallSpec, out: CallOutcome,
                 ) -> dict[str, tuple[LegOutcome, reference.Reference, float]]:
@@ -515,6 +556,25 @@ def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
     return out_map
+
+
+def held_s(out: CallOutcome) -> float:
+    """How long the call was on hold (HOLD to RESUME at the holder): a recorder gets
+    no frames from a held stream, so a recording is that much shorter than the time
+    its recorder was connected."""
+    hold, resume = out.a.first("HOLD"), out.a.first("RESUME")
+    if hold is None:
+        return 0.0
+    end = resume.t_mono if resume is not None else hold.t_mono
+    return max(0.0, end - hold.t_mono)
+
+
+def replay_at_s(spec: CallSpec) -> float | None:
+    """A scored hold/resume row: both parties talk again this long after the answer
+    (half a second after the resume)."""
+    if spec.resume_at_s is None or spec.expect.mos_lqo_min is None:
+        return None
+    return spec.resume_at_s + 0.5
 
 
 def media_since(out: CallOutcome) -> float:

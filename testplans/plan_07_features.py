@@ -5,13 +5,15 @@ from harness.model import CallSpec, Expect
 
 PLAN = [
     CallSpec("7.1", "DTMF RFC 4733 both ways", caller="site6/01", dial="site6/02",
-             talk_s=6.0, dtmf_a="1234567890*#", dtmf_b="9876#",
-             expect=Expect(mos_lqo_min=None, rings="site6/02"),
-             description="digits verified at the far end, both directions"),
-    CallSpec("7.2", "hold and resume", caller="site6/03", dial="site6/04", talk_s=9.0,
-             hold_at_s=2.0, resume_at_s=5.0,
-             expect=Expect(mos_lqo_min=None, rings="site6/04"),
-             description="the held party's audio stops during hold and returns after"),
+             talk_s=16.0, dtmf_a="1234567890*#", dtmf_b="9876#", dtmf_at_s=11.5,
+             expect=Expect(rings="site6/02"),
+             description="both parties talk (PESQ both ways), then the digits: verified "
+                         "at the far end, both directions"),
+    CallSpec("7.2", "hold and resume", caller="site6/03", dial="site6/04",
+             hold_at_s=11.5, resume_at_s=14.5,
+             expect=Expect(rings="site6/04"),
+             description="both talk (scored), the caller holds: the held party's audio "
+                         "stops; after the resume both talk again, scored on its own"),
     CallSpec("9.1", "61 s call for billing", caller="site6/05", dial="5550190", talk_s=61.0,
              expect=Expect(rings="pstn:local", call_class="local"),
              description="just over a minute: 60/60 billing must round up to 2 minutes, "

@@ -225,6 +225,7 @@ class Leg:
     _answering: bool = False  # this side sent (or is sending) a 2xx
     _player: Any = None
     _slot: int = -1  # the call's conference bridge port its media is attached to
+    _was_held: bool = False  # media went on hold since it was last attached
     _recorder: Any = None
 
     def mark(self, kind: str, code: int | None = None) -> None:
@@ -271,13 +272,17 @@ class Leg:
                     else:
                         self._start_media(aud)
                     return
-                if aud.getPortId() != self._slot:
-                    # a re-INVITE (hold, resume) rebuilt the stream on a new bridge port:
-                    # the recorder and the player follow it
+                if aud.getPortId() != self._slot or self._was_held:
+                    # a re-INVITE (hold, resume) rebuilt the stream, on a new bridge port
+                    # or on the same one with its connections gone (the recording then
+                    # stopped at the hold): the recorder and the player follow it
                     self._slot = aud.getPortId()
+                    self._was_held = False
                     self._reattach(aud)
                 self.mark("MEDIA_UPDATE")
                 return
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and self.media_active:
+                self._was_held = True  # on hold (local or remote) or inactive
 
     def _play_early(self, aud: Any) -> None:
         """Audible ringing (440 + 480 Hz, 2 s on 4 s off) or an intercept's SIT
@@ -325,6 +330,7 @@ class Leg:
             self._recorder.createRecorder(str(self.record_wav))
             aud.startTransmit(self._recorder)
             self.record_start_mono = time.monotonic()
+            self.mark("RECORD_START")
         if self.play_wav is not None and not self.play_on_cue:
             self._player = pj.AudioMediaPlayer()
             self._player.createPlayer(str(self.play_wav), pj.PJMEDIA_FILE_NO_LOOP)
@@ -345,6 +351,22 @@ class Leg:
             return self.call.getAudioMedia(-1)
         except pj.Error as exc:
             raise SipError(f"leg {self.party} has no active audio: {exc.info()}") from exc
+
+    def replay(self) -> None:
+        """Talk `play_wav` once more into the call (after a resume: the speech scored
+        on its own); marked REPLAY, from which the scorer cuts the recording."""
+        if self.play_wav is None or self.disconnected or not self.media_active:
+            return
+        ports = [self.audio()]
+        player = pj.AudioMediaPlayer()
+        try:
+            player.createPlayer(str(self.play_wav), pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(ports[0])
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party}: {self.play_wav} not replayed: "
+                           f"{exc.info()}") from exc
+        self._player = player
+        self.mark("REPLAY")
 
     def play(self, to: list[Leg], seconds: float) -> Any:
         """Play `play_wav` once into every leg of `to` (a 3-way talker's turn); returns

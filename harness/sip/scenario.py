@@ -141,9 +141,13 @@ class Script:
     ring_timeout_s: float = 30.0
     headers: tuple[tuple[str, str], ...] = ()
     dtmf_a: str = ""  # digits the caller sends (RFC 4733), 1 s after the answer
-    dtmf_b: str = ""  # digits the called party sends, 2.5 s after the answer
+    dtmf_b: str = ""  # digits the called party sends, 1.5 s after the caller's
+    dtmf_at_s: float = 1.0  # the caller's digits start this long after the answer
     hold_at_s: float | None = None  # the caller puts the call on hold
     resume_at_s: float | None = None
+    # both parties talk their reference again (a scored hold/resume row: the speech
+    # after the resume is scored on its own)
+    replay_at_s: float | None = None
     a_play: Path | None = None
     a_record: Path | None = None
     transfer_to_uri: str = ""  # the called party transfers the caller here (REFER)

@@ -249,7 +249,8 @@ class Worker:
         leg, script = out.leg, out.order.script
         out.talking = True
         if script.dtmf_a:
-            self.stack.at(1.0, lambda: self._safely(out, lambda: leg.send_dtmf(script.dtmf_a)))
+            self.stack.at(script.dtmf_at_s,
+                          lambda: self._safely(out, lambda: leg.send_dtmf(script.dtmf_a)))
         # a re-INVITE's offer is built from the codec priorities of the moment: offer
         # the call's own codec again, not every codec an idle agent accepts
         if script.hold_at_s is not None:
@@ -258,6 +259,8 @@ class Worker:
         if script.resume_at_s is not None:
             self.stack.at(script.resume_at_s,
                           lambda: self._safely(out, leg.resume, out.order.codec))
+        if script.replay_at_s is not None:
+            self.stack.at(script.replay_at_s, lambda: self._safely(out, leg.replay))
         if script.three_way_uri:  # hold, call the third party, conference, then hang up
             out.three_way = ThreeWay(self.stack, out.order, out.agent, leg)
             self.stack.at(script.three_way_at_s, lambda: self._safely(
@@ -359,7 +362,10 @@ class Worker:
             self.stack.at(script.transfer_at_s,
                           lambda: self._quietly(lambda: leg.transfer(target)))
         if script.dtmf_b:
-            self.stack.at(2.5, lambda: self._quietly(lambda: leg.send_dtmf(script.dtmf_b)))
+            self.stack.at(script.dtmf_at_s + 1.5,
+                          lambda: self._quietly(lambda: leg.send_dtmf(script.dtmf_b)))
+        if script.replay_at_s is not None:
+            self.stack.at(script.replay_at_s, lambda: self._quietly(leg.replay))
         # attended transfer: the transferor leaves on the NOTIFY and the consulted call
         # ends when replaced; only the call that replaced it hangs up by the script
         consulting = script.transfer_kind == "attended" and leg.on_replaced is not None
