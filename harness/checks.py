@@ -321,7 +321,9 @@ def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
         checks += list(_table(table, spec.codec))
     values: dict[str, list[float]] = {"srd_s": [timing.srd_s] if timing.valid and
                                       timing.srd_s is not None else []}
-    values["mos_lqo"] = [q.mos_lqo for q in quality if q.valid and q.mos_lqo is not None]
+    # (a score with a floor of its own is judged by it alone: decide())
+    values["mos_lqo"] = [q.mos_lqo for q in quality if q.valid and q.mos_lqo is not None
+                         and q.floor_mos_lqo is None]
     values["loss_pct"] = [s.loss_pct for s in streams.values() if s is not None]
     values["jitter_ms"] = [s.jitter_ms for s in streams.values() if s is not None]
     fails = []

@@ -108,8 +108,9 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
                 invalid.append(f"{where}: mos_lqo {shown} " + "; ".join(q.reasons))
             elif q.mos_lqo is None:
                 fails.append(f"{where}: not scored")
-            elif q.mos_lqo < expect.mos_lqo_min:
-                fails.append(f"{where}: mos_lqo {q.mos_lqo:.2f} < {expect.mos_lqo_min:.2f}")
+            elif q.mos_lqo < (floor := q.floor_for(expect.mos_lqo_min)):
+                fails.append(f"{where}: mos_lqo {q.mos_lqo:.2f} < {floor:.2f}"
+                             + (f" ({q.floor_why})" if q.floor_why else ""))
             else:
                 fails.extend(f"{where}: {r}" for r in hard)
     if expect.cdr and cdr is not None:

@@ -202,6 +202,13 @@ class QualityScore:
     # why this source is not scored on this call by design (not a defect), e.g. the wire
     # of an SRTP call: "not decodable: SRTP"; such a score is not judged
     note: str = ""
+    # a floor of this score's own below the row's, and why (a 3-way path: its talker's
+    # material cannot score higher through the codec alone); None: the row's floor
+    floor_mos_lqo: float | None = None
+    floor_why: str = ""
+
+    def floor_for(self, row_floor: float) -> float:
+        return row_floor if self.floor_mos_lqo is None else min(row_floor, self.floor_mos_lqo)
 
 
 @dataclass(frozen=True, slots=True)

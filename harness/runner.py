@@ -27,8 +27,9 @@ from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.impair import applied, profile
 from harness.media import reference
 from harness.media.assess import DirectionInput, assess
-from harness.media.conference import conference_paths
+from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.early import early_media
+from harness.media.score import codec_ceiling, pesq_score
 from harness.metrics import answer_event, call_timing, decide, setup_window
 from harness.model import (
     CallResult,
@@ -48,6 +49,7 @@ from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
+    TALKER_PAD_S,
     TURN_GAP_S,
     CallOrder,
     CallOutcome,
@@ -192,9 +194,12 @@ class CallRunner:
             talk_s = max(talk_s, replay_at + max(r.duration_s for r in refs.values())
                          + s.cfg.media.tail_pad_s)
         three_way = self.uri(self.conference_route(spec))
+        window_s = Script(0).talker_window_s
+        if three_way and audio:  # each talker's turn holds its whole reference (P.862)
+            window_s = max(window_s, max(r.duration_s for r in voices) + TALKER_PAD_S)
         if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
             talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
-                Script(0).talker_window_s + TURN_GAP_S) + 8.0)
+                window_s + TURN_GAP_S) + 8.0)
         script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
                         headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
                         dtmf_at_s=spec.dtmf_at_s, hold_at_s=spec.hold_at_s,
@@ -202,7 +207,7 @@ class CallRunner:
                         a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
                         transfer_to_uri=self.uri(self.transfer_route(spec)),
                         transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
-                        three_way_uri=three_way,
+                        three_way_uri=three_way, talker_window_s=window_s,
                         agent_faults=tuple(sorted(s.agent_faults)))
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
@@ -362,6 +367,8 @@ class CallRunner:
         sources when the row asks for voice quality."""
         if out.b is None or out.a.final_code != 200:
             return (), {}
+        if spec.expect.conferenced is not None and spec.expect.mos_lqo_min is not None:
+            return self.conference_quality(spec, out, packets, stall), {}
         scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
         for direction, (receiver, ref, since) in self.talking(spec, out).items():
@@ -423,6 +430,41 @@ class CallRunner:
             name, ref, spec.codec, negotiated, cut, after_replay_s + lead_s,
             wire, call_dir / f"wire_{name}.wav" if self.s.capture and wire else None), stall)
         return [agent_q, wire_q]
+
+    def conference_quality(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
+                           stall: StallReport) -> tuple[QualityScore, ...]:
+        """A 3-way call: PESQ of each of the six directed paths (direction
+        `<talker>_to_<listener>`), on the wire toward the listener in the talker's turn,
+        against the talker's reference (the third party's is a voice of its own). The
+        wire only: each agent's recording is its bridge's mix, not one path."""
+        voices = {**self.s.refs_for(spec.codec), "c": self.third_ref(spec)}
+        talkers, toward = path_legs(out)
+        invalid = () if stall.clean else ("invalid_measurement: " + stall.describe(),)
+        scores = []
+        for (talker, listener), leg in toward.items():
+            ref = voices[talker]
+            pcm_ref = reference.read_wav_at(ref.path, 8000)
+            ceiling = codec_ceiling(str(ref.path), pcm_ref, 8000, spec.codec)
+            window = talker_window(talkers[talker])
+            name = f"{talker}_to_{listener}"
+            if window is None:
+                scores.append(QualityScore(name, "wire", None, "nb", not invalid,
+                                           (f"{talker.upper()} never talked",) + invalid,
+                                           ceiling_mos_lqo=ceiling))
+                continue
+            got = pesq_score(pcm_ref, received(packets, leg, window), 8000, "nb")
+            floor, why = None, ""
+            if ceiling is not None and ceiling - CEILING_ALLOWANCE < (spec.expect.mos_lqo_min
+                                                                      or 5.0):
+                floor = round(ceiling - CEILING_ALLOWANCE, 2)
+                why = (f"{talker.upper()}'s voice scores {ceiling:.2f} through {spec.codec} "
+                       f"alone; a path may lose {CEILING_ALLOWANCE}")
+            scores.append(QualityScore(
+                name, "wire", got.mos_lqo, "nb", not invalid,
+                ((got.problem,) if got.problem else ()) + invalid, got.received_s,
+                window[1] - window[0], got.active_ratio, got.delay_s, ceiling,
+                floor_mos_lqo=floor, floor_why=why))
+        return tuple(scores)
 
     def talking(self, spec: CallSpec, out: CallOutcome,
                 ) -> dict[str, tuple[LegOutcome, reference.Reference, float]]:
@@ -567,6 +609,11 @@ def held_s(out: CallOutcome) -> float:
         return 0.0
     end = resume.t_mono if resume is not None else hold.t_mono
     return max(0.0, end - hold.t_mono)
+
+
+# a 3-way path whose talker's material scores low through the codec alone is judged
+# against that ceiling less this allowance (the row's floor where that is lower)
+CEILING_ALLOWANCE = 0.1
 
 
 def replay_at_s(spec: CallSpec) -> float | None:

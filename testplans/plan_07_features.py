@@ -62,8 +62,7 @@ PLAN += [
                          "over by the caller's; audio both ways, three CDRs"),
     CallSpec("7.8", "3-way call", caller="site5/10", dial="site5/11",
              conference_with="site7/03",
-             expect=Expect(mos_lqo_min=None, rings="site5/11", call_class="onnet",
-                           conferenced="site7/03"),
+             expect=Expect(rings="site5/11", call_class="onnet", conferenced="site7/03"),
              description="site5/10 holds site5/11, calls site7/03 and bridges both calls; "
                          "each party talks alone in turn and is heard by the other two "
                          "(six paths); two CDRs"),

@@ -51,16 +51,24 @@ def received(packets: list[UdpPacket], leg: LegOutcome | None,
     return decode_stream(rtp)[0]
 
 
+def path_legs(out: CallOutcome) -> tuple[dict[str, LegOutcome | None],
+                                          dict[tuple[str, str], LegOutcome | None]]:
+    """The talkers' legs (whose PLAY_START/STOP mark each turn) and, per directed path
+    (talker, listener), the leg whose inbound stream carries it."""
+    talkers = {"a": out.a, "b": out.b, "c": out.conference_far}
+    toward = {("a", "b"): out.b, ("a", "c"): out.conference_far, ("b", "a"): out.a,
+              ("b", "c"): out.conference_far, ("c", "a"): out.conference,
+              ("c", "b"): out.b}
+    return talkers, toward
+
+
 def conference_paths(out: CallOutcome, packets: list[UdpPacket], refs: dict[str, np.ndarray],
                      rate: int = 8000) -> tuple[dict[str, Any], list[str]]:
     """Every directed path of the 3-way call: its match figures (and those of the other
     talkers' references, the margin), and one failure reason per path not heard."""
     names = {"a": out.a.agent_name, "b": out.b.agent_name if out.b else "B",
              "c": out.conference_far.agent_name if out.conference_far else "C"}
-    talkers = {"a": out.a, "b": out.b, "c": out.conference_far}
-    toward = {("a", "b"): out.b, ("a", "c"): out.conference_far, ("b", "a"): out.a,
-              ("b", "c"): out.conference_far, ("c", "a"): out.conference,
-              ("c", "b"): out.b}
+    talkers, toward = path_legs(out)
     doc: dict[str, Any] = {"heard_min": HEARD_MIN}
     fails = []
     for (talker, listener), leg in toward.items():

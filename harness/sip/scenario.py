@@ -128,6 +128,7 @@ class FarEndPolicy:
 
 
 TURN_GAP_S = 1.0  # a 3-way call: silence between two talkers' turns
+TALKER_PAD_S = 0.3  # a scored 3-way call: a turn is its reference and this much more
 INTERCEPT_S = 4.0  # a vacant PSTN number: SIT + announcement this long, then 404
 
 

@@ -110,3 +110,19 @@ def test_cdr_time_mismatch_during_a_stall_is_invalid_but_a_missing_row_still_fai
     assert v.status is Status.FAIL
     v = decide(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, CdrCheck(False))
     assert v.status is Status.FAIL and "cdr: no record for this call" in v.reasons
+
+
+def test_a_score_with_a_floor_of_its_own_is_judged_by_it_and_named() -> None:
+    """A 3-way path whose talker's material scores 3.38 through the codec alone is
+    judged against 3.28, not the row's 4.2; below it, the reason names both."""
+    from dataclasses import replace
+
+    own = replace(_q("c_to_b", "wire", 3.35), floor_mos_lqo=3.28, floor_why="C's voice")
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, own), OK_CDR)
+    assert v.status is Status.PASS, v.reasons
+    low = replace(own, mos_lqo=3.1)
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, low), OK_CDR)
+    assert v.status is Status.FAIL
+    assert "quality.c_to_b.wire: mos_lqo 3.10 < 3.28 (C's voice)" in v.reasons
+    # the row's floor still holds where it is the lower one
+    assert replace(own, floor_mos_lqo=4.5).floor_for(4.2) == 4.2
