@@ -4,7 +4,8 @@ P-Asserted-Identity), the caller's location on emergency calls (RFC 6442
 Geolocation), the call class the switch recorded, DTMF heard (RFC 4733), and audio
 stopping and returning around a hold.
 
-Each failed expectation is one reason string naming the figure and what was expected.
+The sub-judges return their failure messages; `call_type_checks` gives each family its
+criterion (harness/verdict/checks.py), and a passed check for each one it judged.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.pstn.directory import Route, expected_did
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
+from harness.verdict.checks import Check, Outcome, failed, judged, passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,57 +141,69 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
                      promises: Promises = Promises(),
                      early: EarlyMedia | None = None, refused_by: str = "",
-                     route: Route | None = None) -> list[str]:
+                     route: Route | None = None) -> list[Check]:
     """`promises.trunk_groups`: the switch names the PSTN trunk group of each class
     (;tgrp=); when it does not, `rings="pstn:ld"` is judged as "reached the PSTN" only;
     across another carrier (`promises.pstn_dids`) by which DID rang: the one `route`
     dialled. The caller ID and a 911 call's location are judged as `promises` say."""
-    fails: list[str] = []
+    fails: list[Check] = []
+
+    def judge(criterion: str, messages: list[str]) -> None:
+        fails.extend(judged(criterion, messages))
+
     exp = spec.expect
     # a far end that refused what the switch sent it (runner.refused) did ring
     rang = out.b.agent_name if out.b is not None else (refused_by or "none")
     want = exp.rings
     if want is not None and promises.pstn_dids and want.startswith("pstn:") \
             and route is not None:
-        fails.extend(did_checks(rang, want, expected_did(route)))
+        judge("routing", did_checks(rang, want, expected_did(route)))
         want = None  # judged
     elif want is not None and not promises.trunk_groups and want.startswith("pstn:") \
             and rang.startswith("pstn:"):
         want = rang = "pstn"
-    if want is not None and rang != want:
-        fails.append(f"routing: {rang} rang, expected {want}")
+    if want is not None:
+        judge("routing", [f"routing: {rang} rang, expected {want}"] if rang != want else [])
     if out.also_rang:
-        fails.append(f"routing: a second INVITE reached {', '.join(out.also_rang)}")
-    if exp.forwarded_from is not None and exp.forwarded_from not in out.forwarded_from:
-        fails.append(f"forwarding: expected {exp.forwarded_from} to ring first and forward, "
-                     f"rang first: {', '.join(out.forwarded_from) or 'nobody'}")
+        fails.extend(failed("routing", [f"routing: a second INVITE reached "
+                                        f"{', '.join(out.also_rang)}"]))
+    if exp.forwarded_from is not None:
+        judge("forwarding", [] if exp.forwarded_from in out.forwarded_from else [
+            f"forwarding: expected {exp.forwarded_from} to ring first and forward, "
+            f"rang first: {', '.join(out.forwarded_from) or 'nobody'}"])
     if out.b is not None and (exp.caller_id is not None or spec.dial.startswith("*67")):
-        fails.extend(caller_id_checks(out.b, exp.caller_id or ANONYMOUS, caller_number,
-                                      promises.caller_id_forms))
+        judge("caller_id", caller_id_checks(out.b, exp.caller_id or ANONYMOUS, caller_number,
+                                            promises.caller_id_forms))
     if exp.location and out.b is not None:
-        fails.extend(location_checks(out.b, caller_number, promises))
+        judge("location", location_checks(out.b, caller_number, promises))
     if exp.early_media is not None:
-        fails.extend(early_media_checks(exp.early_media, early))
+        judge("early_media", early_media_checks(exp.early_media, early))
     already = cdr is not None and any(m.field == "call_class" for m in cdr.mismatches)
     if exp.call_class is not None and cdr is not None and cdr.record is not None and \
             not already:  # the CDR's own check names a wrong class once
         recorded = cdr.record.call_class
-        if recorded != exp.call_class:
-            fails.append(f"cdr: call_class: expected {exp.call_class}, got {recorded or 'none'}")
-    if out.b is not None and spec.dtmf_a and out.b.dtmf_rx != spec.dtmf_a:
-        fails.append(f"dtmf: far end heard {out.b.dtmf_rx!r}, caller sent {spec.dtmf_a!r}")
-    if spec.dtmf_b and out.a.dtmf_rx != spec.dtmf_b:
-        fails.append(f"dtmf: caller heard {out.a.dtmf_rx!r}, far end sent {spec.dtmf_b!r}")
+        fails.append(Check("cdr.call_class", Outcome.FAIL,
+                           f"cdr: call_class: expected {exp.call_class}, got {recorded or 'none'}",
+                           recorded, "", f"= {exp.call_class}", "row")
+                     if recorded != exp.call_class else
+                     passed("cdr.call_class", recorded, "", f"= {exp.call_class}", "row"))
+    if spec.dtmf_a or spec.dtmf_b:
+        dtmf = []
+        if out.b is not None and spec.dtmf_a and out.b.dtmf_rx != spec.dtmf_a:
+            dtmf.append(f"dtmf: far end heard {out.b.dtmf_rx!r}, caller sent {spec.dtmf_a!r}")
+        if spec.dtmf_b and out.a.dtmf_rx != spec.dtmf_b:
+            dtmf.append(f"dtmf: caller heard {out.a.dtmf_rx!r}, far end sent {spec.dtmf_b!r}")
+        judge("dtmf", dtmf)
     if spec.hold_at_s is not None:
-        fails.extend(_hold_checks(out, packets))
+        judge("hold", _hold_checks(out, packets))
     if exp.audio and exp.final_code == 200 and out.a.final_code == 200 and out.b is not None:
-        fails.extend(_audio_both_ways(out, packets))
+        judge("audio", _audio_both_ways(out, packets))
     if exp.transferred_to is not None and spec.transfer_kind == "attended":
-        fails.extend(_attended_checks(exp.transferred_to, out, caller_number))
+        judge("transfer.attended", _attended_checks(exp.transferred_to, out, caller_number))
     if exp.transferred_to is not None:
-        fails.extend(_transfer_checks(exp.transferred_to, out, packets))
+        judge("transfer", _transfer_checks(exp.transferred_to, out, packets))
     if exp.conferenced is not None:
-        fails.extend(_conference_checks(exp.conferenced, out))
+        judge("3-way", _conference_checks(exp.conferenced, out))
     return fails
 
 
@@ -312,7 +326,7 @@ def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
 
 def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
                      timing: CallTiming, quality: tuple[QualityScore, ...],
-                     streams: dict[str, StreamStats | None]) -> list[str]:
+                     streams: dict[str, StreamStats | None]) -> list[Check]:
     """The call class's and the codec's thresholds (data: harness/thresholds.py and
     config `thresholds`) on this call's valid figures. A row under an impairment
     profile is meant to degrade: only its class (timing) thresholds apply."""
@@ -326,15 +340,19 @@ def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
                          and q.floor_mos_lqo is None]
     values["loss_pct"] = [s.loss_pct for s in streams.values() if s is not None]
     values["jitter_ms"] = [s.jitter_ms for s in streams.values() if s is not None]
-    fails = []
+    out = []
     for t in checks:
         measured = values.get(t.metric, [])
         if not measured:
             continue  # not measured on this call (or invalid): nothing to judge
         result = t.evaluate(measured)
-        if not result.passed:
-            fails.append(f"threshold {call_class}/{spec.codec}: {result.text}")
-    return fails
+        where = table.origin(call_class if t.metric == "srd_s" else spec.codec, t)
+        out.append(Check(f"threshold.{t.metric}",
+                         Outcome.PASS if result.passed else Outcome.FAIL,
+                         "" if result.passed else
+                         f"threshold {call_class}/{spec.codec}: {result.text}",
+                         result.measured, "", str(t), where))
+    return out
 
 
 def _table(table: ThresholdTable, key: str) -> tuple[Threshold, ...]:

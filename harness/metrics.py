@@ -21,10 +21,10 @@ from harness.model import (
     QualityScore,
     SipEvent,
     StallReport,
-    Status,
     Verdict,
     first_event,
 )
+from harness.verdict.checks import Check, Outcome, passed
 
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
 
@@ -80,50 +80,77 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
     `call_stall` covers the whole call: a stall anywhere in it delays the agent's
     own clock readings that the CDR's answer/end times are compared with."""
     call_clean = call_stall is None or call_stall.clean
-    fails: list[str] = []
-    invalid: list[str] = []
+    checks: list[Check] = []
     if final_code != expect.final_code:
         got = f"final_code: expected {expect.final_code}, got {final_code}"
-        fails.append(f"{got}: {refused}" if refused else got)
+        checks.append(Check("final_code", Outcome.FAIL, f"{got}: {refused}" if refused else got,
+                            final_code, "", f"= {expect.final_code}", "row"))
+    else:
+        checks.append(passed("final_code", final_code, "", f"= {expect.final_code}", "row"))
     for name, value, limit in (("srd_s", timing.srd_s, expect.srd_s_max),
                                ("setup_s", timing.setup_s, expect.setup_s_max)):
         if limit is None:
             continue
+        criterion, bound = f"timing.{name}", f"<= {limit:.3f}"
         if value is None:
-            fails.append(f"timing.{name}: not measured")
+            checks.append(Check(criterion, Outcome.FAIL, f"{criterion}: not measured", None,
+                                "s", bound, "row"))
         elif not timing.valid:
-            invalid.append(f"timing.{name} {value:.3f} s: {timing.invalid_reason}")
+            checks.append(Check(criterion, Outcome.INVALID,
+                                f"{criterion} {value:.3f} s: {timing.invalid_reason}", value,
+                                "s", bound, "row"))
         elif value > limit:
-            fails.append(f"timing.{name}: {value:.3f} s > {limit:.3f} s")
+            checks.append(Check(criterion, Outcome.FAIL,
+                                f"{criterion}: {value:.3f} s > {limit:.3f} s", value, "s",
+                                bound, "row"))
+        else:
+            checks.append(passed(criterion, value, "s", bound, "row"))
     if expect.mos_lqo_min is not None and expect.final_code == 200:
         for q in quality:
             if q.note:  # not scored by design (the wire of an SRTP call)
                 continue
-            where = f"quality.{q.direction}.{q.source}"
-            hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
-            if hard and (q.mos_lqo is None or not q.valid):
-                fails.extend(f"{where}: {r}" for r in hard)
-            elif not q.valid:
-                shown = "none" if q.mos_lqo is None else f"{q.mos_lqo:.2f}"
-                invalid.append(f"{where}: mos_lqo {shown} " + "; ".join(q.reasons))
-            elif q.mos_lqo is None:
-                fails.append(f"{where}: not scored")
-            elif q.mos_lqo < (floor := q.floor_for(expect.mos_lqo_min)):
-                fails.append(f"{where}: mos_lqo {q.mos_lqo:.2f} < {floor:.2f}"
-                             + (f" ({q.floor_why})" if q.floor_why else ""))
-            else:
-                fails.extend(f"{where}: {r}" for r in hard)
+            checks.extend(_quality_checks(q, expect.mos_lqo_min))
     if expect.cdr and cdr is not None:
-        if not cdr.matched:
-            fails.append("cdr: no record for this call")
-        for m in cdr.mismatches if cdr.matched else ():
-            if m.field in _CDR_TIME_FIELDS and not call_clean and call_stall is not None:
-                # the agent's own clock readings were delayed by the stall
-                invalid.append(f"cdr: {m} (invalid_measurement: {call_stall.describe()})")
-            else:
-                fails.append(f"cdr: {m}")
-    if fails:
-        return Verdict(Status.FAIL, tuple(fails + invalid), invalid_measurement=bool(invalid))
-    if invalid:
-        return Verdict(Status.ERROR, tuple(invalid), invalid_measurement=True)
-    return Verdict(Status.PASS)
+        checks.extend(_cdr_checks(cdr, call_clean, call_stall))
+    return Verdict.of(checks)
+
+
+def _quality_checks(q: QualityScore, row_floor: float) -> list[Check]:
+    """One score against its floor (the row's, or its own where that is lower)."""
+    where = f"quality.{q.direction}.{q.source}"
+    floor = q.floor_for(row_floor)
+    limit, source = f">= {floor:.2f}", "row" if q.floor_mos_lqo is None else "score"
+    hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
+    if hard and (q.mos_lqo is None or not q.valid):
+        return [Check(where, Outcome.FAIL, f"{where}: {r}", q.mos_lqo, "MOS", limit, source)
+                for r in hard]
+    if not q.valid:
+        shown = "none" if q.mos_lqo is None else f"{q.mos_lqo:.2f}"
+        return [Check(where, Outcome.INVALID, f"{where}: mos_lqo {shown} " + "; ".join(q.reasons),
+                      q.mos_lqo, "MOS", limit, source)]
+    if q.mos_lqo is None:
+        return [Check(where, Outcome.FAIL, f"{where}: not scored", None, "MOS", limit, source)]
+    if q.mos_lqo < floor:
+        return [Check(where, Outcome.FAIL, f"{where}: mos_lqo {q.mos_lqo:.2f} < {floor:.2f}"
+                      + (f" ({q.floor_why})" if q.floor_why else ""), q.mos_lqo, "MOS",
+                      limit, source)]
+    out = [Check(where, Outcome.FAIL, f"{where}: {r}", q.mos_lqo, "MOS", limit, source)
+           for r in hard]
+    return out or [passed(where, q.mos_lqo, "MOS", limit, source)]
+
+
+def _cdr_checks(cdr: CdrCheck, call_clean: bool, call_stall: StallReport | None) -> list[Check]:
+    """The switch's record of the call: found, and each field as the call happened."""
+    if not cdr.matched:
+        return [Check("cdr", Outcome.FAIL, "cdr: no record for this call", cdr.rows_found)]
+    out = [passed("cdr", cdr.rows_found)]
+    for m in cdr.mismatches:
+        if m.field in _CDR_TIME_FIELDS and not call_clean and call_stall is not None:
+            # the agent's own clock readings were delayed by the stall
+            out.append(Check(f"cdr.{m.field}", Outcome.INVALID,
+                             f"cdr: {m} (invalid_measurement: {call_stall.describe()})",
+                             m.actual, "", f"= {m.expected}", "the call"))
+        else:
+            out.append(Check(f"cdr.{m.field}", Outcome.FAIL, f"cdr: {m}", m.actual, "",
+                             f"= {m.expected}", "the call"))
+    return out

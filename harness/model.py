@@ -7,9 +7,12 @@ a switch's own timestamps.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+
+from harness.verdict.checks import Check, Outcome
 
 
 class Status(StrEnum):
@@ -252,9 +255,34 @@ class CdrCheck:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """A call's verdict: its checks (harness/verdict/checks.py), passed ones included,
+    and what follows from them: the status and the reasons (the messages of the checks
+    that did not pass: the harness's errors first, then failures, then figures
+    measured during a host stall)."""
+
     status: Status
     reasons: tuple[str, ...] = ()
     invalid_measurement: bool = False
+    checks: tuple[Check, ...] = ()
+
+    @classmethod
+    def of(cls, checks: Iterable[Check]) -> Verdict:
+        """ERROR when the harness could not carry the call (or only invalid figures
+        stand against it), FAIL when a criterion failed, else PASS."""
+        checks = tuple(checks)
+        by = {o: [c for c in checks if c.outcome is o] for o in Outcome}
+        invalid = bool(by[Outcome.INVALID])
+        reasons = tuple(c.message for o in (Outcome.ERROR, Outcome.FAIL, Outcome.INVALID,
+                                             Outcome.NOT_RUN) for c in by[o])
+        if by[Outcome.ERROR]:
+            status = Status.ERROR
+        elif by[Outcome.FAIL] or by[Outcome.NOT_RUN]:
+            status = Status.FAIL
+        elif invalid:
+            status = Status.ERROR
+        else:
+            status = Status.PASS
+        return cls(status, reasons, invalid, checks)
 
 
 @dataclass(frozen=True, slots=True)

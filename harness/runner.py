@@ -26,7 +26,7 @@ from harness.emodel import assess_stream
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.impair import applied, profile
 from harness.media import reference
-from harness.media.assess import DirectionInput, assess
+from harness.media.assess import DirectionInput, assess, lost_in_agent
 from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.early import early_media
 from harness.media.score import codec_ceiling, pesq_score
@@ -39,7 +39,6 @@ from harness.model import (
     FarEndLeg,
     QualityScore,
     StallReport,
-    Status,
     Verdict,
 )
 from harness.netdelay import DelayReport
@@ -58,6 +57,7 @@ from harness.sip.scenario import (
     Script,
 )
 from harness.softswitch.process import sip_options_ping
+from harness.verdict.checks import Check, Outcome, judged
 
 if TYPE_CHECKING:
     from harness.session import HarnessSession
@@ -246,8 +246,9 @@ class CallRunner:
         if delay.valid:
             return result
         why = f"invalid_measurement: delay stage: {'; '.join(delay.problems)}"
-        return replace(result, verdict=Verdict(Status.ERROR, (why, *result.verdict.reasons),
-                                               True))
+        verdict = Verdict.of((Check("harness.delay_stage", Outcome.ERROR, why),
+                              *result.verdict.checks))
+        return replace(result, verdict=replace(verdict, invalid_measurement=True))
 
     # -- measuring it ------------------------------------------------------------------
     def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
@@ -274,12 +275,13 @@ class CallRunner:
                                   streams)
         extra += self.secure_checks(spec, out, packets)
         if spec.expect.cdr:
-            extra += self.further_cdrs(spec, out, number)
+            extra += judged("cdr.further", self.further_cdrs(spec, out, number))
         if spec.expect.conferenced is not None:
-            extra += self.conference_audio(spec, out, packets, call_dir)
+            extra += judged("3-way.audio", self.conference_audio(spec, out, packets, call_dir))
         errors = [e for e in (out.error, *unattributed(out), "" if alive else
                               "switch did not answer OPTIONS after the call") if e]
-        verdict = _merge(verdict, extra, errors)
+        verdict = Verdict.of((*verdict.checks, *extra,
+                              *(Check("harness", Outcome.ERROR, e) for e in errors)))
         (call_dir / "streams.json").write_text(json.dumps(
             {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
                 for k, v in streams.items()}, **agent_streams(out)}, indent=2))
@@ -391,6 +393,9 @@ class CallRunner:
                 wire_q = wire_note(direction, agent_q.band, receiver.record_span_s,
                                    agent_q.ceiling_mos_lqo)
                 st = stream_stats(rtp)
+            elif why := lost_in_agent(agent_q, wire_q, st,
+                                      agent_q.floor_for(spec.expect.mos_lqo_min)):
+                agent_q = replace(agent_q, valid=False, reasons=(*agent_q.reasons, why))
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
             if replay_at_s(spec) is not None and not encrypted:
@@ -482,19 +487,20 @@ class CallRunner:
                 "b_to_a": (out.a, refs["b"], media_since(out))}
 
     def secure_checks(self, spec: CallSpec, out: CallOutcome,
-                      packets: list[UdpPacket]) -> list[str]:
+                      packets: list[UdpPacket]) -> list[Check]:
         """A TLS row: the caller's TLS connection to the switch (version, verified
         certificate); an SRTP row: RTP/SAVP on both legs and no bare frame on the wire."""
-        fails: list[str] = []
+        fails: list[Check] = []
         tls = self.s.switch.tls_listener()
         if spec.transport == "tls" and tls is not None and not spec.caller.startswith("pstn:"):
             # the caller's own connection (a PSTN caller stays on the UDP trunk)
-            fails += tls_checks(list(out.a.tls_sessions), f"{tls.host}:{tls.port}")
+            fails += judged("tls", tls_checks(list(out.a.tls_sessions),
+                                              f"{tls.host}:{tls.port}"))
         if spec.srtp and out.b is not None and out.a.final_code == 200:
             toward = {d: rtp_toward(packets, leg.stats.local_rtp, media_since(out))
                       for d, leg in (("a_to_b", out.b), ("b_to_a", out.a))
                       if leg.stats is not None and leg.stats.local_rtp}
-            fails += srtp_checks(out, toward)
+            fails += judged("srtp", srtp_checks(out, toward))
         return fails
 
     def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str) -> CdrCheck:
@@ -661,16 +667,5 @@ def agent_streams(out: CallOutcome) -> dict[str, dict[str, Any]]:
 
 def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:
     return CallResult(spec, "", None, CallTiming(None, None, None, None), (), None, None,
-                      Verdict(Status.ERROR, (error,)), started_wall=started_wall, error=error)
-
-
-def _merge(verdict: Verdict, extra: list[str], errors: list[str]) -> Verdict:
-    """A call the harness could not carry through (the switch died, a wait timed out)
-    is an `error`: its cause first, then what followed from it."""
-    if extra:
-        verdict = Verdict(Status.FAIL, verdict.reasons + tuple(extra),
-                          verdict.invalid_measurement)
-    if errors:
-        verdict = Verdict(Status.ERROR, tuple(errors) + verdict.reasons,
-                          verdict.invalid_measurement)
-    return verdict
+                      Verdict.of((Check("harness", Outcome.ERROR, error),)),
+                      started_wall=started_wall, error=error)

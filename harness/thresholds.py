@@ -232,6 +232,15 @@ class ThresholdTable:
         raise ThresholdError(self.source, "thresholds", key, "no thresholds for this call "
                              f"class or codec (known: {', '.join(sorted(self.checks))})")
 
+    def origin(self, key: str, threshold: Threshold) -> str:
+        """Where `threshold` (one of `key`'s) comes from: the defaults in
+        harness/thresholds.py, or the config file that overrode them."""
+        for candidate in (key.strip().lower(), _codec_key(key)):
+            default = {**CALL_CLASS_DEFAULTS, **CODEC_DEFAULTS}.get(candidate)
+            if default is not None and threshold in parse_all(default, "<defaults>", key):
+                return f"harness/thresholds.py: {candidate}"
+        return f"{self.source}: thresholds.{key}"
+
     def for_call(self, call_class: str, codec: str) -> tuple[Threshold, ...]:
         """The call class's checks followed by the codec's."""
         return self.for_key(call_class) + self.for_key(codec)

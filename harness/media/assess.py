@@ -112,3 +112,34 @@ def assess(d: DirectionInput, stall: StallReport | None,
                         tuple(reasons) + invalid, out.received_s, d.agent_connected_s,
                         out.active_ratio, out.delay_s, ceiling)
     return agent, wire, stats
+
+
+# the wire delivered a stream the receiving agent could not have lost anything from:
+# no loss, no duplicate or reordered packet, and inter-arrival jitter (RFC 3550 A.8)
+# well inside the agent's jitter buffer (agents.jb_init_ms, 60 ms)
+CLEAN_WIRE_JITTER_MS = 20.0
+AGENT_BELOW_WIRE = 0.1  # MOS: a gap this large between the two sources is not noise
+
+
+def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | None,
+                  floor: float) -> str:
+    """Why `agent`'s score below `floor` is the harness's own (an invalid measurement,
+    re-placed like a stall), or '' when it stands against the path.
+
+    It is the harness's when the wire toward the receiver scored at or above the floor
+    and clearly above the agent, on a stream with clean timing: nothing the switch or the
+    network did reached the agent differently from the wire, so the loss happened
+    inside the harness's host (scheduling of the agent's jitter buffer or recorder). A
+    stream with loss or jitter on the wire is the path's (a late packet the wire decode
+    places by its timestamp can still be the agent's real loss), and so is silence."""
+    if agent.mos_lqo is None or wire.mos_lqo is None or not (agent.valid and wire.valid):
+        return ""
+    if agent.mos_lqo >= floor or wire.mos_lqo < floor or \
+            wire.mos_lqo - agent.mos_lqo < AGENT_BELOW_WIRE or stats is None:
+        return ""
+    if stats.lost or stats.duplicates or stats.out_of_order or \
+            stats.max_jitter_ms > CLEAN_WIRE_JITTER_MS:
+        return ""
+    return (f"invalid_measurement: the receiving agent scored {agent.mos_lqo:.2f}, the wire "
+            f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, jitter max "
+            f"{stats.max_jitter_ms:.1f} ms): lost inside the harness's agent, not on the path")

@@ -190,10 +190,28 @@ def _limits(calls: list[Call], key: str, fmt: Callable[[Any], str]) -> str:
     return " / ".join(seen)
 
 
+def _criterion_checks(c: Call, family: str) -> list[dict[str, Any]] | None:
+    """The call's checks of `family` (a criterion or its dotted prefix); None for a
+    call written before results carried checks."""
+    checks = c.get("checks")
+    if checks is None:
+        return None
+    return [k for k in checks if k["criterion"] == family or
+            k["criterion"].startswith(family + ".")]
+
+
 def _state(calls: list[Call], prefix: str, checked: bool) -> str:
-    """fail if any call failed on `prefix`, invalid if only invalid measurements did."""
+    """fail if any call failed on criterion `prefix`, invalid if only invalid
+    measurements did (from the calls' checks; older results: their reasons)."""
     if not checked:
         return "n/a"
+    family = prefix.rstrip(".")
+    found = [_criterion_checks(c, family) for c in calls]
+    if all(f is not None for f in found):
+        outcomes = {k["outcome"] for f in found for k in f or []}
+        if outcomes & {"fail", "error", "not-run"}:
+            return "fail"
+        return "invalid" if "invalid" in outcomes else "pass"
     hits = [r for c in calls for r in c.get("reasons") or [] if r.startswith(prefix)]
     if any("invalid_measurement" not in r for r in hits):
         return "fail"
@@ -258,10 +276,23 @@ def _other_expectations(calls: list[Call]) -> str:
     return " · ".join(seen)
 
 
+_KNOWN_FAMILIES = ("final_code", "timing", "quality", "cdr")
+
+
 def _other_reasons(calls: list[Call], *outcomes: str) -> list[str]:
-    """Reasons of calls with these outcomes that no criterion above covers."""
-    return sorted({r for c in calls if outcome(c) in outcomes for r in c.get("reasons") or []
-                   if not r.startswith(_KNOWN_REASONS)})
+    """Reasons of calls with these outcomes that no criterion above covers (by the
+    checks' criteria; older results: by their reasons' text)."""
+    out: set[str] = set()
+    for c in calls:
+        if outcome(c) not in outcomes:
+            continue
+        if c.get("checks") is not None:
+            out.update(k.get("message", "") for k in c["checks"]
+                       if k["outcome"] != "pass" and
+                       k["criterion"].split(".", 1)[0] not in _KNOWN_FAMILIES)
+        else:
+            out.update(r for r in c.get("reasons") or [] if not r.startswith(_KNOWN_REASONS))
+    return sorted(out)
 
 
 def _cdr_criterion(calls: list[Call]) -> Criterion:

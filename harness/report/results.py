@@ -87,6 +87,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "final_code": r.final_code,
         "verdict": r.verdict.status.value,
         "reasons": list(r.verdict.reasons),
+        "checks": [c.as_json() for c in r.verdict.checks],
         "invalid_measurement": r.verdict.invalid_measurement,
         "error": r.error,
         "timing": {**asdict(r.timing),

@@ -17,6 +17,7 @@ from harness.media.heard import HEARD_MIN, match
 from harness.model import CallSpec, Expect, SipEvent
 from harness.runner import ledger
 from harness.sip.scenario import FarEndPolicy, LegOutcome, StreamSnapshot, assemble
+from harness.verdict.checks import reasons
 
 
 def _ev(party: str, kind: str, t: float, code: int | None = None) -> SipEvent:
@@ -67,12 +68,15 @@ def test_attended_checks_pass_a_complete_transfer_and_name_what_is_missing() -> 
                     transfer_kind="attended",
                     expect=Expect(mos_lqo_min=None, audio=False, transferred_to="site5/09"))
     a, callee, more = _attended()
-    fails = call_type_checks(spec, assemble(a, callee, 0.0, 10.0, "", more), None, [],
-                             "4135550155")
-    assert [f for f in fails if f.startswith("attended")] == []
+    checks = call_type_checks(spec, assemble(a, callee, 0.0, 10.0, "", more), None, [],
+                              "4135550155")
+    attended = [c for c in checks if c.criterion == "transfer.attended"]
+    assert len(attended) == 1 and attended[0].passed, checks  # (no RTP given: audio fails)
     a, callee, more = _attended(notify=481, replaced=False)
-    fails = call_type_checks(spec, assemble(a, callee, 0.0, 10.0, "", more), None, [],
-                             "4135550155")
+    checks = call_type_checks(spec, assemble(a, callee, 0.0, 10.0, "", more), None, [],
+                              "4135550155")
+    fails = reasons(checks)
+    assert {c.criterion for c in checks if not c.passed} == {"transfer.attended", "transfer"}
     assert "attended transfer: the transferor was told 481 (REFER response, NOTIFY " \
         "sipfrag), expected a NOTIFY of 200" in fails
     assert "attended transfer: the consultation call at site5/09 was not replaced by the " \

@@ -15,6 +15,7 @@ from harness.pstn.directory import carrier_dids, classify, expected_did
 from harness.sip.agent import Switchboard
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.softswitch.carrier import OtherCarrier
+from harness.verdict.checks import reasons
 
 
 def test_gateway_is_the_default_and_keeps_trunk_groups() -> None:
@@ -119,11 +120,12 @@ def test_routing_across_a_carrier_is_judged_by_which_did_rang() -> None:
                     expect=Expect(mos_lqo_min=None, rings="pstn:ld", audio=False))
     route = classify(spec.dial, "413", ("978",), frozenset())
     promises = Promises(trunk_groups=False, pstn_dids=True)
-    assert call_type_checks(spec, _outcome("pstn:9785550123"), None, [], "4135550115",
-                            promises, route=route) == []
-    assert call_type_checks(spec, _outcome("pstn:4135550190"), None, [], "4135550115",
-                            promises, route=route) == [
-        "routing: DID 4135550190 rang at the other carrier, expected DID 9785550123 (pstn:ld)"]
+    ok = call_type_checks(spec, _outcome("pstn:9785550123"), None, [], "4135550115",
+                          promises, route=route)
+    assert [(c.criterion, c.outcome.value) for c in ok] == [("routing", "pass")]
+    assert reasons(call_type_checks(spec, _outcome("pstn:4135550190"), None, [], "4135550115",
+                                    promises, route=route)) == (
+        "routing: DID 4135550190 rang at the other carrier, expected DID 9785550123 (pstn:ld)",)
     assert did_checks("site1/01", "pstn:local", "4135550190") == [
         "routing: site1/01 rang at the other carrier, expected DID 4135550190 (pstn:local)"]
     assert did_checks("pstn:+1 978 555 0123", "pstn:ld", "9785550123") == []

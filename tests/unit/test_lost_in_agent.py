@@ -1,0 +1,48 @@
+"""An agent's score below the floor while the wire toward it passed on a clean stream
+is the harness's own loss (invalid, re-placed), never the switch's failure; a path
+with loss or jitter, silence, or both sources low stay against the path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.capture.rtp import StreamStats
+from harness.media.assess import lost_in_agent
+from harness.metrics import call_timing, decide
+from harness.model import QualityScore, Status
+from harness.verdict.checks import Outcome
+from tests.unit.test_metrics import CALLER, CLEAN, OK_CDR, Expect, _q
+
+CLEAN_STREAM = StreamStats("127.0.0.1:1", "127.0.0.1:2", 1, "PCMU", 540, 540, 0, 0.0, 0, 0,
+                           0.3, 2.1, 10.8)
+
+
+def _pair(agent: float | None, wire: float | None) -> tuple[QualityScore, QualityScore]:
+    return _q("c_to_a", "agent", agent), _q("c_to_a", "wire", wire)
+
+
+def test_a_clean_wire_above_a_low_agent_is_the_harnesss_own_loss() -> None:
+    agent, wire = _pair(4.17, 4.37)
+    why = lost_in_agent(agent, wire, CLEAN_STREAM, 4.2)
+    assert why.startswith("invalid_measurement: the receiving agent scored 4.17, the wire "
+                          "toward it 4.37")
+    # decided as the runner marks it: invalid, so the call is an error re-placed, not a fail
+    marked = replace(agent, valid=False, reasons=(why,))
+    v = decide(Expect(), 200, call_timing(CALLER, CLEAN),
+               (marked, wire, _q("a_to_c", "agent", 4.3), _q("a_to_c", "wire", 4.3)), OK_CDR)
+    assert v.status is Status.ERROR and v.invalid_measurement
+    assert [c.outcome for c in v.checks if c.criterion == "quality.c_to_a.agent"] == \
+        [Outcome.INVALID]
+
+
+def test_the_path_keeps_what_is_the_paths() -> None:
+    agent, wire = _pair(4.17, 4.37)
+    lossy = replace(CLEAN_STREAM, lost=3, loss_pct=0.6)
+    jittery = replace(CLEAN_STREAM, max_jitter_ms=45.0)
+    reordered = replace(CLEAN_STREAM, out_of_order=1)
+    for stats in (lossy, jittery, reordered, None):
+        assert lost_in_agent(agent, wire, stats, 4.2) == "", stats
+    assert lost_in_agent(*_pair(4.10, 4.15), CLEAN_STREAM, 4.2) == ""  # both low: the path
+    assert lost_in_agent(*_pair(4.12, 4.18), CLEAN_STREAM, 4.1) == ""  # agent passes
+    assert lost_in_agent(*_pair(None, 4.37), CLEAN_STREAM, 4.2) == ""  # silence: the path
+    assert lost_in_agent(*_pair(4.15, 4.22), CLEAN_STREAM, 4.2) == ""  # within 0.1: noise
