@@ -141,6 +141,9 @@ def _quality_checks(q: QualityScore, row_floor: float) -> list[Check]:
 
 def _cdr_checks(cdr: CdrCheck, call_clean: bool, call_stall: StallReport | None) -> list[Check]:
     """The switch's record of the call: found, and each field as the call happened."""
+    if not cdr.matched and cdr.store_error:
+        return [Check("cdr", Outcome.INVALID, "cdr: no record for this call "
+                      f"(invalid_measurement: {cdr.store_error})", cdr.rows_found)]
     if not cdr.matched:
         return [Check("cdr", Outcome.FAIL, "cdr: no record for this call", cdr.rows_found)]
     out = [passed("cdr", cdr.rows_found)]

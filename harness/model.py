@@ -251,6 +251,9 @@ class CdrCheck:
     mismatches: tuple[Mismatch, ...] = ()
     record: CdrRecord | None = None
     rows_found: int = 0
+    # no record, and the harness's own switch says it failed to write one: the loss is
+    # the harness's (an invalid measurement, re-placed), not the switch under test's
+    store_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

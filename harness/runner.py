@@ -219,12 +219,13 @@ class CallRunner:
                         lanes=links.lanes,
                         stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
             caller_addr = s.caller_addr(seat)  # behind its access link, if it crossed
+            store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
             out = s.farm.place(order)
         with s.lock:
             s.tls_sessions.extend(out.a.tls_sessions)
         try:
             result = self.measure(spec, out, call_dir, started_wall, caller_addr, route,
-                                  number)
+                                  number, store_mark)
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -252,7 +253,7 @@ class CallRunner:
 
     # -- measuring it ------------------------------------------------------------------
     def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
-                caller_addr: str, route: Route, number: str) -> CallResult:
+                caller_addr: str, route: Route, number: str, store_mark: int = 0) -> CallResult:
         s = self.s
         stall = s.guard.report(out.t_start_mono, out.t_end_mono)
         window = setup_window(out.a.events)
@@ -264,7 +265,7 @@ class CallRunner:
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.quality(spec, out, call_dir, stall, packets)
         ratings = emodel_ratings(out, streams)
-        cdr = self.cdr(spec, out, route, number) if spec.expect.cdr else None
+        cdr = self.cdr(spec, out, route, number, store_mark) if spec.expect.cdr else None
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall,
@@ -503,7 +504,10 @@ class CallRunner:
             fails += judged("srtp", srtp_checks(out, toward))
         return fails
 
-    def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str) -> CdrCheck:
+    def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str,
+            store_mark: int = 0) -> CdrCheck:
+        """The call's CDR reconciled; a missing one the harness's own switch failed to
+        write during the call (since `store_mark`) is marked as the harness's."""
         call_id = out.a.call_id
         for hook in self.s.before_cdr_fetch:
             hook(call_id)
@@ -513,8 +517,11 @@ class CallRunner:
         answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
         callee = answered_by.number if answered_by else route.number
-        return self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
-                                      (out.b, *out.legs)))
+        check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
+                                       (out.b, *out.legs)))
+        if not check.matched and (lost := self.s.switch.cdr_store_errors(store_mark)[1]):
+            check = replace(check, store_error=lost)
+        return check
 
     def further_cdrs(self, spec: CallSpec, out: CallOutcome, number: str) -> list[str]:
         """The row's further calls, each a call of its own with its own CDR, reconciled

@@ -626,9 +626,11 @@ class HarnessSession:
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
         """Place `specs` concurrently (see harness/schedule.py); read each row's result
         with `.result(plan_id)`."""
-        # rows under a profile still run alone: beside other rows, the embedded switch's
-        # worker on the access address writes CDRs while its loopback worker does, and
-        # Kamailio 5.6's db_sqlite has no busy timeout — a full run lost a CDR that way
-        # (kamailio.log had it; acc.db did not). PlanScheduler(links=True) is ready for a
-        # switch whose CDR store takes concurrent writers.
-        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls)
+        # rows under a profile run on the access links beside other rows. The embedded
+        # switch's worker on the access address then writes CDRs while its loopback
+        # worker does, and Kamailio 5.6's db_sqlite has no busy timeout: a record lost
+        # that way is in kamailio.log, and the call is the harness's invalid measurement,
+        # re-placed (EmbeddedKamailio.cdr_store_errors), never the switch's fail.
+        links = self.access is not None
+        return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
+                             links=links)

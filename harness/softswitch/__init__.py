@@ -72,3 +72,9 @@ class Softswitch(Protocol):
         """'' while the switch's own processes run, else why not (cheap: called while
         calls are up); a switch the harness does not run reports ''."""
         ...
+
+    def cdr_store_errors(self, since: int = -1) -> tuple[int, str]:
+        """(a mark of now, '' unless the switch's own log says a CDR write failed after
+        the mark `since`): the embedded switch's SQLite store was busy. A switch the
+        harness does not run reports (0, ''): its missing record is the switch's."""
+        ...

@@ -72,6 +72,9 @@ class ExternalSwitch:
     def tls_listener(self) -> TlsListener | None:
         return None
 
+    def cdr_store_errors(self, since: int = -1) -> tuple[int, str]:
+        return 0, ""
+
     def failure(self) -> str:
         """Not ours to watch: an external switch's liveness is the OPTIONS ping after
         every call."""

@@ -46,5 +46,8 @@ class FakeSoftswitch:
     def tls_listener(self) -> TlsListener | None:
         return None
 
+    def cdr_store_errors(self, since: int = -1) -> tuple[int, str]:
+        return 0, ""
+
     def failure(self) -> str:
         return "" if self.started else "fake switch stopped"

@@ -175,6 +175,28 @@ class EmbeddedKamailio:
     def alive(self) -> bool:
         return not self.failure()
 
+    def cdr_store_errors(self, since: int = -1) -> tuple[int, str]:
+        """Kamailio's acc module writes each CDR once; db_sqlite (Kamailio 5.6) has no
+        busy timeout, so two of its processes writing at the same instant lose one
+        record (logged as a failed sqlite3_step). The harness runs this switch: such a
+        loss is its own, never the switch under test's. `since` < 0: the mark only (the
+        log's size now)."""
+        if self.kamailio is None or not self.kamailio.log_path.exists():
+            return 0, ""
+        size = self.kamailio.log_path.stat().st_size
+        if since < 0 or since >= size:
+            return size, ""
+        with open(self.kamailio.log_path, "rb") as log:
+            log.seek(since)
+            text = log.read(size - since).decode("utf-8", errors="replace")
+        lost = [ln for ln in text.splitlines()
+                if ("sqlite3_step failed" in ln and "acc" in ln.lower())
+                or "database is locked" in ln]
+        if not lost:
+            return size, ""
+        return size, (f"the embedded switch's CDR store refused {len(lost)} write(s) during "
+                      f"the call (SQLite busy, kamailio.log: {lost[-1].strip()[:160]})")
+
     def failure(self) -> str:
         """'' while Kamailio and rtpengine run; else which one exited (cheap: a poll)."""
         for child in (self.kamailio, self.rtpengine):

@@ -127,6 +127,47 @@ def test_missing_cdr_row_is_caught(live: HarnessSession) -> None:
 
 
 @pytest.mark.fault
+def test_a_cdr_the_embedded_switchs_store_refused_is_the_harnesss_not_the_switchs(
+        live: HarnessSession) -> None:
+    """Another writer holds the embedded switch's CDR database across the call's BYE
+    (as its second UDP worker can for a moment): Kamailio 5.6's db_sqlite has no busy
+    timeout and loses the record, saying so in its log. The switch is the harness's
+    own: the missing record is an invalid measurement (re-placed), never a fail."""
+    import sqlite3
+    import threading
+
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold_the_store() -> None:
+        con = sqlite3.connect(live.switch.acc_db, timeout=30.0, isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        held.set()
+        release.wait(30.0)
+        con.execute("ROLLBACK")
+        con.close()
+
+    def release_before_the_fetch(call_id: str) -> None:
+        release.set()
+
+    holder = threading.Thread(target=hold_the_store, daemon=True)
+    holder.start()
+    assert held.wait(5.0)
+    live.before_cdr_fetch.append(release_before_the_fetch)
+    try:
+        r = live.run_call(ONNET)
+    finally:
+        live.before_cdr_fetch.remove(release_before_the_fetch)
+        release.set()
+        holder.join(10.0)
+    assert r.cdr is not None and not r.cdr.matched
+    assert "SQLite busy" in r.cdr.store_error
+    assert r.verdict.status is Status.ERROR and r.verdict.invalid_measurement
+    assert any(x.startswith("cdr: no record for this call (invalid_measurement: the "
+                            "embedded switch's CDR store refused") for x in r.verdict.reasons)
+
+
+@pytest.mark.fault
 @pytest.mark.parametrize("starved", ["controller", "callee's agent worker"])
 def test_a_stall_during_the_call_is_flagged_not_blamed_on_the_switch(
         live: HarnessSession, starved: str) -> None:
