@@ -48,6 +48,13 @@ from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
+from harness.sip.layout import (
+    AGENT_PORTS_PER_LINE,
+    PSTN_AGENTS,
+    RECEIVER_PORTS,
+    AgentLayout,
+    deal_lines,
+)
 from harness.sip.register import Registrar, register_each
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
@@ -58,13 +65,6 @@ from harness.verdict.run import RowOutcome, judge_run
 if TYPE_CHECKING:
     from harness.softswitch.carrier import OtherCarrier
 
-AGENT_PORTS_PER_LINE = 10
-# the simulated PSTN's RTP ports in AGENT_PORTS_PER_LINE blocks: the gateway answers
-# up to 4 calls at once from RECEIVER_PORTS (with 10 its ports ran out of slack: pjsua
-# logged "RTP socket bind() ... Address already in use" and moved on, several times a
-# run), then one block per PSTN subscriber who calls in
-PSTN_AGENTS = 7
-RECEIVER_PORTS = 40  # RTP ports of each worker's account that answers incoming calls
 
 
 def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
@@ -342,21 +342,12 @@ class HarnessSession:
         each), so that a line and the line it forwards to never share a process (one
         Endpoint answers the forwarded INVITE 482, a merged request); the simulated
         PSTN's gateway and subscribers in one more."""
-        count = self.line_workers
-        groups: list[list[Seat]] = [[] for _ in range(count)]
-        home: dict[str, int] = {}
-        for idx, line in enumerate(self.plan.lines):
-            rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * idx
-            home[line.name] = idx % count
-            groups[idx % count].append(Seat(line, line.name, rtp))
-        for rule in self.plan.forwarding if count > 1 else ():
-            src, dst = self.plan.line(rule.line), self.plan.line_by_number(rule.target)
-            if src and dst and home[src.name] == home[dst.name]:  # swap with a neighbour
-                here, there = home[dst.name], (home[dst.name] + 1) % count
-                a = next(x for x in groups[here] if x.name == dst.name)
-                b = groups[there][-1]
-                groups[here][groups[here].index(a)], groups[there][-1] = b, a
-                home[a.name], home[b.name] = there, here
+        layout, lines = self.layout, self.plan.lines
+        apart = [(src.name, dst.name) for rule in self.plan.forwarding
+                 if (src := self.plan.line(rule.line)) and
+                 (dst := self.plan.line_by_number(rule.target))]
+        groups = [[Seat(lines[i], lines[i].name, layout.line_rtp(i)) for i in group]
+                  for group in deal_lines([line.name for line in lines], layout.workers, apart)]
         proxy, media = self._proxy(), self.cfg.media
         listener = self.switch.tls_listener()
         tls = TlsFiles(listener.ca_file, listener.agent_cert, listener.agent_key,
@@ -364,11 +355,11 @@ class HarnessSession:
             if listener is not None else None
         specs = [WorkerSpec(f"w{i + 1}", self.run_dir / f"pjsua-w{i + 1}.log", self.switch.domain,
                             proxy, tuple(seats), AGENT_PORTS_PER_LINE,
-                            (self.receiver_base(i), RECEIVER_PORTS),
-                            sip_port=self.worker_sip_port(i), tls=tls,
+                            (layout.receiver_base(i), RECEIVER_PORTS),
+                            sip_port=layout.worker_sip_port(i), tls=tls,
                             clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms)
                  for i, seats in enumerate(groups)]
-        pstn_rtp = self.agent_rtp_base + AGENT_PORTS_PER_LINE * len(self.plan.lines)
+        pstn_rtp = layout.pstn_rtp
         assert RECEIVER_PORTS + AGENT_PORTS_PER_LINE * len(self.plan.pstn_callers) <= \
             AGENT_PORTS_PER_LINE * PSTN_AGENTS
         pstn_host, pstn_port = self.switch.pstn_entry  # a B2BUA may front the switch
@@ -503,47 +494,35 @@ class HarnessSession:
         else:
             self.switch_losses = 0
 
-    # ports of the agents, from agent_rtp_base: an RTP block per line, a block per PSTN
-    # party, each worker's receiving account's RTP range, then each worker's SIP port
-    def _rtp_span(self) -> int:
-        return AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) + \
-            (RECEIVER_PORTS + 1) * self.line_workers
+    # the agents' ports and workers (harness/sip/layout.py), placed at start
+    @property
+    def layout(self) -> AgentLayout:
+        return AgentLayout(len(self.plan.lines), self.cfg.agents.lines_per_worker,
+                           self.agent_rtp_base)
 
     @property
     def line_workers(self) -> int:
-        per = self.cfg.agents.lines_per_worker
-        return max(1, (len(self.plan.lines) + per - 1) // per)
+        return self.layout.workers
 
     def _free_agent_ports(self) -> int:
         """A free block for the agents' ports, its workers' SIP ports probed one by one
         (a taken one would stop the run at start)."""
         for _ in range(20):
-            self.agent_rtp_base = free_udp_range(self._rtp_span(), 10000, 20000)
-            if all(udp_port_free(self.worker_sip_port(i)) for i in range(self.line_workers)):
-                return self.agent_rtp_base
+            layout = self.layout.at(free_udp_range(self.layout.size, 10000, 20000))
+            if all(udp_port_free(layout.worker_sip_port(i)) for i in range(layout.workers)):
+                return layout.base
         raise SipError("no free UDP port block for the agents between 10000 and 20000")
-
-    def worker_sip_port(self, worker: int) -> int:
-        """Each line worker's SIP port: the span's last ports, so that no kernel-chosen
-        port can land among the agents' RTP ports (a fault rule on those would then
-        cut a worker's signalling too)."""
-        return self.agent_rtp_span()[1] + 1 + worker
-
-    def receiver_base(self, worker: int) -> int:
-        return self.agent_rtp_base + AGENT_PORTS_PER_LINE * (len(self.plan.lines) + PSTN_AGENTS) \
-            + RECEIVER_PORTS * worker
 
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""
-        return self.agent_rtp_base, \
-            self.agent_rtp_base + self._rtp_span() - self.line_workers - 1
+        return self.layout.rtp_span
 
     def receiver_rtp_ports(self, line: str) -> tuple[int, int]:
         """RTP ports on which `line` answers calls (its worker's receiving account), for
         fault injection."""
         assert self.farm is not None
         worker = self.farm.worker_of(self.plan.line(line).name)
-        first = self.receiver_base(int(worker[1:]) - 1)
+        first = self.layout.receiver_base(int(worker[1:]) - 1)
         return first, first + RECEIVER_PORTS - 1
 
     # -- one plan row ------------------------------------------------------------------
