@@ -106,23 +106,18 @@ def test_a_target_that_refuses_replaces_is_caught(agent_fault: HarnessSession) -
 
 
 @pytest.mark.parametrize("agent_fault", ["bridge_no_b_to_c"], indirect=True)
-def test_a_3way_bridge_that_does_not_pass_b_to_c_is_caught(agent_fault: HarnessSession) -> None:
-    r = agent_fault.run_call(THREE_WAY)
-    assert r.verdict.status is Status.FAIL
-    silent = [x for x in r.verdict.reasons if x.startswith("3-way: ")]
-    assert len(silent) == 1 and silent[0].startswith(
-        "3-way: B->C (site5/11 -> site7/03) not heard"), r.verdict.reasons
-
-
-@pytest.mark.parametrize("agent_fault", ["bridge_no_b_to_c"], indirect=True)
-def test_a_3way_bridge_fault_fails_that_paths_voice_quality_alone(
+def test_a_3way_bridge_that_does_not_pass_b_to_c_is_caught(
         agent_fault: HarnessSession) -> None:
-    """Scored (the plan's 7.8): each of the six paths has its PESQ; the path the bridge
-    drops fails its score, the others pass theirs (C's voice by its own floor)."""
+    """Scored (the plan's 7.8): the path the bridge drops is named not heard, and fails
+    its own PESQ score alone; the other five pass theirs (C's voice by its own floor)."""
     scored = replace(THREE_WAY, expect=replace(THREE_WAY.expect, mos_lqo_min=4.2))
     r = agent_fault.run_call(scored)
     if any(not q.valid for q in r.quality):
         pytest.fail("host stalled: no valid attempt")
+    assert r.verdict.status is Status.FAIL
+    silent = [x for x in r.verdict.reasons if x.startswith("3-way: ")]
+    assert len(silent) == 1 and silent[0].startswith(
+        "3-way: B->C (site5/11 -> site7/03) not heard"), r.verdict.reasons
     assert {q.direction for q in r.quality} == {"a_to_b", "a_to_c", "b_to_a", "b_to_c",
                                                  "c_to_a", "c_to_b"}
     failed = {x.split(":")[0] for x in r.verdict.reasons if x.startswith("quality.")}
