@@ -164,6 +164,24 @@ class AcceptanceRow:
     counts: dict[str, int]
     criteria: tuple[Criterion, ...]
     other_reasons: tuple[str, ...]  # failures no criterion covers, and harness errors
+    # the compact line of the front page's matrix
+    codes: str = ""  # final responses and how many of each
+    pdd_max_s: float | None = None  # the worst valid PDD (SRD) of the type's calls
+    mos: tuple[float | None, float | None] = (None, None)  # medians A->B, B->A
+    mos_worst: float | None = None  # the worst valid score of any path and source
+    scored: int = 0  # valid scores behind mos_worst
+    cdr_state: str = "n/a"
+    reasons: tuple[str, ...] = ()  # every reason of the type's calls that did not pass
+
+    @property
+    def plan_label(self) -> str:
+        """The row's plan ids, a long run of them (the busy hour's calls) as a range."""
+        ids = self.plan_ids
+        return ", ".join(ids) if len(ids) <= 3 else f"{ids[0]}–{ids[-1]} ({len(ids)})"
+
+    @property
+    def section(self) -> str:
+        return self.plan_ids[0].split(".", 1)[0] if self.plan_ids else ""
 
     @property
     def attempts(self) -> int:
@@ -317,10 +335,69 @@ def acceptance(calls: tuple[Call, ...]) -> list[AcceptanceRow]:
             counts[outcome(c)] += 1
         classes = {str(((c.get("cdr") or {}).get("record") or {}).get("call_class") or "")
                    for c in group} - {""}
-        rows.append(AcceptanceRow(call_type, tuple(dict.fromkeys(c["plan_id"] for c in group)),
-                                  ", ".join(sorted(classes)), counts, _criteria(group),
-                                  tuple(_other_reasons(group, "fail", "error"))))
+        worst = _all_scores(group)
+        checked = any((c.get("expect") or {}).get("cdr") for c in group)
+        rows.append(AcceptanceRow(
+            call_type, tuple(dict.fromkeys(c["plan_id"] for c in group)),
+            ", ".join(sorted(classes)), counts, _criteria(group),
+            tuple(_other_reasons(group, "fail", "error")), _code_counts(group),
+            max(_values(group, valid_pdd), default=None),
+            (median(mos_values(group, "a_to_b")), median(mos_values(group, "b_to_a"))),
+            min(worst, default=None), len(worst), _state(group, "cdr", checked),
+            tuple(dict.fromkeys(r for c in group if outcome(c) != "pass"
+                                for r in c.get("reasons") or []))))
     return rows
+
+
+def by_section(rows: list[AcceptanceRow]) -> list[tuple[str, list[AcceptanceRow]]]:
+    """The rows grouped by plan section, sections in the order the plan first shows
+    them (rows are in plan order)."""
+    groups: dict[str, list[AcceptanceRow]] = {}
+    for r in rows:
+        groups.setdefault(r.section, []).append(r)
+    return list(groups.items())
+
+
+def _all_scores(calls: list[Call]) -> list[float]:
+    """Every valid MOS-LQO of the calls: each direction (transfer and 3-way paths
+    included) and each source."""
+    out = []
+    for c in calls:
+        for q in (c.get("quality") or {}).values():
+            for src in (q.get("sources") or {}).values():
+                if src.get("valid") and src.get("mos_lqo") is not None:
+                    out.append(float(src["mos_lqo"]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRow:
+    """One customer site (or the branch office): its lines' calls."""
+
+    site: str
+    lines: int  # lines of the site that took part in a call
+    calls: int  # calls a line of the site placed or answered
+    passed: int
+    mos_median: float | None
+
+
+def per_site(calls: tuple[Call, ...]) -> list[SiteRow]:
+    """Calls by the site of each beta line in them (caller, dialled or answering line),
+    with the median of their valid scores: where trouble concentrates at a glance."""
+    by: dict[str, dict[str, Any]] = {}
+    for c in calls:
+        parties = {str(c.get("caller") or ""), str(c.get("dial") or "").lstrip("*67")}
+        parties |= {str(f.get("seat") or "") for f in c.get("far_ends") or []
+                    if isinstance(f, dict)}
+        sites = {p.split("/", 1)[0] for p in parties if p.startswith("site") and "/" in p}
+        for site in sites:
+            entry = by.setdefault(site, {"lines": set(), "calls": 0, "passed": 0, "mos": []})
+            entry["lines"] |= {p for p in parties if p.startswith(site + "/")}
+            entry["calls"] += 1
+            entry["passed"] += outcome(c) == "pass"
+            entry["mos"] += [v for d in DIRECTIONS if (v := scored_mos(c, d)) is not None]
+    return [SiteRow(site, len(e["lines"]), e["calls"], e["passed"], median(e["mos"]))
+            for site, e in sorted(by.items(), key=lambda kv: int(kv[0][4:] or 0))]
 
 
 # -- the trend over past runs ------------------------------------------------------------------
@@ -345,3 +422,41 @@ def trend_point(run_id: str, started_wall: float, finished: bool,
     mos = [m for r in rows if not r[2] for m in (r[3], r[4]) if m is not None]
     return TrendPoint(run_id, started_wall, finished, len(rows),
                       100.0 * passed / len(judged) if judged else None, median(pdd), median(mos))
+
+
+# -- against the previous run of the same plan --------------------------------------------------
+MOS_MOVED = 0.3  # a call type's worst MOS moved this much: shown
+PDD_MOVED_S = 0.05  # ... its worst PDD moved this much (and by half): shown
+
+
+@dataclass(frozen=True, slots=True)
+class RunDiff:
+    previous: str  # the run compared with
+    new_failures: tuple[str, ...]  # call types that passed then and do not now
+    fixed: tuple[str, ...]  # call types that did not pass then and do now
+    moved: tuple[str, ...]  # figures that moved beyond MOS_MOVED / PDD_MOVED_S
+    note: str = ""  # why nothing was compared
+
+
+def compare(calls: tuple[Call, ...], previous: tuple[Call, ...], previous_id: str) -> RunDiff:
+    """What changed since `previous` (the same plan's newest earlier run), by call type."""
+    now = {r.call_type: r for r in acceptance(calls)}
+    then = {r.call_type: r for r in acceptance(previous)}
+    new = tuple(t for t, r in now.items() if r.verdict != "PASS" and t in then
+                and then[t].verdict == "PASS")
+    fixed = tuple(t for t, r in now.items() if r.verdict == "PASS" and t in then
+                  and then[t].verdict != "PASS")
+    moved = []
+    for t, r in now.items():
+        old = then.get(t)
+        if old is None:
+            continue
+        if r.mos_worst is not None and old.mos_worst is not None and \
+                abs(r.mos_worst - old.mos_worst) >= MOS_MOVED:
+            moved.append(f"{t}: MOS worst {old.mos_worst:.2f} → {r.mos_worst:.2f}")
+        if r.pdd_max_s is not None and old.pdd_max_s is not None and \
+                abs(r.pdd_max_s - old.pdd_max_s) >= PDD_MOVED_S and \
+                abs(r.pdd_max_s - old.pdd_max_s) >= 0.5 * min(r.pdd_max_s, old.pdd_max_s):
+            moved.append(f"{t}: PDD max {1000 * old.pdd_max_s:.0f} → "
+                         f"{1000 * r.pdd_max_s:.0f} ms")
+    return RunDiff(previous_id, new, fixed, tuple(moved))

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 
+from harness.errors import ReportError
 from harness.report import charts, figures, profiles
 from harness.report.callpage import Locator, call_context, page_names, worst_mos_index
 from harness.report.environment import codecs_in_run, flatten, redact, redact_text
@@ -58,6 +59,25 @@ def trend(db: SqliteStore | None, run: RunRecord,
             for r in db.runs(limit, until=run.started_wall)]
 
 
+def previous_diff(db: SqliteStore | None, run: RunRecord) -> figures.RunDiff | None:
+    """The run against the newest earlier run of the same plan (plan + thresholds
+    hash) in the result database; None without a database or an earlier run."""
+    if db is None:
+        return None
+    plan = ((run.verdict or {}).get("provenance") or {}).get("plan_hash")
+    for summary in db.runs(20, until=run.started_wall):
+        if summary.run_id == run.run_id or not summary.finished:
+            continue
+        try:
+            before = db.load_run(summary.run_id)
+        except ReportError:
+            continue
+        if ((before.verdict or {}).get("provenance") or {}).get("plan_hash") != plan:
+            continue
+        return figures.compare(run.calls, before.calls, summary.run_id)
+    return None
+
+
 def _run_chart_set(run: RunRecord) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
         {"title": "Post-dial delay by call type", "svg": charts.pdd_chart(run.calls),
@@ -80,7 +100,9 @@ def _index_context(run: RunRecord, pages: list[str],
     return {
         "run": run, "head": head, "verdict": figures.run_word(run, head.counts),
         "verdict_text": (run.verdict or {}).get("text", ""),
-        "rows": figures.acceptance(run.calls), "charts": _run_chart_set(run),
+        "rows": (rows := figures.acceptance(run.calls)), "sections": figures.by_section(rows),
+        "charts": _run_chart_set(run),
+        "sites": figures.per_site(run.calls), "billing": run.billing,
         "load": load_section(run.loads, run.calls),
         "busy_hours": run.busy_hours,
         "security": run.security,
@@ -143,6 +165,7 @@ def write_report(run: RunRecord, out_dir: Path, db: SqliteStore | None = None,
     index = out_dir / "index.html"
     _write(index, env.get_template("index.html.j2").render(
         **_index_context(run, pages, trend(db, run, trend_runs)),
+        diff=previous_diff(db, run),
         links={"results.json": loc.href("results.json", 0), "junit.xml": "junit.xml",
                "capture.pcap": loc.href("capture.pcap", 0)}))
     write_junit(run, out_dir)

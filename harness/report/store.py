@@ -96,6 +96,7 @@ class RunRecord:
     verdict: dict[str, Any] | None = None  # the run's one verdict, once judged
     # §12 security probes (harness/security/rows.py): in results.json, not the database
     security: tuple[dict[str, Any], ...] = ()
+    billing: dict[str, Any] | None = None  # the run's billing summary (results.json)
 
     @property
     def status(self) -> str:
@@ -109,7 +110,7 @@ class RunRecord:
                    tuple(doc.get("errors") or ()), tuple(doc.get("calls") or ()),
                    loads=tuple((doc.get("load") or {}).get("levels") or ()),
                    busy_hours=tuple(doc.get("busy_hour") or ()), verdict=doc.get("verdict"),
-                   security=tuple(doc.get("security") or ()))
+                   security=tuple(doc.get("security") or ()), billing=doc.get("billing"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ def test_front_page_has_one_acceptance_row_per_call_type(report: Path) -> None:
 def test_front_page_headline_and_verdicts(report: Path) -> None:
     html = (report / "index.html").read_text()
     assert "NOT ACCEPTED" in html  # three calls failed
-    assert "100.0 %" in html and "7 answered 200 / 7" in html  # SER
+    assert "100.0 %" in html and "7 / 7 answered" in html  # SER
     assert "0 of 7 INVITEs" in html  # ISA
     # the stalled call is an invalid measurement, not a failure
     assert "1 invalid" in html and "3 fail" in html
@@ -180,3 +180,53 @@ def test_calls_are_shown_in_plan_order_whatever_order_they_finished(
     ids = sorted({str(c["plan_id"]) for c in report_run.calls}, key=plan_order)
     where = [html.index(f">{pid}") for pid in ids if f">{pid}" in html]
     assert where == sorted(where) and len(where) >= 2
+
+
+def test_front_page_puts_failures_first_with_their_reasons(report: Path) -> None:
+    html = (report / "index.html").read_text()
+    box = html[html.index('id="failures"'):html.index('id="acceptance-heading"')]
+    assert "on-net cross-site" in box and "delay" not in box  # only the failing type
+    assert "FAIL" in box and "cdr: " in box  # its verdict and its reasons
+    assert html.index('id="failures"') < html.index('id="acceptance"')
+
+
+def test_a_clean_run_says_nothing_failed_and_each_row_opens_its_criteria(
+        report_run: RunRecord, tmp_path: Path) -> None:
+    clean = replace(report_run, calls=tuple(
+        {**c, "verdict": "pass", "reasons": [], "invalid_measurement": False}
+        for c in report_run.calls), run_dir=str(tmp_path))
+    html = write_report(clean, tmp_path).read_text()
+    assert "No call type failed or erred in this run." in html
+    assert html.count("<details><summary>") >= 2  # one per call type
+    assert '<span class="name">PDD (SRD, RFC 6076 §4.3)</span>' in html
+
+
+def test_per_site_summary_counts_each_site_of_a_call_once() -> None:
+    calls = (
+        {"caller": "site1/01", "dial": "site2/01", "verdict": "pass", "quality": {}},
+        {"caller": "site1/02", "dial": "*67site1/03", "verdict": "fail", "quality": {}},
+        {"caller": "site7/01", "dial": "5550190", "verdict": "pass", "quality": {}},
+    )
+    sites = {s.site: s for s in figures.per_site(calls)}
+    assert list(sites) == ["site1", "site2", "site7"]
+    assert (sites["site1"].calls, sites["site1"].passed, sites["site1"].lines) == (2, 1, 3)
+    assert (sites["site7"].calls, sites["site7"].passed) == (1, 1)
+
+
+def test_the_diff_names_new_failures_fixed_types_and_moved_figures(
+        report_run: RunRecord) -> None:
+    now = report_run.calls
+    then = tuple({**c, "verdict": "pass", "reasons": []} if c["call_type"] == "on-net cross-site"
+                 else {**c, "verdict": "fail"} for c in now)
+    diff = figures.compare(now, then, "run-0")
+    assert diff.new_failures == ("on-net cross-site",)
+    assert diff.fixed == ("delay",)
+    same = figures.compare(now, now, "run-0")
+    assert (same.new_failures, same.fixed, same.moved) == ((), (), ())
+
+
+def test_compact_row_figures(report_run: RunRecord) -> None:
+    onnet, delay = figures.acceptance(report_run.calls)
+    assert delay.pdd_max_s == pytest.approx(0.303127, abs=1e-4)
+    assert onnet.plan_label == "1.1" and onnet.section == "1"
+    assert onnet.scored > 0 and onnet.mos_worst is not None
