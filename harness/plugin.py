@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -245,7 +246,10 @@ def read_plan(path: Path) -> list[CallSpec | LoadSpec | ProbeSpec]:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Rows of the plan's files that were not even collected (a node id or a single
-    file on the command line) count as not selected, like -k's."""
+    file on the command line) count as not selected, like -k's. And the rows to run,
+    for each row's `[n/N]` line."""
+    _PROGRESS.update(done=0, total=sum(1 for i in session.items if isinstance(
+        i, (BetaCallItem, BetaLoadItem, BetaProbeItem))), t0=time.monotonic())
     holder = session.config.stash[_SESSION]
     files = {Path(str(node).split("::")[0]) for node in holder.plan_rows}
     dirs = {(session.config.rootpath / f).resolve().parent for f in files}
@@ -293,8 +297,25 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     line = dict(report.user_properties).get("progress") if report.when == "call" else None
     reporter = _reporter
     if line and reporter is not None:
+        _PROGRESS["done"] += 1
         reporter.ensure_newline()
-        reporter.write_line(str(line))
+        reporter.write_line(progress_prefix(int(_PROGRESS["done"]), int(_PROGRESS["total"]),
+                                            time.monotonic() - _PROGRESS["t0"]) + str(line))
+
+
+def progress_prefix(done: int, total: int, elapsed_s: float) -> str:
+    """`[n/N] elapsed ETA` before a row's line: rows finish at a roughly even pace, so
+    the ETA is the mean time per finished row times the rows left."""
+    if total <= 0:
+        return ""
+    left = max(0, total - done)
+    eta = f"ETA {elapsed_s / done * left:>4.0f} s" if done else "ETA    ? s"
+    width = len(str(total))
+    return f"[{done:>{width}}/{total}] {elapsed_s:>4.0f} s {eta} "
+
+
+_PROGRESS: dict[str, float] = {"done": 0, "total": 0, "t0": time.monotonic()}
+
 
 
 _reporter: Any = None
@@ -320,7 +341,7 @@ def _progress(r: CallResult) -> str:
     cdr = "-" if r.cdr is None else ("ok" if r.cdr.matched and not r.cdr.mismatches
                                      else "MISMATCH" if r.cdr.matched else "MISSING")
     flag = " (invalid: host stalled)" if r.verdict.invalid_measurement else ""
-    return (f"  {r.spec.plan_id:>5} {r.spec.call_type:<34.34} "
+    return (f"{r.spec.plan_id:>5} {r.spec.call_type:<34} "
             f"{r.verdict.status.value.upper():<5} SIP {r.final_code or '-':<4} "
             f"PDD {pdd:<9} MOS {'/'.join(mos(d) for d in directions)} CDR {cdr}{flag}")
 

@@ -105,3 +105,12 @@ def test_security_rows_dry_run_and_rows_the_config_leaves_out(
     result = pytester.runpytest_subprocess("testplans/plan_12_bad.py", "--dry-run")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*refused to dial '011441234567890'*"])
+
+
+def test_each_rows_line_starts_with_its_count_elapsed_and_eta() -> None:
+    from harness.plugin import progress_prefix
+
+    assert progress_prefix(1, 64, 10.0) == "[ 1/64]   10 s ETA  630 s "
+    assert progress_prefix(64, 64, 170.0) == "[64/64]  170 s ETA    0 s "
+    assert progress_prefix(0, 64, 1.0) == "[ 0/64]    1 s ETA    ? s "
+    assert progress_prefix(3, 0, 1.0) == ""  # nothing collected: no prefix
