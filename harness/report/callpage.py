@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,43 @@ def cdr_rows(call: Call) -> dict[str, Any]:
     record = cdr.get("record") or {}
     return {"checked": bool((call.get("expect") or {}).get("cdr", True)),
             "matched": bool(cdr.get("matched")), "rows_found": cdr.get("rows_found", 0),
-            "mismatches": mismatches, "record": sorted(record.items())}
+            "mismatches": mismatches,
+            "record": [(k, v, readable_time(v)) for k, v in sorted(record.items())]}
+
+
+def readable_time(value: object) -> str:
+    """A CDR field that is a time, as UTC: a Unix epoch (seconds) or a Julian day
+    number (SQLite's julianday(), as Kamailio's acc writes start/end times); '' for
+    any other value."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return ""
+    if 2_400_000 < number < 2_500_000:  # Julian day: day 2440587.5 is the Unix epoch
+        number = (number - 2440587.5) * 86400.0
+    elif not 1e9 < number < 1e10:
+        return ""
+    stamp = datetime.fromtimestamp(number, tz=UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.") + f"{stamp.microsecond // 1000:03d} UTC"
+
+
+def wireshark_filter(call: Call) -> str:
+    """A Wireshark display filter for the call: every leg's Call-ID (the caller's, the
+    far ends' through a B2BUA) and the UDP ports of its RTP streams."""
+    ids = dict.fromkeys([str(call.get("call_id") or "")] +
+                        [str(f.get("call_id") or "") for f in call.get("far_ends") or []
+                         if isinstance(f, dict)])
+    ports: dict[str, None] = {}
+    for st in (call.get("streams") or {}).values():
+        if not isinstance(st, dict):
+            continue
+        for end in (st.get("src"), st.get("dst"), st.get("local_rtp"), st.get("remote_rtp")):
+            if isinstance(end, str) and ":" in end:
+                ports[end.rsplit(":", 1)[1]] = None
+    parts = [f'sip.Call-ID == "{i}"' for i in ids if i]
+    if ports:
+        parts.append(f"udp.port in {{{' '.join(sorted(ports, key=int))}}}")
+    return " || ".join(parts)
 
 
 def call_context(call: Call, run: RunRecord, loc: Locator, embed: bool) -> dict[str, Any]:
@@ -170,4 +207,5 @@ def call_context(call: Call, run: RunRecord, loc: Locator, embed: bool) -> dict[
             "error": redact_text(str(call.get("error") or "")),
             "audio": audio(call, run, loc, embed), "embedded": embed,
             "cdr": cdr_rows(call), "host": call.get("host"),
+            "checks": call.get("checks"), "wireshark": wireshark_filter(call),
             "evidence": evidence_links(call, loc)}

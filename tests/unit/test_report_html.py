@@ -230,3 +230,30 @@ def test_compact_row_figures(report_run: RunRecord) -> None:
     assert delay.pdd_max_s == pytest.approx(0.303127, abs=1e-4)
     assert onnet.plan_label == "1.1" and onnet.section == "1"
     assert onnet.scored > 0 and onnet.mos_worst is not None
+
+
+def test_cdr_times_read_as_utc_from_julian_days_and_epochs() -> None:
+    from harness.report.callpage import readable_time
+
+    assert readable_time("2461379.30515625") == "2026-12-04 19:19:25.500 UTC"
+    assert readable_time("1796411965.284881") == "2026-12-04 19:19:25.284 UTC"  # the same call
+    assert readable_time("200") == "" and readable_time("onnet") == ""
+
+
+def test_the_call_page_has_its_checks_and_a_wireshark_filter(tmp_path: Path,
+                                                             report_run: RunRecord) -> None:
+    from harness.report.callpage import wireshark_filter
+
+    call = {"call_id": "abc", "far_ends": [{"call_id": "xyz"}, {"call_id": "abc"}],
+            "streams": {"wire_a_to_b": {"src": "127.0.0.1:4000", "dst": "127.0.0.1:4010"},
+                        "agent_b_to_a": {"local_rtp": "127.0.0.1:4010"}, "x": None}}
+    assert wireshark_filter(call) == ('sip.Call-ID == "abc" || sip.Call-ID == "xyz" || '
+                                      "udp.port in {4000 4010}")
+    checked = ({**report_run.calls[0], "checks": [
+        {"criterion": "timing.srd_s", "outcome": "pass", "measured": 0.004, "unit": "s",
+         "limit": "<= 3.000", "limit_from": "row"}]}, *report_run.calls[1:])
+    write_report(replace(report_run, calls=checked, run_dir=str(tmp_path)), tmp_path)
+    page = next(p for p in (tmp_path / "calls").glob("*.html")
+                if "timing.srd_s" in p.read_text())
+    html = page.read_text()
+    assert "&lt;= 3.000" in html and ">row<" in html and 'id="wireshark-filter"' in html
