@@ -97,6 +97,45 @@ class CallSpec:
     transport: str = "udp"
     srtp: bool = False
 
+    def __post_init__(self) -> None:
+        """A row is checked when it is written: a misspelt choice ("bussy") would
+        otherwise ring and never answer, and be blamed on the switch."""
+        problems = [f"{name} = {value!r}: must be one of {', '.join(map(repr, allowed))}"
+                    for name, value, allowed in self._choices() if value not in allowed]
+        for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s"):
+            if not getattr(self, name) >= 0:
+                problems.append(f"{name} = {getattr(self, name)!r}: must be 0 or more")
+        if self.hold_at_s is not None and self.resume_at_s is not None and \
+                not self.resume_at_s > self.hold_at_s:
+            problems.append(f"resume_at_s = {self.resume_at_s!r}: must come after "
+                            f"hold_at_s = {self.hold_at_s!r}")
+        if self.transfer_kind == "attended" and not self.transfer_to:
+            problems.append("transfer_kind = 'attended': needs transfer_to")
+        if problems:
+            raise PlanRowError(self.plan_id, problems)
+
+    def _choices(self) -> tuple[tuple[str, object, tuple[object, ...]], ...]:
+        e = self.expect
+        return (("callee_behaviour", self.callee_behaviour, CALLEE_BEHAVIOURS),
+                ("hangup_by", self.hangup_by, ("caller", "callee")),
+                ("transfer_kind", self.transfer_kind, ("blind", "attended")),
+                ("transport", self.transport, ("udp", "tls")),
+                ("codec", self.codec, CODECS),
+                ("expect.early_media", e.early_media, (None, "ringback", "sit")))
+
+
+CALLEE_BEHAVIOURS = ("answer", "busy", "no_answer")  # a called beta line's
+CODECS = ("PCMU", "PCMA", "G722")  # what the agents offer (harness/sip/stack.py)
+
+
+class PlanRowError(ValueError):
+    """A plan row that cannot be what its author meant: its id and every field that
+    is wrong, with the value and what it may be."""
+
+    def __init__(self, plan_id: str, problems: list[str]) -> None:
+        self.plan_id, self.problems = plan_id, tuple(problems)
+        super().__init__(f"plan row {plan_id}: " + "; ".join(problems))
+
 
 @dataclass(frozen=True, slots=True)
 class LoadSpec:

@@ -20,7 +20,7 @@ import pytest
 
 from harness.config import load_config
 from harness.errors import HarnessError
-from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
+from harness.model import CallResult, CallSpec, LoadSpec, PlanRowError, ProbeSpec, Status
 from harness.verdict.run import RowOutcome, RowStatus, RunWord
 
 _SESSION = pytest.StashKey["_SessionHolder"]()
@@ -235,7 +235,11 @@ def read_plan(path: Path) -> list[CallSpec | LoadSpec | ProbeSpec]:
     if module is None or getattr(module, "__file__", None) != str(path):
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except PlanRowError as exc:  # a bad row: the file, the row, each field
+            del sys.modules[name]
+            raise HarnessError(f"{path}: {exc}") from exc
     plan = getattr(module, "PLAN", None)
     if not isinstance(plan, list) or \
             not all(isinstance(r, (CallSpec, LoadSpec, ProbeSpec)) for r in plan):

@@ -114,3 +114,32 @@ def test_each_rows_line_starts_with_its_count_elapsed_and_eta() -> None:
     assert progress_prefix(64, 64, 170.0) == "[64/64]  170 s ETA    0 s "
     assert progress_prefix(0, 64, 1.0) == "[ 0/64]    1 s ETA    ? s "
     assert progress_prefix(3, 0, 1.0) == ""  # nothing collected: no prefix
+
+
+def test_collect_only_rejects_a_misspelt_row_naming_file_row_field_and_value(
+        pytester: pytest.Pytester) -> None:
+    """`callee_behaviour="bussy"` used to ring and never answer, blamed on the switch."""
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_05_completion.py").write_text('''
+from harness.model import CallSpec, Expect
+PLAN = [CallSpec("5.1", "busy", caller="site1/05", dial="site2/07",
+                 callee_behaviour="bussy", hangup_by="nobody",
+                 expect=Expect(final_code=486, early_media="ring"))]
+''')
+    result = pytester.runpytest_subprocess("testplans", "--collect-only", "-q")
+    assert result.ret != 0
+    out = result.stdout.str()
+    assert "plan_05_completion.py: plan row 5.1: callee_behaviour = 'bussy': must be one " \
+        "of 'answer', 'busy', 'no_answer'" in out.replace("\n", "")
+    assert "hangup_by = 'nobody'" in out and "expect.early_media = 'ring'" in out
+
+
+def test_a_row_is_checked_when_it_is_written() -> None:
+    from harness.model import CallSpec, PlanRowError
+
+    with pytest.raises(PlanRowError, match=r"resume_at_s = 2.0: must come after hold_at_s"):
+        CallSpec("7.2", "hold", "site6/03", "site6/04", hold_at_s=5.0, resume_at_s=2.0)
+    with pytest.raises(PlanRowError, match=r"codec = 'G729'"):
+        CallSpec("1.9", "g729", "site1/01", "site2/01", codec="G729")
+    with pytest.raises(PlanRowError, match=r"transfer_kind = 'attended': needs transfer_to"):
+        CallSpec("7.7", "att", "site5/07", "site5/08", transfer_kind="attended")
