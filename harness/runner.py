@@ -39,6 +39,7 @@ from harness.model import (
     FarEndLeg,
     QualityScore,
     StallReport,
+    Status,
     Verdict,
 )
 from harness.netdelay import DelayReport
@@ -286,6 +287,9 @@ class CallRunner:
         (call_dir / "streams.json").write_text(json.dumps(
             {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
                 for k, v in streams.items()}, **agent_streams(out)}, indent=2))
+        if verdict.status is Status.PASS:  # derived evidence: call.pcap re-decodes it
+            for decoded in call_dir.glob("wire_*.wav"):
+                decoded.unlink()
         artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
                           for p in sorted(call_dir.iterdir())
                           if p.suffix in (".wav", ".pcap", ".json"))
