@@ -72,7 +72,8 @@ class LoadReport:
                 f"{_ms(srd.get('p50_s'))}/{_ms(srd.get('p95_s'))}/{_ms(srd.get('max_s'))} ms",
                 f"  MOS-LQO median agent {med.get('agent')} wire {med.get('wire')} "
                 f"(invalid: {self.invalid_measurements})",
-                f"  harness CPU {self.cpu_s}  RSS MB {self.rss_mb}  stall max "
+                f"  harness CPU {_named(self.cpu_s, 's')}; RSS {_named(self.rss_mb, 'MB')}; "
+                "stall max "
                 f"{self.stall_max_s * 1000:.0f} ms",
                 *(f"  - {r}" for r in self.reasons)]
 
@@ -167,3 +168,8 @@ def rss_mb(pid: int) -> float:
     except (OSError, ValueError):
         pass
     return 0.0
+
+
+def _named(figures: dict[str, Any], unit: str) -> str:
+    """{'controller': 11.5, 'per_call': 0.48} as "controller 11.5 s, per call 0.48 s"."""
+    return ", ".join(f"{k.replace('_', ' ')} {v} {unit}" for k, v in figures.items()) or "-"

@@ -378,7 +378,9 @@ class CallRunner:
             return self.conference_quality(spec, out, packets, stall), {}
         scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
-        for direction, (receiver, ref, since) in self.talking(spec, out).items():
+        talking = self.talking(spec, out)
+        receivers = [leg for leg, _ref, _since in talking.values()]
+        for direction, (receiver, ref, since) in talking.items():
             local = receiver.stats.local_rtp if receiver.stats else ""
             rtp = rtp_toward(packets, local, since) if local else []
             if spec.expect.mos_lqo_min is None:
@@ -399,7 +401,8 @@ class CallRunner:
                                    agent_q.ceiling_mos_lqo)
                 st = stream_stats(rtp)
             elif why := lost_in_agent(agent_q, wire_q, st,
-                                      agent_q.floor_for(spec.expect.mos_lqo_min)):
+                                      agent_q.floor_for(spec.expect.mos_lqo_min),
+                                      sent_stream(packets, receivers, receiver, since)):
                 agent_q = replace(agent_q, valid=False, reasons=(*agent_q.reasons, why))
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
@@ -615,6 +618,17 @@ def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
     return out_map
+
+
+def sent_stream(packets: list[UdpPacket], receivers: list[LegOutcome], receiver: LegOutcome,
+                since: float) -> StreamStats | None:
+    """The talker's stream on its way into the switch (the other receiver of the pair
+    sends to its leg's remote RTP address): how evenly the harness's own agent sent it."""
+    talker = next((leg for leg in receivers if leg is not receiver), None)
+    if talker is None or talker.stats is None or not talker.stats.remote_rtp:
+        return None
+    rtp = rtp_toward(packets, talker.stats.remote_rtp, since)
+    return stream_stats(rtp) if rtp else None
 
 
 def held_s(out: CallOutcome) -> float:

@@ -119,10 +119,11 @@ def assess(d: DirectionInput, stall: StallReport | None,
 # well inside the agent's jitter buffer (agents.jb_init_ms, 60 ms)
 CLEAN_WIRE_JITTER_MS = 20.0
 AGENT_BELOW_WIRE = 0.1  # MOS: a gap this large between the two sources is not noise
+SWITCH_ADDED_JITTER_MS = 5.0  # the switch's leg added no more jitter than this
 
 
 def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | None,
-                  floor: float) -> str:
+                  floor: float, sent: StreamStats | None = None) -> str:
     """Why `agent`'s score below `floor` is the harness's own (an invalid measurement,
     re-placed like a stall), or '' when it stands against the path.
 
@@ -131,15 +132,25 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
     network did reached the agent differently from the wire, so the loss happened
     inside the harness's host (scheduling of the agent's jitter buffer or recorder). A
     stream with loss or jitter on the wire is the path's (a late packet the wire decode
-    places by its timestamp can still be the agent's real loss), and so is silence."""
+    places by its timestamp can still be the agent's real loss), and so is silence;
+    unless `sent`, the same talker's stream on its way into the switch, already had
+    that jitter: then the harness's own talking agent sent it unevenly (its host was
+    busy), and the switch added no more than SWITCH_ADDED_JITTER_MS."""
     if agent.mos_lqo is None or wire.mos_lqo is None or not (agent.valid and wire.valid):
         return ""
     if agent.mos_lqo >= floor or wire.mos_lqo < floor or \
             wire.mos_lqo - agent.mos_lqo < AGENT_BELOW_WIRE or stats is None:
         return ""
-    if stats.lost or stats.duplicates or stats.out_of_order or \
-            stats.max_jitter_ms > CLEAN_WIRE_JITTER_MS:
+    if stats.lost or stats.duplicates or stats.out_of_order:
         return ""
+    own_jitter = sent is not None and not sent.lost and \
+        stats.max_jitter_ms - sent.max_jitter_ms <= SWITCH_ADDED_JITTER_MS
+    if stats.max_jitter_ms > CLEAN_WIRE_JITTER_MS and not own_jitter:
+        return ""
+    how = (f"jitter max {stats.max_jitter_ms:.1f} ms, {sent.max_jitter_ms:.1f} ms already "
+           "as the harness's talking agent sent it" if own_jitter and sent is not None and
+           stats.max_jitter_ms > CLEAN_WIRE_JITTER_MS else
+           f"jitter max {stats.max_jitter_ms:.1f} ms")
     return (f"invalid_measurement: the receiving agent scored {agent.mos_lqo:.2f}, the wire "
-            f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, jitter max "
-            f"{stats.max_jitter_ms:.1f} ms): lost inside the harness's agent, not on the path")
+            f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, {how}): lost inside "
+            "the harness's own agents, not on the path")

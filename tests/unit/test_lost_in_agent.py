@@ -46,3 +46,17 @@ def test_the_path_keeps_what_is_the_paths() -> None:
     assert lost_in_agent(*_pair(4.12, 4.18), CLEAN_STREAM, 4.1) == ""  # agent passes
     assert lost_in_agent(*_pair(None, 4.37), CLEAN_STREAM, 4.2) == ""  # silence: the path
     assert lost_in_agent(*_pair(4.15, 4.22), CLEAN_STREAM, 4.2) == ""  # within 0.1: noise
+
+
+def test_jitter_the_harnesss_own_talker_sent_is_the_harnesss() -> None:
+    """A busy host makes the talking agent send unevenly: the jitter is on its stream
+    into the switch already, the switch added none. Jitter the switch added stays the
+    path's."""
+    agent, wire = _pair(3.40, 4.37)
+    jittery = replace(CLEAN_STREAM, max_jitter_ms=23.9)
+    sent_uneven = replace(CLEAN_STREAM, max_jitter_ms=22.0)
+    sent_even = replace(CLEAN_STREAM, max_jitter_ms=0.9)
+    why = lost_in_agent(agent, wire, jittery, 4.2, sent_uneven)
+    assert "22.0 ms already as the harness's talking agent sent it" in why
+    assert lost_in_agent(agent, wire, jittery, 4.2, sent_even) == ""  # the switch's jitter
+    assert lost_in_agent(agent, wire, jittery, 4.2, None) == ""  # not known: the path's
