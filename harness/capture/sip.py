@@ -33,6 +33,7 @@ class SipMessage:
     warning: str = ""
     reason: str = ""
     audio_pts: tuple[int, ...] | None = None  # None: no SDP body
+    text: str = ""  # the message as it crossed the wire (start line, headers, SDP)
 
     @property
     def is_request(self) -> bool:
@@ -76,7 +77,11 @@ def parse_sip(pkt: UdpPacket) -> SipMessage | None:
     return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code,
                       headers.get("call-id", ""), cseq, branch, phrase,
                       headers.get("warning", ""),
-                      headers.get("reason", ""), _audio_pts(data[head_end + 4:]))
+                      headers.get("reason", ""), _audio_pts(data[head_end + 4:]),
+                      data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"))
+
+
+MESSAGE_TEXT_MAX = 8192  # bytes of a message kept for the call page (a SIP/UDP one fits)
 
 
 def _audio_pts(body: bytes) -> tuple[int, ...] | None:

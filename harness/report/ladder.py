@@ -39,6 +39,7 @@ class Step:
     offset_s: float
     label: str
     towards: str | None  # None: a state change on the party's own lifeline
+    ref: int = -1  # the wire message it draws (ladder.json's index): the call page's #sip-N
 
 
 def _response(code: int | None) -> str:
@@ -111,14 +112,21 @@ def wire_steps(doc: dict[str, Any]) -> list[Step] | None:
     # transport rather than from the port the INVITE reached
     side = {caller: "a", **{addr: "b" for addr in others}}
     t0 = float(msgs[0]["ts"])
+    order = sorted(range(len(doc.get("messages") or [])),
+                   key=lambda i: float((doc.get("messages") or [])[i]["ts"]))
     out = []
-    for m in msgs:
+    seen: set[tuple[object, ...]] = set()
+    for i, m in zip(order, msgs, strict=True):
         src, dst = str(m["src"]), str(m["dst"])
         party = side.get(src) or side.get(dst) or "a"
         towards = "switch" if src != switch else party
         code = m.get("code")
         label = str(m["method"]) if code is None else f"{_response(code)} ({m['method']})"
-        out.append(Step(party, "WIRE", code, float(m["ts"]) - t0, label, towards))
+        key = (src, dst, m["method"], code, m.get("cseq"), m.get("branch"))
+        if key in seen:  # the same transaction's message again (RFC 3261 §17)
+            label += " · retransmission"
+        seen.add(key)
+        out.append(Step(party, "WIRE", code, float(m["ts"]) - t0, label, towards, i))
     return out
 
 
@@ -144,6 +152,13 @@ def _arrow(step: Step, y: float) -> str:
             f'{x1 + head:.1f},{y + 4:.1f}" fill="{colour}"/>'
             f'<text x="{mid:.1f}" y="{y - 5:.1f}" text-anchor="middle" fill="{INK}" '
             f'font-size="12" font-weight="600">{escape(step.label)}</text>')
+
+
+def _linked(step: Step, drawn: str) -> str:
+    """An arrow drawn from a captured message opens that message below the ladder."""
+    if step.ref < 0:
+        return drawn
+    return f'<a href="#sip-{step.ref}">{drawn}</a>'
 
 
 def _dot(step: Step, y: float) -> str:
@@ -182,7 +197,8 @@ def ladder_svg(events: list[dict[str, Any]], caller: str = "caller",
                     f'{" " + str(step.code) if step.code else ""} at +{step.offset_s:.6f} s'
                     f'</title><text x="8" y="{y + 4:.1f}" fill="{MUTED}" font-size="11" '
                     f'font-variant-numeric="tabular-nums">{offset_label(step.offset_s)}</text>'
-                    + (_arrow(step, y) if step.towards else _dot(step, y)) + "</g>")
+                    + (_linked(step, _arrow(step, y)) if step.towards else _dot(step, y))
+                    + "</g>")
     if not rows:
         body.append(f'<text x="{width / 2}" y="{_TOP + 15}" text-anchor="middle" '
                     f'fill="{MUTED}">no SIP events recorded for this call</text>')

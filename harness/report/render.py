@@ -120,6 +120,20 @@ def _index_context(run: RunRecord, pages: list[str],
     }
 
 
+def sip_messages(wire: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The captured messages of the call for the page, each with its ladder index (the
+    arrows link to #sip-N), offset from the first and its text (SDP included)."""
+    msgs = (wire or {}).get("messages") or []
+    if not msgs:
+        return []
+    t0 = min(float(m["ts"]) for m in msgs)
+    return [{"n": i, "offset": float(m["ts"]) - t0, "src": m.get("src"), "dst": m.get("dst"),
+             "label": m.get("method") if m.get("code") is None
+             else f"{m.get('code')} ({m.get('method')})",
+             "text": redact_text(str(m.get("text") or ""))}
+            for i, m in sorted(enumerate(msgs), key=lambda im: float(im[1]["ts"]))]
+
+
 def _wire_ladder(call: dict[str, Any], run_dir: Path | None) -> dict[str, Any] | None:
     """The call's ladder.json (SIP messages from the capture), if it is on disk."""
     rel = (call.get("artifacts") or {}).get("ladder")
@@ -154,11 +168,12 @@ def write_report(run: RunRecord, out_dir: Path, db: SqliteStore | None = None,
     for i, (call, name) in enumerate(zip(run.calls, pages, strict=True)):
         embed = figures.outcome(call) == "fail" or i == worst
         ctx = call_context(call, run, loc, embed)
+        wire = _wire_ladder(call, run_dir)
         html = call_tpl.render(run=run, page=name, worst=i == worst,
                                ladder=ladder_svg(call.get("events") or [],
                                                  str(call.get("caller") or "caller"),
-                                                 str(call.get("dial") or "callee"),
-                                                 _wire_ladder(call, run_dir)),
+                                                 str(call.get("dial") or "callee"), wire),
+                               sip_messages=sip_messages(wire),
                                prev=pages[i - 1] if i else None,
                                next=pages[i + 1] if i + 1 < len(pages) else None, **ctx)
         _write(out_dir / "calls" / f"{name}.html", html)

@@ -46,3 +46,34 @@ def test_a_rejected_call_shows_the_final_response_to_the_caller() -> None:
     assert flow[3] == ("a", "486 Busy Here", "a")
     assert flow[4] == ("b", "ended 486", None)
     assert "no SIP events" in str(ladder_svg([]))
+
+
+def _msg(ts: float, src: str, dst: str, method: str, code: int | None = None,
+         branch: str = "z9hG4bK1", text: str = "") -> dict[str, object]:
+    return {"ts": ts, "src": src, "dst": dst, "method": method, "code": code,
+            "call_id": "c1", "cseq": 1, "branch": branch, "text": text}
+
+
+WIRE = {"caller": "127.0.0.1:5001", "switch": "127.0.0.1:5060", "messages": [
+    _msg(0.000, "127.0.0.1:5001", "127.0.0.1:5060", "INVITE", text="INVITE sip:x SIP/2.0"),
+    _msg(0.500, "127.0.0.1:5001", "127.0.0.1:5060", "INVITE", text="INVITE sip:x SIP/2.0"),
+    _msg(0.510, "127.0.0.1:5060", "127.0.0.1:5002", "INVITE", branch="z9hG4bK2"),
+    _msg(0.520, "127.0.0.1:5060", "127.0.0.1:5001", "INVITE", code=180),
+]}
+
+
+def test_each_captured_arrow_links_to_its_message_and_a_retransmission_is_marked() -> None:
+    svg = str(ladder_svg([], "site1/01", "site2/01", WIRE))
+    assert all(f'href="#sip-{i}"' in svg for i in range(4))
+    assert svg.count("retransmission") == 1  # the second INVITE, same branch and CSeq
+    ET.fromstring(svg)  # still well-formed
+
+
+def test_the_call_page_lists_each_message_text_under_its_anchor() -> None:
+    from harness.report.render import sip_messages
+
+    msgs = sip_messages(WIRE)
+    assert [m["n"] for m in msgs] == [0, 1, 2, 3]
+    assert msgs[0]["text"] == "INVITE sip:x SIP/2.0" and msgs[3]["label"] == "180 (INVITE)"
+    assert round(msgs[1]["offset"], 3) == 0.5
+    assert sip_messages(None) == []

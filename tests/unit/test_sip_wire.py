@@ -94,3 +94,17 @@ def test_a_calls_own_packets_leave_other_calls_in_its_window_out() -> None:
     theirs = [sip("other"), rtp(30010, 41010)]
     kept = own_packets(mine + theirs, {"a-leg", "b-leg"}, {"127.0.0.1:41000"})
     assert kept == mine
+
+
+def test_a_parsed_message_keeps_its_text_for_the_call_page() -> None:
+    from harness.capture.pcap import UdpPacket
+    from harness.capture.sip import MESSAGE_TEXT_MAX, parse_sip
+
+    raw = (b"INVITE sip:4135550112@beta.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5001;"
+           b"branch=z9hG4bKa\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp"
+           b"\r\n\r\nv=0\r\nm=audio 4000 RTP/AVP 0 8\r\n")
+    m = parse_sip(UdpPacket(1.0, "127.0.0.1", 5001, "127.0.0.1", 5060, raw))
+    assert m is not None and m.text == raw.decode() and m.audio_pts == (0, 8)
+    big = parse_sip(UdpPacket(1.0, "127.0.0.1", 5001, "127.0.0.1", 5060,
+                              raw + b"a=x\r\n" * 5000))
+    assert big is not None and len(big.text) == MESSAGE_TEXT_MAX
