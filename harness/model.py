@@ -345,6 +345,7 @@ class FarEndLeg:
     seat: str
     call_id: str
     attributed_by: str  # "header" | "number+seat" | "number" | "seat"
+    worker: str = ""  # the agent worker process that hosted it (its pjsua-<worker>.log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +364,7 @@ class CallResult:
     error: str = ""
     far_ends: tuple[FarEndLeg, ...] = ()
     early_media: EarlyMedia | None = None  # None: no early media reached the caller
+    caller_worker: str = ""  # the agent worker that hosted the caller
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

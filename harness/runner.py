@@ -296,7 +296,7 @@ class CallRunner:
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
-                          started_wall, "; ".join(errors), far_ends(out), early)
+                          started_wall, "; ".join(errors), far_ends(out), early, out.a.worker)
 
     def refused(self, spec: CallSpec, out: CallOutcome,
                 packets: list[UdpPacket]) -> tuple[str, str] | None:
@@ -599,7 +599,8 @@ def far_ends(out: CallOutcome) -> tuple[FarEndLeg, ...]:
     knew it was this call's."""
     legs = (*out.legs, *(leg for leg in (out.transfer_far, out.consult_far,
                                          out.conference_far) if leg is not None))
-    return tuple(FarEndLeg(leg.agent_name, leg.call_id, leg.attributed_by) for leg in legs)
+    return tuple(FarEndLeg(leg.agent_name, leg.call_id, leg.attributed_by, leg.worker)
+                 for leg in legs)
 
 
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],

@@ -155,6 +155,42 @@ def evidence_links(call: Call, loc: Locator) -> list[Artifact]:
     return [a for a in links if a.href]
 
 
+EXCERPT_LINES = 30  # lines of each log shown on a call page
+
+
+def party_logs(call: Call, loc: Locator) -> list[dict[str, str]]:
+    """Which agent worker hosted each party, with a link to its pjsua log."""
+    parties = [(f"caller {call.get('caller')}", str(call.get("caller_worker") or ""))]
+    parties += [(f"far end {f.get('seat')}", str(f.get("worker") or ""))
+                for f in call.get("far_ends") or [] if isinstance(f, dict)]
+    return [{"party": party, "worker": worker,
+             "href": loc.href(f"pjsua-{worker}.log", 1) if worker else ""}
+            for party, worker in parties]
+
+
+def log_excerpts(call: Call, run_dir: Path | None) -> list[dict[str, Any]]:
+    """The switch's own log lines that name one of the call's Call-IDs (each leg's),
+    for the embedded switch's kamailio.log and rtpengine.log: up to EXCERPT_LINES."""
+    if run_dir is None or not (run_dir / "sut").is_dir():
+        return []
+    ids = {str(call.get("call_id") or "")} | {str(f.get("call_id") or "")
+                                               for f in call.get("far_ends") or []
+                                               if isinstance(f, dict)}
+    ids.discard("")
+    out = []
+    for log in sorted((run_dir / "sut").glob("*.log")):
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        lines = [ln for ln in text.splitlines() if any(i in ln for i in ids)]
+        if lines:
+            out.append({"log": f"sut/{log.name}", "lines": [redact_text(ln[:400]) for ln in
+                                                           lines[:EXCERPT_LINES]],
+                        "more": max(0, len(lines) - EXCERPT_LINES)})
+    return out
+
+
 def cdr_rows(call: Call) -> dict[str, Any]:
     cdr = call.get("cdr") or {}
     mismatches = [{"field": m.get("field"), "expected": m.get("expected"),
@@ -208,4 +244,5 @@ def call_context(call: Call, run: RunRecord, loc: Locator, embed: bool) -> dict[
             "audio": audio(call, run, loc, embed), "embedded": embed,
             "cdr": cdr_rows(call), "host": call.get("host"),
             "checks": call.get("checks"), "wireshark": wireshark_filter(call),
-            "evidence": evidence_links(call, loc)}
+            "evidence": evidence_links(call, loc), "parties": party_logs(call, loc),
+            "excerpts": log_excerpts(call, loc.run_dir)}

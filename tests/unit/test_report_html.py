@@ -257,3 +257,24 @@ def test_the_call_page_has_its_checks_and_a_wireshark_filter(tmp_path: Path,
                 if "timing.srd_s" in p.read_text())
     html = page.read_text()
     assert "&lt;= 3.000" in html and ">row<" in html and 'id="wireshark-filter"' in html
+
+
+def test_the_call_page_names_each_partys_worker_and_the_switch_log_lines(
+        tmp_path: Path) -> None:
+    from harness.report.callpage import Locator, log_excerpts, party_logs
+
+    (tmp_path / "sut").mkdir()
+    (tmp_path / "sut" / "kamailio.log").write_text(
+        "unrelated\nacc: callid=abc; sip_code=200\nother xyz leg\n")
+    (tmp_path / "pjsua-w3.log").write_text("w3")
+    call = {"call_id": "abc", "caller": "site1/01", "caller_worker": "w3",
+            "far_ends": [{"seat": "site2/01", "call_id": "xyz", "worker": "w7"}]}
+    loc = Locator(tmp_path, tmp_path)
+    parties = party_logs(call, loc)
+    assert [(p["party"], p["worker"]) for p in parties] == [("caller site1/01", "w3"),
+                                                           ("far end site2/01", "w7")]
+    assert parties[0]["href"].endswith("pjsua-w3.log") and parties[1]["href"] == ""
+    (x,) = log_excerpts(call, tmp_path)
+    assert x["log"] == "sut/kamailio.log"
+    assert x["lines"] == ["acc: callid=abc; sip_code=200", "other xyz leg"]
+    assert log_excerpts(call, None) == []
