@@ -107,6 +107,21 @@ def _text(x: float, y: float, s: str, anchor: str = "start", fill: str = INK,
             f'font-size="{size}" font-weight="{weight}">{escape(s)}</text>')
 
 
+CHAR_W = 6.6  # px: a generous average width of a 12 px sans-serif character
+
+
+def fit(label: str, width_px: float) -> str:
+    """`label` cut (with an ellipsis) to what `width_px` holds at 12 px, so that a
+    right-aligned label is never clipped at the chart's left edge."""
+    room = max(4, int(width_px / CHAR_W))
+    if len(label) <= room:
+        return label
+    head, _, tail = label.rpartition(" ")
+    if head and len(tail) <= 4 and room > len(tail) + 6:  # keep "A→B": which direction
+        return head[:room - len(tail) - 2].rstrip() + "… " + tail
+    return label[:room - 1].rstrip() + "…"
+
+
 def _x_axis(f: Frame, axis: Axis, y0: float, y1: float, unit: str) -> list[str]:
     out = []
     for t in axis.ticks:
@@ -123,7 +138,8 @@ def _x_axis(f: Frame, axis: Axis, y0: float, y1: float, unit: str) -> list[str]:
 
 def _row(f: Frame, axis: Axis, row: StripRow, y: float) -> list[str]:
     mid = y + f.row_h / 2
-    out = [_text(f.left - 10, mid + 4, row.label, "end")]
+    out = [f"<g>{_text(f.left - 10, mid + 4, fit(row.label, f.left - 14), 'end')}"
+           f"<title>{escape(row.label)}</title></g>"]
     if row.limit is not None:
         x = f.left + axis.frac(row.limit) * f.plot_w
         x0, x1 = (f.left, x) if row.limit_is_min else (x, f.left + f.plot_w)

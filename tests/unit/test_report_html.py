@@ -278,3 +278,13 @@ def test_the_call_page_names_each_partys_worker_and_the_switch_log_lines(
     assert x["log"] == "sut/kamailio.log"
     assert x["lines"] == ["acc: callid=abc; sip_code=200", "other xyz leg"]
     assert log_excerpts(call, None) == []
+
+
+def test_chart_labels_fit_their_column_instead_of_being_clipped() -> None:
+    from harness.report.svg import CHAR_W, fit
+
+    long = "directory assistance 1-NPA-555-1212 · directory"
+    short = fit(long, 146)
+    assert short.endswith("…") and len(short) * CHAR_W <= 146 + CHAR_W
+    assert fit("N11 311 · n11", 146) == "N11 311 · n11"
+    assert fit("long distance intraLATA B→A", 146).endswith("… B→A")
