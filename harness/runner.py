@@ -26,7 +26,7 @@ from harness.emodel import assess_stream
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.impair import applied, profile
 from harness.media import reference
-from harness.media.assess import DirectionInput, assess, lost_in_agent
+from harness.media.assess import DirectionInput, assess, lost_in_agent, stall_reasons
 from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.early import early_media
 from harness.media.score import codec_ceiling, pesq_score
@@ -415,33 +415,27 @@ class CallRunner:
                 spec: CallSpec, out: CallOutcome, rtp: list[RtpPacket], call_dir: Path,
                 stall: StallReport) -> list[QualityScore]:
         """A held and resumed call: the speech after the resume, scored on its own
-        (direction `<direction>.resumed`) from the receiver's recording cut at the
-        talker's REPLAY and the wire's RTP from then on; the main score covers the
-        speech before the hold."""
+        (direction `<direction>.resumed`) from the receiver's recording of what it heard
+        after the resume (a file of its own, started when the media came back) and the
+        wire's RTP from the talker's REPLAY on; the main score covers the speech before
+        the hold."""
         talker = out.a if receiver is not out.a else out.b
         name = f"{direction}.resumed"
         replay = talker.first("REPLAY") if talker is not None else None
-        started = receiver.first("RECORD_START")
-        if replay is None or started is None or receiver.record_wav is None or \
-                not receiver.record_wav.exists():
-            why = ("the talker did not talk again after the resume" if replay is None
-                   else "no recording from the receiving agent")
-            return [QualityScore(name, src, None, "nb", True, (why,), 0.0, 0.0)
+        if replay is None:
+            return [QualityScore(name, src, None, "nb", True,
+                                 ("the talker did not talk again after the resume",), 0.0, 0.0)
                     for src in ("agent", "wire")]
-        # the recorder gets no frames while the call is held, so the file is shorter
-        # than the time it was connected: the cut is placed from the recording's end
-        # (the recorder stops at record_span_s), a little early: align() finds the speech
-        lead_s = 0.5
-        pcm, rate = reference.read_wav(receiver.record_wav)
-        after_replay_s = started.t_mono + receiver.record_span_s - replay.t_mono
-        cut_s = max(0.0, len(pcm) / rate - after_replay_s - lead_s)
-        cut = call_dir / f"{receiver.record_wav.stem}-resumed.wav"
-        reference.write_wav(cut, pcm[int(cut_s * rate):], rate)
+        lead_s = 0.5  # the wire from a little before the talker's REPLAY: align() finds it
         wire = [p for p in rtp if p.ts_arrival >= replay.t_wall - lead_s]
         negotiated = receiver.stats.codec if receiver.stats else ""
         agent_q, wire_q, _st = assess(DirectionInput(
-            name, ref, spec.codec, negotiated, cut, after_replay_s + lead_s,
+            name, ref, spec.codec, negotiated, receiver.resumed_wav, receiver.resumed_span_s,
             wire, call_dir / f"wire_{name}.wav" if self.s.capture and wire else None), stall)
+        if receiver.resumed_wav is None:  # no re-INVITE brought the media back to it
+            agent_q = replace(agent_q, valid=not stall_reasons(stall), reasons=(
+                "the receiver's media never came back after the hold",
+                *stall_reasons(stall)))
         return [agent_q, wire_q]
 
     def conference_quality(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],

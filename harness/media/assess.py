@@ -46,7 +46,8 @@ class DirectionInput:
     wire_wav_out: Path | None  # where to keep the decoded wire audio (evidence)
 
 
-def _invalid(stall: StallReport | None) -> tuple[str, ...]:
+def stall_reasons(stall: StallReport | None) -> tuple[str, ...]:
+    """The invalid_measurement reason a stall inside the call gives, or ()."""
     if stall is None or stall.clean:
         return ()
     return ("invalid_measurement: " + stall.describe(),)
@@ -66,7 +67,7 @@ def assess(d: DirectionInput, stall: StallReport | None,
     if d.codec_negotiated and d.codec_negotiated.upper() != d.codec_expected.upper():
         codec_reasons = (f"wrong codec: negotiated {d.codec_negotiated}, "
                          f"plan asks for {d.codec_expected}",)
-    invalid = _invalid(stall)
+    invalid = stall_reasons(stall)
 
     # -- the receiving agent's recording -------------------------------------------------
     reasons: list[str] = list(codec_reasons)

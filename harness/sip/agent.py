@@ -227,6 +227,15 @@ class Leg:
     _slot: int = -1  # the call's conference bridge port its media is attached to
     _was_held: bool = False  # media went on hold since it was last attached
     _recorder: Any = None
+    _resumed_recorder: Any = None
+    resumed_start_mono: float | None = None
+
+    @property
+    def resumed_wav(self) -> Path | None:
+        """Where the audio heard after a resume is recorded (beside `record_wav`)."""
+        if self.record_wav is None:
+            return None
+        return self.record_wav.with_name(f"{self.record_wav.stem}-resumed.wav")
 
     def mark(self, kind: str, code: int | None = None) -> None:
         self.events.append(SipEvent(self.party, kind, time.monotonic(), time.time(), code))
@@ -276,9 +285,10 @@ class Leg:
                     # a re-INVITE (hold, resume) rebuilt the stream, on a new bridge port
                     # or on the same one with its connections gone (the recording then
                     # stopped at the hold): the recorder and the player follow it
+                    resumed = self._was_held
                     self._slot = aud.getPortId()
                     self._was_held = False
-                    self._reattach(aud)
+                    self._reattach(aud, resumed)
                 self.mark("MEDIA_UPDATE")
                 return
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and self.media_active:
@@ -337,9 +347,20 @@ class Leg:
             self._player.startTransmit(aud)
             self.play_start_mono = time.monotonic()
 
-    def _reattach(self, aud: Any) -> None:
+    def _reattach(self, aud: Any, resumed: bool) -> None:
         if self._recorder is not None:
             aud.startTransmit(self._recorder)
+        if resumed and self._recorder is not None and self._resumed_recorder is None and \
+                self.resumed_wav is not None:
+            # what is heard after the resume, in a file of its own from this instant: a
+            # bridge port that receives nothing writes no frames, so a cut placed in
+            # the whole call's recording by arithmetic can land in the speech before
+            # the hold when the media never comes back
+            self._resumed_recorder = pj.AudioMediaRecorder()
+            self._resumed_recorder.createRecorder(str(self.resumed_wav))
+            aud.startTransmit(self._resumed_recorder)
+            self.resumed_start_mono = time.monotonic()
+            self.mark("RECORD_RESUMED")
         if self._player is not None:
             self._player.startTransmit(aud)
 
@@ -412,6 +433,7 @@ class Leg:
         if self._recorder is not None:
             self.record_stop_mono = time.monotonic()
             self._recorder = None
+        self._resumed_recorder = None
         self._player = None
 
     def _snapshot_stats(self) -> None:
@@ -518,10 +540,15 @@ class Leg:
         if self.record_start_mono is not None and self.record_stop_mono is not None:
             span = self.record_stop_mono - self.record_start_mono
         rec_s = wav_seconds(self.record_wav) if self.record_wav else 0.0
+        resumed_wav, resumed_span = None, 0.0
+        if self.resumed_start_mono is not None and self.record_stop_mono is not None:
+            resumed_wav = self.resumed_wav
+            resumed_span = self.record_stop_mono - self.resumed_start_mono
         return LegOutcome(self.party, self.agent_name, self.call_id, tuple(self.events), final,
                           self.stats, self.record_wav, rec_s, span,
                           tuple(self.request.items()), self.dtmf_rx, worker,
-                          attributed_by=self.attributed_by)
+                          attributed_by=self.attributed_by, resumed_wav=resumed_wav,
+                          resumed_span_s=resumed_span)
 
     def release(self) -> None:
         """Let go of the leg's pjsua2 call (after DISCONNECTED): its object is kept

@@ -230,6 +230,10 @@ class LegOutcome:
     tls_sessions: tuple[TlsSession, ...] = ()  # a secure caller's TLS connections
     # a far end's leg: how its INVITE was attributed to the call (attribution.py)
     attributed_by: str = ""
+    # a held and resumed call: what the leg heard after the resume (its own recording,
+    # started when the media came back) and how long that recorder was connected
+    resumed_wav: Path | None = None
+    resumed_span_s: float = 0.0
 
     def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
         return first_event(self.events, kind, code_prefix)
