@@ -17,6 +17,7 @@ from harness.config import DEFAULT_FORWARDING, NumbersConfig
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.numbers import canonical
+from harness.party import Party
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 from harness.sip.attribution import pstn_seat
 
@@ -100,6 +101,10 @@ class NumberPlan:
                 if line.site == site and line.index == idx:
                     return line
         raise DialGuardError(name, "no such beta line (expected siteN/NN within the plan)")
+
+    def number_of(self, party: Party) -> str:
+        """A calling party's number: a beta line's, or a PSTN subscriber's own."""
+        return party.tag if party.is_pstn else self.line(str(party)).number
 
     def line_by_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)
