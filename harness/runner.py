@@ -452,13 +452,14 @@ class CallRunner:
         against the talker's reference (the third party's is a voice of its own). The
         wire only: each agent's recording is its bridge's mix, not one path."""
         voices = {**self.s.refs_for(spec.codec), "c": self.third_ref(spec)}
+        pcm = {k: reference.read_wav_at(ref.path, 8000) for k, ref in voices.items()}
+        ceilings = {k: codec_ceiling(str(voices[k].path), pcm[k], 8000, spec.codec)
+                    for k in voices}
         talkers, toward = path_legs(out)
         invalid = () if stall.clean else ("invalid_measurement: " + stall.describe(),)
         scores = []
         for (talker, listener), leg in toward.items():
-            ref = voices[talker]
-            pcm_ref = reference.read_wav_at(ref.path, 8000)
-            ceiling = codec_ceiling(str(ref.path), pcm_ref, 8000, spec.codec)
+            pcm_ref, ceiling = pcm[talker], ceilings[talker]
             window = talker_window(talkers[talker])
             name = f"{talker}_to_{listener}"
             if window is None:

@@ -386,7 +386,7 @@ def per_site(calls: tuple[Call, ...]) -> list[SiteRow]:
     with the median of their valid scores: where trouble concentrates at a glance."""
     by: dict[str, dict[str, Any]] = {}
     for c in calls:
-        parties = {str(c.get("caller") or ""), str(c.get("dial") or "").lstrip("*67")}
+        parties = {str(c.get("caller") or ""), str(c.get("dial") or "").removeprefix("*67")}
         parties |= {str(f.get("seat") or "") for f in c.get("far_ends") or []
                     if isinstance(f, dict)}
         sites = {p.split("/", 1)[0] for p in parties if p.startswith("site") and "/" in p}
