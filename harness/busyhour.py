@@ -21,6 +21,7 @@ from typing import Any
 from harness.model import CallResult, CallSpec, Expect, LoadSpec, Status
 from harness.numberplan import NumberPlan
 from harness.thresholds import nearest_rank
+from harness.vocab import Codec
 
 
 def busy_hour_calls(plan: NumberPlan, spec: LoadSpec) -> list[CallSpec]:
@@ -33,7 +34,7 @@ def busy_hour_calls(plan: NumberPlan, spec: LoadSpec) -> list[CallSpec]:
     for n, (a, b) in enumerate(pairs, start=1):
         kind = "branch office" if last_site in (a.site, b.site) and last_site > 1 else \
             "cross-site" if a.site != b.site else "same-site"
-        codec = "PCMA" if n % 3 == 0 else "PCMU"
+        codec: Codec = "PCMA" if n % 3 == 0 else "PCMU"
         rows.append(CallSpec(
             f"{spec.plan_id}.{n:02d}", f"busy hour: on-net {kind} {codec}", a.name, b.name,
             talk_s=spec.talk_s, codec=codec,

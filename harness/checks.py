@@ -17,6 +17,7 @@ from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import StreamStats
 from harness.model import CallSpec, CallTiming, CdrCheck, EarlyMedia, QualityScore
 from harness.numbers import ANONYMOUS, canonical, form, user_part
+from harness.party import Party
 from harness.pstn.directory import Route, expected_did
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.thresholds import Threshold, ThresholdError, ThresholdTable
@@ -96,7 +97,7 @@ def caller_id_checks(far: LegOutcome, want: str, caller_number: str,
     """The identity `far` was shown is `want` (a number, in any of its forms, or
     anonymous); and in the form the carrier promises on that interface (`forms`: on-net
     phones, the PSTN trunk; "any", "national", "nanp11" or "e164")."""
-    pstn = far.agent_name.startswith("pstn:")
+    pstn = Party.in_pstn(far.agent_name)
     shown = presented_identity(dict(far.request), pstn)
     if canonical(shown) != canonical(want):
         leak = " (privacy leak)" if want == ANONYMOUS and \
@@ -115,9 +116,10 @@ def did_checks(rang: str, want: str, did: str) -> list[str]:
     """Across another carrier (pstn.mode: carrier) a PSTN row's routing is which of the
     far end's DIDs rang (`rang`: "pstn:<DID>" or a line's seat): `did`, the number
     dialled; `want` (the plan's "pstn:<trunk>") is named for the reader."""
-    if rang.startswith("pstn:") and canonical(rang[5:]) == canonical(did):
+    far = Party.of_seat(rang)
+    if far is not None and far.is_pstn and canonical(far.tag) == canonical(did):
         return []
-    shown = f"DID {rang[5:]}" if rang.startswith("pstn:") else rang
+    shown = f"DID {far.tag}" if far is not None and far.is_pstn else rang
     return [f"routing: {shown} rang at the other carrier, expected DID {did} ({want})"]
 
 
@@ -155,12 +157,11 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
     # a far end that refused what the switch sent it (runner.refused) did ring
     rang = out.b.agent_name if out.b is not None else (refused_by or "none")
     want = exp.rings
-    if want is not None and promises.pstn_dids and want.startswith("pstn:") \
-            and route is not None:
+    to_pstn = exp.rings_party is not None and exp.rings_party.is_pstn
+    if want is not None and promises.pstn_dids and to_pstn and route is not None:
         judge("routing", did_checks(rang, want, expected_did(route)))
         want = None  # judged
-    elif want is not None and not promises.trunk_groups and want.startswith("pstn:") \
-            and rang.startswith("pstn:"):
+    elif want is not None and not promises.trunk_groups and to_pstn and Party.in_pstn(rang):
         want = rang = "pstn"
     if want is not None:
         judge("routing", [f"routing: {rang} rang, expected {want}"] if rang != want else [])
@@ -231,7 +232,7 @@ def _attended_checks(want: str, out: CallOutcome, caller_number: str) -> list[st
                      "by the caller's call")
     far = out.transfer_far
     if far is not None:
-        shown = presented_identity(dict(far.request), far.agent_name.startswith("pstn:"))
+        shown = presented_identity(dict(far.request), Party.in_pstn(far.agent_name))
         if canonical(shown) != canonical(caller_number):
             fails.append(f"attended transfer: {want} was shown {shown!r} after the "
                          f"transfer, expected the caller {caller_number!r}")

@@ -2,7 +2,10 @@
 
 Every section is a frozen dataclass; a YAML file may override any field. Unknown
 keys, wrong types and out-of-range values raise `ConfigError` naming the file, the
-dotted field and the value. Secrets (`*password*`, `*secret*`) are redacted by
+dotted field and the value. The mini-languages inside strings (the tariff, the
+thresholds, call forwarding, the lab's test faults) are parsed at load too
+(`HarnessConfig.parsed()` gives them as typed values): a misspelt class, metric or
+fault name fails there, not when the run closes. Secrets (`*password*`, `*secret*`) are redacted by
 `redacted()`, which is what reports print.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import types
@@ -17,10 +21,16 @@ import typing
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.numbers import PROMISABLE
+from harness.party import Party, PartyError
+from harness.vocab import CallClass, ForwardKind, allowed, in_choice
+
+if TYPE_CHECKING:
+    from harness.cdr.billing import Tariff
+    from harness.thresholds import ThresholdTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,10 @@ class SutConfig:
         """`behaviours` as a set (validated at load: unknown names never get here)."""
         return parse_behaviours(self.behaviours, "<config>")
 
+    def fault_set(self) -> frozenset[str]:
+        """`test_faults` as a set (validated at load: unknown names never get here)."""
+        return parse_faults(self.test_faults, SWITCH_FAULTS, "<config>", "sut.test_faults")
+
 
 class Behaviour(StrEnum):
     """Legitimate behaviours of a carrier switch fronted by a B2BUA (not faults)."""
@@ -84,9 +98,63 @@ def parse_behaviours(text: str, file: str) -> frozenset[Behaviour]:
     return frozenset(Behaviour(n) for n in names)
 
 
+# faults the embedded switch can be rendered with (harness/softswitch/kamailio.cfg.j2;
+# tls_*: harness/softswitch/tlsca.py), for the harness's own tests
+SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_refer",
+                           "strip_pcma", "delay_header", "tls_foreign_ca", "tls_wrong_name",
+                           "open_relay"})  # open_relay: unauthenticated off-net INVITEs pass
+# faults the embedded other carrier can be rendered with (pstn.test_faults)
+CARRIER_FAULTS = frozenset({"deliver_ld_to_local"})
+
+
+def parse_faults(text: str, known: frozenset[str], file: str, field: str) -> frozenset[str]:
+    """'a, b' -> {'a', 'b'}; a name not in `known` -> ConfigError."""
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(names - known)
+    if unknown:
+        raise ConfigError(file, field, text, f"unknown fault(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
+    return names
+
+
 # the plan's forwarding row (7.3) needs this rule; a plan without site 6 has none
 DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
                       "site6/10>site6/11:no_answer:4")
+FORWARDING_FORM = "expected 'siteN/NN>siteN/NN:unconditional|busy|no_answer[:seconds]'"
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRule:
+    """One rule of numbers.forwarding: calls to `line` are forwarded to `target`."""
+
+    line: Party
+    target: Party
+    kind: ForwardKind
+    after_s: float = 4.0  # no_answer: ring this long first
+
+
+def parse_forwarding(text: str, file: str = "<config>",
+                     field: str = "numbers.forwarding") -> tuple[ForwardRule, ...]:
+    """'site6/06>site6/07:unconditional; site6/10>site6/11:no_answer:4' -> rules.
+    Whether the lines exist is the number plan's to say (harness/numberplan.py)."""
+    rules = []
+    for item in (x.strip() for x in text.split(";") if x.strip()):
+        head, _, rest = item.partition(">")
+        target, _, spec = rest.partition(":")
+        kind, _, after = spec.partition(":")
+        try:
+            line, to = Party.parse(head.strip()), Party.parse(target.strip())
+            if not line.is_line:  # (a 'pstn:' target cannot be written: ':' ends it)
+                raise ValueError("a beta line forwards, not the PSTN")
+            if not in_choice(kind, ForwardKind):
+                raise ValueError(f"kind {kind!r}: must be one of {', '.join(allowed(ForwardKind))}")
+            seconds = float(after) if after else 4.0
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError(f"{after!r} seconds: must be 0 or more")
+        except (PartyError, ValueError) as exc:
+            raise ConfigError(file, field, item, f"{FORWARDING_FORM} ({exc})") from None
+        rules.append(ForwardRule(line, to, kind, seconds))  # type: ignore[arg-type]
+    return tuple(rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +268,10 @@ class PstnConfig:
     # "deliver_ld_to_local" (calls to the LD DIDs ring the local DID 4135550190)
     test_faults: str = ""
 
+    def fault_set(self) -> frozenset[str]:
+        """`test_faults` as a set (validated at load: unknown names never get here)."""
+        return parse_faults(self.test_faults, CARRIER_FAULTS, "<config>", "pstn.test_faults")
+
 
 @dataclass(frozen=True, slots=True)
 class SecurityConfig:
@@ -235,6 +307,12 @@ class HarnessConfig:
     thresholds: str = ""
     source: str = "<defaults>"
 
+    def parsed(self) -> TypedConfig:
+        """The tariff, thresholds, forwarding rules and faults as typed values. validate()
+        parsed them at load, so on a loaded config this does not fail; they are derived
+        from the text each time, so a section replaced later (a test's fault) agrees."""
+        return _typed(self)
+
     def redacted(self) -> dict[str, Any]:
         def walk(obj: Any) -> Any:
             if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -245,6 +323,17 @@ class HarnessConfig:
             return obj
         out: dict[str, Any] = walk(self)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class TypedConfig:
+    """The configuration's mini-languages, parsed once when it is loaded."""
+
+    tariff: Tariff  # cdr.tariff
+    thresholds: ThresholdTable  # thresholds, over the defaults of harness/thresholds.py
+    forwarding: tuple[ForwardRule, ...]  # numbers.forwarding ("default": ours)
+    switch_faults: frozenset[str]  # sut.test_faults
+    carrier_faults: frozenset[str]  # pstn.test_faults
 
 
 def _mask(name: str, value: Any) -> Any:
@@ -402,7 +491,28 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
             raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
     _validate_load(cfg)
     _validate_security(cfg)
-    return _validate_pstn(cfg)
+    cfg = _validate_pstn(cfg)
+    _typed(cfg)  # the mini-languages: a bad one fails here, naming file, field and value
+    return cfg
+
+
+def _typed(cfg: HarnessConfig) -> TypedConfig:
+    """Every mini-language of `cfg`, parsed: ConfigError naming file, field and value."""
+    from harness.thresholds import ThresholdTable  # lazily: config is imported first
+
+    f, n = cfg.source, cfg.numbers
+    forwarding = parse_forwarding(DEFAULT_FORWARDING if n.forwarding == "default"
+                                  else n.forwarding, f)
+    for rule in forwarding if n.forwarding != "default" else ():
+        for party in (rule.line, rule.target):
+            if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
+                raise ConfigError(f, "numbers.forwarding", str(party), "no such beta line "
+                                  f"(sites 1..{n.sites}, lines 01..{n.lines_per_site:02d})")
+    return TypedConfig(
+        parse_tariff_table(cfg.cdr.tariff, f),
+        ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
+        forwarding, parse_faults(cfg.sut.test_faults, SWITCH_FAULTS, f, "sut.test_faults"),
+        parse_faults(cfg.pstn.test_faults, CARRIER_FAULTS, f, "pstn.test_faults"))
 
 
 def _validate_security(cfg: HarnessConfig) -> None:
@@ -452,9 +562,6 @@ def _validate_load(cfg: HarnessConfig) -> None:
     # checked when the load starts (harness.load.sipp.LoadTarget.resolve)
 
 
-CARRIER_FAULTS = frozenset({"deliver_ld_to_local"})
-
-
 def _validate_pstn(cfg: HarnessConfig) -> HarnessConfig:
     """The pstn section. In carrier mode no trunk group crosses the carrier boundary:
     `sut.pstn_trunk_groups` is off (routing is judged by which DID rang)."""
@@ -468,11 +575,7 @@ def _validate_pstn(cfg: HarnessConfig) -> HarnessConfig:
                           "must be 0 (auto, embedded only) or 1024..65000")
     if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", p.carrier_domain):
         raise ConfigError(f, "pstn.carrier_domain", p.carrier_domain, "expected a domain name")
-    unknown = {x.strip() for x in p.test_faults.split(",") if x.strip()} - CARRIER_FAULTS
-    if unknown:
-        raise ConfigError(f, "pstn.test_faults", p.test_faults,
-                          f"unknown fault(s) {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(CARRIER_FAULTS))})")
+    parse_faults(p.test_faults, CARRIER_FAULTS, f, "pstn.test_faults")
     if not p.embedded:
         if p.test_faults:
             raise ConfigError(f, "pstn.test_faults", p.test_faults,
@@ -513,11 +616,56 @@ def parse_tariff(text: str, file: str = "<defaults>") -> dict[str, str]:
     return out
 
 
-def parse_thresholds(text: str) -> dict[str, list[str]]:
-    """'class: check, check; codec: check' -> {key: [check, ...]}."""
+def parse_tariff_table(text: str, file: str = "<defaults>") -> Tariff:
+    """cdr.tariff as a `Tariff` (harness/cdr/billing.py): every class a call class,
+    every rate and increment well formed."""
+    from harness.cdr.billing import Tariff  # lazily: config is imported first
+
+    table = parse_tariff(text, file)
+    for name in table:
+        if not in_choice(name, CallClass):
+            raise ConfigError(file, "cdr.tariff", name, "not a call class (known: "
+                              f"{', '.join(allowed(CallClass))})")
+    try:
+        return Tariff.parse(table)
+    except ConfigError as exc:  # names the class and its rate: say where it came from
+        raise ConfigError(file, "cdr.tariff", f"{exc.field}={table.get(exc.field, exc.value)}",
+                          exc.problem) from None
+
+
+def parse_thresholds(text: str, file: str = "<defaults>") -> dict[str, list[str]]:
+    """'class: check, check; codec: check' -> {key: [check, ...]}; a key is a call
+    class or a codec of harness/thresholds.py (the checks themselves are parsed by
+    `ThresholdTable.build`)."""
+    from harness.thresholds import CODEC_ALIASES, CODEC_DEFAULTS
+
+    codecs = (*CODEC_DEFAULTS, *CODEC_ALIASES)
     out: dict[str, list[str]] = {}
     for item in (x.strip() for x in text.split(";")):
         if item:
-            key, _, checks = item.partition(":")
-            out[key.strip()] = [c.strip() for c in checks.split(",") if c.strip()]
+            key, sep, checks = item.partition(":")
+            key = key.strip()
+            if not sep:
+                raise ConfigError(file, "thresholds", item, "expected 'class or codec: "
+                                  "check, check' (e.g. 'international: srd_s <= 6.0')")
+            if not in_choice(key.lower(), CallClass) and key.upper() not in codecs:
+                raise ConfigError(file, "thresholds", key, "not a call class or codec "
+                                  f"(known: {', '.join((*allowed(CallClass), *codecs))})")
+            out[key] = [c.strip() for c in checks.split(",") if c.strip()]
+            _check_metrics(out[key], key.upper() in codecs, file, f"thresholds.{key}")
     return out
+
+
+def _check_metrics(checks: list[str], codec: bool, file: str, field: str) -> None:
+    """A class's checks name the metrics the class defaults judge (set-up), a codec's
+    those of the codec defaults (media): any other would never be measured."""
+    from harness.thresholds import CALL_CLASS_DEFAULTS, CODEC_DEFAULTS, Threshold
+
+    defaults = CODEC_DEFAULTS if codec else CALL_CLASS_DEFAULTS
+    known = sorted({Threshold.parse(t).metric for ts in defaults.values() for t in ts})
+    for i, text in enumerate(checks):
+        metric = Threshold.parse(text, file, f"{field}[{i}]").metric
+        if metric not in known:
+            raise ConfigError(file, f"{field}[{i}]", text, f"metric {metric!r} is not judged "
+                              f"for a {'codec' if codec else 'call class'} (known: "
+                              f"{', '.join(known)})")

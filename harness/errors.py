@@ -24,7 +24,7 @@ class HarnessError(Exception):
 
 class ConfigError(HarnessError):
     def __init__(self, file: str, field: str, value: object, problem: str) -> None:
-        self.file, self.field, self.value = file, field, value
+        self.file, self.field, self.value, self.problem = file, field, value, problem
         super().__init__(f"{file}: field '{field}' = {value!r}: {problem}")
 
 

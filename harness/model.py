@@ -3,6 +3,11 @@
 Units live in the names (`srd_s`, `mos_lqo`, `duration_s`); monotonic clocks measure
 durations, wall clock (`*_wall`, seconds since the epoch) is kept only to compare with
 a switch's own timestamps.
+
+A plan row is checked when it is built (`CallSpec.__post_init__`): every choice is
+one of its words (`harness.vocab`), every party parses (`harness.party.Party`), and a
+bad row raises `PlanRowError` naming the row, each bad field, its value and what is
+allowed; `pytest --collect-only testplans` reports it with the plan file.
 """
 
 from __future__ import annotations
@@ -12,7 +17,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from harness.errors import HarnessError
+from harness.party import Party, PartyError
 from harness.verdict.checks import Check, Outcome
+from harness.vocab import (
+    ANONYMOUS_ID,
+    NOBODY,
+    CallClass,
+    CalleeBehaviour,
+    Codec,
+    EarlyMediaKind,
+    HangupBy,
+    TransferKind,
+    Transport,
+    Trunk,
+    allowed,
+    choice_problem,
+    in_choice,
+)
 
 
 class Status(StrEnum):
@@ -45,7 +67,7 @@ class Expect:
     mos_lqo_min: float | None = 4.2  # None: voice quality not scored for this row
     cdr: bool = True
     rings: str | None = None  # who must ring: "site2/01", "pstn:ld", "pstn:psap", "none"
-    call_class: str | None = None  # the class the switch must record in the CDR
+    call_class: CallClass | None = None  # the class the switch must record in the CDR
     caller_id: str | None = None  # what the far end is shown: a number or "anonymous"
     location: bool = False  # the far end must receive the caller's location (911)
     audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
@@ -56,7 +78,12 @@ class Expect:
     conferenced: str | None = None
     # early media the caller must hear before the final response: "ringback" (audible
     # ringing before the answer) | "sit" (an intercept's Special Information Tone)
-    early_media: str | None = None
+    early_media: EarlyMediaKind | None = None
+
+    @property
+    def rings_party(self) -> Party | None:
+        """Who must ring as a party; None when nobody may ring or it is not checked."""
+        return None if self.rings is None else Party.of_seat(self.rings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +97,11 @@ class CallSpec:
     expect: Expect = field(default_factory=Expect)
     answer_after_s: float = 1.0
     talk_s: float = 8.0
-    hangup_by: str = "caller"
-    codec: str = "PCMU"
+    hangup_by: HangupBy = "caller"
+    codec: Codec = "PCMU"
     description: str = ""
     headers: tuple[tuple[str, str], ...] = ()  # extra SIP headers on the INVITE
-    callee_behaviour: str = "answer"  # a called beta line: answer | busy | no_answer
+    callee_behaviour: CalleeBehaviour = "answer"  # a called beta line: answer | busy | no_answer
     cancel_after_s: float | None = None  # the caller gives up ringing after this
     dtmf_a: str = ""  # digits the caller sends after the answer (RFC 4733)
     dtmf_b: str = ""  # digits the called party sends back
@@ -90,18 +117,18 @@ class CallSpec:
     transfer_at_s: float = 2.0  # ... this long after the answer
     # "blind" (REFER at once) | "attended" (the called party holds the caller, calls
     # `transfer_to` first, then REFERs with Replaces: RFC 5589 §7)
-    transfer_kind: str = "blind"
+    transfer_kind: TransferKind = "blind"
     conference_with: str = ""  # 3-way: the caller also calls this party and bridges both
     # signalling transport of both parties' phones: "udp" | "tls" (docs/tls-srtp.md);
     # srtp: media encrypted (RTP/SAVP, SDES keys) on both legs. A "tls" row needs sut.tls
-    transport: str = "udp"
+    transport: Transport = "udp"
     srtp: bool = False
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would
         otherwise ring and never answer, and be blamed on the switch."""
-        problems = [f"{name} = {value!r}: must be one of {', '.join(map(repr, allowed))}"
-                    for name, value, allowed in self._choices() if value not in allowed]
+        problems = [p for name, value, choice, none_ok in self._choices()
+                    for p in choice_problem(name, value, choice, none_ok)]
         for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} = {getattr(self, name)!r}: must be 0 or more")
@@ -111,30 +138,96 @@ class CallSpec:
                             f"hold_at_s = {self.hold_at_s!r}")
         if self.transfer_kind == "attended" and not self.transfer_to:
             problems.append("transfer_kind = 'attended': needs transfer_to")
+        problems += _caller_problems("caller", self.caller) + _profile_problems(self.profile)
+        problems += _expect_problems(self.expect)
         if problems:
             raise PlanRowError(self.plan_id, problems)
 
-    def _choices(self) -> tuple[tuple[str, object, tuple[object, ...]], ...]:
+    def _choices(self) -> tuple[tuple[str, object, object, bool], ...]:
+        """(field, value, its Literal choice, None allowed) of every word of the row."""
         e = self.expect
-        return (("callee_behaviour", self.callee_behaviour, CALLEE_BEHAVIOURS),
-                ("hangup_by", self.hangup_by, ("caller", "callee")),
-                ("transfer_kind", self.transfer_kind, ("blind", "attended")),
-                ("transport", self.transport, ("udp", "tls")),
-                ("codec", self.codec, CODECS),
-                ("expect.early_media", e.early_media, (None, "ringback", "sit")))
+        return (("callee_behaviour", self.callee_behaviour, CalleeBehaviour, False),
+                ("hangup_by", self.hangup_by, HangupBy, False),
+                ("transfer_kind", self.transfer_kind, TransferKind, False),
+                ("transport", self.transport, Transport, False),
+                ("codec", self.codec, Codec, False),
+                ("expect.call_class", e.call_class, CallClass, True),
+                ("expect.early_media", e.early_media, EarlyMediaKind, True))
+
+    @property
+    def caller_party(self) -> Party:
+        """The row's caller: a beta line, or a PSTN subscriber (checked when built)."""
+        return Party.parse(self.caller)
 
 
-CALLEE_BEHAVIOURS = ("answer", "busy", "no_answer")  # a called beta line's
-CODECS = ("PCMU", "PCMA", "G722")  # what the agents offer (harness/sip/stack.py)
+CALLEE_BEHAVIOURS = allowed(CalleeBehaviour)  # a called beta line's
+CODECS = allowed(Codec)  # what the agents offer (harness/sip/stack.py)
 
 
-class PlanRowError(ValueError):
+class PlanRowError(HarnessError, ValueError):
     """A plan row that cannot be what its author meant: its id and every field that
     is wrong, with the value and what it may be."""
 
     def __init__(self, plan_id: str, problems: list[str]) -> None:
         self.plan_id, self.problems = plan_id, tuple(problems)
         super().__init__(f"plan row {plan_id}: " + "; ".join(problems))
+
+
+def _party_problems(field: str, text: object, want: str = "") -> tuple[Party | None, list[str]]:
+    """(the party `text` names, []) or (None, [its problem])."""
+    try:
+        return Party.parse(text), []  # type: ignore[arg-type]  # a plan may pass anything
+    except PartyError:
+        return None, [f"{field} = {text!r}: must be "
+                      f"{want or 'a beta line (siteN/NN) or pstn:<trunk group or number>'}"]
+
+
+def _caller_problems(field: str, text: object) -> list[str]:
+    """A beta line, or a PSTN subscriber by number ('pstn:2125550188')."""
+    want = "a beta line (siteN/NN) or a PSTN subscriber (pstn:<its number>)"
+    party, problems = _party_problems(field, text, want)
+    if party is not None and party.is_pstn and not _is_number(party.tag):
+        problems = [f"{field} = {text!r}: must be {want}"]
+    return problems
+
+
+def _line_problems(field: str, text: object) -> list[str]:
+    want = "a beta line (siteN/NN)"
+    party, problems = _party_problems(field, text, want)
+    return [f"{field} = {text!r}: must be {want}"] if party is not None and \
+        not party.is_line else problems
+
+
+def _is_number(text: str) -> bool:
+    return text.removeprefix("+").isdigit()
+
+
+def _profile_problems(profile: str) -> list[str]:
+    """'' or a network profile of harness/impair.py."""
+    from harness.impair import PROFILES  # lazily: the rest of the model needs no netem
+
+    if not profile or profile in PROFILES:
+        return []
+    return [f"profile = {profile!r}: must be one of {', '.join(map(repr, ('', *PROFILES)))}"]
+
+
+def _expect_problems(exp: Expect) -> list[str]:
+    """An expectation's parties and caller ID (`expect.<field>` in the message)."""
+    problems: list[str] = []
+    if exp.rings not in (None, NOBODY):
+        want = (f"a beta line (siteN/NN), pstn:<{'|'.join(allowed(Trunk))}> (the trunk "
+                f"group the PSTN rings on) or {NOBODY!r}")
+        party, problems = _party_problems("expect.rings", exp.rings, want)
+        if party is not None and party.is_pstn and not in_choice(party.tag, Trunk):
+            problems = [f"expect.rings = {exp.rings!r}: must be {want}"]
+    for name in ("forwarded_from", "transferred_to", "conferenced"):
+        if getattr(exp, name) is not None:
+            problems += _line_problems(f"expect.{name}", getattr(exp, name))
+    if exp.caller_id is not None and exp.caller_id != ANONYMOUS_ID and \
+            not _is_number(exp.caller_id):
+        problems.append(f"expect.caller_id = {exp.caller_id!r}: must be a number or "
+                        f"{ANONYMOUS_ID!r}")
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,3 +506,14 @@ class ProbeSpec:
     real_caller: str = ""
     real_dial: str = ""
     description: str = ""
+
+    def __post_init__(self) -> None:
+        """Checked when written, like a call row (`PlanRowError`)."""
+        problems = choice_problem("kind", self.kind, ProbeKind)
+        if not problems and not isinstance(self.kind, ProbeKind):
+            object.__setattr__(self, "kind", ProbeKind(self.kind))  # a plan wrote the word
+        problems += _line_problems("line", self.line) if self.line else []
+        problems += _caller_problems("real_caller", self.real_caller) \
+            if self.real_caller else []
+        if problems:
+            raise PlanRowError(self.plan_id, problems)

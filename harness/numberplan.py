@@ -13,12 +13,14 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 
-from harness.config import DEFAULT_FORWARDING, NumbersConfig
+from harness.config import DEFAULT_FORWARDING, ForwardRule, NumbersConfig, parse_forwarding
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.numbers import canonical
+from harness.party import Party
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 from harness.sip.attribution import pstn_seat
+from harness.vocab import ForwardKind
 
 _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
 
@@ -34,7 +36,7 @@ class Forwarding:
     line: str  # plan name of the forwarding line
     number: str
     target: str  # the number calls are forwarded to
-    kind: str  # unconditional | busy | no_answer
+    kind: ForwardKind
     after_s: float = 4.0  # no_answer: ring this long first
 
 
@@ -67,28 +69,23 @@ class NumberPlan:
                    psap_is_simulated=cfg.emergency_to_simulated_psap)
         if cfg.forwarding == "default":  # ours: only where the lines it names exist
             try:
-                return replace(plan, forwarding=plan._forwarding(DEFAULT_FORWARDING))
+                return replace(plan, forwarding=plan._forwarding(
+                    parse_forwarding(DEFAULT_FORWARDING)))
             except ConfigError:
                 return plan
-        return replace(plan, forwarding=plan._forwarding(cfg.forwarding))
+        return replace(plan, forwarding=plan._forwarding(parse_forwarding(cfg.forwarding)))
 
-    def _forwarding(self, text: str) -> tuple[Forwarding, ...]:
-        rules = []
-        for item in (x.strip() for x in text.split(";") if x.strip()):
-            head, _, rest = item.partition(">")
-            target, _, spec = rest.partition(":")
-            kind, _, after = spec.partition(":")
+    def _forwarding(self, rules: tuple[ForwardRule, ...]) -> tuple[Forwarding, ...]:
+        """The rules (parsed at config load) on this plan's lines."""
+        out = []
+        for rule in rules:
             try:
-                line, to = self.line(head.strip()), self.line(target.strip())
-                if kind not in ("unconditional", "busy", "no_answer"):
-                    raise ValueError(kind)
-                rules.append(Forwarding(line.name, line.number, to.number, kind,
-                                        float(after) if after else 4.0))
-            except (DialGuardError, ValueError) as exc:
-                raise ConfigError("<config>", "numbers.forwarding", item,
-                                  "expected 'siteN/NN>siteN/NN:unconditional|busy|"
-                                  f"no_answer[:seconds]' ({exc})") from exc
-        return tuple(rules)
+                line, to = self.line(str(rule.line)), self.line(str(rule.target))
+            except DialGuardError as exc:
+                raise ConfigError("<config>", "numbers.forwarding",
+                                  f"{rule.line}>{rule.target}:{rule.kind}", str(exc)) from exc
+            out.append(Forwarding(line.name, line.number, to.number, rule.kind, rule.after_s))
+        return tuple(out)
 
     # -- lines -----------------------------------------------------------------------
     def line(self, name: str) -> Line:
@@ -100,6 +97,10 @@ class NumberPlan:
                 if line.site == site and line.index == idx:
                     return line
         raise DialGuardError(name, "no such beta line (expected siteN/NN within the plan)")
+
+    def number_of(self, party: Party) -> str:
+        """A calling party's number: a beta line's, or a PSTN subscriber's own."""
+        return party.tag if party.is_pstn else self.line(str(party)).number
 
     def line_by_number(self, number: str) -> Line | None:
         return next((ln for ln in self.lines if ln.number == number), None)

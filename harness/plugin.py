@@ -386,8 +386,7 @@ class BetaCallItem(pytest.Item):
         plan = NumberPlan.from_config(cfg.numbers)
         dial = plan.resolve_dial(self.spec.dial)
         route = plan.route(dial)  # the dial guard applies to a dry run too
-        caller = self.spec.caller
-        number = caller[5:] if caller.startswith("pstn:") else plan.line(caller).number
+        number = plan.number_of(self.spec.caller_party)
         line = plan.line_by_number(route.number)
         target = line.name if line else (f"trunk {route.trunk}" if route.trunk else "switch")
         then = ""
@@ -402,8 +401,8 @@ class BetaCallItem(pytest.Item):
             assert third is not None
             then += f", then 3-way with {third.number}"
         self.config.stash[_SESSION].dry_lines.append(
-            f"{self.spec.plan_id} {self.spec.call_type}: {caller} ({number}) dials {dial} "
-            f"-> {route.call_class} {route.number} via {target}{then}; expect "
+            f"{self.spec.plan_id} {self.spec.call_type}: {self.spec.caller} ({number}) "
+            f"dials {dial} -> {route.call_class} {route.number} via {target}{then}; expect "
             f"{self.spec.expect.final_code}, codec {self.spec.codec}"
             + (f", under profile {self.spec.profile} (access links)" if self.spec.profile
                else ""))

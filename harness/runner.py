@@ -45,6 +45,7 @@ from harness.model import (
 from harness.netdelay import DelayReport
 from harness.netloss import LossReport
 from harness.numbers import canonical
+from harness.party import Party
 from harness.pstn.directory import Route
 from harness.secure import srtp_checks, tls_checks, wire_note
 from harness.sip.attribution import CallIdentity
@@ -90,7 +91,7 @@ class CallRunner:
         self.transfer_route(spec)
         self.conference_route(spec)
         seat = self.s.seat_of(spec.caller)
-        number = seat[5:] if seat.startswith("pstn:") else plan.line(seat).number
+        number = plan.number_of(Party.parse(seat))
         self.check_apart(spec, seat, route)
         return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
@@ -119,7 +120,7 @@ class CallRunner:
             pairs.append((seat, self.conference_route(spec)))
         for who, target in pairs:
             line = plan.line_by_number(target.number) if target else None
-            if farm is None or line is None or who.startswith("pstn:"):
+            if farm is None or line is None or Party.parse(who).is_pstn:
                 continue
             if farm.worker_of(who) == farm.worker_of(line.name):
                 raise SipError(f"plan row {spec.plan_id}: {who} calls {line.name} from agent "
@@ -156,7 +157,7 @@ class CallRunner:
         if route is None:
             return ""
         line = self.s.plan.line_by_number(route.number)
-        return line.name if line else ("pstn:" if route.trunk else "")
+        return line.name if line else (str(Party.pstn()) if route.trunk else "")
 
     @staticmethod
     def has_third_party(spec: CallSpec) -> bool:
@@ -213,7 +214,7 @@ class CallRunner:
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
                           s.codec_override or spec.codec,
-                          secure=spec.transport == "tls" and not seat.startswith("pstn:"))
+                          secure=spec.transport == "tls" and not Party.parse(seat).is_pstn)
         assert s.farm is not None
         with secure, crossing as links, \
                 applied(impairment, *s.agent_rtp_span(), interfaces=links.interfaces,
@@ -495,7 +496,7 @@ class CallRunner:
         certificate); an SRTP row: RTP/SAVP on both legs and no bare frame on the wire."""
         fails: list[Check] = []
         tls = self.s.switch.tls_listener()
-        if spec.transport == "tls" and tls is not None and not spec.caller.startswith("pstn:"):
+        if spec.transport == "tls" and tls is not None and not spec.caller_party.is_pstn:
             # the caller's own connection (a PSTN caller stays on the UDP trunk)
             fails += judged("tls", tls_checks(list(out.a.tls_sessions),
                                               f"{tls.host}:{tls.port}"))
@@ -659,7 +660,7 @@ def media_since(out: CallOutcome) -> float:
 
 def call_class(spec: CallSpec, route: Route) -> str:
     """The class a call is judged and billed in: a call from the PSTN is 'incoming'."""
-    return "incoming" if spec.caller.startswith("pstn:") else route.call_class
+    return "incoming" if spec.caller_party.is_pstn else route.call_class
 
 
 def disposition(final_code: int | None) -> str:

@@ -66,7 +66,7 @@ def expected_s(spec: CallSpec) -> float:
 def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
     """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
     route = _route(spec.dial, plan)
-    return int(spec.caller.startswith("pstn:")) + int(route is not None and
+    return int(spec.caller_party.is_pstn) + int(route is not None and
                                                       route.trunk is not None)
 
 

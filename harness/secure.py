@@ -22,6 +22,7 @@ from collections import Counter
 
 from harness.capture.rtp import RtpPacket
 from harness.model import QualityScore
+from harness.party import Party
 from harness.sip.scenario import CallOutcome, TlsSession
 
 MIN_TLS = ("TLSv1.2", "TLSv1.3")
@@ -67,7 +68,7 @@ def srtp_checks(out: CallOutcome, toward: dict[str, list[RtpPacket]]) -> list[st
     `toward`: the RTP on the wire toward each receiver ("a_to_b": toward the callee)."""
     fails = []
     for direction, leg in (("a_to_b", out.b), ("b_to_a", out.a)):
-        if leg is None or leg.stats is None or leg.agent_name.startswith("pstn"):
+        if leg is None or leg.stats is None or Party.in_pstn(leg.agent_name):
             continue
         if leg.stats.media_profile != "RTP/SAVP":
             fails.append(f"srtp: {leg.agent_name}'s stream runs "

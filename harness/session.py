@@ -40,6 +40,7 @@ from harness.guard import StallGuard
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, Line, LoadSpec, ProbeSpec, Status
 from harness.numberplan import NumberPlan
+from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
@@ -202,7 +203,7 @@ class HarnessSession:
     def first_hop(self, caller: str) -> str:
         """Where a row's caller sends its INVITE (host:port): the switch; a PSTN
         subscriber in carrier mode, the other carrier (its outbound proxy)."""
-        if caller.startswith("pstn:") and self.cfg.pstn.mode == "carrier":
+        if Party.parse(caller).is_pstn and self.cfg.pstn.mode == "carrier":
             access = self.carrier_access()
             return f"{access.host}:{access.port}"
         return f"{self.switch.sip_host}:{self.switch.sip_port}"
@@ -469,14 +470,15 @@ class HarnessSession:
             raise SipError(f"plan row {spec.plan_id}: profile={spec.profile!r} with "
                            f"transport={spec.transport!r}: rows under a profile run over "
                            "the access links, which carry UDP lines only")
-        caller = None if seat.startswith("pstn:") else self.plan.line(seat)
+        caller = None if Party.parse(seat).is_pstn else self.plan.line(seat)
         return self.access.crossing(self, [caller, self.plan.line_by_number(callee_number)])
 
     def seat_of(self, caller: str) -> str:
         """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""
-        if caller.startswith("pstn:"):
-            if caller[5:] not in self.pstn.callers:
-                raise DialGuardError(caller[5:], "not a PSTN subscriber of the simulated PSTN "
+        party = Party.parse(caller)
+        if party.is_pstn:
+            if party.tag not in self.pstn.callers:
+                raise DialGuardError(party.tag, "not a PSTN subscriber of the simulated PSTN "
                                                  f"(known: {', '.join(self.pstn.callers)})")
             return caller
         return self.plan.line(caller).name

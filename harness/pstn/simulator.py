@@ -13,6 +13,7 @@ from __future__ import annotations
 from harness.errors import SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
+from harness.party import Party
 from harness.sip.scenario import Seat
 from harness.softswitch.process import free_udp_range, udp_port_free
 
@@ -41,7 +42,7 @@ class PstnSimulator:
         worker (whose receiving account, on the reserved port, is the gateway). With a
         `password` they are DIDs at another carrier (pstn.mode: carrier) that answer its
         digest challenge; else trusted peers of the gateway."""
-        return tuple(Seat(Line(0, j, number, password or ""), f"pstn:{number}",
+        return tuple(Seat(Line(0, j, number, password or ""), str(Party.pstn(number)),
                           rtp_base + j * rtp_range, static=password is None)
                      for j, number in enumerate(self.plan.pstn_callers, start=1))
 

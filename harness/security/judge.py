@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.model import ProbeKind, ProbeSpec, Status
+from harness.party import Party
 
 INVITES = (ProbeKind.UNAUTHENTICATED_INVITE, ProbeKind.WRONG_PASSWORD_INVITE,
            ProbeKind.REPLAYED_CREDENTIALS_INVITE)
@@ -47,7 +48,7 @@ class Reached:
 
     @property
     def trunk(self) -> bool:
-        return self.where.startswith("pstn:")
+        return Party.in_pstn(self.where)
 
     def describe(self) -> str:
         extra = ", ".join(x for x in (f"R-URI {self.request_uri}" if self.request_uri else "",

@@ -34,6 +34,7 @@ from harness.capture.pcap import UdpPacket
 from harness.capture.sip import parse_sip
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec, Expect, ProbeKind, ProbeSpec, Status
+from harness.party import Party
 from harness.security import client
 from harness.security.client import Credentials, ProbeSocket
 from harness.security.judge import INVITES, ProbeEvidence, Reached, RealCall, as_json, judge
@@ -188,7 +189,7 @@ def _far_end_invites(session: HarnessSession, packets: list[UdpPacket], tally: _
         where = ports[pkt.dport]
         if where == "pstn":
             tgrp = msg.phrase.partition(";tgrp=")[2].split(";")[0]
-            where = f"pstn:{tgrp or '?'}"
+            where = str(Party.pstn(tgrp or "?"))
         else:
             where = f"agent worker {where} (a beta line's phone)"
         out.append(Reached(where, msg.call_id, msg.phrase, seen_by="capture"))

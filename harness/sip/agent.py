@@ -19,6 +19,7 @@ import pjsua2 as pj
 
 from harness.errors import SipError
 from harness.model import Line, SipEvent
+from harness.party import Party
 from harness.sip.message import parse_request, ruri_parts
 from harness.sip.scenario import LegOutcome, StreamSnapshot
 
@@ -156,7 +157,8 @@ class Switchboard:
         if self.pstn is not None:  # the gateway's worker hosts no line: a trunk call,
             # whatever host and port the switch (or a B2BUA before it) put in the R-URI;
             # across another carrier: the DID whose registered Contact it reached
-            return self.pstn, f"pstn:{user if self.pstn_by_did else params.get('tgrp', '?')}"
+            tag = user if self.pstn_by_did else params.get("tgrp", "?")
+            return self.pstn, str(Party.pstn(tag))
         agent = self.by_user.get(user)
         return agent, agent.name if agent else f"unknown:{user}"
 

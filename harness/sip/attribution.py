@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.numbers import ANONYMOUS, canonical, user_part
+from harness.party import Party
 
 PSTN_SEAT = "pstn#"  # a far end in the simulated PSTN: "pstn#" + canonical number
 
@@ -75,7 +76,7 @@ class IncomingInvite:
 
     def seats(self, home_npa: str) -> frozenset[str]:
         """Who rang: the line, or at the PSTN gateway the number asked for (R-URI, To)."""
-        if not self.seat.startswith("pstn:"):
+        if not Party.in_pstn(self.seat):
             return frozenset({self.seat})
         return frozenset(pstn_seat(user_part(v), home_npa) for v in (self.request_uri, self.to)
                          if user_part(v))

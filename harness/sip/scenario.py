@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.model import Line, SipEvent, first_event
 from harness.numbers import canonical
+from harness.party import Party
 from harness.pstn.directory import PstnNumber
 from harness.sip.attribution import CallIdentity, Stray
 
@@ -113,7 +114,7 @@ class FarEndPolicy:
         if self.third_play_wav is not None and self.dialled_line is not None and \
                 agent_name != self.dialled_line:
             play = self.third_play_wav
-        if not agent_name.startswith("pstn:"):
+        if not Party.in_pstn(agent_name):
             kind = self.behaviour if self.dialled_line is None or \
                 agent_name == self.dialled_line else "answer"
             return FarEnd(kind, 200, self.answer_after_s, play, self.record_wav)
@@ -306,9 +307,9 @@ def _answering(legs: list[LegOutcome], of: LegOutcome | None,
     sent = of.first("INVITE_SENT")
     if sent is None or not target:
         return None
+    want = Party.of_seat(target)
     later = [leg for leg in legs if leg.events and leg.events[0].t_mono >= sent.t_mono and
-             (leg.agent_name == target or (target == "pstn:" and
-                                           leg.agent_name.startswith("pstn:")))]
+             (leg.agent_name == target or (want is not None and want.covers(leg.agent_name)))]
     return min(later, key=lambda leg: leg.events[0].t_mono, default=None)
 
 

@@ -48,7 +48,7 @@ class OtherCarrier:
         self.password = cfg.did_password or secrets.token_hex(8)
         self.auth_db = self.dir / "auth.db"
         self.kamailio: ChildProcess | None = None
-        self.faults = frozenset(f.strip() for f in cfg.test_faults.split(",") if f.strip())
+        self.faults = cfg.fault_set()
 
     @property
     def host(self) -> str:

@@ -28,7 +28,7 @@ import jinja2
 
 from harness.cdr import CdrSource
 from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
-from harness.config import LoadConfig, SutConfig
+from harness.config import SWITCH_FAULTS, LoadConfig, SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
@@ -51,9 +51,7 @@ from harness.softswitch.tlsca import TestCa, make_test_ca
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
                "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
-KNOWN_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_refer", "strip_pcma",
-                          "delay_header", "tls_foreign_ca", "tls_wrong_name",  # tls_*: tlsca
-                          "open_relay"})  # unauthenticated off-net INVITEs reach the PSTN
+KNOWN_FAULTS = SWITCH_FAULTS  # sut.test_faults: checked when the config is loaded
 RTP_RANGE = 400  # ports for rtpengine: 2 per call leg side, ample for 42 calls
 _SCHEMA_AUTH = """
 CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_version INTEGER
@@ -317,11 +315,7 @@ class EmbeddedKamailio:
         for site in sites:
             numbers = [int(ln.number) for ln in plan.lines if ln.site == site]
             site_regexes.append((site, range_regex(min(numbers), max(numbers), 10)))
-        faults = {f.strip() for f in self.cfg.test_faults.split(",") if f.strip()}
-        unknown = faults - KNOWN_FAULTS
-        if unknown:
-            raise SoftswitchError(f"sut.test_faults: unknown fault(s) {sorted(unknown)} "
-                                  f"(known: {sorted(KNOWN_FAULTS)})")
+        faults = self.cfg.fault_set()
         text = env.get_template("kamailio.cfg.j2").render(
             run_id=self.dir.parent.name, debug=2, children=self.cfg.kamailio_children,
             sip_port=self._sip_port, domain=self.domain, module_path=module_path,
@@ -393,7 +387,7 @@ class EmbeddedKamailio:
                                       "on 127.0.0.1")
         else:
             self.tls_port = free_tcp_port()
-        faults = frozenset(f.strip() for f in self.cfg.test_faults.split(",") if f.strip())
+        faults = self.cfg.fault_set()
         self.test_ca = ca = make_test_ca(self.dir / "tls", self.domain, faults)
         (self.dir / "tls.cfg").write_text(
             "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"

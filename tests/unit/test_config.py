@@ -55,3 +55,74 @@ def test_secrets_are_redacted(tmp_path: Path) -> None:
     red = load_config(f).redacted()
     assert red["numbers"]["line_password"] == "***"
     assert "hunter2" not in repr(red)
+
+
+# -- the mini-languages, parsed at load (#17.3) -----------------------------------------
+@pytest.mark.parametrize(("text", "field", "value", "problem"), [
+    ("cdr:\n  tariff: 'locl=0.01 60/60'\n", "cdr.tariff", "'locl'", "not a call class"),
+    ("cdr:\n  tariff: 'local=cheap'\n", "cdr.tariff", "'local=cheap'", "rate per minute"),
+    ("cdr:\n  tariff: 'local=0.01 60/0'\n", "cdr.tariff", "'local=0.01 60/0'", "FIRST/NEXT"),
+    ("cdr:\n  tariff: 'local 0.01'\n", "cdr.tariff", "'local 0.01'", "class=rate"),
+    ("thresholds: 'internationl: srd_s <= 6.0'\n", "thresholds", "'internationl'",
+     "not a call class or codec"),
+    ("thresholds: 'international srd_s <= 6.0'\n", "thresholds",
+     "'international srd_s <= 6.0'", "expected 'class or codec: check"),
+    ("thresholds: 'international: srd_s =< 6.0'\n", "thresholds.international[0]",
+     "'srd_s =< 6.0'", "unknown operator '=<'"),
+    ("thresholds: 'G711: moss_lqo >= 4.1'\n", "thresholds.G711[0]", "'moss_lqo >= 4.1'",
+     "metric 'moss_lqo' is not judged for a codec (known: jitter_ms, loss_pct, mos_lqo)"),
+    ("thresholds: 'local: mos_lqo >= 4.1'\n", "thresholds.local[0]", "'mos_lqo >= 4.1'",
+     "is not judged for a call class"),
+    ("numbers:\n  forwarding: 'site1/01>site1/02:busyy'\n", "numbers.forwarding",
+     "'site1/01>site1/02:busyy'", "kind 'busyy'"),
+    ("numbers:\n  forwarding: 'site1/01>site1:busy'\n", "numbers.forwarding",
+     "'site1/01>site1:busy'", "'site1' is not a party"),
+    ("numbers:\n  forwarding: 'pstn:ld>site1/01:busy'\n", "numbers.forwarding",
+     "'pstn:ld>site1/01:busy'", "a beta line forwards"),
+    ("numbers:\n  forwarding: 'site1/01>site9/02:busy'\n", "numbers.forwarding",
+     "'site9/02'", "no such beta line"),
+    ("numbers:\n  forwarding: 'site1/01>site1/02:no_answer:soon'\n", "numbers.forwarding",
+     "'site1/01>site1/02:no_answer:soon'", "seconds"),
+    ("sut:\n  test_faults: 'misroute_ld_to_local, ignore_privcy'\n", "sut.test_faults",
+     "'misroute_ld_to_local, ignore_privcy'", "unknown fault(s) ignore_privcy"),
+    # a carrier fault is checked in gateway mode too (it used to be only in carrier mode)
+    ("pstn:\n  test_faults: deliver_ld_to_locl\n", "pstn.test_faults",
+     "'deliver_ld_to_locl'", "unknown fault(s) deliver_ld_to_locl"),
+])
+def test_a_bad_mini_language_fails_at_load(tmp_path: Path, text: str, field: str, value: str,
+                                          problem: str) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    msg = str(err.value)
+    assert msg.startswith(f"{f}: field '{field}' = {value}"), msg
+    assert problem in msg and "\n" not in msg
+
+
+def test_the_mini_languages_are_typed_values(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from harness.party import Party
+
+    f = tmp_path / "sut.yaml"
+    f.write_text("cdr:\n  tariff: 'local=0.0100 60/60; international=0.25 30/6'\n"
+                 "thresholds: 'international: srd_s <= 6.0; PCMU: mos_lqo >= 4.1'\n"
+                 "numbers:\n  forwarding: 'site1/01>site1/02:no_answer:6'\n"
+                 "sut:\n  test_faults: 'ignore_privacy,strip_pcma'\n")
+    typed = load_config(f).parsed()
+    rate = typed.tariff.rate("international")
+    assert rate is not None and rate.per_min == Decimal("0.25")
+    assert rate.increment.first_s == 30 and rate.increment.next_s == 6
+    assert "srd_s <= 6" in [str(t) for t in typed.thresholds.for_key("international")]
+    assert typed.thresholds.source == str(f)
+    (rule,) = typed.forwarding
+    assert (rule.line, rule.target, rule.kind, rule.after_s) == (
+        Party.line(1, 1), Party.line(1, 2), "no_answer", 6.0)
+    assert typed.switch_faults == {"ignore_privacy", "strip_pcma"}
+    assert typed.carrier_faults == frozenset()
+
+
+def test_the_defaults_parse() -> None:
+    typed = load_config().parsed()
+    assert typed.tariff.rate("onnet") is not None and len(typed.forwarding) == 3

@@ -1,0 +1,114 @@
+"""A plan row is checked when it is built: every choice one of its words
+(harness.vocab), every party parsed (harness.party); a bad row's `PlanRowError` names
+the row, each bad field, its value and what it may be — and `pytest --collect-only
+testplans` refuses the plan file naming it."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness
+from harness.errors import HarnessError
+from harness.model import CallSpec, Expect, PlanRowError, ProbeKind, ProbeSpec
+from harness.party import Party
+
+
+def row(**kw: Any) -> CallSpec:
+    return CallSpec("9.1", "typo", caller=kw.pop("caller", "site1/01"), dial="site2/01", **kw)
+
+
+@pytest.mark.parametrize(("field", "value", "allowed"), [
+    ("callee_behaviour", "bussy", "'answer', 'busy', 'no_answer'"),
+    ("hangup_by", "both", "'caller', 'callee'"),
+    ("transfer_kind", "atended", "'blind', 'attended'"),
+    ("transport", "TLS", "'udp', 'tls'"),
+    ("codec", "G729", "'PCMU', 'PCMA', 'G722'"),
+    ("profile", "loss99", "'', 'clean', "),
+])
+def test_a_bad_choice_is_refused_naming_row_field_value_and_words(
+        field: str, value: str, allowed: str) -> None:
+    with pytest.raises(PlanRowError) as err:
+        row(**{field: value})
+    msg = str(err.value)
+    assert msg.startswith("plan row 9.1: ")
+    assert f"{field} = {value!r}: must be one of {allowed}" in msg and "\n" not in msg
+    assert isinstance(err.value, HarnessError)
+
+
+@pytest.mark.parametrize(("field", "value", "hint"), [
+    ("call_class", "ld", "None, 'onnet', 'local', 'ld_intralata'"),
+    ("early_media", "ringing", "None, 'ringback', 'sit'"),
+    ("rings", "site2", "a beta line (siteN/NN), pstn:<local|ld|intl|"),
+    ("rings", "pstn:long_distance", "pstn:<local|ld|intl|tollfree|operator|n11|psap>"),
+    ("forwarded_from", "pstn:ld", "a beta line (siteN/NN)"),
+    ("transferred_to", "site5", "a beta line (siteN/NN)"),
+    ("conferenced", "7/03", "a beta line (siteN/NN)"),
+    ("caller_id", "anon", "a number or 'anonymous'"),
+])
+def test_a_bad_expectation_is_refused(field: str, value: str, hint: str) -> None:
+    with pytest.raises(PlanRowError) as err:
+        row(expect=Expect(**{field: value}))
+    assert f"expect.{field} = {value!r}: must be " in str(err.value)
+    assert hint in str(err.value)
+
+
+@pytest.mark.parametrize("caller", ["site1", "pstn:ld", "2125550188", ""])
+def test_a_bad_caller_is_refused(caller: str) -> None:
+    with pytest.raises(PlanRowError, match=rf"plan row 9\.1: caller = '{caller}': must be a "
+                                           r"beta line \(siteN/NN\) or a PSTN subscriber"):
+        row(caller=caller)
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(PlanRowError) as err:
+        row(hangup_by="nobody", caller="site1", expect=Expect(rings="pstn:xx"))
+    assert [p.split(" = ")[0] for p in err.value.problems] == [
+        "hangup_by", "caller", "expect.rings"]
+
+
+def test_the_plans_own_words_are_accepted() -> None:
+    spec = row(caller="pstn:2125550188", callee_behaviour="no_answer", hangup_by="callee",
+               transfer_kind="attended", transfer_to="site5/03", transport="tls",
+               codec="G722", profile="loss1",
+               expect=Expect(rings="pstn:ld", call_class="incoming", early_media="sit",
+                             caller_id="anonymous", forwarded_from="site6/10"))
+    assert spec.caller_party == Party.pstn("2125550188")
+    assert spec.expect.rings_party == Party.pstn("ld")
+    assert row(expect=Expect(rings="none")).expect.rings_party is None
+    assert Expect().rings_party is None
+
+
+def test_a_probe_row_is_checked_too() -> None:
+    word: Any = "torture"  # a plan may write the kind's word
+    assert ProbeSpec("12.1", "x", word).kind is ProbeKind.TORTURE
+    with pytest.raises(PlanRowError, match=r"plan row 12\.1: kind = 'tortur': must be one of "
+                                           r"'unauthenticated_invite', "):
+        ProbeSpec("12.1", "x", "tortur")  # type: ignore[arg-type]
+    with pytest.raises(PlanRowError, match=r"line = 'pstn:ld': must be a beta line"):
+        ProbeSpec("12.1", "x", ProbeKind.TORTURE, line="pstn:ld")
+    with pytest.raises(PlanRowError, match=r"real_caller = 'site3': must be"):
+        ProbeSpec("12.1", "x", ProbeKind.TORTURE, real_caller="site3")
+
+
+BAD_PLAN = '''from harness.model import CallSpec, Expect
+PLAN = [
+    CallSpec("9.1", "fine", caller="site1/01", dial="site2/01"),
+    CallSpec("9.2", "typo", caller="site1/01", dial="site2/01",
+             expect=Expect(rings="pstn:long_distance")),
+]
+'''
+
+
+def test_collect_only_refuses_a_bad_row_naming_file_row_field_and_value(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the subprocess imports this checkout's harness (not another installed copy)
+    monkeypatch.setenv("PYTHONPATH", str(Path(harness.__file__).parents[1]))
+    pytester.mkdir("testplans")
+    pytester.path.joinpath("testplans", "plan_09_bad.py").write_text(BAD_PLAN)
+    result = pytester.runpytest_subprocess("testplans", "--collect-only", "-q")
+    assert result.ret != 0
+    out = result.stdout.str().replace("\n", "")
+    assert "plan_09_bad.py: plan row 9.2: expect.rings = 'pstn:long_distance': must be a " \
+        "beta line (siteN/NN), pstn:<local|ld|intl|tollfree|operator|n11|psap>" in out
+    assert "9.1" not in out.replace("plan row 9.2", "")
