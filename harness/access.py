@@ -28,7 +28,7 @@ from harness.netns import AccessNet
 from harness.sip.scenario import WorkerSpec
 
 if TYPE_CHECKING:
-    from harness.session import HarnessSession
+    from harness.run.registrations import Registrations
 
 WORKERS = ("x1", "x2")  # the calling line's access worker, the called line's
 LANES = {"x1": "b_to_a", "x2": "a_to_b"}  # the speech direction each link carries
@@ -76,11 +76,12 @@ class AccessLinks:
                  link.core, link.address) for link in self.net.links]
 
     @contextmanager
-    def crossing(self, session: HarnessSession, lines: list[Line | None]) -> Iterator[Crossing]:
+    def crossing(self, lines_at: Registrations,
+                 lines: list[Line | None]) -> Iterator[Crossing]:
         """Move `lines` (calling line, called line; None: a PSTN party, which stays on
-        the loopback) behind the access links while the block runs."""
-        farm = session.farm
-        assert farm is not None
+        the loopback) behind the access links while the block runs: each rehomed to a
+        link's worker and registered there, both undone after."""
+        farm = lines_at.farm
         links, lanes = [], []
         with ExitStack() as undo:
             for line, worker, link in zip(lines, WORKERS, self.net.links, strict=True):
@@ -90,12 +91,12 @@ class AccessLinks:
                 home = farm.worker_of(line.name)
                 if home in WORKERS:
                     raise HarnessError(f"{line.name} is already behind an access link")
-                plain = session.contact(line)
+                plain = lines_at.contact(line)
                 farm.rehome(seat, worker)
                 undo.callback(farm.rehome, seat, home)
-                there = session.contact(line)
-                session.move_registration(line, plain, there, via=self.net.core)
-                undo.callback(session.move_registration, line, there, plain)
+                there = lines_at.contact(line)
+                lines_at.move(line, plain, there, via=self.net.core)
+                undo.callback(lines_at.move, line, there, plain)
                 links.append(link.host_if)
                 lanes.append(LANES[worker])
             yield Crossing(tuple(links), tuple(lanes))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,7 @@ from harness.netloss import LossReport
 from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import Route
+from harness.run.breaker import LOST_OPTIONS
 from harness.secure import srtp_checks, tls_checks, wire_note
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
@@ -173,6 +174,7 @@ class CallRunner:
     def attempt(self, spec: CallSpec) -> CallResult:
         started_wall = time.time()
         s = self.s
+        hooks = s.hooks  # the harness's own test faults, read once for the call
         with s.lock:
             s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
             call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
@@ -180,7 +182,8 @@ class CallRunner:
         try:
             seat, target, route, number = self.resolve(spec)
             impairment = profile(spec.profile or "clean")
-            secure = s.secure_call(spec, route.number)  # TLS + SRTP rows
+            assert s.registrations is not None
+            secure = s.registrations.secure_call(spec, route.number)  # TLS + SRTP rows
             crossing = s.crossing(spec, seat, route.number)  # rows under a profile
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
@@ -210,24 +213,25 @@ class CallRunner:
                         transfer_to_uri=self.uri(self.transfer_route(spec)),
                         transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
                         three_way_uri=three_way, talker_window_s=window_s,
-                        agent_faults=tuple(sorted(s.agent_faults)))
+                        agent_faults=tuple(sorted(hooks.agent_faults)))
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
-                          s.codec_override or spec.codec,
+                          hooks.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not Party.parse(seat).is_pstn)
         assert s.farm is not None
         with secure, crossing as links, \
                 applied(impairment, *s.agent_rtp_span(), interfaces=links.interfaces,
                         lanes=links.lanes,
                         stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
-            caller_addr = s.caller_addr(seat)  # behind its access link, if it crossed
+            # behind its access link, if it crossed
+            caller_addr = s.registrations.caller_addr(seat)
             store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
             out = s.farm.place(order)
         with s.lock:
             s.tls_sessions.extend(out.a.tls_sessions)
         try:
             result = self.measure(spec, out, call_dir, started_wall, caller_addr, route,
-                                  number, store_mark)
+                                  number, store_mark, hooks.before_cdr_fetch)
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -255,7 +259,8 @@ class CallRunner:
 
     # -- measuring it ------------------------------------------------------------------
     def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
-                caller_addr: str, route: Route, number: str, store_mark: int = 0) -> CallResult:
+                caller_addr: str, route: Route, number: str, store_mark: int = 0,
+                before_cdr: tuple[Callable[[str], None], ...] = ()) -> CallResult:
         s = self.s
         stall = s.guard.report(out.t_start_mono, out.t_end_mono)
         window = setup_window(out.a.events)
@@ -267,7 +272,8 @@ class CallRunner:
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.quality(spec, out, call_dir, stall, packets)
         ratings = emodel_ratings(out, streams)
-        cdr = self.cdr(spec, out, route, number, store_mark) if spec.expect.cdr else None
+        cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
+            if spec.expect.cdr else None
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall,
@@ -282,7 +288,7 @@ class CallRunner:
         if spec.expect.conferenced is not None:
             extra += judged("3-way.audio", self.conference_audio(spec, out, packets, call_dir))
         errors = [e for e in (out.error, *unattributed(out), "" if alive else
-                              "switch did not answer OPTIONS after the call") if e]
+                              f"{LOST_OPTIONS} after the call") if e]
         verdict = Verdict.of((*verdict.checks, *extra,
                               *(Check("harness", Outcome.ERROR, e) for e in errors)))
         (call_dir / "streams.json").write_text(json.dumps(
@@ -508,11 +514,12 @@ class CallRunner:
         return fails
 
     def cdr(self, spec: CallSpec, out: CallOutcome, route: Route, number: str,
-            store_mark: int = 0) -> CdrCheck:
+            store_mark: int = 0, before: tuple[Callable[[str], None], ...] = ()) -> CdrCheck:
         """The call's CDR reconciled; a missing one the harness's own switch failed to
-        write during the call (since `store_mark`) is marked as the harness's."""
+        write during the call (since `store_mark`) is marked as the harness's. `before`:
+        the harness's own test hooks, called with the Call-ID first."""
         call_id = out.a.call_id
-        for hook in self.s.before_cdr_fetch:
+        for hook in before:
             hook(call_id)
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         # the callee is the line that answered (a forwarded-to line), else the number

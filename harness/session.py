@@ -18,7 +18,7 @@ import platform
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -28,23 +28,23 @@ from harness import busyhour
 from harness.access import AccessLinks, Crossing
 from harness.busyhour import LoadReport
 from harness.capture.dumpcap import Capture, Captures
-from harness.cdr.billing import Tariff
-from harness.cdr.book import CdrBook
 from harness.cdr.ledger import Ledger
-from harness.cdr.reconcile import CdrPolicy
-from harness.cdr.summary import billing_summary
 from harness.checks import Promises
-from harness.config import HarnessConfig, parse_tariff, parse_thresholds
+from harness.config import HarnessConfig
 from harness.errors import DialGuardError, HarnessError, SipError
 from harness.guard import StallGuard
 from harness.media import pool, reference
-from harness.model import CallResult, CallSpec, Line, LoadSpec, ProbeSpec, Status
+from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
 from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore, prune_runs
+from harness.run.billing import cdr_book, close_billing
+from harness.run.breaker import CircuitBreaker
+from harness.run.hooks import NO_HOOKS, TestHooks
+from harness.run.registrations import Registrations, tls_unsupported
 from harness.runner import PSTN_WORKER, CallRunner, error_result
 from harness.schedule import PlanScheduler
 from harness.security.rows import ProbeReport
@@ -56,11 +56,9 @@ from harness.sip.layout import (
     AgentLayout,
     deal_lines,
 )
-from harness.sip.register import Registrar, register_each
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
-from harness.thresholds import ThresholdTable
 from harness.verdict.run import RowOutcome, judge_run
 
 if TYPE_CHECKING:
@@ -95,8 +93,9 @@ def new_run_id() -> str:
 
 class HarnessSession:
     def __init__(self, cfg: HarnessConfig, reports_dir: Path, run_id: str | None = None,
-                 switch: Softswitch | None = None) -> None:
+                 switch: Softswitch | None = None, hooks: TestHooks = NO_HOOKS) -> None:
         self.cfg = cfg
+        self.hooks = hooks  # the harness's own test faults (harness/run/hooks.py)
         self.run_id = run_id or new_run_id()
         self.run_dir = reports_dir.resolve() / self.run_id
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -128,25 +127,21 @@ class HarnessSession:
         self.farm: AgentFarm | None = None
         self.access: AccessLinks | None = None  # rows under a profile run over these
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
-        self.registration: dict[str, Any] = {}
+        self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
         self.refs = reference.references_for("PCMU", self.run_dir / "reference")
         self._wideband_refs: dict[str, reference.Reference] | None = None
         self.agent_rtp_base = 0
-        # fault-injection points for the harness's own tests: called with the Call-ID
-        self.before_cdr_fetch: list[Callable[[str], None]] = []
-        self.codec_override = ""  # offer this codec instead of the plan row's
-        self.agent_faults: frozenset[str] = frozenset()  # Script.agent_faults, for tests
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
-        self.cdr_book = self._cdr_book()  # every call's CDR check, and the run's billing
-        self.switch_losses = 0  # calls in a row that lost the switch (circuit breaker)
-        self.last_switch_failure = ""
-        self.switch_failed = False  # the switch died during the run: INCOMPLETE
+        # every call's CDR check, and the run's billing (harness/run/billing.py)
+        self.cdr_book = cdr_book(self.switch.cdr_source, cfg.cdr, cfg.load,
+                                 cfg.parsed().tariff)
+        self.breaker = CircuitBreaker(cfg.sut.circuit_breaker, self._failure)
         self.lock = threading.Lock()  # calls run in threads: the store, ledgers, counters
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
-        self.thresholds = ThresholdTable.build(parse_thresholds(cfg.thresholds), cfg.source)
+        self.thresholds = cfg.parsed().thresholds
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -252,10 +247,10 @@ class HarnessSession:
             self.access.destroy()
             self.access = None
         if self.store is not None and not self.store.finished:
-            if self.switch_failed:
+            if self.breaker.switch_failed:
                 self.store.add_error(f"the switch failed during the run "
-                                     f"({self.last_switch_failure})")
-            done = finished and not self.switch_failed
+                                     f"({self.breaker.last_failure})")
+            done = finished and not self.breaker.switch_failed
             if rows is not None:
                 billing = (self.store.billing or {}).get("discrepancies") or ()
                 self.store.verdict = judge_run(rows, done, tuple(billing),
@@ -265,43 +260,32 @@ class HarnessSession:
                     f"{k} {v}" for k, v in self.switch.versions().items())
             self.store.close(done)
 
-    def _cdr_book(self) -> CdrBook:
-        """The run's CDR book (harness/cdr/book.py): the tariff is parsed here, once."""
-        cdr, load = self.cfg.cdr, self.cfg.load
-        tariff = Tariff.parse(parse_tariff(cdr.tariff, self.cfg.source))
-        return CdrBook(self.switch.cdr_source,
-                       CdrPolicy(cdr.time_tolerance_s, cdr.duration_tolerance_s, tariff=tariff),
-                       cdr.wait_s,  # the background load's own calls are not the plan's
-                       ignore=lambda r: (r.caller, r.callee) == (load.caller, load.target),
-                       since_wall=time.time())
-
     @property
     def ledgers(self) -> list[Ledger]:
         """Every call as the agents saw it, for billing."""
         return self.cdr_book.ledgers
 
     def _billing(self) -> None:
-        """The run's billing from the calls' own CDR checks plus every record of the
-        run no call claimed (orphans), rated: the summary in results.json and
-        billing.txt."""
-        if not self.ledgers or self.store is None:
+        """The run's billing, closed and written (harness/run/billing.py)."""
+        if self.store is None:
             return
+        out = close_billing(self.cdr_book, self.run_dir)
+        if out.error:
+            self.store.add_error(out.error)
+        elif out.billing is not None:
+            self.store.billing = out.billing
+
+    @contextmanager
+    def hooked(self, **changes: Any) -> Iterator[TestHooks]:
+        """The harness's own tests: this session with other test hooks for the block
+        (e.g. `codec_override="PCMA"`), the previous ones back after. Only between
+        calls: a call reads the hooks once, when it is placed."""
+        before = self.hooks
+        self.hooks = replace(before, **changes)
         try:
-            run = self.cdr_book.close()
-        except HarnessError as exc:
-            self.store.add_error(f"billing not reconciled: {exc}")
-            return
-        summary = billing_summary(run, self.cdr_book.policy.tariff)
-        lines = summary.lines()
-        (self.run_dir / "billing.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.store.billing = {
-            "calls": summary.calls, "answered": summary.answered, "cdr_rows": summary.cdr_rows,
-            "missing": summary.missing, "orphans": summary.orphans,
-            "billed_min": str(summary.billed_min), "charge": str(summary.charge),
-            "expected_charge": str(summary.expected_charge),
-            "by_class": {t.call_class: {"calls": t.calls, "billed_min": str(t.billed_min),
-                                        "charge": str(t.charge)} for t in summary.by_class},
-            "discrepancies": list(summary.discrepancies), "text": lines}
+            yield self.hooks
+        finally:
+            self.hooks = before
 
     def __enter__(self) -> HarnessSession:
         self.start()
@@ -319,18 +303,10 @@ class HarnessSession:
         self.farm = AgentFarm(specs, self._on_worker_stalls)
         self.farm.start()
         self.farm.watch = self._failure
-        done = register_each(
-            Registrar(self.switch.sip_host, self.switch.sip_port, self.switch.domain),
-            [(f"{line.name} ({line.number})", line.number, line.password, self.contact(line))
-             for line in self.plan.lines])
-        n, rrd = len(self.plan.lines), sorted(done.rrd_s)
-        self.registration = {"lines": n, "registered": n - len(done.failed),
-                             "rrd_s_max": round(rrd[-1], 4) if rrd else None,
-                             "rrd_s_median": round(rrd[len(rrd) // 2], 4) if rrd else None}
-        if done.failed:
-            raise SipError(done.problem("registration", n, "lines"))
+        self.registrations = Registrations(self.switch, self.plan, self.farm)
+        self.registrations.register_all()
         if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
-            self.registration["pstn_dids"] = register_dids(
+            self.registrations.summary["pstn_dids"] = register_dids(
                 self.carrier_access(), carrier_dids(self.plan.pstn, self.plan.pstn_callers),
                 f"{self.farm.specs[PSTN_WORKER].address}:{self.farm.ports[PSTN_WORKER]}")
 
@@ -384,18 +360,10 @@ class HarnessSession:
         for end, late in lates:
             self.guard.record(end, late)
 
-    def caller_addr(self, seat: str, tls: bool = False) -> str:
-        """The SIP address (host:port) of the seat's worker (its TLS one: `tls`)."""
-        assert self.farm is not None
-        worker = self.farm.worker_of(seat)
-        ports = self.farm.tls_ports if tls else self.farm.ports
-        return f"{self.farm.specs[worker].address}:{ports[worker]}"
-
-    def contact(self, line: Line, tls: bool = False) -> str:
-        """The Contact `line` registers: its worker's address (its TLS one: `tls`)."""
-        if tls:
-            return f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
-        return f"sip:{line.number}@{self.caller_addr(line.name)}"
+    @property
+    def registration(self) -> dict[str, Any]:
+        """The lines' registration figures (results.json environment.registration)."""
+        return self.registrations.summary if self.registrations else {}
 
     def refs_for(self, codec: str) -> dict[str, reference.Reference]:
         """The pair a call in `codec` plays and is scored against (G.722: 16 kHz talkers)."""
@@ -409,55 +377,9 @@ class HarnessSession:
     def _proxy(self) -> str:
         return f"sip:{self.switch.sip_host}:{self.switch.sip_port};lr"
 
-    # -- secure calls (docs/tls-srtp.md) -----------------------------------------------
     def tls_unsupported(self, spec: CallSpec) -> str:
         """Why this session cannot place `spec` as asked ('' when it can)."""
-        if spec.transport == "udp" and not spec.srtp:
-            return ""
-        if (spec.transport, spec.srtp) != ("tls", True):
-            return (f"plan row {spec.plan_id}: transport={spec.transport!r} srtp={spec.srtp}: "
-                    "secure rows are TLS + SRTP (transport='tls', srtp=True)")
-        if self.switch.tls_listener() is None:
-            return (f"plan row {spec.plan_id} is a TLS + SRTP call: the switch has no TLS "
-                    "listener in this configuration (sut.tls is off; docs/tls-srtp.md)")
-        return ""
-
-    def secure_call(self, spec: CallSpec, callee_number: str) -> AbstractContextManager[None]:
-        """For a TLS + SRTP row: the called beta line registered at its worker's TLS
-        address for the call (the switch then reaches it over TLS, SRTP offered); the
-        caller's worker dials from a secure account of the line. Other rows: nothing."""
-        why = self.tls_unsupported(spec)
-        if why:
-            raise SipError(why)
-        callee = self.plan.line_by_number(callee_number)
-        if spec.transport == "udp" or callee is None:
-            return nullcontext()
-        return self._registered_over_tls(callee)
-
-    @contextmanager
-    def _registered_over_tls(self, line: Line) -> Iterator[None]:
-        plain, secure = self.contact(line), self.contact(line, tls=True)
-        self.move_registration(line, plain, secure)
-        try:
-            yield
-        finally:
-            self.move_registration(line, secure, plain)
-
-    def move_registration(self, line: Line, old: str, new: str, via: str = "") -> None:
-        """Re-register `line` at contact `new` instead of `old` (expires 0, then 3600),
-        sent to the switch at `via` (default its own address): the switch reaches the
-        contact from the socket the REGISTER arrived on (an access link's: its access
-        address)."""
-        registrar = Registrar(via or self.switch.sip_host, self.switch.sip_port,
-                              self.switch.domain)
-        try:
-            for contact, expires in ((old, 0), (new, 3600)):
-                reg = registrar.register(line.number, line.password, contact, expires)
-                if reg.code != 200:
-                    raise SipError(f"{line.name} ({line.number}): REGISTER {contact} "
-                                   f"expires={expires}: {reg.code} {reg.reason}")
-        finally:
-            registrar.close()
+        return tls_unsupported(spec, self.switch)
 
     def crossing(self, spec: CallSpec, seat: str,
                  callee_number: str) -> AbstractContextManager[Crossing]:
@@ -471,7 +393,9 @@ class HarnessSession:
                            f"transport={spec.transport!r}: rows under a profile run over "
                            "the access links, which carry UDP lines only")
         caller = None if Party.parse(seat).is_pstn else self.plan.line(seat)
-        return self.access.crossing(self, [caller, self.plan.line_by_number(callee_number)])
+        assert self.registrations is not None
+        return self.access.crossing(self.registrations,
+                                    [caller, self.plan.line_by_number(callee_number)])
 
     def seat_of(self, caller: str) -> str:
         """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""
@@ -482,19 +406,6 @@ class HarnessSession:
                                                  f"(known: {', '.join(self.pstn.callers)})")
             return caller
         return self.plan.line(caller).name
-
-    def breaker_open(self) -> bool:
-        return self.switch_losses >= max(1, self.cfg.sut.circuit_breaker)
-
-    def _count_switch_loss(self, result: CallResult) -> None:
-        why = self._failure()
-        lost = bool(why) or "switch did not answer OPTIONS" in result.error
-        if lost:
-            self.switch_losses += 1
-            self.last_switch_failure = why or "no answer to OPTIONS"
-            self.switch_failed = True
-        else:
-            self.switch_losses = 0
 
     # the agents' ports and workers (harness/sip/layout.py), placed at start
     @property
@@ -534,10 +445,8 @@ class HarnessSession:
         Circuit breaker: after `sut.circuit_breaker` calls in a row lost the switch,
         no more calls are placed; each gets an `error` verdict saying so."""
         assert self.store is not None
-        if self.breaker_open():
-            result = error_result(spec, f"not dialled: circuit breaker open after "
-                                        f"{self.switch_losses} calls in a row lost the switch "
-                                        f"({self.last_switch_failure})", time.time())
+        if self.breaker.open:
+            result = error_result(spec, self.breaker.refusal(), time.time())
             with self.lock:
                 self.store.add(result)
             return result
@@ -550,8 +459,7 @@ class HarnessSession:
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
                 break
         final = attempts[-1]
-        with self.lock:
-            self._count_switch_loss(final)
+        self.breaker.count(final.error)
         if len(attempts) > 1:
             earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
                        for i, r in enumerate(attempts[:-1])]

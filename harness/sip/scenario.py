@@ -133,6 +133,12 @@ TALKER_PAD_S = 0.3  # a scored 3-way call: a turn is its reference and this much
 INTERCEPT_S = 4.0  # a vacant PSTN number: SIT + announcement this long, then 404
 
 
+# the agents' own faults, for the harness's tests (Script.agent_faults):
+# "refuse_replaces" the transfer target answers an INVITE with Replaces 481;
+# "bridge_no_b_to_c" the 3-way bridge does not pass the called party's audio to C
+AGENT_FAULTS = frozenset({"refuse_replaces", "bridge_no_b_to_c"})
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
     """What the parties do (times in seconds after the answer unless said)."""
@@ -161,9 +167,8 @@ class Script:
     three_way_uri: str = ""  # the caller holds the call, calls here and conferences both
     three_way_at_s: float = 1.5  # ... this long after the answer
     talker_window_s: float = 4.5  # 3-way: each party talks alone this long, in turn
-    # fault-injection for the harness's own tests (HarnessSession.agent_faults):
-    # "refuse_replaces" the transfer target answers an INVITE with Replaces 481;
-    # "bridge_no_b_to_c" the 3-way bridge does not pass the called party's audio to C
+    # fault-injection for the harness's own tests (harness/run/hooks.py): one of
+    # AGENT_FAULTS
     agent_faults: tuple[str, ...] = ()
 
 

@@ -89,11 +89,8 @@ def test_a_switch_that_refuses_attended_transfer_is_caught(faulty: HarnessSessio
 @pytest.fixture
 def agent_fault(live: HarnessSession, request: pytest.FixtureRequest) -> Iterator[HarnessSession]:
     """The shared live session with one of the agents' test faults on (Script.agent_faults)."""
-    live.agent_faults = frozenset({request.param})
-    try:
+    with live.hooked(agent_faults=frozenset({request.param})):
         yield live
-    finally:
-        live.agent_faults = frozenset()
 
 
 @pytest.mark.parametrize("agent_fault", ["refuse_replaces"], indirect=True)

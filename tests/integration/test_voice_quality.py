@@ -38,11 +38,8 @@ def test_packet_loss_lowers_pesq_and_r(live: HarnessSession) -> None:
 
 @pytest.mark.fault
 def test_wrong_codec_is_caught(live: HarnessSession) -> None:
-    live.codec_override = "PCMA"
-    try:
+    with live.hooked(codec_override="PCMA"):
         r = live.run_call(CallSpec("1.x", "on-net", "site1/01", "site2/01", codec="PCMU",
                                    expect=Expect(mos_lqo_min=3.0)))
-    finally:
-        live.codec_override = ""
     assert r.verdict.status is Status.FAIL
     assert any("wrong codec: negotiated PCMA, plan asks for PCMU" in x for x in r.verdict.reasons)

@@ -112,11 +112,8 @@ def test_missing_cdr_row_is_caught(live: HarnessSession) -> None:
                 return
             time.sleep(0.1)
 
-    live.before_cdr_fetch.append(lose_the_cdr)
-    try:
+    with live.hooked(before_cdr_fetch=(lose_the_cdr,)):
         r = live.run_call(ONNET)
-    finally:
-        live.before_cdr_fetch.remove(lose_the_cdr)
     assert deleted == [1]
     assert r.cdr is not None and not r.cdr.matched
     assert r.verdict.status is Status.FAIL
@@ -153,11 +150,10 @@ def test_a_cdr_the_embedded_switchs_store_refused_is_the_harnesss_not_the_switch
     holder = threading.Thread(target=hold_the_store, daemon=True)
     holder.start()
     assert held.wait(5.0)
-    live.before_cdr_fetch.append(release_before_the_fetch)
     try:
-        r = live.run_call(ONNET)
+        with live.hooked(before_cdr_fetch=(release_before_the_fetch,)):
+            r = live.run_call(ONNET)
     finally:
-        live.before_cdr_fetch.remove(release_before_the_fetch)
         release.set()
         holder.join(10.0)
     assert r.cdr is not None and not r.cdr.matched

@@ -101,11 +101,8 @@ def _toward(packets: list, call_dir: Path, direction: str) -> list:  # type: ign
 
 @pytest.mark.fault
 def test_narrowband_codec_on_a_g722_row_is_caught(wideband: HarnessSession) -> None:
-    wideband.codec_override = "PCMU"
-    try:
+    with wideband.hooked(codec_override="PCMU"):
         r = wideband.run_call(ROW)
-    finally:
-        wideband.codec_override = ""
     _scored(r)
     assert r.verdict.status is Status.FAIL
     # every score names the defect (the verdict names the scores below the row's min)
