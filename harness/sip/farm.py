@@ -21,10 +21,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
 
 from harness.errors import SipError
 from harness.sip.attribution import Stray
+from harness.sip.messages import (
+    Abort,
+    ADone,
+    Adopt,
+    Adopted,
+    Dial,
+    Drop,
+    Dropped,
+    Expect,
+    Expected,
+    Failed,
+    Finish,
+    Finished,
+    Order,
+    Ready,
+    Report,
+    Stalls,
+    Stop,
+    Stopped,
+    StrayInvite,
+)
 from harness.sip.scenario import (
     CallOrder,
     CallOutcome,
@@ -59,7 +79,8 @@ class AgentFarm:
         self.specs = {spec.name: spec for spec in specs}
         self.seat_worker = {seat.name: spec.name for spec in specs for seat in spec.seats}
         self._home = dict(self.seat_worker)  # where each seat started
-        self._acks: dict[tuple[str, str], tuple[threading.Event, list[str]]] = {}
+        self._acks: dict[tuple[type[Adopted | Dropped], str],
+                         tuple[threading.Event, list[str]]] = {}
         self.on_stalls = on_stalls
         self.watch: Callable[[], str] | None = None  # the switch's failure(), polled
         self.ports: dict[str, int] = {}
@@ -96,10 +117,11 @@ class AgentFarm:
             msg = self._recv_before(conn, deadline)
             if msg is None:
                 problems.append(f"agent worker {name} did not start within {timeout_s:.0f} s")
-            elif msg[0] != "ready":
-                problems.append(str(msg[1]))
+            elif isinstance(msg, Ready):
+                self.ports[name], self.tls_ports[name] = msg.port, msg.tls_port
             else:
-                self.ports[name], self.tls_ports[name] = int(msg[1]), int(msg[2])
+                problems.append(msg.why if isinstance(msg, Failed) else
+                                f"agent worker {name} said {msg!r} before it was ready")
         if problems:
             self.close()
             raise SipError("; ".join(problems))
@@ -107,21 +129,21 @@ class AgentFarm:
         self._thread.start()
 
     @staticmethod
-    def _recv_before(conn: Connection, deadline: float) -> tuple[Any, ...] | None:
+    def _recv_before(conn: Connection, deadline: float) -> Report | None:
         while time.monotonic() < deadline:
             if conn.poll(0.2):
                 try:
-                    msg: tuple[Any, ...] = conn.recv()
+                    msg: Report = conn.recv()
                 except EOFError:
-                    return ("failed", "agent worker exited during start-up")
-                if msg[0] != "stalls":
+                    return Failed("agent worker exited during start-up")
+                if not isinstance(msg, Stalls):
                     return msg
         return None
 
     def close(self, timeout_s: float = 20.0) -> None:
         self._stopping = True  # workers ending from here on were asked to
         for name in self._procs:
-            self._send(name, ("stop",))
+            self._send(name, Stop())
         deadline = time.monotonic() + timeout_s
         for proc in self._procs.values():
             proc.join(max(0.1, deadline - time.monotonic()))
@@ -158,13 +180,13 @@ class AgentFarm:
         if old == worker:
             return
         if worker != self._home[seat.name]:
-            self._ask(worker, ("adopt", seat), "adopted", seat.name, timeout_s)
+            self._ask(worker, Adopt(seat), Adopted, seat.name, timeout_s)
         with self._lock:
             self.seat_worker[seat.name] = worker
         if old != self._home[seat.name]:
-            self._ask(old, ("drop", seat.name), "dropped", seat.name, timeout_s)
+            self._ask(old, Drop(seat.name), Dropped, seat.name, timeout_s)
 
-    def _ask(self, worker: str, msg: tuple[Any, ...], answer: str, name: str,
+    def _ask(self, worker: str, msg: Order, answer: type[Adopted | Dropped], name: str,
              timeout_s: float) -> None:
         done: tuple[threading.Event, list[str]] = (threading.Event(), [])
         with self._lock:
@@ -172,7 +194,8 @@ class AgentFarm:
         try:
             self._send(worker, msg)
             if worker in self.dead or not done[0].wait(timeout_s):
-                raise SipError(f"agent worker {worker} did not answer {msg[0]} {name} "
+                raise SipError(f"agent worker {worker} did not answer "
+                               f"{type(msg).__name__.lower()} {name} "
                                f"within {timeout_s:.0f} s")
             if done[1] and done[1][0]:
                 raise SipError(done[1][0])
@@ -202,16 +225,16 @@ class AgentFarm:
                 pending.aborted = f"{self.failed} while the call was up"
         try:
             for name in workers:
-                self._send(name, ("expect", order.key, order.far_end, script))
+                self._send(name, Expect(order.key, order.far_end, script))
             if not pending.expected.wait(10.0):
                 took = set(workers) - pending.waiting_for
                 for name in took:  # let go of the call where it was taken
-                    self._send(name, ("finish", order.key))
+                    self._send(name, Finish(order.key))
                 raise SipError(f"agent workers {sorted(pending.waiting_for)} did not take "
                                "the call within 10 s")
             with self._lock:
                 pending.phase, pending.waiting_for = "dial", set()
-            self._send(caller_worker, ("dial", order))
+            self._send(caller_worker, Dial(order))
             budget_s = script.ring_timeout_s + script.talk_s + 70.0
             if not pending.a_done.wait(budget_s):
                 pending.error = f"agent worker {caller_worker} did not report the call " \
@@ -221,7 +244,7 @@ class AgentFarm:
                 if not pending.waiting_for:
                     pending.finished.set()
             for name in list(pending.waiting_for):
-                self._send(name, ("finish", order.key))
+                self._send(name, Finish(order.key))
             if not pending.finished.wait(30.0):
                 pending.error = pending.error or \
                     f"agent workers {sorted(pending.waiting_for)} did not finish the call"
@@ -271,7 +294,7 @@ class AgentFarm:
                         for pending in self._calls.values():
                             pending.aborted = f"{why} while the call was up"
                     for name in self.alive():
-                        self._send(name, ("abort", why))
+                        self._send(name, Abort(why))
 
     def _exit(self, worker: str) -> str:
         """How a worker ended: its exit code (-9: SIGKILL), once the process is reaped."""
@@ -279,40 +302,44 @@ class AgentFarm:
         proc.join(1.0)
         return "its pipe closed" if proc.exitcode is None else f"exit code {proc.exitcode}"
 
-    def _on_message(self, worker: str, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "stalls":
-            if self.on_stalls is not None:
-                self.on_stalls(msg[1])
-            return
-        if kind == "failed":
-            self._on_death(worker, str(msg[1]))
-            return
-        if kind == "stopped":
-            return
-        if kind == "stray":
-            with self._lock:
-                self.strays.append(msg[1])
-            return
-        if kind in ("adopted", "dropped"):
-            with self._lock:
-                ack = self._acks.get((kind, msg[1]))
-            if ack is not None:
-                ack[1].append(str(msg[2]))
-                ack[0].set()
-            return
-        with self._lock:
-            pending = self._calls.get(msg[1])
-            if pending is None:
-                return
-            if kind == "expected":
+    def _on_message(self, worker: str, msg: Report) -> None:
+        match msg:
+            case Stalls(lates):
+                if self.on_stalls is not None:
+                    self.on_stalls(list(lates))
+            case Failed(why):
+                self._on_death(worker, why)
+            case Stopped() | Ready():
+                pass
+            case StrayInvite(stray):
+                with self._lock:
+                    self.strays.append(stray)
+            case Adopted(seat, problem) | Dropped(seat, problem):
+                with self._lock:
+                    ack = self._acks.get((type(msg), seat))
+                if ack is not None:
+                    ack[1].append(problem)
+                    ack[0].set()
+            case Expected(key) | ADone(key) | Finished(key):
+                with self._lock:
+                    pending = self._calls.get(key)
+                    if pending is not None:
+                        self._on_call_report(pending, worker, msg)
+            case _:
+                raise SipError(f"agent worker {worker}: unknown message {msg!r}")
+
+    def _on_call_report(self, pending: _Pending, worker: str,
+                        msg: Expected | ADone | Finished) -> None:
+        match msg:
+            case Expected():
                 self._tick_off(pending, worker, pending.expected)
-            elif kind == "a_done":
-                _, _, pending.a, error, pending.t_start, pending.t_end, pending.a_more = msg
-                pending.error = pending.error or error
+            case ADone():
+                pending.a, pending.t_start, pending.t_end = msg.leg, msg.t_start, msg.t_end
+                pending.a_more = msg.more
+                pending.error = pending.error or msg.error
                 pending.a_done.set()
-            elif kind == "finished":
-                pending.legs.extend(msg[2])
+            case Finished():
+                pending.legs.extend(msg.legs)
                 self._tick_off(pending, worker, pending.finished)
 
     @staticmethod
@@ -342,7 +369,7 @@ class AgentFarm:
                 if event is not None and worker in pending.waiting_for:
                     self._tick_off(pending, worker, event)
 
-    def _send(self, worker: str, msg: tuple[Any, ...]) -> None:
+    def _send(self, worker: str, msg: Order) -> None:
         if worker in self.dead:
             return
         try:

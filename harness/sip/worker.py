@@ -41,7 +41,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
-from typing import Any
 
 from harness import netns
 from harness.errors import HarnessError, SipError
@@ -49,6 +48,26 @@ from harness.model import Line
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.attribution import IncomingInvite, Stray, attribute
 from harness.sip.message import ruri_parts
+from harness.sip.messages import (
+    Abort,
+    ADone,
+    Adopt,
+    Adopted,
+    Dial,
+    Drop,
+    Dropped,
+    Expect,
+    Expected,
+    Failed,
+    Finish,
+    Finished,
+    Order,
+    Ready,
+    Stalls,
+    Stop,
+    Stopped,
+    StrayInvite,
+)
 from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
 from harness.sip.seats import Seats
@@ -170,33 +189,32 @@ class Worker:
             if late >= LATE_FLOOR_S:
                 self.lates.append((now, late))
             if self.lates and now - last_flush > 0.5:
-                self.conn.send(("stalls", self.lates))
+                self.conn.send(Stalls(tuple(self.lates)))
                 self.lates, last_flush = [], now
 
-    def _handle(self, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "expect":
-            _, key, policy, script = msg
-            self.expected[key] = _Expected(key, policy, script)
-            self.conn.send(("expected", key))
-        elif kind == "dial":
-            self._dial(msg[1])
-        elif kind == "finish":
-            exp = self.expected.get(msg[1])
-            if exp is None:
-                self.conn.send(("finished", msg[1], []))
-            else:
-                exp.finish_by = time.monotonic() + 10.0
-        elif kind == "abort":
-            self._abort(msg[1])
-        elif kind == "adopt":
-            self.conn.send(("adopted", msg[1].name, self.seats.adopt(msg[1])))
-        elif kind == "drop":
-            self.conn.send(("dropped", msg[1], self.seats.drop(msg[1])))
-        elif kind == "stop":
-            self.running = False
-        else:
-            raise SipError(f"agent worker {self.spec.name}: unknown message {kind!r}")
+    def _handle(self, msg: Order) -> None:
+        match msg:
+            case Expect(key, policy, script):
+                self.expected[key] = _Expected(key, policy, script)
+                self.conn.send(Expected(key))
+            case Dial(order):
+                self._dial(order)
+            case Finish(key):
+                exp = self.expected.get(key)
+                if exp is None:
+                    self.conn.send(Finished(key, ()))
+                else:
+                    exp.finish_by = time.monotonic() + 10.0
+            case Abort(why):
+                self._abort(why)
+            case Adopt(seat):
+                self.conn.send(Adopted(seat.name, self.seats.adopt(seat)))
+            case Drop(name):
+                self.conn.send(Dropped(name, self.seats.drop(name)))
+            case Stop():
+                self.running = False
+            case _:
+                raise SipError(f"agent worker {self.spec.name}: unknown message {msg!r}")
 
     # -- placing calls -------------------------------------------------------------------
     def _dial(self, order: CallOrder) -> None:
@@ -213,8 +231,8 @@ class Worker:
                 self.stack.set_codec(None)
         except SipError as exc:
             leg.release()
-            self.conn.send(("a_done", order.key, leg.outcome(self.spec.name), str(exc),
-                            t_start, time.monotonic(), ()))
+            self.conn.send(ADone(order.key, leg.outcome(self.spec.name), str(exc),
+                                 t_start, time.monotonic()))
             return
         agent.active_legs += 1
         out = _Outgoing(order, agent, leg, t_start)
@@ -296,8 +314,8 @@ class Worker:
         exp = self.expected.get(found.key)
         if exp is None:  # nobody here expects it: refused, and said so
             self.board.reject(leg, 486)
-            self.conn.send(("stray", Stray(self.spec.name, invite, found.why,
-                                           found.candidates)))
+            self.conn.send(StrayInvite(Stray(self.spec.name, invite, found.why,
+                                             found.candidates)))
             return
         leg.attributed_by = found.how
         if any(other.state == "CONFIRMED" for other in exp.legs):
@@ -427,8 +445,8 @@ class Worker:
             if exp.consult is not None:
                 self._quietly(exp.consult.progress)
             if exp.finish_by is not None and self._finished(exp, now):
-                self.conn.send(("finished", key, [leg.outcome(self.spec.name)
-                                                  for leg in exp.all_legs()]))
+                self.conn.send(Finished(key, tuple(leg.outcome(self.spec.name)
+                                                   for leg in exp.all_legs())))
                 del self.expected[key]
 
     def _report_caller(self, key: str, out: _Outgoing, now: float) -> None:
@@ -446,7 +464,7 @@ class Worker:
         if out.order.secure:
             done = replace(done, tls_sessions=tuple(self.stack.tls_sessions))
         more = tuple(leg.outcome(self.spec.name) for leg in out.legs()[1:])
-        self.conn.send(("a_done", key, done, error, out.t_start, out.released_at, more))
+        self.conn.send(ADone(key, done, error, out.t_start, out.released_at, more))
         del self.outgoing[key]
 
     def _finished(self, exp: _Expected, now: float) -> bool:
@@ -507,7 +525,7 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
         try:
             netns.enter(spec.netns)
         except HarnessError as exc:
-            conn.send(("failed", f"agent worker {spec.name} did not start: {exc}"))
+            conn.send(Failed(f"agent worker {spec.name} did not start: {exc}"))
             return
     # pjlib prints its banner before the log config applies: into the worker's log
     out = os.open(spec.log_path.with_suffix(".out"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -518,14 +536,14 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     try:
         port, tls_port = worker.start()
     except (HarnessError, OSError) as exc:
-        conn.send(("failed", f"agent worker {spec.name} did not start: {exc}"))
+        conn.send(Failed(f"agent worker {spec.name} did not start: {exc}"))
         return
-    conn.send(("ready", port, tls_port))
+    conn.send(Ready(port, tls_port))
     try:
         worker.serve()
     except Exception as exc:  # noqa: BLE001 - said to the controller, then the worker ends
-        conn.send(("failed", f"agent worker {spec.name} crashed: {exc}\n"
-                             f"{traceback.format_exc()}"))
+        conn.send(Failed(f"agent worker {spec.name} crashed: {exc}\n"
+                         f"{traceback.format_exc()}"))
     finally:
         worker.close()
-        conn.send(("stopped",))
+        conn.send(Stopped())
