@@ -2,8 +2,8 @@
 
 The harness captures on loopback, where a proxy's two legs of a dialog carry the
 same Call-ID; the legs are told apart by direction: the caller's leg is what flows
-between the caller's SIP address and the switch. Parsing is a direct read of the
-start line and a few headers, enough for timing (pyshark gives the same ladder, at
+between the caller's SIP address and the switch. Parsing (`harness.sip.text`) reads
+the start line and a few headers, enough for timing (pyshark gives the same ladder, at
 a few packets a second on this class of host: tests cross-check the two).
 """
 
@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.capture.pcap import UdpPacket
-
-_COMPACT = {"i": "call-id", "v": "via", "f": "from", "t": "to", "m": "contact", "l":
-            "content-length", "c": "content-type"}
+from harness.sip.text import parse_lenient
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,50 +42,32 @@ class SipMessage:
 
 
 def parse_sip(pkt: UdpPacket) -> SipMessage | None:
+    """The SIP/2.0 message a packet carries, None for anything else (or one cut short
+    of the empty line that ends its header section)."""
     data = pkt.payload
-    head_end = data.find(b"\r\n\r\n")
-    if head_end < 0 or not (data.startswith(b"SIP/2.0 ") or b" SIP/2.0\r\n" in data[:300]):
+    msg = parse_lenient(data)
+    if not msg.terminated or msg.version != "SIP/2.0":
         return None
-    lines = data[:head_end].decode("utf-8", "replace").split("\r\n")
-    start = lines[0].split(" ", 2)
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        key = name.strip().lower()
-        key = _COMPACT.get(key, key)
-        headers.setdefault(key, value.strip())  # the first Via is the topmost
-    cseq_num, _, cseq_method = headers.get("cseq", "0 ?").partition(" ")
+    cseq, cseq_method = msg.cseq
     branch = ""
-    for param in headers.get("via", "").split(";")[1:]:
+    for param in msg.header("via").split(";")[1:]:  # the topmost Via
         if param.strip().lower().startswith("branch="):
             branch = param.strip()[7:]
-    try:
-        cseq = int(cseq_num)
-    except ValueError:
-        cseq = 0
-    if start[0] == "SIP/2.0":
-        code = int(start[1]) if len(start) > 1 and start[1].isdigit() else 0
-        method = cseq_method.strip()
+    if msg.is_response:
+        code, method, phrase = msg.status, cseq_method if msg.headers("cseq") else "?", msg.reason
     else:
-        code, method = None, start[0]
-    phrase = (start[2] if len(start) > 2 else "") if code is not None else \
-        (start[1] if len(start) > 1 else "")
-    return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code,
-                      headers.get("call-id", ""), cseq, branch, phrase,
-                      headers.get("warning", ""),
-                      headers.get("reason", ""), _audio_pts(data[head_end + 4:]),
-                      data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"))
+        code, method, phrase = None, msg.method, msg.uri
+    return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code, msg.call_id, cseq,
+                      branch, phrase, msg.field("warning"), msg.field("reason"),
+                      _audio_pts(msg.body), data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"))
 
 
 MESSAGE_TEXT_MAX = 8192  # bytes of a message kept for the call page (a SIP/UDP one fits)
 
 
-def _audio_pts(body: bytes) -> tuple[int, ...] | None:
+def _audio_pts(text: str) -> tuple[int, ...] | None:
     """The payload types of an SDP body's audio stream (RFC 4566 m=audio), None
     without SDP."""
-    text = body.decode("utf-8", "replace")
     if not text.startswith("v="):
         return None
     for line in text.splitlines():

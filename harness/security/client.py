@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
 from harness.sip.register import digest_response
+from harness.sip.text import parse_lenient
 
 
 class ProbeError(HarnessError):
@@ -78,22 +79,14 @@ def _params(challenge: str) -> dict[str, str]:
 
 
 def parse_response(data: bytes) -> Response | None:
-    head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
-    status = head[0].split(" ", 2)
-    if len(status) < 2 or status[0] != "SIP/2.0" or not status[1].isdigit():
+    """A SIP response's code, reason and headers; None for anything else."""
+    msg = parse_lenient(data)
+    if msg.status is None:
         return None
-    headers: dict[str, str] = {}
-    compact = {"i": "call-id", "t": "to", "f": "from", "m": "contact", "v": "via"}
-    for line in head[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        key = compact.get(name.strip().lower(), name.strip().lower())
-        if key == "record-route" and key in headers:
-            headers[key] += ", " + value.strip()
-        else:
-            headers.setdefault(key, value.strip())
-    return Response(int(status[1]), status[2] if len(status) > 2 else "", headers)
+    headers = msg.field_map()
+    if msg.headers("record-route"):
+        headers["record-route"] = ", ".join(msg.headers("record-route"))
+    return Response(msg.status, msg.reason, headers)
 
 
 class ProbeSocket:

@@ -38,6 +38,7 @@ from harness.party import Party
 from harness.security import client
 from harness.security.client import Credentials, ProbeSocket
 from harness.security.judge import INVITES, ProbeEvidence, Reached, RealCall, as_json, judge
+from harness.sip.text import field_spans, split_message
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
@@ -378,9 +379,9 @@ class _Listener:
 
 def _busy(invite: str) -> bytes:
     """486 Busy Here to `invite` (its Via, From, To with a tag, Call-ID, CSeq)."""
-    head = invite.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
-    keep = [h for h in head if h.split(":", 1)[0].strip().lower() in
-            ("via", "v", "from", "f", "call-id", "i", "cseq")]
-    to = next((h for h in head if h.split(":", 1)[0].strip().lower() in ("to", "t")), "To: <>")
+    head = split_message(invite)[0]
+    fields = [(f.name, head[f.start:f.stop]) for f in field_spans(head)]  # as written
+    keep = [text for name, text in fields if name in ("via", "from", "call-id", "cseq")]
+    to = next((text for name, text in fields if name == "to"), "To: <>")
     return ("SIP/2.0 486 Busy Here\r\n" + "\r\n".join(keep) + f"\r\n{to};tag=hijack\r\n"
             "Content-Length: 0\r\n\r\n").encode()

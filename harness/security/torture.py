@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from harness.errors import HarnessError
+from harness.sip.text import field_spans, split_message, start_line, status_code
 from harness.softswitch.process import sip_options_ping
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
@@ -93,7 +94,7 @@ class TortureResult:
     @property
     def response(self) -> str:
         """The first final response's status line, else the first one, else dropped."""
-        finals = [r for r in self.responses if _status_code(r) not in (None, *range(100, 200))]
+        finals = [r for r in self.responses if status_code(r) not in (None, *range(100, 200))]
         return finals[0] if finals else (self.responses[0] if self.responses else DROPPED)
 
 
@@ -150,22 +151,6 @@ def require_loopback(host: str) -> str:
     return host
 
 
-def _fields(head: str) -> Iterable[tuple[str, int, int]]:
-    """(lower-case name, start, end) of each header field of `head` (folded lines
-    included), after the start line."""
-    lines = head.split("\r\n")
-    pos = len(lines[0]) + 2
-    spans: list[tuple[str, int, int]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and spans:
-            name, start, _ = spans[-1]
-            spans[-1] = (name, start, pos + len(line))
-        else:
-            spans.append((line.split(":", 1)[0].strip().lower(), pos, pos + len(line)))
-        pos += len(line) + 2
-    return spans
-
-
 def _ruri_host(line: str) -> tuple[int, int] | None:
     """Span of the Request-URI's host[:port] in the request line (sip/sips only)."""
     end = line.rfind(" SIP/")
@@ -184,24 +169,21 @@ def readdress(raw: bytes, switch: tuple[str, int], local: tuple[str, int]) -> Re
     text = raw.decode("latin-1")  # a 1:1 byte <-> char mapping: no byte is altered
     if text.startswith("SIP/"):
         return Readdressed(raw, ())
-    end = text.find("\r\n\r\n")
-    head_len = end if end >= 0 else len(text)
-    head = text[:head_len]
+    head = split_message(text)[0]
     to_switch, to_local = f"{switch[0]}:{switch[1]}", f"{local[0]}:{local[1]}"
     edits: list[tuple[int, int, str, str]] = []  # start, end, new, what
-    first_line = head.split("\r\n", 1)[0]
-    span = _ruri_host(first_line)
+    span = _ruri_host(start_line(head))
     if span:
         edits.append((*span, to_switch, "Request-URI"))
     via_done = False
-    for name, start, stop in _fields(head):
-        if name in ("via", "v") and not via_done:
-            m = _VIA_SENT_BY.search(head, start, stop)
+    for field in field_spans(head):  # folded lines included; compact names expanded
+        if field.name == "via" and not via_done:
+            m = _VIA_SENT_BY.search(head, field.start, field.stop)
             if m:
                 edits.append((m.start(1), m.end(1), to_local, "top Via sent-by"))
                 via_done = True
-        elif name == "route":
-            for m in _SIP_URI_HOST.finditer(head, start, stop):
+        elif field.name == "route":
+            for m in _SIP_URI_HOST.finditer(head, field.start, field.stop):
                 edits.append((m.start(1), m.end(1), to_local, "Route"))
     out, notes = text, []
     for start, stop, new, what in sorted(edits, reverse=True):
@@ -211,13 +193,6 @@ def readdress(raw: bytes, switch: tuple[str, int], local: tuple[str, int]) -> Re
 
 
 # -- verdict -------------------------------------------------------------------------
-def _status_code(line: str) -> int | None:
-    parts = line.split(" ", 2)
-    if len(parts) >= 2 and parts[0] == "SIP/2.0" and parts[1].isdigit() and len(parts[1]) == 3:
-        return int(parts[1])
-    return None
-
-
 def judge(responses: Sequence[str], expect: Sequence[str], alive: Alive) -> tuple[str, str]:
     """("ok" | "fail", reason) for what came back against the manifest's `expect`.
 
@@ -228,7 +203,7 @@ def judge(responses: Sequence[str], expect: Sequence[str], alive: Alive) -> tupl
         return "fail", f"switch not alive after the message: {alive.detail}"
     if "any" in expect:
         return "ok", ""
-    codes = [c for c in (_status_code(r) for r in responses) if c is not None]
+    codes = [c for c in (status_code(r) for r in responses) if c is not None]
     final = next((c for c in codes if c >= 200), None)
     if not responses:
         outcomes = {"drop"}
@@ -268,9 +243,9 @@ def _collect(sock: socket.socket, until: float, stop_at_final: bool) -> list[str
             data = sock.recv(65535)
         except (TimeoutError, ConnectionRefusedError):
             return lines
-        first = data.split(b"\r\n", 1)[0].decode("utf-8", errors="replace")
+        first = start_line(data.decode("utf-8", errors="replace"))
         lines.append(first if first.startswith("SIP/") else f"request: {first}")
-        if stop_at_final and (_status_code(first) or 0) >= 200:
+        if stop_at_final and (status_code(first) or 0) >= 200:
             return lines
 
 
@@ -290,7 +265,7 @@ def replay_one(msg: TortureMessage, host: str, port: int, window_s: float = 1.0,
         responses = _collect(sock, time.monotonic() + window_s, stop_at_final=True)
         alive = check_alive(host, port, alive_timeout_s, failure)
         responses += _collect(sock, time.monotonic() + 0.05, stop_at_final=False)
-    codes = [c for c in (_status_code(r) for r in responses) if c is not None]
+    codes = [c for c in (status_code(r) for r in responses) if c is not None]
     verdict, reason = judge(responses, msg.expect, alive)
     return TortureResult(message_id=msg.id, validity=msg.validity, expect=msg.expect,
                          bytes_sent=len(sent.data), responses=tuple(responses),

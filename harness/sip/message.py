@@ -1,14 +1,16 @@
 """SIP request text as the agents receive it: the Request-URI's parts and the headers.
 
 Plain string handling, no pjsua2: the worker uses it to route an INVITE, the runner
-to read what the far end received."""
+to read what the far end received. The text itself is read by `harness.sip.text`."""
 
 from __future__ import annotations
+
+from harness.sip.text import parse_lenient, start_line
 
 
 def ruri_parts(msg: str) -> tuple[str, int, dict[str, str]]:
     """(user, port, URI parameters) of a request's Request-URI."""
-    first = msg.split("\r\n", 1)[0].split(" ")
+    first = start_line(msg).split(" ")
     return uri_parts(first[1] if len(first) > 1 else "")
 
 
@@ -23,13 +25,10 @@ def uri_parts(uri: str) -> tuple[str, int, dict[str, str]]:
 
 
 def parse_request(msg: str) -> dict[str, str]:
-    """Start line and headers of a SIP request (lower-case names, first value)."""
-    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-    out = {"request-line": head[0]}
-    compact = {"f": "from", "t": "to", "i": "call-id", "m": "contact"}
-    for line in head[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            key = compact.get(name.strip().lower(), name.strip().lower())
-            out.setdefault(key, value.strip())
+    """Start line and headers of a SIP request (full lower-case names, compact forms
+    expanded, each name's first field value)."""
+    parsed = parse_lenient(msg)
+    out = {"request-line": parsed.start_line}
+    for name, value in parsed.field_map().items():
+        out.setdefault(name, value)
     return out

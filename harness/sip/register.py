@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from harness.errors import SipError
+from harness.sip.text import parse_lenient
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +84,12 @@ class Registrar:
             except TimeoutError as exc:
                 raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
                                f"within {self.timeout_s:.0f} s") from exc
-            head = data.split("\r\n\r\n", 1)[0].split("\r\n")
-            status = head[0].split(" ", 2)
-            headers = {}
-            for line in head[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            if headers.get("call-id") != call_id or len(status) < 2 or not status[1].isdigit():
+            answer = parse_lenient(data)
+            headers = dict(answer.fields)  # a name's last field, as the challenge to answer
+            if headers.get("call-id") != call_id or answer.status is None:
                 continue
-            code = int(status[1])
-            if code >= 200:
-                return code, status[2] if len(status) > 2 else "", headers
+            if answer.status >= 200:
+                return answer.status, answer.reason, headers
 
     def register(self, user: str, password: str, contact: str,
                  expires: int = 3600) -> Registration:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from harness.errors import SoftswitchError
+from harness.sip.text import status_code
 
 _PR_SET_PDEATHSIG = 1
 try:  # loaded here, not in the child: dlopen() after fork() can deadlock on threads
@@ -215,11 +216,9 @@ def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,
                 continue
             except ConnectionRefusedError:
                 return None
-            first = data.split(b"\r\n", 1)[0].split()
-            if len(first) >= 2 and first[0] == b"SIP/2.0" and first[1].isdigit():
-                code = int(first[1])
-                if code >= 200:
-                    return code
+            code = status_code(data.decode("utf-8", "replace"))
+            if code is not None and code >= 200:
+                return code
     return None
 
 
