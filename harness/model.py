@@ -12,10 +12,11 @@ allowed; `pytest --collect-only testplans` reports it with the plan file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.party import Party, PartyError
@@ -458,6 +459,11 @@ class CallResult:
     far_ends: tuple[FarEndLeg, ...] = ()
     early_media: EarlyMedia | None = None  # None: no early media reached the caller
     caller_worker: str = ""  # the agent worker that hosted the caller
+    # per-direction RTP figures (RFC 3550) and E-model ratings, as streams.json keeps
+    # them; a loss profile's applied pattern (loss_stage.json): carried in memory to
+    # the result store, the files are evidence for people
+    streams: Mapping[str, Any] | None = None
+    loss_stage: Mapping[str, Any] | None = None
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

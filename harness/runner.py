@@ -246,7 +246,9 @@ class CallRunner:
         stalled, died or was bypassed makes the call's figures invalid: the impairment
         was not the one the profile names."""
         if loss is not None:
-            (call_dir / "loss_stage.json").write_text(json.dumps(asdict(loss), indent=2))
+            applied = asdict(loss)
+            (call_dir / "loss_stage.json").write_text(json.dumps(applied, indent=2))
+            result = replace(result, loss_stage=applied)
         if delay is None:
             return result
         (call_dir / "delay_stage.json").write_text(json.dumps(asdict(delay), indent=2))
@@ -291,9 +293,9 @@ class CallRunner:
                               f"{LOST_OPTIONS} after the call") if e]
         verdict = Verdict.of((*verdict.checks, *extra,
                               *(Check("harness", Outcome.ERROR, e) for e in errors)))
-        (call_dir / "streams.json").write_text(json.dumps(
-            {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
-                for k, v in streams.items()}, **agent_streams(out)}, indent=2))
+        stream_doc = {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
+                         for k, v in streams.items()}, **agent_streams(out)}
+        (call_dir / "streams.json").write_text(json.dumps(stream_doc, indent=2))
         if verdict.status is Status.PASS:  # derived evidence: call.pcap re-decodes it
             for decoded in call_dir.glob("wire_*.wav"):
                 decoded.unlink()
@@ -303,7 +305,8 @@ class CallRunner:
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
-                          started_wall, "; ".join(errors), far_ends(out), early, out.a.worker)
+                          started_wall, "; ".join(errors), far_ends(out), early, out.a.worker,
+                          stream_doc)
 
     def refused(self, spec: CallSpec, out: CallOutcome,
                 packets: list[UdpPacket]) -> tuple[str, str] | None:

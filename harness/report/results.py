@@ -106,22 +106,6 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
     }
 
 
-def _json_beside(run_dir: Path, doc: dict[str, Any],
-                    name: str = "streams.json") -> dict[str, Any] | None:
-    """The call's `streams.json` (RTP loss/jitter per direction) or another document
-    `name` (`loss_stage.json`: the loss pattern applied), found in the directory of its
-    artifacts: read as the call is added, so the store holds it for later."""
-    for rel in (doc.get("artifacts") or {}).values():
-        path = run_dir / Path(rel).parent / name
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                return None
-            return loaded if isinstance(loaded, dict) else None
-    return None
-
-
 def rfc6076(calls: list[dict[str, Any]]) -> dict[str, Any]:
     """RFC 6076 aggregates (SER, SEER, ISA, SCR, SRD/set-up/SDD p50/p95/max) overall,
     per call class and per call type, over the calls measured so far."""
@@ -185,8 +169,9 @@ class ResultStore:
     def add(self, result: CallResult) -> None:
         doc = call_to_json(result)
         doc["seq"] = len(self.calls) + 1
-        doc["streams"] = _json_beside(self.run_dir, doc)
-        doc["loss_stage"] = _json_beside(self.run_dir, doc, "loss_stage.json")
+        doc["streams"] = dict(result.streams) if result.streams is not None else None
+        doc["loss_stage"] = dict(result.loss_stage) if result.loss_stage is not None \
+            else None
         doc["load"] = dict(self.active_load) if self.active_load else None
         self.db.add_call(self.run_id, doc["seq"], doc)
         self.calls.append(doc)

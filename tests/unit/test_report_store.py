@@ -91,9 +91,10 @@ def test_the_call_document_carries_its_thresholds_and_stream_figures(run_dir: Pa
     result = _result("1.1", Status.PASS)
     art = "calls/1.1-1/recorded_a_to_b.wav"
     streams = {"wire_a_to_b": {"loss_pct": 0.5, "jitter_ms": 3.25}}
-    (run_dir / "calls" / "1.1-1" / "streams.json").write_text(json.dumps(streams))
+    # carried on the result, not read back from the call's folder
+    (run_dir / "calls" / "1.1-1" / "streams.json").write_text(json.dumps({"stale": 1}))
     store = ResultStore(run_dir, "r", {})
-    store.add(replace(result, artifacts=(("recorded_a_to_b", art),)))
+    store.add(replace(result, artifacts=(("recorded_a_to_b", art),), streams=streams))
     doc = store.calls[0]
     assert {k: doc["expect"][k] for k in ("final_code", "srd_s_max", "setup_s_max",
                                           "mos_lqo_min", "cdr")} == \
