@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.config import load_config
 from harness.load.sipp import BackgroundLoad
 from harness.model import CallResult, CallSpec
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 PROBE = CallSpec("1.1", "on-net cross-site", "site1/01", "site2/01", talk_s=8.0)
 HOLD_S = 2.0

@@ -19,14 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from harness.busyhour import cpu_seconds
 from harness.config import load_config
-from harness.metrics import call_timing
 from harness.numbers import canonical
-from harness.session import HarnessSession
+from harness.run.busyhour import cpu_seconds
+from harness.run.session import HarnessSession
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import CallOrder, CallOutcome, FarEndPolicy, Script
-from harness.thresholds import nearest_rank
+from harness.verdict.metrics import call_timing
+from harness.verdict.thresholds import nearest_rank
 
 SECONDS = 10.0  # offered load per step
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.config import load_config
 from harness.model import LoadSpec
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 
 def main() -> None:

@@ -3,7 +3,7 @@ G.107 R, loss and jitter from the wire, pjsua's RTCP round trip, the delay stage
 own timing error, and the host's stall figure beside each call. Then, per profile,
 the spread of PESQ over the calls (min/median/max per direction and source: what
 plan 11's floors are derived from, docs/impairments.md) and whether every call lost
-the same packets (the seeded loss patterns, harness/netloss.py).
+the same packets (the seeded loss patterns, harness/network/netloss.py).
 
 The calls are plan 11's (testplans/plan_11_voice_quality.py): its lines, its
 expectations, the profile swapped in.
@@ -22,10 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import harness.runner
+import harness.run.runner
 from harness.config import load_config
-from harness.impair import PROFILES, Applied
-from harness.session import HarnessSession
+from harness.network.impair import PROFILES, Applied
+from harness.run.session import HarnessSession
 from harness.sip.farm import AgentFarm
 from harness.sip.scenario import CallOrder, CallOutcome
 from testplans.plan_11_voice_quality import PLAN
@@ -40,7 +40,7 @@ class Tap:
     def __init__(self) -> None:
         self.applied: Applied | None = None
         self.outcome: CallOutcome | None = None
-        real_applied: Callable[..., Any] = harness.runner.applied
+        real_applied: Callable[..., Any] = harness.run.runner.applied
         real_place: Callable[..., CallOutcome] = AgentFarm.place
 
         @contextmanager
@@ -53,7 +53,7 @@ class Tap:
             self.outcome = real_place(farm, order)
             return self.outcome
 
-        harness.runner.applied = applied  # type: ignore[assignment]
+        harness.run.runner.applied = applied  # type: ignore[assignment]
         AgentFarm.place = place  # type: ignore[method-assign]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.config import load_config
 from harness.model import CallResult, CallSpec
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 
 def pct(values: list[float], q: float) -> float:

@@ -30,7 +30,7 @@ from harness.vocab import CallClass, ForwardKind, allowed, in_choice
 
 if TYPE_CHECKING:
     from harness.cdr.billing import Tariff
-    from harness.thresholds import ThresholdTable
+    from harness.verdict.thresholds import ThresholdTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +202,7 @@ class AgentsConfig:
     lines_per_worker: int = 4
     concurrent_calls: int = 16  # plan rows placed at once (1: one after another)
     # rows under an impairment profile run with their lines behind access links:
-    # network namespaces + veth to the switch (harness/netns.py; embedded switch, root)
+    # network namespaces + veth to the switch (harness/network/netns.py; embedded switch, root)
     access_links: bool = True
 
 
@@ -302,7 +302,7 @@ class HarnessConfig:
     load: LoadConfig = field(default_factory=LoadConfig)
     pstn: PstnConfig = field(default_factory=PstnConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
-    # per call class / codec, over the defaults of harness/thresholds.py, e.g.
+    # per call class / codec, over the defaults of harness/verdict/thresholds.py, e.g.
     # "international: srd_s <= 6.0; G711: mos_lqo >= 4.1, loss_pct < 0.5"
     thresholds: str = ""
     source: str = "<defaults>"
@@ -330,7 +330,7 @@ class TypedConfig:
     """The configuration's mini-languages, parsed once when it is loaded."""
 
     tariff: Tariff  # cdr.tariff
-    thresholds: ThresholdTable  # thresholds, over the defaults of harness/thresholds.py
+    thresholds: ThresholdTable  # thresholds, over the defaults of harness/verdict/thresholds.py
     forwarding: tuple[ForwardRule, ...]  # numbers.forwarding ("default": ours)
     switch_faults: frozenset[str]  # sut.test_faults
     carrier_faults: frozenset[str]  # pstn.test_faults
@@ -498,7 +498,7 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
 
 def _typed(cfg: HarnessConfig) -> TypedConfig:
     """Every mini-language of `cfg`, parsed: ConfigError naming file, field and value."""
-    from harness.thresholds import ThresholdTable  # lazily: config is imported first
+    from harness.verdict.thresholds import ThresholdTable  # lazily: config is imported first
 
     f, n = cfg.source, cfg.numbers
     forwarding = parse_forwarding(DEFAULT_FORWARDING if n.forwarding == "default"
@@ -635,9 +635,9 @@ def parse_tariff_table(text: str, file: str = "<defaults>") -> Tariff:
 
 def parse_thresholds(text: str, file: str = "<defaults>") -> dict[str, list[str]]:
     """'class: check, check; codec: check' -> {key: [check, ...]}; a key is a call
-    class or a codec of harness/thresholds.py (the checks themselves are parsed by
+    class or a codec of harness/verdict/thresholds.py (the checks themselves are parsed by
     `ThresholdTable.build`)."""
-    from harness.thresholds import CODEC_ALIASES, CODEC_DEFAULTS
+    from harness.verdict.thresholds import CODEC_ALIASES, CODEC_DEFAULTS
 
     codecs = (*CODEC_DEFAULTS, *CODEC_ALIASES)
     out: dict[str, list[str]] = {}
@@ -659,7 +659,7 @@ def parse_thresholds(text: str, file: str = "<defaults>") -> dict[str, list[str]
 def _check_metrics(checks: list[str], codec: bool, file: str, field: str) -> None:
     """A class's checks name the metrics the class defaults judge (set-up), a codec's
     those of the codec defaults (media): any other would never be measured."""
-    from harness.thresholds import CALL_CLASS_DEFAULTS, CODEC_DEFAULTS, Threshold
+    from harness.verdict.thresholds import CALL_CLASS_DEFAULTS, CODEC_DEFAULTS, Threshold
 
     defaults = CODEC_DEFAULTS if codec else CALL_CLASS_DEFAULTS
     known = sorted({Threshold.parse(t).metric for ts in defaults.values() for t in ts})

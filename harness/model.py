@@ -111,8 +111,8 @@ class CallSpec:
     dtmf_at_s: float = 1.0
     hold_at_s: float | None = None  # the caller holds the call (s after the answer)
     resume_at_s: float | None = None
-    # network impairment on the media path (harness.impair); a named profile ("clean"
-    # included) runs the row's lines behind access links (harness.access); "": none
+    # network impairment on the media path (harness.network.impair); a named profile ("clean"
+    # included) runs the row's lines behind access links (harness.network.access); "": none
     profile: str = ""
     transfer_to: str = ""  # the called party transfers the caller here (REFER)
     transfer_at_s: float = 2.0  # ... this long after the answer
@@ -204,8 +204,8 @@ def _is_number(text: str) -> bool:
 
 
 def _profile_problems(profile: str) -> list[str]:
-    """'' or a network profile of harness/impair.py."""
-    from harness.impair import PROFILES  # lazily: the rest of the model needs no netem
+    """'' or a network profile of harness/network/impair.py."""
+    from harness.network.impair import PROFILES  # lazily: the rest of the model needs no netem
 
     if not profile or profile in PROFILES:
         return []
@@ -235,7 +235,7 @@ def _expect_problems(exp: Expect) -> list[str]:
 class LoadSpec:
     """A plan row that loads the network: `calls` simultaneous calls pairing the beta
     lines (84 lines: 42 calls), judged on RFC 6076 aggregates and the MOS-LQO median
-    (see harness/busyhour.py)."""
+    (see harness/run/busyhour.py)."""
 
     plan_id: str
     call_type: str

@@ -4,7 +4,7 @@ Plan files are `testplans/plan_*.py` modules holding a `PLAN` table of `CallSpec
 rows (one call each) and `LoadSpec` rows (the busy hour); each row becomes one test
 item whose id is its beta-plan number. The rows run concurrently (the session's
 scheduler); each item waits for its own. Everything that
-decides anything lives in `harness.session`; this module only forwards.
+decides anything lives in `harness.run.session`; this module only forwards.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class _SessionHolder:
         if self.failed:
             raise HarnessError(self.failed)
         if self.session is None:
-            from harness.session import HarnessSession
+            from harness.run.session import HarnessSession
 
             path = self.config.getoption("--sut") or self.config.getini("beta_sut") or None
             try:
@@ -72,7 +72,7 @@ class _SessionHolder:
 
     def result(self, item: BetaCallItem) -> CallResult:
         """The row's result. The first row asked for starts every selected row of the
-        run through the session's scheduler (concurrent calls, see harness/schedule.py);
+        run through the session's scheduler (concurrent calls, see harness/run/schedule.py);
         each item then waits for its own row, so the report follows plan order."""
         result: CallResult = self._scheduler(item).result(item.spec.plan_id)
         return result
@@ -456,7 +456,7 @@ class _ReportedRow(pytest.Item, Generic[RowSpec]):
 
 
 class BetaLoadItem(_ReportedRow[LoadSpec]):
-    """A busy-hour row: every line in a call at once (harness/busyhour.py)."""
+    """A busy-hour row: every line in a call at once (harness/run/busyhour.py)."""
 
     def __init__(self, *, spec: LoadSpec, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -21,7 +21,7 @@ PLAN = [
 ]
 
 # call forwarding, provisioned on the switch (numbers.forwarding). The forwarding line
-# and its target live in different agent workers (harness/session.py deals them so):
+# and its target live in different agent workers (harness/run/session.py deals them so):
 # one pjsua2 Endpoint would take the forwarded INVITE for a merged request (482).
 PLAN += [
     CallSpec("7.3", "call forwarding unconditional", caller="site6/01", dial="site6/06",
@@ -51,7 +51,7 @@ PLAN += [
 # attended transfer: the called line consults the target first, then transfers the
 # caller to it with Replaces (RFC 5589 §7, RFC 3891); and a 3-way call bridged by the
 # caller. The line that dials the third party and that party live in different agent
-# workers (harness/runner.py check_apart): one Endpoint answers its own INVITE 482.
+# workers (harness/run/runner.py check_apart): one Endpoint answers its own INVITE 482.
 PLAN += [
     CallSpec("7.7", "attended transfer (REFER with Replaces)", caller="site5/07",
              dial="site5/08", transfer_to="site5/09", transfer_kind="attended",

@@ -2,7 +2,7 @@
 
 Every beta line in a call at the same moment (84 lines: 42 calls of mixed types,
 speech both ways, recorded and scored), judged on RFC 6076 SER and SRD and the
-median MOS-LQO of each source. See harness/busyhour.py.
+median MOS-LQO of each source. See harness/run/busyhour.py.
 """
 
 from harness.model import LoadSpec

@@ -4,7 +4,7 @@ The same calls over a clean access link and over each impairment profile
 (docs/impairments.md): the row's lines run in network namespaces joined to the switch
 by veth links, and the profile acts on those links only. Each row runs alone.
 
-A loss profile is a fixed, seeded pattern (harness/netloss.py): the same row loses
+A loss profile is a fixed, seeded pattern (harness/network/netloss.py): the same row loses
 the same RTP packets every run, so its PESQ is a figure, not a draw. Each loss row's
 floor is measured, not chosen (docs/impairments.md, "Floors"): over 11 calls of the
 row on a fault-free switch, the lowest of (median − margin) over its four scores

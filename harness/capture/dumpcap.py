@@ -1,5 +1,5 @@
 """One dumpcap per run, on the harness's own interface and ports only (and one per
-access link, harness/netns.py: `Captures`).
+access link, harness/network/netns.py: `Captures`).
 
 `dumpcap -w` (no dissection) costs little CPU during live calls; analysis happens
 after each call. dumpcap flushes its file about once a second, so a reader first

@@ -38,10 +38,10 @@ from harness.load.stats import LoadStats, answered
 from harness.softswitch.process import ChildProcess, free_udp_port, udp_port_free
 
 if TYPE_CHECKING:
-    from harness.guard import StallGuard
     from harness.numberplan import NumberPlan
     from harness.report.results import ResultStore
-    from harness.session import HarnessSession
+    from harness.run.guard import StallGuard
+    from harness.run.session import HarnessSession
     from harness.softswitch import Softswitch
 
 LOOPBACK = "127.0.0.1"

@@ -5,7 +5,7 @@ switch can be told about: the harness owns numbers (DIDs) at another carrier and
 receives the calls there. The simulated PSTN's numbers are then lines registered at
 that network with digest auth, all hosted by the PSTN agent worker; its subscribers
 dial the beta lines through that network (their outbound proxy). Routing is judged
-by which DID rang (`harness.checks`), caller ID and timing as that network delivered
+by which DID rang (`harness.verdict.call_types`), caller ID and timing as that network delivered
 them.
 """
 

@@ -1,12 +1,12 @@
 """The figures a report shows, computed from the calls' JSON documents.
 
 SER (RFC 6076 §4.6), ISA (§4.8) and the PDD percentiles (SRD, §4.3.1, nearest
-rank) are `harness.aggregate`'s, over one `Attempt` per call that sent an INVITE; a
+rank) are `harness.verdict.aggregate`'s, over one `Attempt` per call that sent an INVITE; a
 set-up time taken while the host stalled is left out (it is not the switch's).
 MOS medians are over the directions every source scored validly (ITU-T P.862.1/.2).
 
 Nothing here decides a verdict: a criterion's state is read from the reasons
-`harness.metrics.decide` gave each call, so the report cannot disagree with it.
+`harness.verdict.metrics.decide` gave each call, so the report cannot disagree with it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.aggregate import AggregateMetrics, Attempt, DelayStats, aggregate
 from harness.report.store import RunRecord
+from harness.verdict.aggregate import AggregateMetrics, Attempt, DelayStats, aggregate
 
 DIRECTIONS = ("a_to_b", "b_to_a")
 DIRECTION_LABEL = {"a_to_b": "A→B", "b_to_a": "B→A"}

@@ -3,7 +3,7 @@ profile and direction, the median PESQ MOS-LQO of each source (ITU-T P.862.1/.2,
 valid scores only), the wire's RFC 3550 loss and jitter, the G.107 rating R and
 pjsua's RTCP round trip: the "clean vs each profile" table of the report. Beside
 them, for a loss profile, the seeded pattern the harness's stage applied
-(harness/netloss.py): realised loss, bursts (RFC 3611 §4.7.2, Gmin = 1), mean and
+(harness/network/netloss.py): realised loss, bursts (RFC 3611 §4.7.2, Gmin = 1), mean and
 maximum burst length — the same on every call of the profile."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.impair import PROFILES
+from harness.network.impair import PROFILES
 from harness.report.figures import DIRECTIONS, Call, median, stream
 
 
 @dataclass(frozen=True, slots=True)
 class PatternFigures:
-    """The loss the stage applied toward one direction's receiver (harness.netloss)."""
+    """The loss the stage applied toward one direction's receiver (harness.network.netloss)."""
 
     loss_pct: float
     bursts: float

@@ -111,8 +111,8 @@ def rfc6076(calls: list[dict[str, Any]]) -> dict[str, Any]:
     per call class and per call type, over the calls measured so far."""
     from dataclasses import replace as _replace
 
-    from harness.aggregate import aggregate, summarise
     from harness.report.figures import attempt
+    from harness.verdict.aggregate import aggregate, summarise
 
     pairs = [(c, a) for c in calls for a in [attempt(c)] if a is not None]
     summary = summarise(a for _, a in pairs)
@@ -140,7 +140,7 @@ class ResultStore:
         # every call added meanwhile is tagged with (docs/load.md)
         self.loads: list[dict[str, Any]] = []
         self.active_load: dict[str, Any] | None = None
-        self.busy_hours: list[dict[str, Any]] = []  # busy-hour rows (harness/busyhour.py)
+        self.busy_hours: list[dict[str, Any]] = []  # busy-hour rows (harness/run/busyhour.py)
         self.probes: list[dict[str, Any]] = []  # §12 security probes (harness/security)
         self.started_wall = time.time()
         self.finished = False
@@ -199,7 +199,7 @@ class ResultStore:
         self.write()
 
     def add_busy_hour(self, doc: dict[str, Any]) -> None:
-        """A busy-hour row's outcome (harness/busyhour.py), beside its calls."""
+        """A busy-hour row's outcome (harness/run/busyhour.py), beside its calls."""
         self.busy_hours.append(doc)
         self.db.add_busy_hour(self.run_id, len(self.busy_hours), doc)
         self.write()

@@ -92,7 +92,7 @@ class RunRecord:
     calls: tuple[dict[str, Any], ...] = ()
     finished_wall: float | None = None
     loads: tuple[dict[str, Any], ...] = ()  # background load levels (docs/load.md)
-    busy_hours: tuple[dict[str, Any], ...] = ()  # busy-hour rows (harness/busyhour.py)
+    busy_hours: tuple[dict[str, Any], ...] = ()  # busy-hour rows (harness/run/busyhour.py)
     verdict: dict[str, Any] | None = None  # the run's one verdict, once judged
     # §12 security probes (harness/security/rows.py): in results.json, not the database
     security: tuple[dict[str, Any], ...] = ()

@@ -1,7 +1,7 @@
 """Where each beta line is registered with the switch, and moving it: every line at its
 agent worker's address at start (harness/sip/register.py, not through pjsua), a TLS +
 SRTP row's called line at its worker's TLS address for the call, a row under an
-impairment profile's lines behind their access links (harness/access.py).
+impairment profile's lines behind their access links (harness/network/access.py).
 
 The switch is somebody else's: it learns where a line is only from a REGISTER, so a
 line moved for one row is moved back after it (expires 0 at the old contact, then 3600

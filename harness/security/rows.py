@@ -42,7 +42,7 @@ from harness.sip.text import field_spans, split_message
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
-    from harness.session import HarnessSession
+    from harness.run.session import HarnessSession
 
 SETTLE_S = 1.0  # after a probe, how long an INVITE it caused may take to reach a far end
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "rfc4475"

@@ -216,7 +216,8 @@ class WorkerSpec:
     max_dial_accounts: int = 7  # the wheel allows 8 accounts: the receiver + 7
     tls: TlsFiles | None = None  # a TLS transport beside the UDP one (sut.tls)
     address: str = "127.0.0.1"  # SIP and RTP bind here
-    netns: str = ""  # an access worker: enters this network namespace first (harness/netns.py)
+    # an access worker: enters this network namespace first (harness/network/netns.py)
+    netns: str = ""
 
 
 @dataclass(frozen=True, slots=True)

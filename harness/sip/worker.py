@@ -42,9 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 
-from harness import netns
 from harness.errors import HarnessError, SipError
 from harness.model import Line
+from harness.network import netns
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.attribution import IncomingInvite, Stray, attribute
 from harness.sip.message import ruri_parts

@@ -31,7 +31,7 @@ class TlsListener:
 
 class Softswitch(Protocol):
     name: str
-    # access links (harness/netns.py): True if the switch can also listen at an access
+    # access links (harness/network/netns.py): True if the switch can also listen at an access
     # address the harness gives it (`access_address`, set before start); a switch the
     # harness does not run cannot
     serves_access_links: bool

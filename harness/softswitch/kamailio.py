@@ -127,7 +127,7 @@ class EmbeddedKamailio:
         self.auth_db = self.dir / "auth.db"
         self.tls_port = cfg.tls_port  # sut.tls: Kamailio's TLS listener (docs/tls-srtp.md)
         self.test_ca: TestCa | None = None
-        # access links (harness/netns.py): the address lines in the harness's network
+        # access links (harness/network/netns.py): the address lines in the harness's network
         # namespaces reach; set before start(), '' for none
         self.access_address = ""
 

@@ -13,9 +13,9 @@ Criteria (the first part names the family):
     timing.srd_s / timing.setup_s   RFC 6076 set-up delays against the row's limits
     quality.<direction>.<source>    PESQ MOS-LQO (P.862.1/.2) of one direction, one source
     cdr / cdr.<field> / cdr.further the switch's record of the call (and of further calls)
-    threshold.<metric>              the class / codec tables (harness/thresholds.py, config)
+    threshold.<metric>              the class / codec tables (harness/verdict/thresholds.py, config)
     routing, forwarding, caller_id, location, early_media, dtmf, hold, audio,
-    transfer, 3-way, tls, srtp      the call type's own expectations (harness/checks.py)
+    transfer, 3-way, tls, srtp      the call type's own expectations (harness/verdict/call_types.py)
     harness                         what the harness could not carry through (an error)
 """
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from harness.config import load_config
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""Access links (harness/netns.py, harness/access.py): a row under an impairment profile
-runs with its lines in network namespaces joined to the switch by veth pairs, and the
-profile's rules sit on those links only.
+"""Access links (harness/network/netns.py, harness/network/access.py): a row under an
+impairment profile runs with its lines in network namespaces joined to the switch by
+veth pairs, and the profile's rules sit on those links only.
 
 Real namespaces, veths, Kamailio, rtpengine, pjsua2 workers and dumpcap throughout."""
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from harness import netns
 from harness.model import CallResult, CallSpec, Expect
-from harness.netns import AccessNet
-from harness.session import HarnessSession
+from harness.network import netns
+from harness.network.netns import AccessNet
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def _talk_from_inside(net: AccessNet, core: socket.socket, loop: socket.socket) 
 
 
 def test_links_left_by_a_killed_harness_are_cleaned_up() -> None:
-    code = ("import os, sys, time\nfrom harness.netns import AccessNet\n"
+    code = ("import os, sys, time\nfrom harness.network.netns import AccessNet\n"
             "n = AccessNet.create(1)\nprint(n.links[0].netns, n.core, flush=True)\n"
             "time.sleep(60)\n")
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,

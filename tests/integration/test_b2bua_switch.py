@@ -13,7 +13,7 @@ import pytest
 from harness.config import load_config
 from harness.model import CallResult, CallSpec, Expect, Status
 from harness.plugin import read_plan
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 PLANS = Path(__file__).resolve().parents[2] / "testplans"

@@ -12,7 +12,7 @@ import pytest
 
 from harness.load.sipp import BackgroundLoad
 from harness.model import CallSpec, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from harness.config import NumbersConfig, SutConfig, load_config
 from harness.errors import EnvironmentMissing, SipError, SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 from harness.sip.register import Registrar
 from harness.softswitch import kamailio as kamailio_mod
 from harness.softswitch.kamailio import EmbeddedKamailio

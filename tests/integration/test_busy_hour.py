@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from harness.busyhour import busy_hour_calls
 from harness.config import load_config
-from harness.faults import drop_udp
 from harness.model import LoadSpec, Status
-from harness.session import HarnessSession
+from harness.network.faults import drop_udp
+from harness.run.busyhour import busy_hour_calls
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 SMALL = LoadSpec("8.x", "busy hour (6 calls)", calls=6)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 QUICK = dict(talk_s=2.0)

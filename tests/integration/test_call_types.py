@@ -9,7 +9,7 @@ import pytest
 
 from harness.capture.pcap import read_udp
 from harness.model import CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 QUICK = dict(talk_s=2.0)

@@ -12,7 +12,7 @@ from harness.config import NumbersConfig, SutConfig, load_config
 from harness.errors import SipError, SoftswitchError
 from harness.model import CallSpec, Expect, Status
 from harness.numberplan import NumberPlan
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-import harness.runner
+import harness.run.runner
 from harness.capture.pcap import read_udp
 from harness.capture.rtp import parse_rtp
-from harness.impair import Applied
 from harness.model import CallResult, CallSpec, Expect
-from harness.session import HarnessSession
+from harness.network.impair import Applied
+from harness.run.session import HarnessSession
 from harness.sip.farm import AgentFarm
 from harness.sip.scenario import CallOrder, CallOutcome
 
@@ -38,7 +38,7 @@ class Seen:
 @pytest.fixture
 def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
     s = Seen()
-    real_applied: Callable[..., Any] = harness.runner.applied
+    real_applied: Callable[..., Any] = harness.run.runner.applied
     real_place: Callable[..., CallOutcome] = AgentFarm.place
 
     @contextmanager
@@ -52,7 +52,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Seen:
         s.outcomes.append(out)
         return out
 
-    monkeypatch.setattr(harness.runner, "applied", applied)
+    monkeypatch.setattr(harness.run.runner, "applied", applied)
     monkeypatch.setattr(AgentFarm, "place", place)
     return s
 

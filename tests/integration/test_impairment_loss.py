@@ -1,4 +1,4 @@
-"""Seeded loss (harness/netloss.py in the NFQUEUE stage): the packets a profile drops
+"""Seeded loss (harness/network/netloss.py in the NFQUEUE stage): the packets a profile drops
 are the ones its fixed pattern names, in each direction, every run — checked on the
 wire, by RTP sequence number, against a pattern computed independently here.
 
@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-import harness.runner
+import harness.run.runner
 from harness.capture.pcap import read_udp
 from harness.capture.rtp import parse_rtp
-from harness.impair import Applied, Profile, applied, profile
 from harness.model import CallSpec, Expect, Status
-from harness.netloss import SEQ_MOD, Pattern, flow_seed
-from harness.session import HarnessSession
+from harness.network.impair import Applied, Profile, applied, profile
+from harness.network.netloss import SEQ_MOD, Pattern, flow_seed
+from harness.run.session import HarnessSession
 from harness.sip.farm import AgentFarm
 from harness.sip.scenario import CallOrder, CallOutcome
 
@@ -79,7 +79,7 @@ def _crafted_run(p: Profile, rx: socket.socket, tx: socket.socket, port: int) ->
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Applied, CallOutcome]]:
     found: list[tuple[Applied, CallOutcome]] = []
     last: list[Applied] = []
-    real_applied: Callable[..., Any] = harness.runner.applied
+    real_applied: Callable[..., Any] = harness.run.runner.applied
     real_place: Callable[..., CallOutcome] = AgentFarm.place
 
     @contextmanager
@@ -93,7 +93,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Applied, CallOutcome]]:
         found.append((last[-1], out))
         return out
 
-    monkeypatch.setattr(harness.runner, "applied", tapped)
+    monkeypatch.setattr(harness.run.runner, "applied", tapped)
     monkeypatch.setattr(AgentFarm, "place", place)
     return found
 

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from harness.faults import drop_udp
 from harness.model import CallResult, CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.network.faults import drop_udp
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 

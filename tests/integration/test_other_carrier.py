@@ -13,7 +13,7 @@ from harness.capture.pcap import read_udp
 from harness.config import PstnConfig, load_config, validate
 from harness.model import CallSpec, Expect, Status
 from harness.pstn.directory import carrier_dids
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 QUICK = dict(talk_s=2.0)

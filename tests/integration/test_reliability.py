@@ -16,7 +16,7 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 from harness.softswitch.kamailio import EmbeddedKamailio
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

@@ -7,7 +7,7 @@ import pytest
 
 from harness.capture.pcap import read_udp
 from harness.capture.sip import parse_sip
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 from harness.sip.register import Registrar
 from harness.softswitch.process import sip_options_ping
 

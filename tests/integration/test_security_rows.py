@@ -13,8 +13,8 @@ from harness.config import HarnessConfig, NumbersConfig, SutConfig, load_config
 from harness.model import ProbeKind, ProbeSpec, Status
 from harness.numberplan import NumberPlan
 from harness.plugin import read_plan
+from harness.run.session import HarnessSession
 from harness.security.rows import ProbeReport
-from harness.session import HarnessSession
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallResult, CallSpec, Expect
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 DELAY_S = 0.300

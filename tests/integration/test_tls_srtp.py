@@ -22,8 +22,8 @@ from harness.config import HarnessConfig, load_config
 from harness.media.reference import read_wav
 from harness.media.score import pesq_score
 from harness.model import CallResult, CallSpec, Expect, Status
-from harness.secure import WIRE_NOTE, payload_entropy_bits
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
+from harness.verdict.secure import WIRE_NOTE, payload_entropy_bits
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallSpec, Expect, Status
+from harness.run.session import HarnessSession
 from harness.security.torture import load_manifest, render_table, replay
-from harness.session import HarnessSession
 
 pytestmark = [
     pytest.mark.security,

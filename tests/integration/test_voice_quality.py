@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harness.model import CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 

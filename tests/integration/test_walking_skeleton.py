@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from harness.faults import drop_udp, ensure_running, stall_process
 from harness.model import CallResult, CallSpec, Expect, Status
-from harness.session import HarnessSession
+from harness.network.faults import drop_udp, ensure_running, stall_process
+from harness.run.session import HarnessSession
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from harness.capture.rtp import decode_stream, rtp_toward
 from harness.config import load_config
 from harness.media.reference import read_wav, references_for
 from harness.model import CallResult, Status
-from harness.session import HarnessSession
+from harness.run.session import HarnessSession
 from testplans.plan_01_onnet import PLAN
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from harness.aggregate import Attempt, DelayStats, aggregate, summarise
-from harness.thresholds import ThresholdTable
+from harness.verdict.aggregate import Attempt, DelayStats, aggregate, summarise
+from harness.verdict.thresholds import ThresholdTable
 
 
 def _a(code: int | None, srd: float | None = None, setup: float | None = None,

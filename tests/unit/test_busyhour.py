@@ -1,7 +1,6 @@
 """The busy hour's pure parts: pairing every line once, the concurrency sweep, the
 distribution and the verdict (a stalled host is an error, never a pass)."""
 
-from harness.busyhour import busy_hour_calls, concurrent_peak, judge, mos_distribution
 from harness.config import load_config
 from harness.model import (
     CallResult,
@@ -14,6 +13,7 @@ from harness.model import (
     Verdict,
 )
 from harness.numberplan import NumberPlan
+from harness.run.busyhour import busy_hour_calls, concurrent_peak, judge, mos_distribution
 
 PLAN = NumberPlan.from_config(load_config().numbers)
 

@@ -1,8 +1,8 @@
 """The caller ID a far end is shown: the right number in any form, or — when the
 carrier promises a form on an interface — in that form; and privacy (RFC 3323)."""
 
-from harness.checks import Promises, caller_id_checks, location_checks
 from harness.sip.scenario import LegOutcome
+from harness.verdict.call_types import Promises, caller_id_checks, location_checks
 
 
 def far(agent: str, from_: str, pai: str = "", privacy: str = "") -> LegOutcome:

@@ -5,12 +5,12 @@ reason's text."""
 
 from __future__ import annotations
 
-from harness.checks import threshold_checks
-from harness.metrics import call_timing, decide
 from harness.model import CallSpec, CdrCheck, Mismatch, Status, Verdict
 from harness.report.figures import _other_reasons, _state
-from harness.thresholds import ThresholdTable
+from harness.verdict.call_types import threshold_checks
 from harness.verdict.checks import Check, Outcome, judged, passed, reasons
+from harness.verdict.metrics import call_timing, decide
+from harness.verdict.thresholds import ThresholdTable
 from tests.unit.test_metrics import CALLER, CLEAN, GOOD_Q, OK_CDR, STALLED, Expect, _q
 
 
@@ -65,7 +65,7 @@ def test_threshold_checks_say_which_table_the_limit_came_from() -> None:
     assert by["threshold.srd_s"].limit_from == "beta.yaml: thresholds.onnet"  # the user's
     assert by["threshold.srd_s"].limit == "srd_s < 0.001"
     assert by["threshold.mos_lqo"].passed  # PCMU's default, from the harness's table
-    assert by["threshold.mos_lqo"].limit_from == "harness/thresholds.py: G711"  # PCMU
+    assert by["threshold.mos_lqo"].limit_from == "harness/verdict/thresholds.py: G711"  # PCMU
 
 
 def test_judged_gives_one_pass_or_the_failures() -> None:

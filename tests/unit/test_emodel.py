@@ -17,7 +17,7 @@ import math
 import pytest
 
 from harness.capture.rtp import StreamStats
-from harness.emodel import (
+from harness.media.emodel import (
     EModelParams,
     absolute_delay_idd,
     assess,

@@ -4,8 +4,8 @@ stopped (SIGSTOP) for a known time, as a paused VM stops every thread."""
 import os
 import time
 
-from harness.faults import ensure_running, stall_process
-from harness.guard import StallGuard
+from harness.network.faults import ensure_running, stall_process
+from harness.run.guard import StallGuard
 
 
 def test_guard_flags_a_stall_caused_on_purpose() -> None:

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from harness.capture.rtp import StreamStats
 from harness.media.assess import lost_in_agent
-from harness.metrics import call_timing, decide
 from harness.model import QualityScore, Status
 from harness.verdict.checks import Outcome
+from harness.verdict.metrics import call_timing, decide
 from tests.unit.test_metrics import CALLER, CLEAN, OK_CDR, Expect, _q
 
 CLEAN_STREAM = StreamStats("127.0.0.1:1", "127.0.0.1:2", 1, "PCMU", 540, 540, 0, 0.0, 0, 0,

@@ -1,6 +1,5 @@
 import pytest
 
-from harness.metrics import call_timing, decide, setup_window
 from harness.model import (
     CallTiming,
     CdrCheck,
@@ -11,6 +10,7 @@ from harness.model import (
     StallReport,
     Status,
 )
+from harness.verdict.metrics import call_timing, decide, setup_window
 
 CLEAN = StallReport(14.0, 0.004, 0, 0.1, 1400)
 STALLED = StallReport(14.0, 0.9, 1, 0.1, 1300)

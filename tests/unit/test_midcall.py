@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from harness.capture.pcap import UdpPacket
-from harness.checks import call_type_checks
 from harness.media import reference
 from harness.media.conference import conference_paths
 from harness.media.g711 import decode_payload, encode_ulaw
 from harness.media.heard import HEARD_MIN, match
 from harness.model import CallSpec, Expect, SipEvent
-from harness.runner import ledger
+from harness.run.runner import ledger
 from harness.sip.scenario import FarEndPolicy, LegOutcome, StreamSnapshot, assemble
+from harness.verdict.call_types import call_type_checks
 from harness.verdict.checks import reasons
 
 

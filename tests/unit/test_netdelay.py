@@ -7,8 +7,8 @@ import struct
 import pytest
 
 from harness.errors import ConfigError
-from harness.impair import profile
-from harness.netdelay import (
+from harness.network.impair import profile
+from harness.network.netdelay import (
     NFQNL_CFG_CMD_BIND,
     NFQNL_COPY_PACKET,
     NLM_F_ACK,
@@ -160,7 +160,7 @@ def test_delay_and_jitter_profiles_are_no_longer_refused() -> None:
 
 
 def test_applied_yields_the_profile_and_no_delay_report_without_delay() -> None:
-    from harness.impair import applied
+    from harness.network.impair import applied
 
     with applied(profile("clean"), 30000, 30099) as a:
         assert a.profile.name == "clean"

@@ -1,4 +1,4 @@
-"""Seeded loss patterns (harness/netloss.py) and the stage's drop decision, with
+"""Seeded loss patterns (harness/network/netloss.py) and the stage's drop decision, with
 crafted packets and a fake netlink socket (no kernel)."""
 
 import socket
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from harness import netdelay
-from harness.impair import PROFILES, profile
-from harness.netdelay import NF_ACCEPT, NF_DROP, Reader, nlattr, parse_attrs, split_messages
-from harness.netloss import (
+from harness.network import netdelay
+from harness.network.impair import PROFILES, profile
+from harness.network.netdelay import NF_ACCEPT, NF_DROP, Reader, nlattr, parse_attrs, split_messages
+from harness.network.netloss import (
     SEQ_MOD,
     WINDOW,
     LossModel,

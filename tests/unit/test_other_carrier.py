@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks import Promises, call_type_checks, did_checks
 from harness.config import PstnConfig, load_config
 from harness.errors import ConfigError
 from harness.model import CallSpec, Expect
@@ -15,6 +14,7 @@ from harness.pstn.directory import carrier_dids, classify, expected_did
 from harness.sip.agent import Switchboard
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.softswitch.carrier import OtherCarrier
+from harness.verdict.call_types import Promises, call_type_checks, did_checks
 from harness.verdict.checks import reasons
 
 

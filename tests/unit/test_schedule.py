@@ -7,7 +7,7 @@ import time
 from harness.config import load_config
 from harness.model import CallResult, CallSpec, CallTiming, Status, Verdict
 from harness.numberplan import NumberPlan
-from harness.schedule import PlanScheduler, parties
+from harness.run.schedule import PlanScheduler, parties
 
 PLAN = NumberPlan.from_config(load_config().numbers)
 

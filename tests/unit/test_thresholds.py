@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError, HarnessError
-from harness.thresholds import (
+from harness.verdict.thresholds import (
     Threshold,
     ThresholdError,
     ThresholdTable,

@@ -12,10 +12,10 @@ import pytest
 
 from harness.capture.rtp import RtpPacket
 from harness.errors import EnvironmentMissing
-from harness.metrics import decide
 from harness.model import CallTiming, Expect, QualityScore, Status
-from harness.secure import payload_entropy_bits, wire_note
 from harness.softswitch import tlsca
+from harness.verdict.metrics import decide
+from harness.verdict.secure import payload_entropy_bits, wire_note
 
 
 def _sans(cert: Path) -> str:

@@ -1,6 +1,6 @@
 """A user-space delay stage for UDP on the loopback: Linux NFQUEUE, pure Python.
 
-An iptables rule (harness.impair) sends the packets toward the agents' RTP ports to a
+An iptables rule (harness.network.impair) sends the packets toward the agents' RTP ports to a
 netlink queue (nfnetlink_queue, NETLINK_NETFILTER). This module, run as a small
 helper process, reads the queue and issues each packet's verdict (NF_ACCEPT) only
 when its release time comes, so the packet is really held in the kernel that long.
@@ -24,9 +24,9 @@ endian), then attributes (length, type; native; padded to 4). Message types are
 A loss profile uses the same stage (`--loss`): an RTP packet whose position in its
 flow is in the profile's seeded pattern gets `NF_DROP` at once, every other packet
 passes after its hold (none, for a loss-only profile). The patterns and the drop
-decision are harness.netloss's; the stage reports them as a `LossReport`.
+decision are harness.network.netloss's; the stage reports them as a `LossReport`.
 
-This file and harness.netloss import only the standard library: the helper runs as
+This file and harness.network.netloss import only the standard library: the helper runs as
 `python -I -S netdelay.py ...`, with nothing else of the harness loaded.
 """
 
@@ -48,8 +48,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:  # the helper: python -I -S .../netdelay.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.netloss import LossModel, LossStage  # noqa: E402
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from harness.network.netloss import LossModel, LossStage  # noqa: E402
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_QUEUE = 3
@@ -460,7 +460,7 @@ def _realtime() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="NFQUEUE delay stage (harness.impair)")
+    ap = argparse.ArgumentParser(description="NFQUEUE delay stage (harness.network.impair)")
     ap.add_argument("--queue", type=int, required=True, help="first queue number to try")
     ap.add_argument("--delay-ms", type=float, required=True)
     ap.add_argument("--jitter-ms", type=float, default=0.0)

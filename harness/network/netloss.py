@@ -1,4 +1,4 @@
-"""Seeded packet-loss patterns for the harness's NFQUEUE stage (harness.netdelay).
+"""Seeded packet-loss patterns for the harness's NFQUEUE stage (harness.network.netdelay).
 
 A loss profile does not draw at random while the call runs: it names a loss model and
 the stage drops exactly the packets a fixed pattern says, so the same call under the

@@ -234,11 +234,11 @@ class ThresholdTable:
 
     def origin(self, key: str, threshold: Threshold) -> str:
         """Where `threshold` (one of `key`'s) comes from: the defaults in
-        harness/thresholds.py, or the config file that overrode them."""
+        harness/verdict/thresholds.py, or the config file that overrode them."""
         for candidate in (key.strip().lower(), _codec_key(key)):
             default = {**CALL_CLASS_DEFAULTS, **CODEC_DEFAULTS}.get(candidate)
             if default is not None and threshold in parse_all(default, "<defaults>", key):
-                return f"harness/thresholds.py: {candidate}"
+                return f"harness/verdict/thresholds.py: {candidate}"
         return f"{self.source}: thresholds.{key}"
 
     def for_call(self, call_class: str, codec: str) -> tuple[Threshold, ...]:

@@ -20,8 +20,8 @@ from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.party import Party
 from harness.pstn.directory import Route, expected_did
 from harness.sip.scenario import CallOutcome, LegOutcome
-from harness.thresholds import Threshold, ThresholdError, ThresholdTable
 from harness.verdict.checks import Check, Outcome, failed, judged, passed
+from harness.verdict.thresholds import Threshold, ThresholdError, ThresholdTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +328,7 @@ def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
 def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
                      timing: CallTiming, quality: tuple[QualityScore, ...],
                      streams: dict[str, StreamStats | None]) -> list[Check]:
-    """The call class's and the codec's thresholds (data: harness/thresholds.py and
+    """The call class's and the codec's thresholds (data: harness/verdict/thresholds.py and
     config `thresholds`) on this call's valid figures. A row under an impairment
     profile is meant to degrade: only its class (timing) thresholds apply."""
     checks = [t for t in _table(table, call_class) if t.metric == "srd_s"]

@@ -24,29 +24,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness import busyhour
-from harness.access import AccessLinks, Crossing
-from harness.busyhour import LoadReport
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
-from harness.checks import Promises
 from harness.config import HarnessConfig
 from harness.errors import DialGuardError, HarnessError, SipError
-from harness.guard import StallGuard
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
+from harness.network.access import AccessLinks, Crossing
 from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
 from harness.report.results import ResultStore, prune_runs
+from harness.run import busyhour
 from harness.run.billing import cdr_book, close_billing
 from harness.run.breaker import CircuitBreaker
+from harness.run.busyhour import LoadReport
+from harness.run.guard import StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
-from harness.runner import PSTN_WORKER, CallRunner, error_result
-from harness.schedule import PlanScheduler
+from harness.run.runner import PSTN_WORKER, CallRunner, error_result
+from harness.run.schedule import PlanScheduler
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.layout import (
@@ -59,6 +58,7 @@ from harness.sip.layout import (
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
+from harness.verdict.call_types import Promises
 from harness.verdict.run import RowOutcome, judge_run
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
     """What a signed report must pin down: the harness's commit (with "+dirty" for
     uncommitted changes), a hash of the plan rows and the thresholds judged by, and
     who ran it (user@host)."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str:
         try:
@@ -384,7 +384,7 @@ class HarnessSession:
     def crossing(self, spec: CallSpec, seat: str,
                  callee_number: str) -> AbstractContextManager[Crossing]:
         """For a row under an impairment profile: its calling and called beta lines
-        behind the access links for the row (harness/access.py). Other rows, or no
+        behind the access links for the row (harness/network/access.py). Other rows, or no
         access links (external switch, agents.access_links off): nothing moves."""
         if not spec.profile or self.access is None:
             return nullcontext(Crossing(()))
@@ -470,7 +470,7 @@ class HarnessSession:
         return final
 
     def run_load(self, spec: LoadSpec) -> LoadReport:
-        """A busy hour (harness/busyhour.py): every call of it placed at once, each
+        """A busy hour (harness/run/busyhour.py): every call of it placed at once, each
         measured and stored like a plan row (no re-placing: a call re-placed after a
         stall would no longer be under load; it is flagged instead)."""
         assert self.farm is not None and self.store is not None
@@ -513,7 +513,7 @@ class HarnessSession:
         return report
 
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
-        """Place `specs` concurrently (see harness/schedule.py); read each row's result
+        """Place `specs` concurrently (see harness/run/schedule.py); read each row's result
         with `.result(plan_id)`."""
         # rows under a profile run on the access links beside other rows. The embedded
         # switch's worker on the access address then writes CDRs while its loopback

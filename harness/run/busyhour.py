@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.model import CallResult, CallSpec, Expect, LoadSpec, Status
 from harness.numberplan import NumberPlan
-from harness.thresholds import nearest_rank
+from harness.verdict.thresholds import nearest_rank
 from harness.vocab import Codec
 
 

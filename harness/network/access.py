@@ -1,4 +1,4 @@
-"""A session's access links (harness/netns.py) and the rows that run over them.
+"""A session's access links (harness/network/netns.py) and the rows that run over them.
 
 A plan row that names an impairment profile (`CallSpec.profile`, "clean" included)
 runs with its beta lines behind access links: for the row, the calling line is hosted
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from harness.capture.dumpcap import Capture
 from harness.errors import HarnessError
 from harness.model import Line
-from harness.netns import AccessNet
+from harness.network.netns import AccessNet
 from harness.sip.scenario import WorkerSpec
 
 if TYPE_CHECKING:

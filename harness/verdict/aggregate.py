@@ -30,7 +30,7 @@ Readings chosen where the RFC leaves room:
 - A ratio whose denominator is 0 is None (undefined), never 0 % or 100 %.
 - A 3xx attempt's SRD is neither §4.3.1 nor §4.3.2: it is left out of both.
 
-Percentiles are nearest-rank (`harness.thresholds.nearest_rank`).
+Percentiles are nearest-rank (`harness.verdict.thresholds.nearest_rank`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.thresholds import nearest_rank
+from harness.verdict.thresholds import nearest_rank
 
 EFFECTIVE_FAILURE_CODES = frozenset({480, 486, 600, 603})  # RFC 6076 §4.7
 INEFFECTIVE_CODES = frozenset({408, 500, 503, 504})  # RFC 6076 §4.8

@@ -26,7 +26,7 @@ from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
 from harness.numberplan import NumberPlan
 from harness.pstn.directory import Route
-from harness.runner import error_result
+from harness.run.runner import error_result
 from harness.sip.attribution import PSTN_SEAT
 
 T = TypeVar("T")

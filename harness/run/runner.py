@@ -21,16 +21,13 @@ from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import STATIC_PT, RtpPacket, StreamStats, rtp_toward, stream_stats
 from harness.capture.sip import call_ladder, own_packets, refusals, wire_timing
 from harness.cdr.reconcile import Ledger
-from harness.checks import call_type_checks, threshold_checks
-from harness.emodel import assess_stream
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
-from harness.impair import applied, profile
 from harness.media import reference
 from harness.media.assess import DirectionInput, assess, lost_in_agent, stall_reasons
 from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.early import early_media
+from harness.media.emodel import assess_stream
 from harness.media.score import codec_ceiling, pesq_score
-from harness.metrics import answer_event, call_timing, decide, setup_window
 from harness.model import (
     CallResult,
     CallSpec,
@@ -42,13 +39,13 @@ from harness.model import (
     Status,
     Verdict,
 )
-from harness.netdelay import DelayReport
-from harness.netloss import LossReport
+from harness.network.impair import applied, profile
+from harness.network.netdelay import DelayReport
+from harness.network.netloss import LossReport
 from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import Route
 from harness.run.breaker import LOST_OPTIONS
-from harness.secure import srtp_checks, tls_checks, wire_note
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
     TALKER_PAD_S,
@@ -60,14 +57,17 @@ from harness.sip.scenario import (
     Script,
 )
 from harness.softswitch.process import sip_options_ping
+from harness.verdict.call_types import call_type_checks, threshold_checks
 from harness.verdict.checks import Check, Outcome, judged
+from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
+from harness.verdict.secure import srtp_checks, tls_checks, wire_note
 
 if TYPE_CHECKING:
-    from harness.session import HarnessSession
+    from harness.run.session import HarnessSession
 
 
 TRANSFER_KINDS = ("blind", "attended")
-PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/session.py)
+PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/run/session.py)
 STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
 
 

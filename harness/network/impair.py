@@ -2,15 +2,15 @@
 
 Every profile acts on UDP toward the lines' RTP ports (OUTPUT), RTP and RTCP alike:
 on the access links' host-side veths when the row's lines sit behind them
-(harness/access.py, harness/netns.py: `-o bh<K>x<j>h`, the links of this row and
+(harness/network/access.py, harness/network/netns.py: `-o bh<K>x<j>h`, the links of this row and
 nothing else), else toward 127.0.0.1 (`-o lo`). Only the direction toward the lines
 is impaired, so each direction of speech crosses the impairment once.
 
 * every profile but `clean`: an NFQUEUE rule (mangle OUTPUT, `--queue-bypass`) hands
-  the packets to the harness's own stage, a helper process (harness.netdelay). This
+  the packets to the harness's own stage, a helper process (harness.network.netdelay). This
   kernel has no netem.
 * loss (`loss1`, `loss3`, `loss5`: Bernoulli; `burst3`: Gilbert–Elliott): the stage
-  drops the RTP packets a fixed, seeded pattern names (harness.netloss), by their
+  drops the RTP packets a fixed, seeded pattern names (harness.network.netloss), by their
   position in their flow, so the same call loses the same packets every run; RTCP
   passes. `applied` yields what it dropped as a `LossReport`.
 * delay and jitter (`delay150`, `jitter50`): the stage holds each packet in the kernel
@@ -35,11 +35,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 
-from harness import netdelay
 from harness.errors import ConfigError, HarnessError
-from harness.faults import iptables
-from harness.netdelay import DelayReport
-from harness.netloss import LossModel, LossReport
+from harness.network import netdelay
+from harness.network.faults import iptables
+from harness.network.netdelay import DelayReport
+from harness.network.netloss import LossModel, LossReport
 
 __all__ = ["PROFILES", "Applied", "DelayReport", "DelayStage", "LossReport", "Profile",
            "applied", "profile"]
@@ -48,7 +48,7 @@ __all__ = ["PROFILES", "Applied", "DelayReport", "DelayStage", "LossReport", "Pr
 @dataclass(frozen=True, slots=True)
 class Profile:
     name: str
-    loss: LossModel | None = None  # a seeded pattern per flow (harness.netloss)
+    loss: LossModel | None = None  # a seeded pattern per flow (harness.network.netloss)
     delay_ms: float = 0.0
     jitter_ms: float = 0.0  # uniform in ±jitter_ms around delay_ms, no reordering
 
@@ -139,7 +139,7 @@ def _rule(table: str, rule: list[str]) -> Iterator[None]:
 
 
 class DelayStage:
-    """The helper process running harness.netdelay: started before its rule exists,
+    """The helper process running harness.network.netdelay: started before its rule exists,
     told to stop (stdin closed) after the rule is removed; it then releases what it
     still holds and prints its `DelayReport` (and, under a loss profile, before it,
     its `LossReport`: `loss_report` after `stop()`).
