@@ -41,10 +41,18 @@ class SipMessage:
         return self.method if self.code is None else f"{self.code} ({self.method})"
 
 
+_START_LINE_MAX = 2048  # bytes: a Request-URI longer than this is not one we sent
+
+
 def parse_sip(pkt: UdpPacket) -> SipMessage | None:
     """The SIP/2.0 message a packet carries, None for anything else (or one cut short
     of the empty line that ends its header section)."""
     data = pkt.payload
+    # most of a capture is RTP: a packet whose start holds no SIP-Version (RFC 3261
+    # §7.1: at the end of a Request-Line, at the start of a Status-Line) is not SIP,
+    # found without decoding it
+    if b"SIP/2.0" not in data[:_START_LINE_MAX]:
+        return None
     msg = parse_lenient(data)
     if not msg.terminated or msg.version != "SIP/2.0":
         return None

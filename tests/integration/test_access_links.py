@@ -97,7 +97,7 @@ def _talk_from_inside(net: AccessNet, core: socket.socket, loop: socket.socket) 
     loop.bind(("127.0.0.1", 0))
     code = (
         "import socket, sys\n"
-        "from harness import netns\n"
+        "from harness.network import netns\n"
         f"netns.enter({link.netns!r})\n"
         "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
         f"s.bind(({link.address!r}, 0))\n"

@@ -176,3 +176,15 @@ def test_torture_readdress_still_finds_a_compact_via() -> None:
     wsinv = next(m for m in load_manifest(corpus) if m.name == "wsinv")
     out = readdress(wsinv.raw, ("127.0.0.1", 5999), ("127.0.0.1", 40001))
     assert "top Via sent-by 192.0.2.2 -> 127.0.0.1:40001" in out.substitutions
+
+
+def test_capture_passes_over_rtp_and_other_non_sip_packets() -> None:
+    """Most of a capture is RTP: no SIP-Version at its start, so it is not SIP (and is
+    not decoded as text to find that out)."""
+    rtp = bytes([0x80, 0x00, 0x12, 0x34]) + bytes(8) + b"\xff" * 160
+    assert parse_sip(UdpPacket(1.0, "127.0.0.1", 20000, "127.0.0.1", 20002, rtp)) is None
+    assert parse_sip(UdpPacket(1.0, "127.0.0.1", 5001, "127.0.0.1", 5060,
+                               b"OPTIONS sip:x HTTP/1.1\r\n\r\n")) is None
+    lf_only = INVITE.replace("\r\n", "\n").encode()
+    m = parse_sip(UdpPacket(1.0, "127.0.0.1", 5001, "127.0.0.1", 5060, lf_only))
+    assert m is not None and m.method == "INVITE"
