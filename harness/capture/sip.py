@@ -10,6 +10,7 @@ a few packets a second on this class of host: tests cross-check the two).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from harness.capture.pcap import UdpPacket
 from harness.sip.text import parse_lenient
@@ -53,6 +54,15 @@ def parse_sip(pkt: UdpPacket) -> SipMessage | None:
     # found without decoding it
     if b"SIP/2.0" not in data[:_START_LINE_MAX]:
         return None
+    return _parse_sip(pkt)
+
+
+# a call's measurement reads the SIP of its window several times (its own packets, the
+# ladder, refusals, early media), and a busy-hour call's window holds every other
+# call's SIP too: each packet is parsed once (UdpPacket is frozen, hashed by value)
+@lru_cache(maxsize=8192)
+def _parse_sip(pkt: UdpPacket) -> SipMessage | None:
+    data = pkt.payload
     msg = parse_lenient(data)
     if not msg.terminated or msg.version != "SIP/2.0":
         return None
