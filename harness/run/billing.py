@@ -60,7 +60,7 @@ def close_billing(book: CdrBook, run_dir: Path) -> Closeout:
         run = book.close()
     except HarnessError as exc:
         return Closeout(None, f"billing not reconciled: {exc}")
-    summary = billing_summary(run, book.policy.tariff)
-    (run_dir / "billing.txt").write_text("\n".join(summary.lines()) + "\n", encoding="utf-8")
-    return Closeout(summary_json(summary))
+    billing = summary_json(billing_summary(run, book.policy.tariff))
+    (run_dir / "billing.txt").write_text("\n".join(billing["text"]) + "\n", encoding="utf-8")
+    return Closeout(billing)
 

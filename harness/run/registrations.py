@@ -71,15 +71,11 @@ class Registrations:
             registrar.close()
 
     # -- secure calls (docs/tls-srtp.md) -----------------------------------------------
-    def tls_unsupported(self, spec: CallSpec) -> str:
-        """Why this switch cannot take `spec` as asked ('' when it can)."""
-        return tls_unsupported(spec, self.switch)
-
     def secure_call(self, spec: CallSpec, callee_number: str) -> AbstractContextManager[None]:
         """For a TLS + SRTP row: the called beta line registered at its worker's TLS
         address for the call (the switch then reaches it over TLS, SRTP offered); the
         caller's worker dials from a secure account of the line. Other rows: nothing."""
-        why = self.tls_unsupported(spec)
+        why = tls_unsupported(spec, self.switch)
         if why:
             raise SipError(why)
         callee = self.plan.line_by_number(callee_number)

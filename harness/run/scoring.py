@@ -128,7 +128,7 @@ class CallScorer:
         ceilings = {k: codec_ceiling(str(voices[k].path), pcm[k], 8000, spec.codec)
                     for k in voices}
         talkers, toward = path_legs(out)
-        invalid = () if stall.clean else ("invalid_measurement: " + stall.describe(),)
+        invalid = stall_reasons(stall)
         scores = []
         for (talker, listener), leg in toward.items():
             pcm_ref, ceiling = pcm[talker], ceilings[talker]

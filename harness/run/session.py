@@ -134,14 +134,14 @@ class HarnessSession:
         self.agent_rtp_base = 0
         self.started = False
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
+        typed = cfg.parsed()  # the tariff and thresholds (parsed from the text each call)
         # every call's CDR check, and the run's billing (harness/run/billing.py)
-        self.cdr_book = cdr_book(self.switch.cdr_source, cfg.cdr, cfg.load,
-                                 cfg.parsed().tariff)
+        self.cdr_book = cdr_book(self.switch.cdr_source, cfg.cdr, cfg.load, typed.tariff)
         self.breaker = CircuitBreaker(cfg.sut.circuit_breaker, self._failure)
         self.lock = threading.Lock()  # calls run in threads: the store, ledgers, counters
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
-        self.thresholds = cfg.parsed().thresholds
+        self.thresholds = typed.thresholds
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
