@@ -12,11 +12,12 @@ allowed; `pytest --collect-only testplans` reports it with the plan file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 from harness.errors import HarnessError
 from harness.party import Party, PartyError
@@ -58,14 +59,30 @@ class Line:
         return f"site{self.site}/{self.index:02d}"
 
 
+class FromTable(StrEnum):
+    """A limit a plan row leaves to the threshold table: its call class's (srd_s,
+    setup_s) or its codec's (mos_lqo), harness/verdict/thresholds.py over the config's
+    `thresholds` (like httpx's USE_CLIENT_DEFAULT: 'the default', told from None)."""
+
+    TABLE = "table"
+
+
+TABLE = FromTable.TABLE
+Limit: TypeAlias = float | None | FromTable  # a row's own limit, not checked (None), or the table's
+
+
 @dataclass(frozen=True, slots=True)
 class Expect:
-    """What a plan row expects; None means 'not checked for this row'."""
+    """What a plan row expects; None means 'not checked for this row'.
+
+    The three limits (srd_s_max, setup_s_max, mos_lqo_min) come from the threshold
+    table unless the row gives its own, which then replaces the table's for this row
+    (`ThresholdTable.compile`): one limit per figure, and where it came from."""
 
     final_code: int = 200
-    srd_s_max: float | None = 3.0
-    setup_s_max: float | None = None
-    mos_lqo_min: float | None = 4.2  # None: voice quality not scored for this row
+    srd_s_max: Limit = TABLE
+    setup_s_max: Limit = TABLE
+    mos_lqo_min: Limit = TABLE  # None: voice quality not scored for this row
     cdr: bool = True
     rings: str | None = None  # who must ring: "site2/01", "pstn:ld", "pstn:psap", "none"
     call_class: CallClass | None = None  # the class the switch must record in the CDR
@@ -82,9 +99,26 @@ class Expect:
     early_media: EarlyMediaKind | None = None
 
     @property
+    def scored(self) -> bool:
+        """The row asks for voice quality (a floor of its own or its codec's)."""
+        return self.mos_lqo_min is not None
+
+    @property
+    def mos_floor(self) -> float | None:
+        """The row's MOS-LQO floor once compiled with the threshold table."""
+        return _compiled("mos_lqo_min", self.mos_lqo_min)
+
+    @property
     def rings_party(self) -> Party | None:
         """Who must ring as a party; None when nobody may ring or it is not checked."""
         return None if self.rings is None else Party.of_seat(self.rings)
+
+
+def _compiled(name: str, value: Limit) -> float | None:
+    if isinstance(value, FromTable):
+        raise TypeError(f"expect.{name} is the table's: compile the row's limits first "
+                        "(ThresholdTable.compile)")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +175,11 @@ class CallSpec:
             problems.append("transfer_kind = 'attended': needs transfer_to")
         problems += _caller_problems("caller", self.caller) + _profile_problems(self.profile)
         problems += _expect_problems(self.expect)
+        if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
+                isinstance(self.expect.mos_lqo_min, FromTable):
+            problems.append(f"expect.mos_lqo_min = TABLE under profile {self.profile!r}: "
+                            "the codec's floor is for a clean path; give the row's own "
+                            "floor (or None: not scored)")
         if problems:
             raise PlanRowError(self.plan_id, problems)
 
@@ -215,6 +254,13 @@ def _profile_problems(profile: str) -> list[str]:
 def _expect_problems(exp: Expect) -> list[str]:
     """An expectation's parties and caller ID (`expect.<field>` in the message)."""
     problems: list[str] = []
+    for name in ("srd_s_max", "setup_s_max", "mos_lqo_min"):
+        value = getattr(exp, name)
+        if not (value is None or isinstance(value, FromTable) or (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value) and value >= 0)):
+            problems.append(f"expect.{name} = {value!r}: must be a number (0 or more), "
+                            "None (not checked) or TABLE (the threshold table's)")
     if exp.rings not in (None, NOBODY):
         want = (f"a beta line (siteN/NN), pstn:<{'|'.join(allowed(Trunk))}> (the trunk "
                 f"group the PSTN rings on) or {NOBODY!r}")

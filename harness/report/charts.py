@@ -54,7 +54,8 @@ def by_type(calls: tuple[Call, ...]) -> dict[str, list[Call]]:
 
 def _limit(group: list[Call], key: str) -> float | None:
     values = [(c.get("expect") or {}).get(key) for c in group]
-    found = [float(v) for v in values if v is not None]
+    # a number, or None / "table" (a call that ended before its limits were compiled)
+    found = [float(v) for v in values if isinstance(v, (int, float))]
     return found[0] if found else None
 
 

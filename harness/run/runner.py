@@ -59,10 +59,11 @@ from harness.sip.scenario import (
     Script,
 )
 from harness.softswitch.process import sip_options_ping
-from harness.verdict.call_types import call_type_checks, threshold_checks
+from harness.verdict.call_types import call_type_checks
 from harness.verdict.checks import Check, Outcome, judged
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
+from harness.verdict.thresholds import RowLimits
 
 if TYPE_CHECKING:
     from harness.run.session import HarnessSession
@@ -174,13 +175,16 @@ class CallRunner:
         call_dir.mkdir(parents=True, exist_ok=True)
         try:
             seat, target, route, number = self.resolve(spec)
+            limits = s.thresholds.compile(spec.expect, call_class(spec, route), spec.codec,
+                                          spec.profile, spec.plan_id)
+            spec = replace(spec, expect=limits.applied_to(spec.expect))  # as judged
             impairment = profile(spec.profile or "clean")
             assert s.registrations is not None
             secure = s.registrations.secure_call(spec, route.number)  # TLS + SRTP rows
             crossing = s.crossing(spec, seat, route.number)  # rows under a profile
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
-        audio = spec.expect.mos_lqo_min is not None and spec.expect.final_code == 200
+        audio = spec.expect.scored and spec.expect.final_code == 200
         refs = s.refs_for(spec.codec)
         talk_s = spec.talk_s
         if audio:  # every voice of the call is heard to its end
@@ -223,8 +227,8 @@ class CallRunner:
         with s.lock:
             s.tls_sessions.extend(out.a.tls_sessions)
         try:
-            result = self.measure(spec, out, call_dir, started_wall, caller_addr, route,
-                                  number, store_mark, hooks.before_cdr_fetch)
+            result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
+                                  route, number, store_mark, hooks.before_cdr_fetch)
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -253,8 +257,9 @@ class CallRunner:
         return replace(result, verdict=replace(verdict, invalid_measurement=True))
 
     # -- measuring it ------------------------------------------------------------------
-    def measure(self, spec: CallSpec, out: CallOutcome, call_dir: Path, started_wall: float,
-                caller_addr: str, route: Route, number: str, store_mark: int = 0,
+    def measure(self, spec: CallSpec, limits: RowLimits, out: CallOutcome, call_dir: Path,
+                started_wall: float, caller_addr: str, route: Route, number: str,
+                store_mark: int = 0,
                 before_cdr: tuple[Callable[[str], None], ...] = ()) -> CallResult:
         s = self.s
         stall = s.guard.report(out.t_start_mono, out.t_end_mono)
@@ -271,12 +276,10 @@ class CallRunner:
             if spec.expect.cdr else None
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
-        verdict = decide(spec.expect, out.a.final_code, timing, quality, cdr, stall,
-                         refused[1] if refused else "")
+        verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
+                         refused[1] if refused else "", streams)
         extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
                                  refused[0] if refused else "", route)
-        extra += threshold_checks(s.thresholds, call_class(spec, route), spec, timing, quality,
-                                  streams)
         extra += self.secure_checks(spec, out, packets)
         if spec.expect.cdr:
             extra += judged("cdr.further", self.further_cdrs(spec, out, number))

@@ -58,7 +58,7 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
 def expected_s(spec: CallSpec) -> float:
     """Roughly how long a row's call lasts: ringing, talk (a scored call talks at least
     its ~12 s reference), a ring that is never answered (the switch's timeout)."""
-    talk = max(spec.talk_s, 12.0) if spec.expect.mos_lqo_min is not None else spec.talk_s
+    talk = max(spec.talk_s, 12.0) if spec.expect.scored else spec.talk_s
     ring = 8.0 if spec.callee_behaviour == "no_answer" else spec.answer_after_s
     return ring + (talk if spec.expect.final_code == 200 else 0.0)
 

@@ -53,16 +53,17 @@ class CallScorer:
         sources when the row asks for voice quality."""
         if out.b is None or out.a.final_code != 200:
             return (), {}
-        if spec.expect.conferenced is not None and spec.expect.mos_lqo_min is not None:
+        if spec.expect.conferenced is not None and spec.expect.scored:
             return self.conference_quality(spec, out, packets, stall), {}
         scores: list[QualityScore] = []
         streams: dict[str, StreamStats | None] = {}
         talking = self.talking(spec, out)
         receivers = [leg for leg, _ref, _since in talking.values()]
+        row_floor = spec.expect.mos_floor  # compiled: the row's or its codec's
         for direction, (receiver, ref, since) in talking.items():
             local = receiver.stats.local_rtp if receiver.stats else ""
             rtp = rtp_toward(packets, local, since) if local else []
-            if spec.expect.mos_lqo_min is None:
+            if row_floor is None:
                 streams[f"wire_{direction}"] = stream_stats(rtp)
                 continue
             negotiated = receiver.stats.codec if receiver.stats else ""
@@ -80,7 +81,7 @@ class CallScorer:
                                    agent_q.ceiling_mos_lqo)
                 st = stream_stats(rtp)
             elif why := lost_in_agent(agent_q, wire_q, st,
-                                      agent_q.floor_for(spec.expect.mos_lqo_min),
+                                      agent_q.floor_for(row_floor),
                                       sent_stream(packets, receivers, receiver, since)):
                 agent_q = replace(agent_q, valid=False, reasons=(*agent_q.reasons, why))
             scores += [agent_q, wire_q]
@@ -141,7 +142,7 @@ class CallScorer:
                 continue
             got = pesq_score(pcm_ref, received(packets, leg, window), 8000, "nb")
             floor, why = None, ""
-            if ceiling is not None and ceiling - CEILING_ALLOWANCE < (spec.expect.mos_lqo_min
+            if ceiling is not None and ceiling - CEILING_ALLOWANCE < (spec.expect.mos_floor
                                                                       or 5.0):
                 floor = round(ceiling - CEILING_ALLOWANCE, 2)
                 why = (f"{talker.upper()}'s voice scores {ceiling:.2f} through {spec.codec} "
@@ -228,7 +229,7 @@ CEILING_ALLOWANCE = 0.1
 def replay_at_s(spec: CallSpec) -> float | None:
     """A scored hold/resume row: both parties talk again this long after the answer
     (half a second after the resume)."""
-    if spec.resume_at_s is None or spec.expect.mos_lqo_min is None:
+    if spec.resume_at_s is None or not spec.expect.scored:
         return None
     return spec.resume_at_s + 0.5
 

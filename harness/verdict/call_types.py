@@ -14,14 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import StreamStats
-from harness.model import CallSpec, CallTiming, CdrCheck, EarlyMedia, QualityScore
+from harness.model import CallSpec, CdrCheck, EarlyMedia
 from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.party import Party
 from harness.pstn.directory import Route, expected_did
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.verdict.checks import Check, Outcome, failed, judged, passed
-from harness.verdict.thresholds import Threshold, ThresholdError, ThresholdTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,41 +321,3 @@ def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
             fails.append(f"hold: audio did not return after resume ({len(after)} RTP "
                          "packets in the 2 s after it)")
     return fails
-
-
-def threshold_checks(table: ThresholdTable, call_class: str, spec: CallSpec,
-                     timing: CallTiming, quality: tuple[QualityScore, ...],
-                     streams: dict[str, StreamStats | None]) -> list[Check]:
-    """The call class's and the codec's thresholds (data: harness/verdict/thresholds.py and
-    config `thresholds`) on this call's valid figures. A row under an impairment
-    profile is meant to degrade: only its class (timing) thresholds apply."""
-    checks = [t for t in _table(table, call_class) if t.metric == "srd_s"]
-    if spec.profile in ("", "clean"):
-        checks += list(_table(table, spec.codec))
-    values: dict[str, list[float]] = {"srd_s": [timing.srd_s] if timing.valid and
-                                      timing.srd_s is not None else []}
-    # (a score with a floor of its own is judged by it alone: decide())
-    values["mos_lqo"] = [q.mos_lqo for q in quality if q.valid and q.mos_lqo is not None
-                         and q.floor_mos_lqo is None]
-    values["loss_pct"] = [s.loss_pct for s in streams.values() if s is not None]
-    values["jitter_ms"] = [s.jitter_ms for s in streams.values() if s is not None]
-    out = []
-    for t in checks:
-        measured = values.get(t.metric, [])
-        if not measured:
-            continue  # not measured on this call (or invalid): nothing to judge
-        result = t.evaluate(measured)
-        where = table.origin(call_class if t.metric == "srd_s" else spec.codec, t)
-        out.append(Check(f"threshold.{t.metric}",
-                         Outcome.PASS if result.passed else Outcome.FAIL,
-                         "" if result.passed else
-                         f"threshold {call_class}/{spec.codec}: {result.text}",
-                         result.measured, "", str(t), where))
-    return out
-
-
-def _table(table: ThresholdTable, key: str) -> tuple[Threshold, ...]:
-    try:
-        return table.for_key(key)
-    except ThresholdError:
-        return ()

@@ -1,7 +1,7 @@
 """A verdict as data: every criterion a call is judged on is one `Check`.
 
-A judge (metrics.decide, checks.call_type_checks, checks.threshold_checks, the TLS,
-SRTP, 3-way and CDR judges in runner.py) returns checks, passed ones included, each
+A judge (metrics.decide, call_types.call_type_checks, the TLS, SRTP, 3-way and CDR
+judges of the call pipeline) returns checks, passed ones included, each
 naming its criterion from one dotted vocabulary, the figure measured (with its unit),
 the limit and where that limit came from. The call's verdict, its reasons (the
 messages of the checks that did not pass), `results.json` and the report are made
@@ -10,10 +10,10 @@ from them: nothing downstream recovers a criterion from a message's text.
 Criteria (the first part names the family):
 
     final_code                      the final response against the row's
-    timing.srd_s / timing.setup_s   RFC 6076 set-up delays against the row's limits
+    timing.srd_s / timing.setup_s   RFC 6076 set-up delays against the call's limits
     quality.<direction>.<source>    PESQ MOS-LQO (P.862.1/.2) of one direction, one source
+    stream.loss_pct / .jitter_ms    the wire's RFC 3550 figures against the codec's limits
     cdr / cdr.<field> / cdr.further the switch's record of the call (and of further calls)
-    threshold.<metric>              the class / codec tables (harness/verdict/thresholds.py, config)
     routing, forwarding, caller_id, location, early_media, dtmf, hold, audio,
     transfer, 3-way, tls, srtp      the call type's own expectations (harness/verdict/call_types.py)
     harness                         what the harness could not carry through (an error)
@@ -42,7 +42,9 @@ class Check:
     measured: float | int | str | None = None
     unit: str = ""
     limit: str = ""  # e.g. "<= 3.000", ">= 4.20"
-    limit_from: str = ""  # "row" (the plan row's Expect), "thresholds: onnet", ...
+    # "plan row 2.3" (the row's own limit), "harness/verdict/thresholds.py: local" (the
+    # table's), "beta.yaml: thresholds.local" (the config's), "score" (a score's own floor)
+    limit_from: str = ""
     evidence: str = ""  # a file of the call's folder that shows it, when there is one
 
     @property

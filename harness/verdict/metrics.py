@@ -14,6 +14,9 @@ setup_s: INVITE -> 200 OK (ITU-T E.721 "call set-up time" as seen by the caller)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from harness.capture.rtp import StreamStats
 from harness.model import (
     CallTiming,
     CdrCheck,
@@ -25,6 +28,7 @@ from harness.model import (
     first_event,
 )
 from harness.verdict.checks import Check, Outcome, passed
+from harness.verdict.thresholds import OPERATORS, Bound, RowLimits
 
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
 
@@ -69,13 +73,15 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def decide(expect: Expect, final_code: int | None, timing: CallTiming,
+def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: CallTiming,
            quality: tuple[QualityScore, ...], cdr: CdrCheck | None,
-           call_stall: StallReport | None = None, refused: str = "") -> Verdict:
+           call_stall: StallReport | None = None, refused: str = "",
+           streams: Mapping[str, StreamStats | None] | None = None) -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
     (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
-    `refused`: who refused the call and why, when a far end did (it then stands for the
-    final code's reason, with the code in it).
+    `limits`: the call's one limit per figure (the row's, or its class's or codec's:
+    `ThresholdTable.compile`). `refused`: who refused the call and why, when a far end
+    did (it then stands for the final code's reason, with the code in it).
 
     `call_stall` covers the whole call: a stall anywhere in it delays the agent's
     own clock readings that the CDR's answer/end times are compared with."""
@@ -87,39 +93,42 @@ def decide(expect: Expect, final_code: int | None, timing: CallTiming,
                             final_code, "", f"= {expect.final_code}", "row"))
     else:
         checks.append(passed("final_code", final_code, "", f"= {expect.final_code}", "row"))
-    for name, value, limit in (("srd_s", timing.srd_s, expect.srd_s_max),
-                               ("setup_s", timing.setup_s, expect.setup_s_max)):
-        if limit is None:
-            continue
-        criterion, bound = f"timing.{name}", f"<= {limit:.3f}"
-        if value is None:
-            checks.append(Check(criterion, Outcome.FAIL, f"{criterion}: not measured", None,
-                                "s", bound, "row"))
-        elif not timing.valid:
-            checks.append(Check(criterion, Outcome.INVALID,
-                                f"{criterion} {value:.3f} s: {timing.invalid_reason}", value,
-                                "s", bound, "row"))
-        elif value > limit:
-            checks.append(Check(criterion, Outcome.FAIL,
-                                f"{criterion}: {value:.3f} s > {limit:.3f} s", value, "s",
-                                bound, "row"))
-        else:
-            checks.append(passed(criterion, value, "s", bound, "row"))
-    if expect.mos_lqo_min is not None and expect.final_code == 200:
+    for name, value in (("srd_s", timing.srd_s), ("setup_s", timing.setup_s)):
+        if (bound := limits.get(name)) is not None:
+            checks.append(_timing_check(f"timing.{name}", value, bound, timing))
+    floor = limits.get("mos_lqo")
+    if floor is not None and expect.final_code == 200:
         for q in quality:
             if q.note:  # not scored by design (the wire of an SRTP call)
                 continue
-            checks.extend(_quality_checks(q, expect.mos_lqo_min))
+            checks.extend(_quality_checks(q, floor))
+    checks += _stream_checks(limits, streams or {})
     if expect.cdr and cdr is not None:
         checks.extend(_cdr_checks(cdr, call_clean, call_stall))
     return Verdict.of(checks)
 
 
-def _quality_checks(q: QualityScore, row_floor: float) -> list[Check]:
+def _timing_check(criterion: str, value: float | None, bound: Bound,
+                  timing: CallTiming) -> Check:
+    shown = bound.shown(3)
+    if value is None:
+        return Check(criterion, Outcome.FAIL, f"{criterion}: not measured", None, "s", shown,
+                     bound.origin)
+    if not timing.valid:
+        return Check(criterion, Outcome.INVALID, f"{criterion} {value:.3f} s: "
+                     f"{timing.invalid_reason}", value, "s", shown, bound.origin)
+    if not bound.holds(value):
+        return Check(criterion, Outcome.FAIL, f"{criterion}: {value:.3f} s {bound.breached} "
+                     f"{bound.limit:.3f} s", value, "s", shown, bound.origin)
+    return passed(criterion, value, "s", shown, bound.origin)
+
+
+def _quality_checks(q: QualityScore, row: Bound) -> list[Check]:
     """One score against its floor (the row's, or its own where that is lower)."""
     where = f"quality.{q.direction}.{q.source}"
-    floor = q.floor_for(row_floor)
-    limit, source = f">= {floor:.2f}", "row" if q.floor_mos_lqo is None else "score"
+    floor = q.floor_for(row.limit)
+    own = q.floor_mos_lqo is not None and floor < row.limit
+    limit, source = f"{row.threshold.operator} {floor:.2f}", "score" if own else row.origin
     hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
     if hard and (q.mos_lqo is None or not q.valid):
         return [Check(where, Outcome.FAIL, f"{where}: {r}", q.mos_lqo, "MOS", limit, source)
@@ -130,13 +139,34 @@ def _quality_checks(q: QualityScore, row_floor: float) -> list[Check]:
                       q.mos_lqo, "MOS", limit, source)]
     if q.mos_lqo is None:
         return [Check(where, Outcome.FAIL, f"{where}: not scored", None, "MOS", limit, source)]
-    if q.mos_lqo < floor:
-        return [Check(where, Outcome.FAIL, f"{where}: mos_lqo {q.mos_lqo:.2f} < {floor:.2f}"
-                      + (f" ({q.floor_why})" if q.floor_why else ""), q.mos_lqo, "MOS",
-                      limit, source)]
+    if not OPERATORS[row.threshold.operator](q.mos_lqo, floor):
+        return [Check(where, Outcome.FAIL, f"{where}: mos_lqo {q.mos_lqo:.2f} {row.breached} "
+                      f"{floor:.2f}" + (f" ({q.floor_why})" if own and q.floor_why else ""),
+                      q.mos_lqo, "MOS", limit, source)]
     out = [Check(where, Outcome.FAIL, f"{where}: {r}", q.mos_lqo, "MOS", limit, source)
            for r in hard]
     return out or [passed(where, q.mos_lqo, "MOS", limit, source)]
+
+
+_UNITS = {"loss_pct": "%", "jitter_ms": "ms"}
+
+
+def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
+                   ) -> list[Check]:
+    """The wire's RFC 3550 figures of each direction against the codec's limits (a
+    call measured during a stall was already marked invalid by its scores)."""
+    out = []
+    for metric in ("loss_pct", "jitter_ms"):
+        bound = limits.get(metric)
+        values = [getattr(st, metric) for st in streams.values() if st is not None]
+        if bound is None or not values:
+            continue  # not judged on this call, or not measured (no answered media)
+        result = bound.threshold.evaluate(values)
+        out.append(Check(f"stream.{metric}", Outcome.PASS if result.passed else Outcome.FAIL,
+                         "" if result.passed else f"stream.{metric}: {result.text}",
+                         result.measured, _UNITS[metric], str(bound.threshold),
+                         bound.origin))
+    return out
 
 
 def _cdr_checks(cdr: CdrCheck, call_clean: bool, call_stall: StallReport | None) -> list[Check]:

@@ -28,6 +28,11 @@ the source, the field, the text and what is wrong.
 Per-call-class and per-codec defaults are data (`CALL_CLASS_DEFAULTS`,
 `CODEC_DEFAULTS`); `ThresholdTable.build(overrides)` replaces, per key, the default
 checks on each metric an override names, and may add keys.
+
+One threshold system: a plan row's own limits (`Expect.srd_s_max`, `setup_s_max`,
+`mos_lqo_min`) are compiled into the same table (`ThresholdTable.compile`), replacing
+the class's or codec's limit on that figure for that row; every call is judged by one
+limit per figure (`RowLimits`), each with where it came from.
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ import operator
 import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from harness.errors import ConfigError
+from harness.model import Expect, FromTable
 
 STATISTICS = ("value", "p50", "p90", "p95", "p99", "max", "min", "mean", "median")
 OPERATORS: Mapping[str, Callable[[float, float], bool]] = MappingProxyType({
@@ -65,12 +71,13 @@ CALL_CLASS_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "n11": ("srd_s <= 3.0", "ser_pct >= 99"),
     "emergency": ("srd_s <= 3.0", "ser_pct >= 99"),
     "incoming": ("srd_s <= 3.0", "ser_pct >= 99"),
+    "incomplete": ("srd_s <= 3.0",),  # an unassigned number: its refusal comes as fast
 })
 # Per call and direction, by codec (MOS-LQO: P.862.1 for G.711, P.862.2 for G.722).
 # The scales differ: G.722 alone scores 3.89-3.95 (P.862.2) on the wideband references
 # where G.711 alone scores 4.29-4.30 (P.862.1) on the narrowband ones.
 CODEC_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "G711": ("mos_lqo >= 4.0", "loss_pct < 1", "jitter_ms < 30"),
+    "G711": ("mos_lqo >= 4.2", "loss_pct < 1", "jitter_ms < 30"),
     "G722": ("mos_lqo >= 3.7", "loss_pct < 1", "jitter_ms < 30"),
 })
 CODEC_ALIASES: Mapping[str, str] = MappingProxyType({
@@ -239,8 +246,93 @@ class ThresholdTable:
             default = {**CALL_CLASS_DEFAULTS, **CODEC_DEFAULTS}.get(candidate)
             if default is not None and threshold in parse_all(default, "<defaults>", key):
                 return f"harness/verdict/thresholds.py: {candidate}"
-        return f"{self.source}: thresholds.{key}"
+        known = next((c for c in (key.strip().lower(), _codec_key(key)) if c in self.checks),
+                     key)
+        return f"{self.source}: thresholds.{known}"
 
     def for_call(self, call_class: str, codec: str) -> tuple[Threshold, ...]:
         """The call class's checks followed by the codec's."""
         return self.for_key(call_class) + self.for_key(codec)
+
+    def compile(self, expect: Expect, call_class: str, codec: str, profile: str = "",
+                row: str = "") -> RowLimits:
+        """One call's limits, one per figure: the call class's set-up checks (srd_s,
+        setup_s) and, on a clean path, the codec's media checks (mos_lqo, loss_pct,
+        jitter_ms), each replaced by the row's own limit where the row gives one
+        (`Expect.srd_s_max`, `setup_s_max`, `mos_lqo_min`; None: not checked).
+        SER is a class's figure over its calls (harness/verdict/aggregate.py), not a
+        call's. A row under an impairment profile is meant to degrade: the codec's
+        loss and jitter limits do not apply, and it gives its own MOS floor."""
+        bounds: dict[str, Bound] = {}
+        keys = [call_class] + ([codec] if profile in ("", "clean") else [])
+        for key in keys:
+            found = self.checks.get(key.strip().lower()) or self.checks.get(_codec_key(key))
+            for t in found or ():
+                if t.metric in PER_CALL_METRICS and t.metric not in bounds:
+                    bounds[t.metric] = Bound(t, self.origin(key, t))
+        origin = f"plan row {row}" if row else "plan row"
+        for metric, op, value in (("srd_s", "<=", expect.srd_s_max),
+                                  ("setup_s", "<=", expect.setup_s_max),
+                                  ("mos_lqo", ">=", expect.mos_lqo_min)):
+            if value is None:
+                bounds.pop(metric, None)
+            elif not isinstance(value, FromTable):
+                bounds[metric] = Bound(Threshold(metric, "value", op, float(value)), origin)
+            elif metric != "setup_s" and metric not in bounds:  # asked of the table: it must say
+                key = call_class if metric == "srd_s" else codec
+                raise ThresholdError(self.source, f"thresholds.{key}", metric,
+                                     f"plan row {row or '?'} takes its {metric} limit from "
+                                     f"the table, which has none for {key!r}")
+        return RowLimits(MappingProxyType(bounds))
+
+
+# the figures one call is judged on against the table (ser_pct: over a class's calls)
+PER_CALL_METRICS = ("srd_s", "setup_s", "mos_lqo", "loss_pct", "jitter_ms")
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One limit a call is judged by, and where it came from: "plan row 2.3", the
+    harness's table ("harness/verdict/thresholds.py: local") or the config's."""
+
+    threshold: Threshold
+    origin: str
+
+    @property
+    def limit(self) -> float:
+        return self.threshold.limit
+
+    def holds(self, value: float) -> bool:
+        return OPERATORS[self.threshold.operator](value, self.threshold.limit)
+
+    def shown(self, digits: int) -> str:
+        """The limit as the verdict shows it, e.g. '<= 3.000', '>= 4.20'."""
+        return f"{self.threshold.operator} {self.threshold.limit:.{digits}f}"
+
+    @property
+    def breached(self) -> str:
+        """The operator a failing value stands in: '>' for a '<=' limit."""
+        return _BREACH[self.threshold.operator]
+
+
+_BREACH = {"<=": ">", "<": ">=", ">=": "<", ">": "<="}
+
+
+@dataclass(frozen=True, slots=True)
+class RowLimits:
+    """A call's compiled limits by metric (`ThresholdTable.compile`)."""
+
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
+
+    def get(self, metric: str) -> Bound | None:
+        return self.bounds.get(metric)
+
+    def limit(self, metric: str) -> float | None:
+        bound = self.bounds.get(metric)
+        return None if bound is None else bound.limit
+
+    def applied_to(self, expect: Expect) -> Expect:
+        """`expect` with the compiled figures in place of the table's (results.json and
+        the report show the limit each call was judged by)."""
+        return replace(expect, srd_s_max=self.limit("srd_s"), setup_s_max=self.limit(
+            "setup_s"), mos_lqo_min=self.limit("mos_lqo"))

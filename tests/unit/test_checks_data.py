@@ -5,17 +5,19 @@ reason's text."""
 
 from __future__ import annotations
 
-from harness.model import CallSpec, CdrCheck, Mismatch, Status, Verdict
+from dataclasses import replace
+
+from harness.capture.rtp import StreamStats
+from harness.model import CdrCheck, Mismatch, Status, Verdict
 from harness.report.figures import _other_reasons, _state
-from harness.verdict.call_types import threshold_checks
 from harness.verdict.checks import Check, Outcome, judged, passed, reasons
-from harness.verdict.metrics import call_timing, decide
+from harness.verdict.metrics import call_timing
 from harness.verdict.thresholds import ThresholdTable
-from tests.unit.test_metrics import CALLER, CLEAN, GOOD_Q, OK_CDR, STALLED, Expect, _q
+from tests.unit.test_metrics import CALLER, CLEAN, GOOD_Q, OK_CDR, STALLED, Expect, _q, judge
 
 
 def test_a_clean_call_carries_a_passed_check_per_criterion_with_its_figure() -> None:
-    v = decide(Expect(srd_s_max=3.0), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR)
+    v = judge(Expect(srd_s_max=3.0), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR)
     assert v.status is Status.PASS and v.reasons == ()
     by = {c.criterion: c for c in v.checks}
     assert set(by) == {"final_code", "timing.srd_s", "quality.a_to_b.agent",
@@ -23,7 +25,7 @@ def test_a_clean_call_carries_a_passed_check_per_criterion_with_its_figure() -> 
                        "cdr"}
     srd = by["timing.srd_s"]
     assert srd.passed and srd.measured == 0.004 and srd.unit == "s"
-    assert srd.limit == "<= 3.000" and srd.limit_from == "row"
+    assert srd.limit == "<= 3.000" and srd.limit_from == "plan row t"
     assert by["quality.a_to_b.agent"].measured == 4.3
     assert by["quality.a_to_b.agent"].limit == ">= 4.20"
 
@@ -43,29 +45,36 @@ def test_status_and_reasons_follow_from_the_checks() -> None:
 
 
 def test_a_stalled_figure_is_an_invalid_check_not_a_failure() -> None:
-    v = decide(Expect(srd_s_max=3.0), 200, call_timing(CALLER, STALLED), GOOD_Q, OK_CDR)
+    v = judge(Expect(srd_s_max=3.0), 200, call_timing(CALLER, STALLED), GOOD_Q, OK_CDR)
     srd = next(c for c in v.checks if c.criterion == "timing.srd_s")
     assert srd.outcome is Outcome.INVALID and v.status is Status.ERROR
 
 
 def test_a_cdr_mismatch_names_the_field_and_both_values() -> None:
     cdr = CdrCheck(True, (Mismatch("billsec", "61", "59"),), None, 1)
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, cdr)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, cdr)
     bad = [c for c in v.checks if not c.passed]
     assert [(c.criterion, c.measured, c.limit) for c in bad] == [("cdr.billsec", "59", "= 61")]
     assert v.reasons == ("cdr: billsec: expected 61, got 59",)
 
 
-def test_threshold_checks_say_which_table_the_limit_came_from() -> None:
+def test_each_figure_is_judged_once_by_one_limit_that_says_where_it_came_from() -> None:
+    """The row's Expect and the class/codec tables are one system: a too-slow call
+    fails once, against the limit the compiled table holds."""
     table = ThresholdTable.build({"onnet": ["srd_s < 0.001"]}, source="beta.yaml")
-    spec = CallSpec("1.1", "on-net", "site1/01", "site2/01")
-    checks = threshold_checks(table, "onnet", spec, call_timing(CALLER, CLEAN), GOOD_Q, {})
-    by = {c.criterion: c for c in checks}
-    assert by["threshold.srd_s"].outcome is Outcome.FAIL
-    assert by["threshold.srd_s"].limit_from == "beta.yaml: thresholds.onnet"  # the user's
-    assert by["threshold.srd_s"].limit == "srd_s < 0.001"
-    assert by["threshold.mos_lqo"].passed  # PCMU's default, from the harness's table
-    assert by["threshold.mos_lqo"].limit_from == "harness/verdict/thresholds.py: G711"  # PCMU
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR, table=table)
+    srd = [c for c in v.checks if c.criterion.endswith("srd_s")]
+    assert len(srd) == 1 and srd[0].outcome is Outcome.FAIL
+    assert srd[0].limit_from == "beta.yaml: thresholds.onnet"  # the user's
+    assert srd[0].limit == "< 0.001" and v.reasons == ("timing.srd_s: 0.004 s >= 0.001 s",)
+    mos = [c for c in v.checks if c.criterion.startswith("quality.")]
+    assert mos and all(c.passed and c.limit == ">= 4.20" for c in mos)
+    assert {c.limit_from for c in mos} == {"harness/verdict/thresholds.py: G711"}  # PCMU
+    # the row's own limit replaces the table's for this row only
+    v = judge(Expect(srd_s_max=3.0), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR,
+              table=table)
+    srd = [c for c in v.checks if c.criterion.endswith("srd_s")]
+    assert [(c.outcome, c.limit_from) for c in srd] == [(Outcome.PASS, "plan row t")]
 
 
 def test_judged_gives_one_pass_or_the_failures() -> None:
@@ -85,7 +94,24 @@ def test_the_report_reads_criteria_from_checks_not_from_reason_text() -> None:
 
 
 def test_decide_fails_each_criterion_with_its_own_check() -> None:
-    v = decide(Expect(srd_s_max=0.001), 486, call_timing(CALLER, CLEAN), (_q("a_to_b", "wire",
+    v = judge(Expect(srd_s_max=0.001), 486, call_timing(CALLER, CLEAN), (_q("a_to_b", "wire",
                                                                              3.0),), OK_CDR)
     failed = {c.criterion for c in v.checks if c.outcome is Outcome.FAIL}
     assert failed == {"final_code", "timing.srd_s", "quality.a_to_b.wire"}
+
+
+def test_the_wires_stream_figures_are_judged_by_the_codecs_limits() -> None:
+    """Loss on the wire beyond the codec's limit fails the call, naming the figure."""
+    lossy = StreamStats("a", "b", 1, "PCMU", 495, 500, 5, 1.0, 0, 0, 2.5, 4.0, 10.0)
+    clean = replace(lossy, lost=0, loss_pct=0.0, packets=500)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR,
+              streams={"wire_a_to_b": lossy, "wire_b_to_a": clean})
+    bad = [c for c in v.checks if not c.passed]
+    assert [(c.criterion, c.measured, c.unit, c.limit) for c in bad] == [
+        ("stream.loss_pct", 1.0, "%", "loss_pct < 1")]
+    assert bad[0].limit_from == "harness/verdict/thresholds.py: G711"
+    assert v.status is Status.FAIL
+    ok = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR,
+               streams={"wire_a_to_b": clean})
+    assert [c.criterion for c in ok.checks if c.criterion.startswith("stream.")] == [
+        "stream.loss_pct", "stream.jitter_ms"] and ok.status is Status.PASS

@@ -10,8 +10,8 @@ from harness.capture.rtp import StreamStats
 from harness.media.assess import lost_in_agent
 from harness.model import QualityScore, Status
 from harness.verdict.checks import Outcome
-from harness.verdict.metrics import call_timing, decide
-from tests.unit.test_metrics import CALLER, CLEAN, OK_CDR, Expect, _q
+from harness.verdict.metrics import call_timing
+from tests.unit.test_metrics import CALLER, CLEAN, OK_CDR, Expect, _q, judge
 
 CLEAN_STREAM = StreamStats("127.0.0.1:1", "127.0.0.1:2", 1, "PCMU", 540, 540, 0, 0.0, 0, 0,
                            0.3, 2.1, 10.8)
@@ -28,7 +28,7 @@ def test_a_clean_wire_above_a_low_agent_is_the_harnesss_own_loss() -> None:
                           "toward it 4.37")
     # decided as the runner marks it: invalid, so the call is an error re-placed, not a fail
     marked = replace(agent, valid=False, reasons=(why,))
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN),
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN),
                (marked, wire, _q("a_to_c", "agent", 4.3), _q("a_to_c", "wire", 4.3)), OK_CDR)
     assert v.status is Status.ERROR and v.invalid_measurement
     assert [c.outcome for c in v.checks if c.criterion == "quality.c_to_a.agent"] == \

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from harness.model import (
@@ -9,8 +11,10 @@ from harness.model import (
     SipEvent,
     StallReport,
     Status,
+    Verdict,
 )
 from harness.verdict.metrics import call_timing, decide, setup_window
+from harness.verdict.thresholds import ThresholdTable
 
 CLEAN = StallReport(14.0, 0.004, 0, 0.1, 1400)
 STALLED = StallReport(14.0, 0.9, 1, 0.1, 1300)
@@ -53,38 +57,45 @@ def _q(direction: str, source: str, mos: float | None, valid: bool = True,
     return QualityScore(direction, source, mos, "nb", valid, reasons)
 
 
+def judge(expect: Expect, *args: Any, call_class: str = "onnet", codec: str = "PCMU",
+          table: ThresholdTable | None = None, **kwargs: Any) -> Verdict:
+    """judge() with the row's limits compiled from the table, as the runner does."""
+    limits = (table or ThresholdTable.build()).compile(expect, call_class, codec, row="t")
+    return decide(expect, limits, *args, **kwargs)
+
+
 GOOD_Q = tuple(_q(d, s, 4.3) for d in ("a_to_b", "b_to_a") for s in ("agent", "wire"))
 OK_CDR = CdrCheck(True, (), None, 1)
 
 
 def test_all_good_passes() -> None:
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR)
     assert v.status is Status.PASS and v.reasons == ()
 
 
 def test_each_check_fails_with_its_figure() -> None:
     slow = CallTiming(3.5, 4.0, 10.0, 0.01)
-    v = decide(Expect(), 200, slow, GOOD_Q, OK_CDR)
+    v = judge(Expect(), 200, slow, GOOD_Q, OK_CDR)
     assert v.status is Status.FAIL and "timing.srd_s: 3.500 s > 3.000 s" in v.reasons
     low = (_q("a_to_b", "wire", 3.1),) + GOOD_Q[1:]
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), low, OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), low, OK_CDR)
     assert "quality.a_to_b.wire: mos_lqo 3.10 < 4.20" in v.reasons
     one_way = (_q("a_to_b", "agent", None, True, ("silence: received level -90 dBov",)),)
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), one_way + GOOD_Q[1:], OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), one_way + GOOD_Q[1:], OK_CDR)
     assert v.status is Status.FAIL and any("silence" in r for r in v.reasons)
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, CdrCheck(False, (), None, 0))
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, CdrCheck(False, (), None, 0))
     assert "cdr: no record for this call" in v.reasons
     bad = CdrCheck(True, (Mismatch("end_time", "10.000", "15.000"),), None, 1)
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, bad)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, bad)
     assert "cdr: end_time: expected 10.000, got 15.000" in v.reasons
-    v = decide(Expect(), 486, call_timing(CALLER, CLEAN), (), OK_CDR)
+    v = judge(Expect(), 486, call_timing(CALLER, CLEAN), (), OK_CDR)
     assert "final_code: expected 200, got 486" in v.reasons
 
 
 def test_a_stalled_measurement_is_never_a_pass_nor_a_switch_failure() -> None:
     invalid_q = tuple(_q(d, s, 2.1, False, ("invalid_measurement: host stalled 900 ms",))
                       for d in ("a_to_b", "b_to_a") for s in ("agent", "wire"))
-    v = decide(Expect(), 200, call_timing(CALLER, STALLED), invalid_q, OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, STALLED), invalid_q, OK_CDR)
     assert v.status is Status.ERROR and v.invalid_measurement
     assert all("invalid_measurement" in r for r in v.reasons)
 
@@ -93,7 +104,7 @@ def test_a_hard_defect_fails_even_on_a_stalled_host() -> None:
     q = (_q("a_to_b", "wire", None, False,
             ("no RTP toward the receiver on the wire (one-way audio)",
              "invalid_measurement: host stalled 900 ms")),)
-    v = decide(Expect(), 200, call_timing(CALLER, STALLED), q, OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, STALLED), q, OK_CDR)
     assert v.status is Status.FAIL
     assert any("one-way audio" in r for r in v.reasons)
 
@@ -101,14 +112,14 @@ def test_a_hard_defect_fails_even_on_a_stalled_host() -> None:
 def test_cdr_time_mismatch_during_a_stall_is_invalid_but_a_missing_row_still_fails() -> None:
     shifted = CdrCheck(True, (Mismatch("end_time", "10.000", "11.500"),), None, 1)
     # stall mid-call: set-up timing valid, but the agent's end-time reading was delayed
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, STALLED)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, STALLED)
     assert v.status is Status.ERROR and v.invalid_measurement
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, CLEAN)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, shifted, CLEAN)
     assert v.status is Status.FAIL
     wrong_number = CdrCheck(True, (Mismatch("callee", "4135550112", "4135550113"),), None, 1)
-    v = decide(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, wrong_number)
+    v = judge(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, wrong_number)
     assert v.status is Status.FAIL
-    v = decide(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, CdrCheck(False))
+    v = judge(Expect(), 200, call_timing(CALLER, STALLED), GOOD_Q, CdrCheck(False))
     assert v.status is Status.FAIL and "cdr: no record for this call" in v.reasons
 
 
@@ -118,10 +129,10 @@ def test_a_score_with_a_floor_of_its_own_is_judged_by_it_and_named() -> None:
     from dataclasses import replace
 
     own = replace(_q("c_to_b", "wire", 3.35), floor_mos_lqo=3.28, floor_why="C's voice")
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, own), OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, own), OK_CDR)
     assert v.status is Status.PASS, v.reasons
     low = replace(own, mos_lqo=3.1)
-    v = decide(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, low), OK_CDR)
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), (*GOOD_Q, low), OK_CDR)
     assert v.status is Status.FAIL
     assert "quality.c_to_b.wire: mos_lqo 3.10 < 3.28 (C's voice)" in v.reasons
     # the row's floor still holds where it is the lower one

@@ -72,11 +72,31 @@ def test_the_plans_own_words_are_accepted() -> None:
                transfer_kind="attended", transfer_to="site5/03", transport="tls",
                codec="G722", profile="loss1",
                expect=Expect(rings="pstn:ld", call_class="incoming", early_media="sit",
-                             caller_id="anonymous", forwarded_from="site6/10"))
+                             caller_id="anonymous", forwarded_from="site6/10",
+                             mos_lqo_min=3.4))
     assert spec.caller_party == Party.pstn("2125550188")
     assert spec.expect.rings_party == Party.pstn("ld")
     assert row(expect=Expect(rings="none")).expect.rings_party is None
     assert Expect().rings_party is None
+
+
+@pytest.mark.parametrize(("expect", "problem"), [
+    (Expect(srd_s_max=-1.0), "expect.srd_s_max = -1.0: must be a number (0 or more)"),
+    (Expect(mos_lqo_min="4.2"), "expect.mos_lqo_min = '4.2': must be a number"),  # type: ignore[arg-type]
+    (Expect(setup_s_max=float("nan")), "expect.setup_s_max = nan: must be a number"),
+])
+def test_a_bad_limit_is_refused_naming_the_field(expect: Expect, problem: str) -> None:
+    with pytest.raises(PlanRowError, match="plan row 9.1: ") as err:
+        row(expect=expect)
+    assert problem in str(err.value)
+
+
+def test_an_impaired_row_gives_its_own_floor() -> None:
+    """The codec's floor is for a clean path: a row meant to degrade says its own."""
+    with pytest.raises(PlanRowError, match="mos_lqo_min = TABLE under profile 'loss3'"):
+        row(profile="loss3")
+    assert row(profile="loss3", expect=Expect(mos_lqo_min=3.1)).profile == "loss3"
+    assert row(profile="loss3", expect=Expect(final_code=486)).profile == "loss3"
 
 
 def test_a_probe_row_is_checked_too() -> None:

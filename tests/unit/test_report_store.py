@@ -16,6 +16,7 @@ from harness.model import Status
 from harness.report.__main__ import main
 from harness.report.results import ResultStore
 from harness.report.store import SqliteStore, open_store
+from harness.verdict.thresholds import ThresholdTable
 from tests.unit.test_results import _result
 
 CRASHING_RUN = textwrap.dedent("""
@@ -94,7 +95,11 @@ def test_the_call_document_carries_its_thresholds_and_stream_figures(run_dir: Pa
     # carried on the result, not read back from the call's folder
     (run_dir / "calls" / "1.1-1" / "streams.json").write_text(json.dumps({"stale": 1}))
     store = ResultStore(run_dir, "r", {})
-    store.add(replace(result, artifacts=(("recorded_a_to_b", art),), streams=streams))
+    # the limits the call was judged by (compiled from the row and the table)
+    limits = ThresholdTable.build().compile(result.spec.expect, "onnet", "PCMU", row="1.1")
+    judged = replace(result.spec, expect=limits.applied_to(result.spec.expect))
+    store.add(replace(result, spec=judged, artifacts=(("recorded_a_to_b", art),),
+                      streams=streams))
     doc = store.calls[0]
     assert {k: doc["expect"][k] for k in ("final_code", "srd_s_max", "setup_s_max",
                                           "mos_lqo_min", "cdr")} == \

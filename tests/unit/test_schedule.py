@@ -5,7 +5,7 @@ import threading
 import time
 
 from harness.config import load_config
-from harness.model import CallResult, CallSpec, CallTiming, Status, Verdict
+from harness.model import CallResult, CallSpec, CallTiming, Expect, Status, Verdict
 from harness.numberplan import NumberPlan
 from harness.run.schedule import PlanScheduler, parties
 
@@ -59,7 +59,8 @@ def test_rows_overlap_but_never_share_a_party() -> None:
 
 def test_concurrency_limit_and_impaired_rows_alone() -> None:
     specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 6)]
-    specs.insert(2, CallSpec("L", "loss", "site7/01", "site7/02", profile="loss3"))
+    specs.insert(2, CallSpec("L", "loss", "site7/01", "site7/02", profile="loss3",
+                             expect=Expect(mos_lqo_min=3.1)))
     run = Recorder()
     sched = PlanScheduler(specs, run, PLAN, concurrency=2)
     for s in specs:
@@ -119,8 +120,10 @@ def test_over_access_links_an_impaired_row_runs_beside_others_never_beside_anoth
     """With access links a profile impairs the row's own links: the other rows go on
     beside it on the loopback; the two links carry one impaired row at a time."""
     specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 6)]
-    specs[1:1] = [CallSpec("L1", "loss", "site7/01", "site7/02", profile="loss3"),
-                  CallSpec("L2", "delay", "site7/03", "site7/04", profile="delay150")]
+    specs[1:1] = [CallSpec("L1", "loss", "site7/01", "site7/02", profile="loss3",
+                           expect=Expect(mos_lqo_min=3.1)),
+                  CallSpec("L2", "delay", "site7/03", "site7/04", profile="delay150",
+                           expect=Expect(mos_lqo_min=4.0))]
     run = Recorder(hold_s=0.1)
     sched = PlanScheduler(specs, run, PLAN, concurrency=4, links=True)
     for s in specs:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from harness.errors import ConfigError, HarnessError
+from harness.model import Expect
 from harness.verdict.thresholds import (
     Threshold,
     ThresholdError,
@@ -148,7 +149,7 @@ def _texts(checks: tuple[Threshold, ...]) -> list[str]:
 def test_default_pdd_per_call_class(call_class: str, pdd: str) -> None:
     table = ThresholdTable.build()
     assert _texts(table.for_call(call_class, "PCMU")) == [
-        f"srd_s <= {pdd}", "ser_pct >= 99", "mos_lqo >= 4", "loss_pct < 1", "jitter_ms < 30"]
+        f"srd_s <= {pdd}", "ser_pct >= 99", "mos_lqo >= 4.2", "loss_pct < 1", "jitter_ms < 30"]
 
 
 def test_codec_defaults_and_aliases() -> None:
@@ -166,7 +167,7 @@ def test_config_overrides_replace_by_metric_and_may_add_classes() -> None:
     }, source="site.yaml")
     assert _texts(table.for_key("international")) == [
         "ser_pct >= 99", "srd_s p95 <= 10", "srd_s max <= 12"]
-    assert _texts(table.for_key("G711")) == ["mos_lqo >= 4", "loss_pct < 1",
+    assert _texts(table.for_key("G711")) == ["mos_lqo >= 4.2", "loss_pct < 1",
                                              "jitter_ms < 20"]
     assert _texts(table.for_key("G722"))[-1] == "jitter_ms < 30"  # untouched
     assert _texts(table.for_key("premium")) == ["srd_s <= 4"]
@@ -185,3 +186,61 @@ def test_bad_override_names_the_config_field() -> None:
 def test_unknown_call_class_lists_the_known_ones() -> None:
     with pytest.raises(ThresholdError, match=r"no thresholds .*known: .*international"):
         ThresholdTable.build().for_call("interplanetary", "PCMU")
+
+
+# -- one call's limits: the row's Expect compiled into the table ---------------------
+def _limits(expect: Expect, call_class: str = "ld_interlata", codec: str = "PCMA",
+            profile: str = "", table: ThresholdTable | None = None) -> dict[str, tuple[str, str]]:
+    compiled = (table or ThresholdTable.build()).compile(expect, call_class, codec, profile,
+                                                          "2.3")
+    return {m: (str(b.threshold), b.origin) for m, b in compiled.bounds.items()}
+
+
+def test_a_row_that_says_nothing_is_judged_by_its_class_and_codec() -> None:
+    assert _limits(Expect()) == {
+        "srd_s": ("srd_s <= 5", "harness/verdict/thresholds.py: ld_interlata"),
+        "mos_lqo": ("mos_lqo >= 4.2", "harness/verdict/thresholds.py: G711"),
+        "loss_pct": ("loss_pct < 1", "harness/verdict/thresholds.py: G711"),
+        "jitter_ms": ("jitter_ms < 30", "harness/verdict/thresholds.py: G711")}
+
+
+def test_a_rows_own_limit_replaces_the_tables_and_none_drops_it() -> None:
+    got = _limits(Expect(srd_s_max=6.5, setup_s_max=9.0, mos_lqo_min=None))
+    assert got["srd_s"] == ("srd_s <= 6.5", "plan row 2.3")
+    assert got["setup_s"] == ("setup_s <= 9", "plan row 2.3")
+    assert "mos_lqo" not in got and "loss_pct" in got  # not scored; the wire still judged
+    assert "srd_s" not in _limits(Expect(srd_s_max=None))
+
+
+def test_the_configs_table_is_the_default_a_row_can_still_override() -> None:
+    table = ThresholdTable.build({"ld_interlata": ["srd_s p95 < 4"], "G711": "mos_lqo >= 4.1"},
+                                 source="beta.yaml")
+    got = _limits(Expect(), table=table)
+    assert got["srd_s"] == ("srd_s p95 < 4", "beta.yaml: thresholds.ld_interlata")
+    assert got["mos_lqo"] == ("mos_lqo >= 4.1", "beta.yaml: thresholds.G711")
+    assert _limits(Expect(mos_lqo_min=3.9), table=table)["mos_lqo"] == (
+        "mos_lqo >= 3.9", "plan row 2.3")
+
+
+def test_an_impaired_row_is_judged_by_its_class_and_its_own_floor() -> None:
+    got = _limits(Expect(mos_lqo_min=3.15), profile="loss3")
+    assert set(got) == {"srd_s", "mos_lqo"} and got["mos_lqo"][1] == "plan row 2.3"
+    assert set(_limits(Expect(mos_lqo_min=4.0), profile="clean")) == {
+        "srd_s", "mos_lqo", "loss_pct", "jitter_ms"}
+
+
+def test_a_limit_asked_of_a_table_that_has_none_is_a_harness_error() -> None:
+    with pytest.raises(ThresholdError) as err:
+        _limits(Expect(), call_class="premium")  # a class no table knows
+    assert "plan row 2.3 takes its srd_s limit from the table" in str(err.value)
+    assert isinstance(err.value, HarnessError)
+    assert _limits(Expect(srd_s_max=3.0), call_class="premium")["srd_s"][1] == "plan row 2.3"
+
+
+def test_compiled_limits_are_what_the_results_show() -> None:
+    compiled = ThresholdTable.build().compile(Expect(srd_s_max=None), "local", "G722")
+    shown = compiled.applied_to(Expect(srd_s_max=None))
+    assert (shown.srd_s_max, shown.setup_s_max, shown.mos_lqo_min) == (None, None, 3.7)
+    assert shown.mos_floor == 3.7
+    with pytest.raises(TypeError, match="compile the row's limits first"):
+        _ = Expect().mos_floor

@@ -14,8 +14,8 @@ from harness.capture.rtp import RtpPacket
 from harness.errors import EnvironmentMissing
 from harness.model import CallTiming, Expect, QualityScore, Status
 from harness.softswitch import tlsca
-from harness.verdict.metrics import decide
 from harness.verdict.secure import payload_entropy_bits, wire_note
+from tests.unit.test_metrics import judge
 
 
 def _sans(cert: Path) -> str:
@@ -66,9 +66,9 @@ def test_entropy_tells_ciphertext_from_g711() -> None:
 
 def test_a_wire_note_is_not_judged() -> None:
     agent = QualityScore("a_to_b", "agent", 4.3, "nb", True)
-    v = decide(Expect(), 200, CallTiming(1.0, 1.0, 8.0, 0.01), (agent, wire_note(
+    v = judge(Expect(), 200, CallTiming(1.0, 1.0, 8.0, 0.01), (agent, wire_note(
         "a_to_b", "nb", 9.0, 4.3)), None)
     assert v.status is Status.PASS
     unscored = QualityScore("a_to_b", "wire", None, "nb", True)
-    assert decide(Expect(), 200, CallTiming(1.0, 1.0, 8.0, 0.01), (agent, unscored),
+    assert judge(Expect(), 200, CallTiming(1.0, 1.0, 8.0, 0.01), (agent, unscored),
                   None).status is Status.FAIL
