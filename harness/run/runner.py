@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import STATIC_PT, rtp_toward
@@ -66,7 +66,62 @@ from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
 
 if TYPE_CHECKING:
-    from harness.run.session import HarnessSession
+    from contextlib import AbstractContextManager
+
+    from harness.capture.dumpcap import Capture, Captures
+    from harness.cdr.book import CdrBook
+    from harness.config import HarnessConfig
+    from harness.network.access import Crossing
+    from harness.numberplan import NumberPlan
+    from harness.run.guard import StallGuard
+    from harness.run.hooks import TestHooks
+    from harness.run.registrations import Registrations
+    from harness.sip.farm import AgentFarm
+    from harness.sip.scenario import TlsSession
+    from harness.softswitch import Softswitch
+    from harness.verdict.call_types import Promises
+    from harness.verdict.thresholds import ThresholdTable
+
+
+class CallEnv(Protocol):
+    """What the call pipeline reads of its run, and nothing else (the session provides
+    it; a test can too): the number plan and dial guard, the switch, the agents and
+    their registrations, the capture, the stall guard, the limits and promises judged
+    by, the CDR book, where evidence goes, and the harness's own test hooks."""
+
+    @property
+    def cfg(self) -> HarnessConfig: ...
+    @property
+    def plan(self) -> NumberPlan: ...
+    @property
+    def switch(self) -> Softswitch: ...
+    @property
+    def farm(self) -> AgentFarm | None: ...
+    @property
+    def registrations(self) -> Registrations | None: ...
+    @property
+    def capture(self) -> Capture | Captures | None: ...
+    @property
+    def guard(self) -> StallGuard: ...
+    @property
+    def thresholds(self) -> ThresholdTable: ...
+    @property
+    def promises(self) -> Promises: ...
+    @property
+    def cdr_book(self) -> CdrBook: ...
+    @property
+    def run_dir(self) -> Path: ...
+    @property
+    def hooks(self) -> TestHooks: ...
+
+    def call_dir(self, plan_id: str) -> Path: ...
+    def keep_tls(self, sessions: Iterable[TlsSession]) -> None: ...
+    def refs_for(self, codec: str) -> dict[str, reference.Reference]: ...
+    def seat_of(self, caller: str) -> str: ...
+    def first_hop(self, caller: str) -> str: ...
+    def agent_rtp_span(self) -> tuple[int, int]: ...
+    def crossing(self, spec: CallSpec, seat: str,
+                 callee_number: str) -> AbstractContextManager[Crossing]: ...
 
 
 TRANSFER_KINDS = ("blind", "attended")
@@ -79,7 +134,7 @@ def _r6(value: float | None) -> float | None:
 
 
 class CallRunner:
-    def __init__(self, session: HarnessSession) -> None:
+    def __init__(self, session: CallEnv) -> None:
         self.scorer = CallScorer(session.refs_for, session.run_dir / "reference",
                                  session.cfg.capture.enabled)
         self.s = session
@@ -169,10 +224,7 @@ class CallRunner:
         started_wall = time.time()
         s = self.s
         hooks = s.hooks  # the harness's own test faults, read once for the call
-        with s.lock:
-            s.placed[spec.plan_id] = s.placed.get(spec.plan_id, 0) + 1
-            call_dir = s.run_dir / "calls" / f"{spec.plan_id}-{s.placed[spec.plan_id]}"
-        call_dir.mkdir(parents=True, exist_ok=True)
+        call_dir = s.call_dir(spec.plan_id)
         try:
             seat, target, route, number = self.resolve(spec)
             limits = s.thresholds.compile(spec.expect, call_class(spec, route), spec.codec,
@@ -184,33 +236,11 @@ class CallRunner:
             crossing = s.crossing(spec, seat, route.number)  # rows under a profile
         except HarnessError as exc:
             return error_result(spec, str(exc), started_wall)
-        audio = spec.expect.scored and spec.expect.final_code == 200
         refs = s.refs_for(spec.codec)
-        talk_s = spec.talk_s
-        if audio:  # every voice of the call is heard to its end
-            third = [self.scorer.third_ref(spec)] if self.scorer.has_third_party(spec) else []
-            voices = [*refs.values(), *third]
-            talk_s = max(talk_s, max(r.duration_s for r in voices) + s.cfg.media.tail_pad_s)
-        replay_at = replay_at_s(spec) if audio else None
-        if replay_at is not None:  # the speech after a resume is heard whole too
-            talk_s = max(talk_s, replay_at + max(r.duration_s for r in refs.values())
-                         + s.cfg.media.tail_pad_s)
-        three_way = self.uri(self.conference_route(spec))
-        window_s = Script(0).talker_window_s
-        if three_way and audio:  # each talker's turn holds its whole reference (P.862)
-            window_s = max(window_s, max(r.duration_s for r in voices) + TALKER_PAD_S)
-        if three_way:  # hold, dial, resume, three talkers' turns, with room to spare
-            talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (
-                window_s + TURN_GAP_S) + 8.0)
-        script = Script(talk_s, spec.hangup_by, spec.cancel_after_s,
-                        headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
-                        dtmf_at_s=spec.dtmf_at_s, hold_at_s=spec.hold_at_s,
-                        resume_at_s=spec.resume_at_s, replay_at_s=replay_at,
-                        a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
-                        transfer_to_uri=self.uri(self.transfer_route(spec)),
-                        transfer_at_s=spec.transfer_at_s, transfer_kind=spec.transfer_kind,
-                        three_way_uri=three_way, talker_window_s=window_s,
-                        agent_faults=tuple(sorted(hooks.agent_faults)))
+        third = self.scorer.third_ref(spec) if self.scorer.has_third_party(spec) else None
+        script = script_for(spec, refs, third, call_dir, s.cfg.media.tail_pad_s,
+                            self.uri(self.transfer_route(spec)),
+                            self.uri(self.conference_route(spec)), hooks.agent_faults)
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
                           hooks.codec_override or spec.codec,
@@ -224,8 +254,7 @@ class CallRunner:
             caller_addr = s.registrations.caller_addr(seat)
             store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
             out = s.farm.place(order)
-        with s.lock:
-            s.tls_sessions.extend(out.a.tls_sessions)
+        s.keep_tls(out.a.tls_sessions)
         try:
             result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
                                   route, number, store_mark, hooks.before_cdr_fetch)
@@ -471,6 +500,38 @@ def far_ends(out: CallOutcome) -> tuple[FarEndLeg, ...]:
                                          out.conference_far) if leg is not None))
     return tuple(FarEndLeg(leg.agent_name, leg.call_id, leg.attributed_by, leg.worker)
                  for leg in legs)
+
+
+def script_for(spec: CallSpec, refs: Mapping[str, reference.Reference],
+               third: reference.Reference | None, call_dir: Path, tail_pad_s: float,
+               transfer_uri: str = "", three_way_uri: str = "",
+               agent_faults: Iterable[str] = ()) -> Script:
+    """What the calling agent does (and its far ends pace by): a scored row talks until
+    every voice of the call (`refs`, the 3-way's `third`) has been heard whole, the
+    speech after a resume included; a 3-way call holds, dials, resumes and gives each
+    talker a turn long enough for its whole reference (P.862)."""
+    audio = spec.expect.scored and spec.expect.final_code == 200
+    voices = [*refs.values(), *([third] if third is not None else [])]
+    talk_s = spec.talk_s
+    if audio:  # every voice of the call is heard to its end
+        talk_s = max(talk_s, max(r.duration_s for r in voices) + tail_pad_s)
+    replay_at = replay_at_s(spec) if audio else None
+    if replay_at is not None:  # the speech after a resume is heard whole too
+        talk_s = max(talk_s, replay_at + max(r.duration_s for r in refs.values())
+                     + tail_pad_s)
+    window_s = Script(0).talker_window_s
+    if three_way_uri and audio:  # each talker's turn holds its whole reference (P.862)
+        window_s = max(window_s, max(r.duration_s for r in voices) + TALKER_PAD_S)
+    if three_way_uri:  # hold, dial, resume, three talkers' turns, with room to spare
+        talk_s = max(talk_s, Script(0).three_way_at_s + 3 * (window_s + TURN_GAP_S) + 8.0)
+    return Script(talk_s, spec.hangup_by, spec.cancel_after_s,
+                  headers=spec.headers, dtmf_a=spec.dtmf_a, dtmf_b=spec.dtmf_b,
+                  dtmf_at_s=spec.dtmf_at_s, hold_at_s=spec.hold_at_s,
+                  resume_at_s=spec.resume_at_s, replay_at_s=replay_at,
+                  a_play=refs["a"].path, a_record=call_dir / "recorded_b_to_a.wav",
+                  transfer_to_uri=transfer_uri, transfer_at_s=spec.transfer_at_s,
+                  transfer_kind=spec.transfer_kind, three_way_uri=three_way_uri,
+                  talker_window_s=window_s, agent_faults=tuple(sorted(agent_faults)))
 
 
 def call_class(spec: CallSpec, route: Route) -> str:

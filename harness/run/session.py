@@ -18,7 +18,7 @@ import platform
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -396,6 +396,19 @@ class HarnessSession:
         assert self.registrations is not None
         return self.access.crossing(self.registrations,
                                     [caller, self.plan.line_by_number(callee_number)])
+
+    def call_dir(self, plan_id: str) -> Path:
+        """A new evidence folder for a call of `plan_id` (its n-th placing: calls/<id>-n)."""
+        with self.lock:
+            self.placed[plan_id] = self.placed.get(plan_id, 0) + 1
+            call_dir = self.run_dir / "calls" / f"{plan_id}-{self.placed[plan_id]}"
+        call_dir.mkdir(parents=True, exist_ok=True)
+        return call_dir
+
+    def keep_tls(self, sessions: Iterable[TlsSession]) -> None:
+        """A secure call's TLS connections, as its caller saw them (the run's TLS table)."""
+        with self.lock:
+            self.tls_sessions.extend(sessions)
 
     def seat_of(self, caller: str) -> str:
         """The seat placing a plan row's call: a beta line, or a PSTN subscriber."""
