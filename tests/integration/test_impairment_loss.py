@@ -127,11 +127,16 @@ def test_loss3_call_drops_exactly_the_planned_rtp_offsets_each_direction(
     assert p.loss is not None
     drops = []
     for floor in (1.0, 4.2):  # the second row asks loss3 for the clean floor: a fault
-        r = live.run_call(CallSpec("6.x", "on-net under loss3", "site1/03", "site2/05",
-                                   profile="loss3", expect=Expect(mos_lqo_min=floor,
-                                                                  audio=False)))
+        row = CallSpec("6.x", "on-net under loss3", "site1/03", "site2/05",
+                       profile="loss3", expect=Expect(mos_lqo_min=floor, audio=False))
+        r = live.run_call(row)
+        for _ in range(2):  # a host stall excuses an attempt, never the fault's check
+            if floor == 1.0 or not r.verdict.invalid_measurement:
+                break
+            r = live.run_call(row)
         assert r.final_code == 200, r.verdict.reasons
-        if floor > 1.0 and not r.verdict.invalid_measurement:
+        if floor > 1.0:
+            assert not r.verdict.invalid_measurement, r.verdict.reasons
             assert r.verdict.status is Status.FAIL
             assert any(x.startswith("quality.") and "< 4.20" in x for x in r.verdict.reasons)
         a, out = seen[-1]

@@ -51,6 +51,9 @@ def test_every_row_of_section_12_passes_against_the_embedded_switch(tmp_path: Pa
         if r not in replayed:
             assert _judged(r), (r.spec.plan_id, r.reasons)
             assert r.evidence.reached == ()
+    # a stall may excuse a row, not the whole section: a harness that made every real
+    # call invalid would otherwise pass here
+    assert any(r.status is Status.PASS for r in reports if r not in replayed)
     # replayed credentials: the embedded switch does not bind a line to its address, so
     # a line's valid credentials from 127.0.0.2 place the call (that is why the rows are
     # left out of the default plan); a config claiming otherwise is caught by the rows
