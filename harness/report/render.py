@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from harness.errors import ReportError
-from harness.report import charts, figures, profiles
+from harness.report import charts, figures, profiles, timeline
 from harness.report.callpage import Locator, call_context, page_names, worst_mos_index
 from harness.report.environment import codecs_in_run, flatten, redact, redact_text
 from harness.report.junit import write_junit
@@ -93,6 +93,16 @@ def _run_chart_set(run: RunRecord) -> list[dict[str, Any]]:
                        ("Jitter", charts.jitter_chart(run.calls))):
         out.append({"title": title, "svg": svg,
                     "note": "From the call's streams.json (wire capture, per direction)."})
+    rows = timeline.spans(run.started_wall, run.calls, run.busy_hours, run.security)
+    wall = None if run.finished_wall is None else run.finished_wall - run.started_wall
+    if any(s.measuring_s > 0 for s in rows):  # results that carry when each was stored
+        s = timeline.summary(rows, wall)
+        out.append({"title": "Where the run's time went", "svg": timeline.chart(rows, wall),
+                    "note": f"One bar per plan row (blue calls, purple the busy hour, amber "
+                            f"security probes): solid while its call is up, light while it is "
+                            f"measured (PESQ, capture, CDR). {s['rows_at_once_max']} rows at "
+                            f"most at once; no row in flight for {s['idle_s']} s (start-up, "
+                            f"close-out); finished last: {', '.join(s['finished_last'])}."})
     return out
 
 

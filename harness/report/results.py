@@ -25,6 +25,7 @@ from harness.model import CallResult, QualityScore
 from harness.report.environment import redact
 from harness.report.load import load_section
 from harness.report.store import RunRecord, SqliteStore
+from harness.report.timeline import timeline_doc
 from harness.verdict.run import RunVerdict
 
 SCHEMA = "beta-harness/results/1"
@@ -169,6 +170,7 @@ class ResultStore:
     def add(self, result: CallResult) -> None:
         doc = call_to_json(result)
         doc["seq"] = len(self.calls) + 1
+        doc["stored_wall"] = time.time()  # measured: the end of its span (timeline)
         doc["streams"] = dict(result.streams) if result.streams is not None else None
         doc["loss_stage"] = dict(result.loss_stage) if result.loss_stage is not None \
             else None
@@ -200,13 +202,14 @@ class ResultStore:
 
     def add_busy_hour(self, doc: dict[str, Any]) -> None:
         """A busy-hour row's outcome (harness/run/busyhour.py), beside its calls."""
+        doc = {**doc, "stored_wall": time.time()}
         self.busy_hours.append(doc)
         self.db.add_busy_hour(self.run_id, len(self.busy_hours), doc)
         self.write()
 
     def add_probe(self, doc: dict[str, Any]) -> None:
         """A security probe row's report (harness/security/rows.py), in results.json."""
-        self.probes.append(doc)
+        self.probes.append({**doc, "stored_wall": time.time()})
         self.write()
 
     def add_error(self, message: str) -> None:
@@ -228,7 +231,11 @@ class ResultStore:
                 "environment": redact(self.environment), "summary": self.summary(),
                 "errors": self.errors, "billing": self.billing,
                 "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
-                "busy_hour": self.busy_hours, "security": self.probes, "calls": self.calls}
+                "busy_hour": self.busy_hours, "security": self.probes,
+                "timeline": timeline_doc(self.started_wall, self.calls, self.busy_hours,
+                                         self.probes, None if self.finished_at is None
+                                         else self.finished_at - self.started_wall),
+                "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
 

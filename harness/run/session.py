@@ -490,7 +490,7 @@ class HarnessSession:
         rows = busyhour.busy_hour_calls(self.plan, spec)
         pids = [os.getpid(), *(self.farm.pid(w) for w in self.farm.alive())]
         cpu0 = [busyhour.cpu_seconds(p) for p in pids]
-        t0 = time.monotonic()
+        t0, t0_wall = time.monotonic(), time.time()
         sched = PlanScheduler(rows, lambda r: self.run_call(r, retries_on_stall=0), self.plan,
                               len(rows))
         results = [sched.result(r.plan_id) for r in rows]
@@ -511,7 +511,7 @@ class HarnessSession:
              "agents": round(sum(busyhour.rss_mb(p) for p in pids[1:]), 1)},
             status, reasons)
         with self.lock:
-            self.store.add_busy_hour(dataclasses.asdict(report))
+            self.store.add_busy_hour({**dataclasses.asdict(report), "started_wall": t0_wall})
         return report
 
     def run_probe(self, spec: ProbeSpec) -> ProbeReport:
@@ -520,9 +520,10 @@ class HarnessSession:
         from harness.security.rows import run_probe
 
         assert self.store is not None
+        started_wall = time.time()
         report = run_probe(self, spec)
         with self.lock:
-            self.store.add_probe(report.as_json())
+            self.store.add_probe({**report.as_json(), "started_wall": started_wall})
         return report
 
     def schedule(self, specs: list[CallSpec]) -> PlanScheduler:

@@ -201,7 +201,10 @@ def test_a_busy_hour_is_kept_in_the_database_and_results_json(run_dir: Path) -> 
     store = ResultStore(run_dir, "run-busy", {"sut": "x"})
     store.add_busy_hour({"plan_id": "8.1", "status": "pass", "calls": 42})
     doc = json.loads((run_dir / "results.json").read_text())
-    assert doc["busy_hour"] == [{"plan_id": "8.1", "status": "pass", "calls": 42}]
+    (kept,) = doc["busy_hour"]
+    assert kept["stored_wall"] >= store.started_wall  # when it was judged: the timeline
+    assert kept == {"plan_id": "8.1", "status": "pass", "calls": 42,
+                    "stored_wall": kept["stored_wall"]}
     again = SqliteStore(store.db_path).load_run("run-busy")
-    assert again.busy_hours == ({"plan_id": "8.1", "status": "pass", "calls": 42},)
+    assert again.busy_hours == (kept,)
     store.db.close()
