@@ -659,10 +659,9 @@ def parse_thresholds(text: str, file: str = "<defaults>") -> dict[str, list[str]
 def _check_metrics(checks: list[str], codec: bool, file: str, field: str) -> None:
     """A class's checks name the metrics the class defaults judge (set-up), a codec's
     those of the codec defaults (media): any other would never be measured."""
-    from harness.verdict.thresholds import CALL_CLASS_DEFAULTS, CODEC_DEFAULTS, Threshold
+    from harness.verdict.thresholds import CLASS_METRICS, CODEC_METRICS, Threshold
 
-    defaults = CODEC_DEFAULTS if codec else CALL_CLASS_DEFAULTS
-    known = sorted({Threshold.parse(t).metric for ts in defaults.values() for t in ts})
+    known = sorted(CODEC_METRICS if codec else CLASS_METRICS)
     for i, text in enumerate(checks):
         metric = Threshold.parse(text, file, f"{field}[{i}]").metric
         if metric not in known:

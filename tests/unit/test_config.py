@@ -73,6 +73,8 @@ def test_secrets_are_redacted(tmp_path: Path) -> None:
      "metric 'moss_lqo' is not judged for a codec (known: jitter_ms, loss_pct, mos_lqo)"),
     ("thresholds: 'local: mos_lqo >= 4.1'\n", "thresholds.local[0]", "'mos_lqo >= 4.1'",
      "is not judged for a call class"),
+    ("thresholds: 'local: ser_pct >= 99.9'\n", "thresholds.local[0]", "'ser_pct >= 99.9'",
+     "metric 'ser_pct' is not judged for a call class (known: setup_s, srd_s)"),
     ("numbers:\n  forwarding: 'site1/01>site1/02:busyy'\n", "numbers.forwarding",
      "'site1/01>site1/02:busyy'", "kind 'busyy'"),
     ("numbers:\n  forwarding: 'site1/01>site1:busy'\n", "numbers.forwarding",

@@ -149,7 +149,7 @@ def _texts(checks: tuple[Threshold, ...]) -> list[str]:
 def test_default_pdd_per_call_class(call_class: str, pdd: str) -> None:
     table = ThresholdTable.build()
     assert _texts(table.for_call(call_class, "PCMU")) == [
-        f"srd_s <= {pdd}", "ser_pct >= 99", "mos_lqo >= 4.2", "loss_pct < 1", "jitter_ms < 30"]
+        f"srd_s <= {pdd}", "mos_lqo >= 4.2", "loss_pct < 1", "jitter_ms < 30"]
 
 
 def test_codec_defaults_and_aliases() -> None:
@@ -165,8 +165,7 @@ def test_config_overrides_replace_by_metric_and_may_add_classes() -> None:
         "pcma": "jitter_ms < 20",
         "premium": ["srd_s <= 4"],  # a class the defaults do not have
     }, source="site.yaml")
-    assert _texts(table.for_key("international")) == [
-        "ser_pct >= 99", "srd_s p95 <= 10", "srd_s max <= 12"]
+    assert _texts(table.for_key("international")) == ["srd_s p95 <= 10", "srd_s max <= 12"]
     assert _texts(table.for_key("G711")) == ["mos_lqo >= 4.2", "loss_pct < 1",
                                              "jitter_ms < 20"]
     assert _texts(table.for_key("G722"))[-1] == "jitter_ms < 30"  # untouched
