@@ -3,9 +3,10 @@
 A call-type row's span runs from the moment it was placed (`started_wall`) through
 the end of its call (its last SIP event: the media is over) to the moment its
 measurement was stored (`stored_wall`: PESQ, the capture, the CDR looked up). A busy
-hour is one span over its calls; a §12 security probe one span. From the spans: the
-run's wall time, how many rows were in flight at once, the time nothing was (start-up
-and close-out), and the rows that finished last (what a faster plan must shorten).
+hour is one span over its calls; a §12 security probe one span (its real call in it).
+From the spans: the run's wall time, how many rows were in flight at once, the time
+nothing was (start-up and close-out), and the rows that finished last (what a faster
+plan must shorten).
 
 Written into results.json (`timeline`), drawn in the report, printed by
 `bench/plan_timeline.py`. Older results (no `stored_wall`) give spans without a
@@ -58,6 +59,8 @@ def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] =
           security: Iterable[Doc] = ()) -> list[Span]:
     """Every row's span, in the order the rows started."""
     busy = [b for b in busy_hours if b.get("plan_id")]
+    probes = list(security)
+    probed = {str(p.get("plan_id")) for p in probes}  # a probe's real call is in its span
     prefixes = tuple(f"{b['plan_id']}." for b in busy)
     by_row: dict[str, list[tuple[tuple[float, float, float], str]]] = {}
     grouped: dict[str, list[tuple[float, float, float]]] = {}
@@ -66,6 +69,8 @@ def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] =
         if span is None:
             continue
         pid = str(c.get("plan_id", "?"))
+        if pid in probed:
+            continue
         owner = next((p[:-1] for p in prefixes if pid.startswith(p)), None)
         if owner is not None:
             grouped.setdefault(owner, []).append(span)
@@ -81,11 +86,12 @@ def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] =
         end = max(max(s[2] for s in got), (b.get("stored_wall") or 0) - started_wall)
         out.append(Span(str(b["plan_id"]), "busy hour", min(s[0] for s in got),
                         max(s[1] for s in got), end, str(b.get("status", "")), len(got)))
-    for p in security:
+    for p in probes:
         start, end = p.get("started_wall"), p.get("stored_wall")
         if start and end:
             out.append(Span(str(p.get("plan_id", "?")), "security", start - started_wall,
-                            end - started_wall, end - started_wall, str(p.get("status", ""))))
+                            end - started_wall, end - started_wall,
+                            str(p.get("verdict") or p.get("status") or "")))
     return sorted(out, key=lambda s: (s.start_s, s.row))
 
 

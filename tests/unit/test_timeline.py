@@ -21,8 +21,9 @@ CALLS = [_call("1.1", 4.0, 16.0, 19.0), _call("9.1", 4.5, 66.0, 70.0),
          _call("2.6", 5.0, 17.0, 18.0, "error"), _call("2.6", 18.5, 30.0, 31.0),
          _call("8.1.01", 71.0, 80.0, 90.0), _call("8.1.02", 71.2, 81.0, 95.0)]
 BUSY = [{"plan_id": "8.1", "status": "pass", "stored_wall": T0 + 96.0}]
-PROBES = [{"plan_id": "12.1", "status": "pass", "started_wall": T0 + 97.0,
+PROBES = [{"plan_id": "12.1", "verdict": "pass", "started_wall": T0 + 97.0,
            "stored_wall": T0 + 101.0}]
+CALLS.append(_call("12.1", 98.0, 100.0, 100.5))  # the probe's real call: in its span
 
 
 def test_each_row_is_one_span_from_its_placing_to_its_measurement() -> None:
@@ -38,6 +39,8 @@ def test_each_row_is_one_span_from_its_placing_to_its_measurement() -> None:
     assert (busy.kind, busy.start_s, busy.talk_end_s, busy.end_s, busy.attempts) == (
         "busy hour", 71.0, 81.0, 96.0, 2)
     assert got["12.1"].kind == "security" and got["12.1"].end_s == 101.0
+    assert got["12.1"].verdict == "pass"
+    assert [s.row for s in spans(T0, CALLS, BUSY, PROBES)].count("12.1") == 1
 
 
 def test_the_summary_finds_the_idle_time_the_peak_and_the_tail() -> None:
