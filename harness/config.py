@@ -102,7 +102,9 @@ def parse_behaviours(text: str, file: str) -> frozenset[Behaviour]:
 # tls_*: harness/softswitch/tlsca.py), for the harness's own tests
 SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_refer",
                            "strip_pcma", "delay_header", "tls_foreign_ca", "tls_wrong_name",
-                           "open_relay"})  # open_relay: unauthenticated off-net INVITEs pass
+                           "open_relay", "ignore_anonymous_rejection"})
+# (open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
+# provisioned with anonymous call rejection rings for a withheld caller)
 # faults the embedded other carrier can be rendered with (pstn.test_faults)
 CARRIER_FAULTS = frozenset({"deliver_ld_to_local"})
 
@@ -121,6 +123,23 @@ def parse_faults(text: str, known: frozenset[str], file: str, field: str) -> fro
 DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; "
                       "site6/10>site6/11:no_answer:4")
 FORWARDING_FORM = "expected 'siteN/NN>siteN/NN:unconditional|busy|no_answer[:seconds]'"
+# the plan's anonymous-call-rejection rows (6.5, 6.6) need this line provisioned with it
+DEFAULT_ANONYMOUS_REJECTION = "site2/12"
+
+
+def parse_lines(text: str, file: str, field: str) -> tuple[Party, ...]:
+    """'site2/12, site3/10' -> the beta lines; anything else -> ConfigError."""
+    out = []
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            party = Party.parse(item)
+        except PartyError:
+            party = None
+        if party is None or not party.is_line:
+            raise ConfigError(file, field, item, "expected beta lines 'siteN/NN', "
+                              "comma-separated")
+        out.append(party)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +194,9 @@ class NumbersConfig:
     # call forwarding provisioned on the switch: line>target:kind[:after_s], ";"-separated
     # (kind: unconditional | busy | no_answer)
     forwarding: str = "default"  # "default": DEFAULT_FORWARDING where those lines exist
+    # lines provisioned with anonymous call rejection (RFC 5079: a call whose caller
+    # withholds its identity is refused 433), comma-separated; "default": ours
+    anonymous_rejection: str = "default"
     # the form the carrier promises to deliver a calling number in, per interface (to
     # the beta lines' phones; to the PSTN trunk): any | national | nanp11 | e164. "any"
     # accepts every form of the right number; another is checked (docs/configuration.md)
@@ -508,6 +530,12 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
             if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
                 raise ConfigError(f, "numbers.forwarding", str(party), "no such beta line "
                                   f"(sites 1..{n.sites}, lines 01..{n.lines_per_site:02d})")
+    if n.anonymous_rejection != "default":
+        for party in parse_lines(n.anonymous_rejection, f, "numbers.anonymous_rejection"):
+            if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
+                raise ConfigError(f, "numbers.anonymous_rejection", str(party), "no such "
+                                  f"beta line (sites 1..{n.sites}, lines "
+                                  f"01..{n.lines_per_site:02d})")
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),

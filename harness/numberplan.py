@@ -13,7 +13,14 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 
-from harness.config import DEFAULT_FORWARDING, ForwardRule, NumbersConfig, parse_forwarding
+from harness.config import (
+    DEFAULT_ANONYMOUS_REJECTION,
+    DEFAULT_FORWARDING,
+    ForwardRule,
+    NumbersConfig,
+    parse_forwarding,
+    parse_lines,
+)
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
 from harness.numbers import canonical
@@ -53,6 +60,8 @@ class NumberPlan:
     pstn_callers: tuple[str, ...] = DEFAULT_PSTN_CALLERS
     psap_is_simulated: bool = True
     forwarding: tuple[Forwarding, ...] = ()
+    # lines provisioned with anonymous call rejection (numbers.anonymous_rejection)
+    anonymous_rejection: tuple[Line, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -67,6 +76,9 @@ class NumberPlan:
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
                    psap_is_simulated=cfg.emergency_to_simulated_psap)
+        plan = replace(plan, anonymous_rejection=plan._provisioned(
+            cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
+            "numbers.anonymous_rejection"))
         if cfg.forwarding == "default":  # ours: only where the lines it names exist
             try:
                 return replace(plan, forwarding=plan._forwarding(
@@ -74,6 +86,17 @@ class NumberPlan:
             except ConfigError:
                 return plan
         return replace(plan, forwarding=plan._forwarding(parse_forwarding(cfg.forwarding)))
+
+    def _provisioned(self, text: str, default: str, field: str) -> tuple[Line, ...]:
+        """The lines a feature is provisioned on ("default": ours, where they exist)."""
+        lines = []
+        for party in parse_lines(default if text == "default" else text, "<config>", field):
+            try:
+                lines.append(self.line(str(party)))
+            except DialGuardError as exc:
+                if text != "default":
+                    raise ConfigError("<config>", field, str(party), str(exc)) from exc
+        return tuple(lines)
 
     def _forwarding(self, rules: tuple[ForwardRule, ...]) -> tuple[Forwarding, ...]:
         """The rules (parsed at config load) on this plan's lines."""

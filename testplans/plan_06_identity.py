@@ -1,4 +1,5 @@
-"""Beta plan §6 — calling-number delivery and *67 privacy at the far end."""
+"""Beta plan §6 — calling-number delivery, *67 privacy at the far end, and anonymous call
+rejection (RFC 5079) on a line provisioned with it (numbers.anonymous_rejection)."""
 
 from harness.model import CallSpec, Expect
 
@@ -13,4 +14,12 @@ PLAN = [
     CallSpec("6.4", "*67 privacy to PSTN", caller="site4/04", dial="*675550190", talk_s=3.0,
              expect=Expect(rings="pstn:local", call_class="local",
                            caller_id="anonymous")),
+    CallSpec("6.5", "anonymous call rejected (433)", caller="site4/12", dial="*67site2/12",
+             expect=Expect(final_code=433, mos_lqo_min=None, rings="none", call_class="onnet"),
+             description="*67 to a line with anonymous call rejection: the switch refuses "
+                         "it 433 Anonymity Disallowed (RFC 5079), the line never rings"),
+    CallSpec("6.6", "identified caller to a rejecting line", caller="site4/12",
+             dial="site2/12", talk_s=3.0,
+             expect=Expect(rings="site2/12", caller_id="4135550147"),
+             description="the same line takes a call that shows its number"),
 ]

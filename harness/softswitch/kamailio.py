@@ -324,6 +324,7 @@ class EmbeddedKamailio:
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
+            anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000),
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),

@@ -1,6 +1,7 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
 their own: long distance routed to the local trunk, *67 privacy ignored, call
-transfer (REFER) refused, forwarding on busy not done, and G.711 A-law removed from
+transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
+done, and G.711 A-law removed from
 the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
                   sut=replace(cfg.sut,
                                       test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer,"
-                                                  "strip_pcma"))
+                                                  "strip_pcma,ignore_anonymous_rejection"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -48,6 +49,19 @@ def test_privacy_leak_is_caught(faulty: HarnessSession, dial: str, far_end: str)
     assert r.verdict.status is Status.FAIL
     assert "caller_id: far end shown '4135550139', expected 'anonymous' (privacy leak)" \
         in r.verdict.reasons
+
+
+def test_anonymous_call_rejection_not_done_is_caught(faulty: HarnessSession) -> None:
+    """The line is provisioned with anonymous call rejection; the switch lets a *67 call
+    ring it: the row names both the answer it should not have had and who rang."""
+    r = faulty.run_call(CallSpec("6.5", "anonymous call rejected (433)", "site4/12",
+                                 "*67site2/12", **QUICK,
+                                 expect=Expect(final_code=433, mos_lqo_min=None, rings="none",
+                                               call_class="onnet")))
+    assert r.verdict.status is Status.FAIL
+    assert "final_code: expected 433, got 200" in r.verdict.reasons
+    assert any(x.startswith("routing: site2/12 rang") for x in r.verdict.reasons), \
+        r.verdict.reasons
 
 
 def test_a_switch_that_refuses_transfer_is_caught(faulty: HarnessSession) -> None:

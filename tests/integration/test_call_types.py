@@ -54,6 +54,24 @@ def test_incoming_did_busy_and_cancel(live: HarnessSession) -> None:
     assert cancel.cdr.record.disposition == "cancelled"
 
 
+def test_anonymous_call_rejection_refuses_the_withheld_and_takes_the_identified(
+        live: HarnessSession) -> None:
+    """site2/12 is provisioned with anonymous call rejection (the default config): *67
+    to it is refused 433 by the switch, recorded, and never rings; the same caller
+    showing its number gets through (a line refusing everything would fail here)."""
+    refused = live.run_call(CallSpec("6.5", "anonymous call rejected (433)", "site4/12",
+                                     "*67site2/12", expect=Expect(
+                                         final_code=433, mos_lqo_min=None, rings="none",
+                                         call_class="onnet")))
+    assert refused.verdict.status is Status.PASS, refused.verdict.reasons
+    assert refused.final_code == 433 and refused.cdr is not None and refused.cdr.matched
+    taken = live.run_call(CallSpec("6.6", "identified caller to a rejecting line",
+                                   "site4/12", "site2/12", **QUICK, expect=Expect(
+                                       mos_lqo_min=None, rings="site2/12",
+                                       caller_id="4135550147")))
+    assert taken.verdict.status is Status.PASS, taken.verdict.reasons
+
+
 def test_dial_guard_refuses_before_any_sip(live: HarnessSession) -> None:
     r = live.run_call(CallSpec("9.9", "off-plan", "site1/01", "12025550000"))
     assert r.verdict.status is Status.ERROR and r.call_id == ""

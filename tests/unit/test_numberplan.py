@@ -38,3 +38,14 @@ def test_resolve_dial_by_line_name(plan: NumberPlan) -> None:
     assert plan.resolve_dial("4135550100") == "4135550100"
     with pytest.raises(DialGuardError, match="no such beta line"):
         plan.line("site9/01")
+
+
+def test_anonymous_call_rejection_is_provisioned_on_the_lines_the_config_names() -> None:
+    ours = NumberPlan.from_config(NumbersConfig())
+    assert [ln.name for ln in ours.anonymous_rejection] == ["site2/12"]
+    theirs = NumberPlan.from_config(NumbersConfig(anonymous_rejection="site1/02, site3/04"))
+    assert [ln.name for ln in theirs.anonymous_rejection] == ["site1/02", "site3/04"]
+    assert NumberPlan.from_config(NumbersConfig(anonymous_rejection="")).anonymous_rejection \
+        == ()
+    # ours only where its line exists (a one-site plan has no site2/12)
+    assert NumberPlan.from_config(NumbersConfig(sites=1)).anonymous_rejection == ()
