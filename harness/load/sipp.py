@@ -35,7 +35,13 @@ from harness.errors import ConfigError, DialGuardError, EnvironmentMissing, Harn
 from harness.load import LoadError
 from harness.load.scenario import UAS_SCENARIO, uac_scenario
 from harness.load.stats import LoadStats, answered
-from harness.softswitch.process import ChildProcess, free_udp_port, udp_port_free
+from harness.softswitch.process import (
+    ChildProcess,
+    PortHold,
+    free_udp_port,
+    udp_bound_by,
+    udp_port_free,
+)
 
 if TYPE_CHECKING:
     from harness.numberplan import NumberPlan
@@ -157,6 +163,22 @@ def _cpu_s(pid: int | None) -> float | None:
     return sum(int(v) for v in fields[11:15]) / tick
 
 
+def _taken(port: int) -> str:
+    return "" if udp_port_free(port) else \
+        f" (127.0.0.1:{port} is held by another process)"
+
+
+def _distinct_free_ports(n: int, exclude: set[int]) -> list[int]:
+    """`n` free ports, none of them equal (each is only probed, not bound, until its
+    SIPp starts) nor in `exclude`."""
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_udp_port()
+        if port not in exclude and port not in ports:
+            ports.append(port)
+    return ports
+
+
 def _send_control(port: int, command: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(command.encode(), (LOOPBACK, port))
@@ -167,7 +189,8 @@ class BackgroundLoad:
 
     def __init__(self, target: LoadTarget, rate_cps: float, max_calls: int, hold_s: float,
                  work_dir: Path, guard: StallGuard | None = None,
-                 store: ResultStore | None = None, timeout_s: float = 10.0) -> None:
+                 store: ResultStore | None = None, timeout_s: float = 10.0,
+                 sink_hold: PortHold | None = None) -> None:
         if target.host != LOOPBACK or (target.sink_port is not None and not target.sink_port):
             raise LoadError(f"background load to {target.host}:{target.port} refused "
                             f"({LOOPBACK} only, a sink port when there is a sink)")
@@ -175,6 +198,8 @@ class BackgroundLoad:
                                                                    max_calls, hold_s)
         self.work, self.timeout_s = work_dir, timeout_s
         self.guard, self.store = guard, store
+        # the embedded switch holds the sink's port until the sink binds it (PortHold)
+        self.sink_hold = sink_hold
         self.uac: ChildProcess | None = None
         self.sink: ChildProcess | None = None
         self.stats: LoadStats | None = None
@@ -190,15 +215,18 @@ class BackgroundLoad:
                     timeout_s: float | None = None) -> BackgroundLoad:
         """A load at the config's figures (or these), beside the session's guard and
         store, its files in `<run>/load/<n>/`."""
+        from harness.softswitch.kamailio import EmbeddedKamailio
+
         ld = session.cfg.load
         target = LoadTarget.resolve(session.cfg, session.switch, session.plan)
+        hold = session.switch.sink_hold if isinstance(session.switch, EmbeddedKamailio) else None
         n = 1 + sum(1 for _ in (session.run_dir / "load").glob("*")) \
             if (session.run_dir / "load").is_dir() else 1
         return cls(target, ld.rate_cps if rate_cps is None else rate_cps,
                    ld.max_calls if max_calls is None else max_calls,
                    ld.hold_s if hold_s is None else hold_s,
                    session.run_dir / "load" / str(n), session.guard, session.store,
-                   ld.timeout_s if timeout_s is None else timeout_s)
+                   ld.timeout_s if timeout_s is None else timeout_s, hold)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -206,12 +234,15 @@ class BackgroundLoad:
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "load-uac.xml").write_text(uac_scenario(self.hold_s), encoding="utf-8")
         (self.work / "load-uas.xml").write_text(UAS_SCENARIO, encoding="utf-8")
-        ports = Ports(free_udp_port(), free_udp_port(), free_udp_port())
+        ports = Ports(*_distinct_free_ports(3, exclude={self.target.port,
+                                                         self.target.sink_port or 0}))
         self._ports = ports
         self._t0, self._cpu0 = time.monotonic(), time.process_time()
         self._wall0 = time.time()
         try:
             if self.target.sink_port is not None:
+                if self.sink_hold is not None:
+                    self.sink_hold.release()  # the sink binds it next
                 self.sink = ChildProcess("sipp-sink", in_dir(self.work, sink_command(
                     sipp, self.target.sink_port, self.work, ports)), self.work / "sink.log")
                 self.sink.start()
@@ -301,16 +332,23 @@ class BackgroundLoad:
         for child in (self.uac, self.sink):
             if child is not None:
                 child.stop(timeout_s=2.0)
+        if self.sink_hold is not None:
+            self.sink_hold.hold()  # kept for the session's next load
 
     def _wait_bound(self, child: ChildProcess, port: int, timeout_s: float = 10.0) -> None:
+        """Until `child` itself holds the port. A port merely no longer free may be
+        another process's: the child then fails to bind and exits, and that process
+        would answer the load calls (a SIP agent: 404 to every one)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if not child.running():
-                raise LoadError(f"{child.name} exited at start-up: {child.log_tail()}")
-            if not udp_port_free(port):
+            if udp_bound_by(child.pid, port):
                 return
+            if not child.running():
+                raise LoadError(f"{child.name} exited at start-up{_taken(port)}: "
+                                f"{child.log_tail()}")
             time.sleep(0.05)
-        raise LoadError(f"{child.name} did not bind 127.0.0.1:{port} within {timeout_s:.0f} s")
+        raise LoadError(f"{child.name} did not bind 127.0.0.1:{port} within "
+                        f"{timeout_s:.0f} s{_taken(port)}")
 
     def _read(self, stopped_wall: float, errors: list[str],
               ) -> tuple[LoadStats | None, tuple[int, int] | None]:

@@ -37,6 +37,7 @@ from harness.softswitch import TlsListener
 from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
     ChildProcess,
+    PortHold,
     free_tcp_port,
     free_udp_port,
     free_udp_range,
@@ -114,6 +115,8 @@ class EmbeddedKamailio:
         self.load = load or LoadConfig()
         self.load_password = self.load.password or secrets.token_hex(8)
         self.load_sink_port = self.load.sink_port
+        # held from the config's rendering until a load's SIPp sink binds it (PortHold)
+        self.sink_hold: PortHold | None = None
         self.dir = run_dir / "sut"
         self._sip_port = cfg.sip_port
         self.ng_port = 0
@@ -224,6 +227,7 @@ class EmbeddedKamailio:
                 if "Address already in use" not in str(e) or attempt == 2:
                     raise
                 self._sip_port, self.tls_port = self.cfg.sip_port, self.cfg.tls_port
+                self._release_sink_port()
                 self.load_sink_port = self.load.sink_port
                 self.b2bua_out = self.b2bua_in = None
 
@@ -252,6 +256,7 @@ class EmbeddedKamailio:
         for child in (self.kamailio, self.rtpengine):
             if child is not None:
                 child.stop()
+        self._release_sink_port()
         for b2bua in (self.b2bua_out, self.b2bua_in):
             if b2bua is not None:
                 b2bua.stop()
@@ -276,11 +281,20 @@ class EmbeddedKamailio:
         else:
             self._sip_port = free_udp_port()
         self.ng_port = free_udp_port()
+        while self.ng_port == self._sip_port:  # both chosen free, neither bound yet
+            self.ng_port = free_udp_port()
         if not self.load.sink_port:
             self.load_sink_port = free_udp_port()
+            while self.load_sink_port in (self._sip_port, self.ng_port):
+                self.load_sink_port = free_udp_port()
         elif not udp_port_free(self.load_sink_port):
             raise SoftswitchError(f"load.sink_port {self.load_sink_port}: UDP port already in "
                                   "use on 127.0.0.1")
+        # Kamailio sends load.target to this port from its start on, but the load's SIPp
+        # sink binds it only when a load begins (minutes later in a session): held until
+        # then, so that no other listener (this run's or another's) is given it and
+        # answers the load calls in the sink's place
+        self.sink_hold = PortHold(self.load_sink_port)
         if self.cfg.rtp_port_min:
             self.rtp_min = self.cfg.rtp_port_min
             if not udp_port_free(self.rtp_min):
@@ -336,6 +350,11 @@ class EmbeddedKamailio:
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path
+
+    def _release_sink_port(self) -> None:
+        if self.sink_hold is not None:
+            self.sink_hold.close()
+            self.sink_hold = None
 
     @staticmethod
     def _check_config(kam: str, cfg_path: Path) -> None:

@@ -170,6 +170,76 @@ def udp_port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def udp_bound_by(pid: int | None, port: int, host: str = "127.0.0.1") -> bool:
+    """True when process `pid` itself holds a UDP socket bound to host:port (Linux
+    /proc). "The port is no longer free" is not enough: another process may hold it,
+    and a listener that failed to bind then exits while a stranger answers for it."""
+    if pid is None:
+        return False
+    want = f"{socket.htonl(int.from_bytes(socket.inet_aton(host), 'big')):08X}:{port:04X}"
+    inodes = set()
+    try:
+        for line in Path("/proc/net/udp").read_text(encoding="ascii").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[1] in (want, f"00000000:{port:04X}"):
+                inodes.add(f"socket:[{fields[9]}]")
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class PortHold:
+    """A UDP port chosen now for a listener that binds it later, held by a bound socket
+    in between: the load sink's port is named in the switch's config at its start, but
+    SIPp binds it only when a load begins, minutes later. Every port chooser (this
+    run's, or another run's on the same host) probes with bind(), so a held port is
+    never handed out twice. `release()` just before the listener binds; `hold()` again
+    after it stopped."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.port, self.host = port, host
+        self._sock: socket.socket | None = None
+        self.closed = False
+        if not self.hold():
+            raise SoftswitchError(f"UDP port {port} on {host}: Address already in use")
+
+    @property
+    def held(self) -> bool:
+        return self._sock is not None
+
+    def hold(self) -> bool:
+        """Bind the port (again); False when somebody else has it now."""
+        if self._sock is not None:
+            return True
+        if self.closed:
+            return False
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((self.host, self.port))
+        except OSError:
+            s.close()
+            return False
+        self._sock = s
+        return True
+
+    def release(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        """Released for good (the switch that named the port stopped)."""
+        self.release()
+        self.closed = True
+
+
 def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> int:
     """First port of `count` consecutive free UDP ports in [low, high), randomised,
     outside the kernel's ephemeral range (see LISTEN_POOL)."""

@@ -6,13 +6,17 @@ the load section, never as a verdict on the probe calls (docs/load.md)."""
 
 import json
 import os
+import socket
 import time
 
 import pytest
 
+from harness.load import LoadError
 from harness.load.sipp import BackgroundLoad
 from harness.model import CallSpec, Status
 from harness.run.session import HarnessSession
+from harness.softswitch.kamailio import EmbeddedKamailio
+from harness.softswitch.process import udp_port_free
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +85,24 @@ def test_sink_that_stops_answering_is_a_load_failure_not_the_probes(
         assert not any("load" in r.lower() for r in probe.verdict.reasons)
         assert probe.verdict.status is Status.PASS or probe.verdict.invalid_measurement, \
             probe.verdict.reasons
+
+
+def test_a_sink_port_taken_by_another_process_stops_the_load_at_start(
+        live: HarnessSession) -> None:
+    """Kamailio sends every load call to the sink's port from its start on; SIPp binds
+    it only when a load begins. Whoever holds it then answers the load calls (a SIP
+    agent: a 404 to each, as seen once in CI). The switch holds the port until the
+    sink starts; if it is taken anyway the load must not start against a stranger."""
+    assert isinstance(live.switch, EmbeddedKamailio)
+    hold = live.switch.sink_hold
+    assert hold is not None and hold.held and hold.port == live.switch.load_sink_port
+    assert not udp_port_free(hold.port)  # no other chooser is given it
+    hold.release()  # a stranger gets in anyway (another host process, a bug)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            stranger.bind(("127.0.0.1", hold.port))
+            load = BackgroundLoad.for_session(live, rate_cps=1, max_calls=1, hold_s=0.5)
+            with pytest.raises(LoadError, match=f"127.0.0.1:{hold.port} is held by another"):
+                load.start()
+    finally:
+        assert hold.hold()  # the port is the switch's again, for the next load

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
+from harness.config import load_config
+from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import (
+    PortHold,
     ephemeral_range,
     free_tcp_port,
     free_udp_port,
     free_udp_range,
     outside_ephemeral,
     sip_options_ping,
+    udp_bound_by,
+    udp_port_free,
 )
 
 
@@ -26,6 +35,53 @@ def test_outside_ephemeral_clips_both_ends() -> None:
     parts = outside_ephemeral(low - 10, high + 10)
     assert [(r.start, r.stop) for r in parts] == [(low - 10, low), (high + 1, high + 10)]
     assert outside_ephemeral(low, high + 1) == []
+
+
+def test_a_held_port_is_never_chosen_again_until_released() -> None:
+    """The load sink's port is named in the switch's config at its start but bound by
+    SIPp only when a load begins: held in between, no other chooser is given it."""
+    hold = PortHold(free_udp_port())
+    try:
+        assert hold.held and not udp_port_free(hold.port)
+        assert hold.port not in {free_udp_port() for _ in range(300)}
+        hold.release()
+        assert udp_port_free(hold.port)
+        assert hold.hold() and not udp_port_free(hold.port)
+    finally:
+        hold.close()
+    assert udp_port_free(hold.port) and not hold.hold()  # closed: for good
+
+
+def test_bound_by_names_the_process_that_holds_the_port_not_any_process() -> None:
+    """A listener that failed to bind must not pass for bound because somebody else
+    holds its port (the load sink: that somebody then answers the load calls)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mine:
+        mine.bind(("127.0.0.1", 0))
+        port = mine.getsockname()[1]
+        assert udp_bound_by(os.getpid(), port)
+        other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            assert not udp_bound_by(other.pid, port)  # a process alive, the port taken
+        finally:
+            other.kill()
+            other.wait()
+    assert not udp_bound_by(os.getpid(), port)
+    assert not udp_bound_by(None, port)
+
+
+def test_the_embedded_switch_holds_the_load_sinks_port_from_its_config_on(
+        tmp_path: Path) -> None:
+    cfg = load_config()
+    switch = EmbeddedKamailio(cfg.sut, tmp_path, cfg.load)
+    switch._choose_ports()
+    try:
+        hold = switch.sink_hold
+        assert hold is not None and hold.held and hold.port == switch.load_sink_port
+        assert switch.load_sink_port not in (switch.sip_port, switch.ng_port)
+        assert udp_bound_by(os.getpid(), switch.load_sink_port)
+    finally:
+        switch.stop()
+    assert switch.sink_hold is None and udp_port_free(hold.port)
 
 
 def _switch_that_drops(first_n: int) -> tuple[socket.socket, list[bytes]]:
