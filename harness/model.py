@@ -510,6 +510,9 @@ class CallResult:
     # the result store, the files are evidence for people
     streams: Mapping[str, Any] | None = None
     loss_stage: Mapping[str, Any] | None = None
+    # when each earlier placing of the row started (re-placed after a host stall): the
+    # row's time on the run's timeline begins at the first
+    earlier_walls: tuple[float, ...] = ()
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

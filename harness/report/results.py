@@ -85,6 +85,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "expect": asdict(r.spec.expect),
         "call_id": r.call_id,
         "started_wall": r.started_wall,
+        "earlier_walls": list(r.earlier_walls),  # earlier placings (re-placed on a stall)
         "final_code": r.final_code,
         "verdict": r.verdict.status.value,
         "reasons": list(r.verdict.reasons),

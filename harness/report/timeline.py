@@ -52,7 +52,12 @@ def _call_span(call: Doc, t0: float) -> tuple[float, float, float] | None:
         return None
     talk_end = _last_event_wall(call) or start
     end = call.get("stored_wall") or talk_end
-    return start - t0, max(talk_end, start) - t0, max(end, talk_end, start) - t0
+    first = min([start, *(w for w in call.get("earlier_walls") or () if w)])
+    return first - t0, max(talk_end, start) - t0, max(end, talk_end, start) - t0
+
+
+def _placings(call: Doc) -> int:
+    return 1 + len(call.get("earlier_walls") or ())
 
 
 def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] = (),
@@ -62,7 +67,7 @@ def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] =
     probes = list(security)
     probed = {str(p.get("plan_id")) for p in probes}  # a probe's real call is in its span
     prefixes = tuple(f"{b['plan_id']}." for b in busy)
-    by_row: dict[str, list[tuple[tuple[float, float, float], str]]] = {}
+    by_row: dict[str, list[tuple[tuple[float, float, float], str, int]]] = {}
     grouped: dict[str, list[tuple[float, float, float]]] = {}
     for c in calls:
         span = _call_span(c, started_wall)
@@ -75,9 +80,11 @@ def spans(started_wall: float, calls: Iterable[Doc], busy_hours: Iterable[Doc] =
         if owner is not None:
             grouped.setdefault(owner, []).append(span)
         else:
-            by_row.setdefault(pid, []).append((span, str(c.get("verdict", ""))))
-    out = [Span(row, "call", min(s[0] for s, _ in placed), max(s[1] for s, _ in placed),
-                max(s[2] for s, _ in placed), placed[-1][1], len(placed))
+            by_row.setdefault(pid, []).append((span, str(c.get("verdict", "")),
+                                               _placings(c)))
+    out = [Span(row, "call", min(s[0] for s, _, _ in placed),
+                max(s[1] for s, _, _ in placed), max(s[2] for s, _, _ in placed),
+                placed[-1][1], sum(n for _, _, n in placed))
            for row, placed in by_row.items()]
     for b in busy:
         got = grouped.get(str(b["plan_id"]), [])

@@ -477,7 +477,8 @@ class HarnessSession:
             earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
                        for i, r in enumerate(attempts[:-1])]
             final = replace(final, verdict=replace(final.verdict,
-                                                   reasons=final.verdict.reasons + tuple(earlier)))
+                                                   reasons=final.verdict.reasons + tuple(earlier)),
+                            earlier_walls=tuple(r.started_wall for r in attempts[:-1]))
         with self.lock:
             self.store.add(final)
         return final

@@ -55,6 +55,15 @@ def test_the_summary_finds_the_idle_time_the_peak_and_the_tail() -> None:
                                     "in_flight_s": 66.0}
 
 
+def test_a_row_re_placed_after_a_stall_spans_from_its_first_placing() -> None:
+    """run_call stores only the final attempt: its earlier placings' starts come with it."""
+    final = _call("9.1", 70.0, 132.0, 133.0)
+    final["earlier_walls"] = [T0 + 4.0]
+    (span,) = spans(T0, [final])
+    assert (span.start_s, span.talk_end_s, span.end_s, span.attempts) == (4.0, 132.0, 133.0, 2)
+    assert "(2 placed)" in lines([span])[1]
+
+
 def test_results_written_before_stored_wall_still_give_spans() -> None:
     old = [_call("1.1", 4.0, 16.0, None)]
     (span,) = spans(T0, old)
