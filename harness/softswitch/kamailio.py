@@ -225,11 +225,15 @@ class EmbeddedKamailio:
                 # a port chosen free was taken before the child bound it: choose again
                 # (only ports the harness chose; a configured one in use is the user's)
                 if "Address already in use" not in str(e) or attempt == 2:
+                    self._release_sink_port()  # a switch that never started holds nothing
                     raise
                 self._sip_port, self.tls_port = self.cfg.sip_port, self.cfg.tls_port
                 self._release_sink_port()
                 self.load_sink_port = self.load.sink_port
                 self.b2bua_out = self.b2bua_in = None
+            except BaseException:
+                self._release_sink_port()  # a switch that never started holds nothing
+                raise
 
     def _start_once(self, kam: str, rtpe: str, module_path: str, plan: NumberPlan,
                     pstn_port: int) -> None:
