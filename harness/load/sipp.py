@@ -172,10 +172,8 @@ def _distinct_free_ports(n: int, exclude: set[int]) -> list[int]:
     """`n` free ports, none of them equal (each is only probed, not bound, until its
     SIPp starts) nor in `exclude`."""
     ports: list[int] = []
-    while len(ports) < n:
-        port = free_udp_port()
-        if port not in exclude and port not in ports:
-            ports.append(port)
+    for _ in range(n):
+        ports.append(free_udp_port(exclude=exclude | set(ports)))
     return ports
 
 

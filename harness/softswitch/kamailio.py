@@ -217,23 +217,24 @@ class EmbeddedKamailio:
         if module_path is None:
             raise EnvironmentMissing("db_sqlite.so (Kamailio module)", "kamailio-sqlite-modules")
         self.dir.mkdir(parents=True, exist_ok=True)
-        for attempt in range(3):
-            try:
-                self._start_once(kam, rtpe, module_path, plan, pstn_port)
-                return
-            except SoftswitchError as e:
-                # a port chosen free was taken before the child bound it: choose again
-                # (only ports the harness chose; a configured one in use is the user's)
-                if "Address already in use" not in str(e) or attempt == 2:
-                    self._release_sink_port()  # a switch that never started holds nothing
-                    raise
-                self._sip_port, self.tls_port = self.cfg.sip_port, self.cfg.tls_port
-                self._release_sink_port()
-                self.load_sink_port = self.load.sink_port
-                self.b2bua_out = self.b2bua_in = None
-            except BaseException:
-                self._release_sink_port()  # a switch that never started holds nothing
-                raise
+        try:
+            for attempt in range(3):
+                try:
+                    self._start_once(kam, rtpe, module_path, plan, pstn_port)
+                    return
+                except SoftswitchError as e:
+                    # a port chosen free was taken before the child bound it: choose
+                    # again (only ports the harness chose; a configured one in use is
+                    # the user's)
+                    if "Address already in use" not in str(e) or attempt == 2:
+                        raise
+                    self._sip_port, self.tls_port = self.cfg.sip_port, self.cfg.tls_port
+                    self._release_sink_port()
+                    self.load_sink_port = self.load.sink_port
+                    self.b2bua_out = self.b2bua_in = None
+        except BaseException:
+            self._release_sink_port()  # a switch that never started holds nothing
+            raise
 
     def _start_once(self, kam: str, rtpe: str, module_path: str, plan: NumberPlan,
                     pstn_port: int) -> None:
@@ -284,13 +285,10 @@ class EmbeddedKamailio:
                                       "on 127.0.0.1")
         else:
             self._sip_port = free_udp_port()
-        self.ng_port = free_udp_port()
-        while self.ng_port == self._sip_port:  # both chosen free, neither bound yet
-            self.ng_port = free_udp_port()
+        # each chosen free, none bound yet: never the same port twice
+        self.ng_port = free_udp_port(exclude=(self._sip_port,))
         if not self.load.sink_port:
-            self.load_sink_port = free_udp_port()
-            while self.load_sink_port in (self._sip_port, self.ng_port):
-                self.load_sink_port = free_udp_port()
+            self.load_sink_port = free_udp_port(exclude=(self._sip_port, self.ng_port))
         elif not udp_port_free(self.load_sink_port):
             raise SoftswitchError(f"load.sink_port {self.load_sink_port}: UDP port already in "
                                   "use on 127.0.0.1")

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from harness.errors import SoftswitchError
@@ -132,9 +133,13 @@ def _free_listen_port(host: str, kind: int) -> int:
         return chosen
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A port free for UDP and TCP on `host`, outside the ephemeral range."""
-    return _free_listen_port(host, socket.SOCK_DGRAM)
+def free_udp_port(host: str = "127.0.0.1", exclude: Iterable[int] = ()) -> int:
+    """A port free for UDP and TCP on `host`, outside the ephemeral range, and none of
+    `exclude` (ports chosen for other listeners that have not bound them yet)."""
+    taken = set(exclude)
+    while (port := _free_listen_port(host, socket.SOCK_DGRAM)) in taken:
+        pass
+    return port
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
