@@ -28,7 +28,7 @@ from harness.model import (
     first_event,
 )
 from harness.verdict.checks import Check, Outcome, passed
-from harness.verdict.thresholds import OPERATORS, Bound, RowLimits
+from harness.verdict.thresholds import Bound, RowLimits
 
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
 
@@ -139,7 +139,7 @@ def _quality_checks(q: QualityScore, row: Bound) -> list[Check]:
                       q.mos_lqo, "MOS", limit, source)]
     if q.mos_lqo is None:
         return [Check(where, Outcome.FAIL, f"{where}: not scored", None, "MOS", limit, source)]
-    if not OPERATORS[row.threshold.operator](q.mos_lqo, floor):
+    if not row.holds(q.mos_lqo, floor):
         return [Check(where, Outcome.FAIL, f"{where}: mos_lqo {q.mos_lqo:.2f} {row.breached} "
                       f"{floor:.2f}" + (f" ({q.floor_why})" if own and q.floor_why else ""),
                       q.mos_lqo, "MOS", limit, source)]

@@ -38,6 +38,7 @@ limit per figure (`RowLimits`), each with where it came from.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -204,6 +205,13 @@ def _merge(base: tuple[Threshold, ...], new: tuple[Threshold, ...]) -> tuple[Thr
     return tuple(t for t in base if t.metric not in replaced) + new
 
 
+@functools.cache
+def _parsed_defaults() -> Mapping[str, tuple[Threshold, ...]]:
+    """The harness's own defaults, parsed once (an origin is asked of every call)."""
+    return {key: parse_all(texts, "<defaults>", key)
+            for key, texts in (*CALL_CLASS_DEFAULTS.items(), *CODEC_DEFAULTS.items())}
+
+
 def _codec_key(codec: str) -> str:
     key = codec.strip().upper()
     return CODEC_ALIASES.get(key, key)
@@ -221,9 +229,7 @@ class ThresholdTable:
               source: str = "<defaults>", prefix: str = "thresholds") -> ThresholdTable:
         """Defaults, then `overrides` from config: for each key, an override's checks
         replace the default checks on the same metric (every statistic of it)."""
-        table: dict[str, tuple[Threshold, ...]] = {}
-        for key, default in (*CALL_CLASS_DEFAULTS.items(), *CODEC_DEFAULTS.items()):
-            table[key] = parse_all(default, "<defaults>", f"{prefix}.{key}")
+        table = dict(_parsed_defaults())
         for raw_key, texts in (overrides or {}).items():
             if not isinstance(raw_key, str) or not raw_key.strip():
                 raise ThresholdError(source, prefix, raw_key, "key must be a call class "
@@ -234,23 +240,25 @@ class ThresholdTable:
             table[key] = _merge(table.get(key, ()), parsed)
         return cls(MappingProxyType(table), source)
 
+    def key_of(self, key: str) -> str | None:
+        """The table's key for a call class or codec name (any case, codec aliases)."""
+        return next((c for c in (key.strip().lower(), _codec_key(key)) if c in self.checks),
+                    None)
+
     def for_key(self, key: str) -> tuple[Threshold, ...]:
-        for candidate in (key.strip().lower(), _codec_key(key)):
-            if candidate in self.checks:
-                return self.checks[candidate]
-        raise ThresholdError(self.source, "thresholds", key, "no thresholds for this call "
-                             f"class or codec (known: {', '.join(sorted(self.checks))})")
+        found = self.key_of(key)
+        if found is None:
+            raise ThresholdError(self.source, "thresholds", key, "no thresholds for this call "
+                                 f"class or codec (known: {', '.join(sorted(self.checks))})")
+        return self.checks[found]
 
     def origin(self, key: str, threshold: Threshold) -> str:
         """Where `threshold` (one of `key`'s) comes from: the defaults in
         harness/verdict/thresholds.py, or the config file that overrode them."""
-        for candidate in (key.strip().lower(), _codec_key(key)):
-            default = {**CALL_CLASS_DEFAULTS, **CODEC_DEFAULTS}.get(candidate)
-            if default is not None and threshold in parse_all(default, "<defaults>", key):
-                return f"harness/verdict/thresholds.py: {candidate}"
-        known = next((c for c in (key.strip().lower(), _codec_key(key)) if c in self.checks),
-                     key)
-        return f"{self.source}: thresholds.{known}"
+        found = self.key_of(key) or key
+        if threshold in _parsed_defaults().get(found, ()):
+            return f"harness/verdict/thresholds.py: {found}"
+        return f"{self.source}: thresholds.{found}"
 
     def for_call(self, call_class: str, codec: str) -> tuple[Threshold, ...]:
         """The call class's checks followed by the codec's."""
@@ -262,14 +270,12 @@ class ThresholdTable:
         setup_s) and, on a clean path, the codec's media checks (mos_lqo, loss_pct,
         jitter_ms), each replaced by the row's own limit where the row gives one
         (`Expect.srd_s_max`, `setup_s_max`, `mos_lqo_min`; None: not checked).
-        SER is a class's figure over its calls (harness/verdict/aggregate.py), not a
-        call's. A row under an impairment profile is meant to degrade: the codec's
+        A row under an impairment profile is meant to degrade: the codec's
         loss and jitter limits do not apply, and it gives its own MOS floor."""
         bounds: dict[str, Bound] = {}
         keys = [call_class] + ([codec] if profile in ("", "clean") else [])
         for key in keys:
-            found = self.checks.get(key.strip().lower()) or self.checks.get(_codec_key(key))
-            for t in found or ():
+            for t in self.checks.get(self.key_of(key) or "", ()):
                 if t.metric in PER_CALL_METRICS and t.metric not in bounds:
                     bounds[t.metric] = Bound(t, self.origin(key, t))
         origin = f"plan row {row}" if row else "plan row"
@@ -306,8 +312,11 @@ class Bound:
     def limit(self) -> float:
         return self.threshold.limit
 
-    def holds(self, value: float) -> bool:
-        return OPERATORS[self.threshold.operator](value, self.threshold.limit)
+    def holds(self, value: float, limit: float | None = None) -> bool:
+        """`value` meets this bound (its own limit, or `limit` in its place: a score
+        judged against a floor of its own)."""
+        return OPERATORS[self.threshold.operator](
+            value, self.threshold.limit if limit is None else limit)
 
     def shown(self, digits: int) -> str:
         """The limit as the verdict shows it, e.g. '<= 3.000', '>= 4.20'."""
