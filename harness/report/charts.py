@@ -54,8 +54,7 @@ def by_type(calls: tuple[Call, ...]) -> dict[str, list[Call]]:
 
 def _limit(group: list[Call], key: str) -> float | None:
     values = [(c.get("expect") or {}).get(key) for c in group]
-    # a number, or None / "table" (a call that ended before its limits were compiled)
-    found = [float(v) for v in values if isinstance(v, (int, float))]
+    found = [float(v) for v in values if v is not None]
     return found[0] if found else None
 
 

@@ -28,11 +28,8 @@ from harness.report.store import RunRecord, SqliteStore
 TREND_RUNS = 20
 
 
-def _fmt(value: float | str | None, digits: int = 3, unit: str = "") -> str:
-    """A figure; "—" for none (or a limit left as "table": never judged)."""
-    if not isinstance(value, (int, float)):
-        return "—"
-    return f"{value:.{digits}f}{unit}"
+def _fmt(value: float | None, digits: int = 3, unit: str = "") -> str:
+    return "—" if value is None else f"{value:.{digits}f}{unit}"
 
 
 def _ms(value: float | None) -> str:

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from harness.model import CallResult, QualityScore
+from harness.model import CallResult, FromTable, QualityScore
 from harness.report.environment import redact
 from harness.report.load import load_section
 from harness.report.store import RunRecord, SqliteStore
@@ -82,7 +82,10 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "caller": r.spec.caller,
         "dial": r.spec.dial,
         "codec": r.spec.codec,
-        "expect": asdict(r.spec.expect),
+        # the limits the call was judged by; one never compiled (the call ended before
+        # it was judged) was not checked: None, never the "table" placeholder
+        "expect": {k: None if isinstance(v, FromTable) else v
+                   for k, v in asdict(r.spec.expect).items()},
         "call_id": r.call_id,
         "started_wall": r.started_wall,
         "earlier_walls": list(r.earlier_walls),  # earlier placings (re-placed on a stall)

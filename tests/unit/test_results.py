@@ -10,7 +10,8 @@ from harness.model import (
     Status,
     Verdict,
 )
-from harness.report.results import ResultStore
+from harness.report.results import ResultStore, call_to_json
+from harness.run.runner import error_result
 
 
 def _result(plan_id: str, status: Status) -> CallResult:
@@ -75,3 +76,13 @@ def test_old_run_directories_are_pruned_never_the_current_one(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([names[0], names[3],
                                                                   names[4], "notes"])
     assert prune_runs(tmp_path, 0) == []
+
+
+def test_a_call_that_ended_before_its_limits_were_compiled_stores_none() -> None:
+    """A row whose limits are the table's (TABLE) and that never got judged (the dial
+    guard refused it) stores no placeholder: its limits were not checked."""
+    doc = call_to_json(error_result(CallSpec("2.3", "ld", "site1/01", "19785550123"),
+                                    "refused by the dial guard", 0.0))
+    assert {k: doc["expect"][k] for k in ("srd_s_max", "setup_s_max", "mos_lqo_min")} == {
+        "srd_s_max": None, "setup_s_max": None, "mos_lqo_min": None}
+    json.dumps(doc)  # plain JSON all the way down
