@@ -18,6 +18,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -525,22 +526,25 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
     f, n = cfg.source, cfg.numbers
     forwarding = parse_forwarding(DEFAULT_FORWARDING if n.forwarding == "default"
                                   else n.forwarding, f)
-    for rule in forwarding if n.forwarding != "default" else ():
-        for party in (rule.line, rule.target):
-            if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
-                raise ConfigError(f, "numbers.forwarding", str(party), "no such beta line "
-                                  f"(sites 1..{n.sites}, lines 01..{n.lines_per_site:02d})")
+    if n.forwarding != "default":
+        _within(n, f, "numbers.forwarding",
+                [p for rule in forwarding for p in (rule.line, rule.target)])
     if n.anonymous_rejection != "default":
-        for party in parse_lines(n.anonymous_rejection, f, "numbers.anonymous_rejection"):
-            if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
-                raise ConfigError(f, "numbers.anonymous_rejection", str(party), "no such "
-                                  f"beta line (sites 1..{n.sites}, lines "
-                                  f"01..{n.lines_per_site:02d})")
+        _within(n, f, "numbers.anonymous_rejection",
+                parse_lines(n.anonymous_rejection, f, "numbers.anonymous_rejection"))
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
         forwarding, parse_faults(cfg.sut.test_faults, SWITCH_FAULTS, f, "sut.test_faults"),
         parse_faults(cfg.pstn.test_faults, CARRIER_FAULTS, f, "pstn.test_faults"))
+
+
+def _within(n: NumbersConfig, file: str, field: str, parties: Iterable[Party]) -> None:
+    """Every party a beta line of the configured sites (a line the config names)."""
+    for party in parties:
+        if not (1 <= party.site <= n.sites and 1 <= party.index <= n.lines_per_site):
+            raise ConfigError(file, field, str(party), "no such beta line "
+                              f"(sites 1..{n.sites}, lines 01..{n.lines_per_site:02d})")
 
 
 def _validate_security(cfg: HarnessConfig) -> None:
