@@ -54,6 +54,15 @@ def test_a_failing_busy_hour_row_is_not_accepted_everywhere(tmp_path: Path) -> N
     assert (junit.get("tests"), junit.get("failures"), junit.get("skipped")) == ("3", "1", "0")
     assert code == 1
     assert doc["harness_commit"] and len(doc["plan_hash"]) == 16 and doc["finished_at"]
+    # where the run's time went: a span per row (the busy hour one span), each measured
+    # after its call ended, within the run's wall
+    spans = {s["row"]: s for s in doc["timeline"]["spans"]}
+    assert set(spans) == {"1.1", "1.2", "8.1"} and spans["8.1"]["kind"] == "busy hour"
+    wall = doc["finished_at"] - doc["started_wall"]
+    assert all(0 < s["start_s"] < s["talk_end_s"] <= s["end_s"] <= wall
+               for s in spans.values())
+    report = (tmp_path / "reports" / "latest" / "index.html").read_text()
+    assert "Timeline of 3 plan rows" in report  # the chart, drawn from the same spans
 
 
 def test_a_subset_that_passes_is_partial_not_accepted(tmp_path: Path) -> None:
