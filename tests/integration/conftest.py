@@ -1,8 +1,19 @@
-"""A real harness session (Kamailio + rtpengine + dumpcap + pjsua2) shared by a module.
+"""A real harness session (Kamailio + rtpengine + dumpcap + pjsua2) shared by every
+module that asks for `live` with the default config (a module that needs another
+config defines its own `live` or a fixture of its own).
+
+One session, not one per module: a session's start and close (the switch, 21 agent
+workers, their registrations, the capture, the PESQ pool) cost seconds each, and
+the modules' calls do not depend on each other: each test finds its own calls by
+Call-ID or its own files, and a test that changes the session (test hooks, a worker
+map, an iptables rule, a stopped process) puts it back before it ends. The modules
+that use it run first, one after the other, and the session is closed as soon as
+no later test uses it, so it is never left idle beside another module's session.
 
 `retries_on_stall=0`: these tests look at each attempt as it was measured."""
 
-from collections.abc import Iterator
+from __future__ import annotations
+
 from dataclasses import replace
 
 import pytest
@@ -11,13 +22,54 @@ from harness.config import load_config
 from harness.run.session import HarnessSession
 
 
+class _Shared:
+    """The shared session, open between its first user and its last."""
+
+    session: HarnessSession | None = None
+    last: str | None = None  # the node id of the last test that uses it
+
+    @classmethod
+    def close(cls) -> None:
+        session, cls.session = cls.session, None
+        if session is not None:
+            session.close()
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
-    cfg = load_config()
-    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0))
-    session = HarnessSession(cfg, tmp_path_factory.mktemp("reports"))
-    session.start()
-    try:
-        yield session
-    finally:
-        session.close()
+def live(tmp_path_factory: pytest.TempPathFactory) -> HarnessSession:
+    if _Shared.session is None:
+        cfg = load_config()
+        cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0))
+        session = HarnessSession(cfg, tmp_path_factory.mktemp("reports"))
+        session.start()
+        _Shared.session = session
+    return _Shared.session  # closed by pytest_runtest_teardown below
+
+
+def _uses_shared(item: pytest.Item) -> bool:
+    """Does `item` get the shared `live` (not a module's own fixture of that name)?"""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("live") if info is not None else None
+    return bool(defs) and getattr(defs[-1].func, "__module__", None) == __name__
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules that use the shared session first (a stable sort: each module's
+    tests stay together and in their order), so that it is open once, for them."""
+    shared_modules = {item.module for item in items if _uses_shared(item)}  # type: ignore[attr-defined]
+    items.sort(key=lambda item: getattr(item, "module", None) not in shared_modules)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _Shared.session is None:
+        return
+    if _Shared.last is None:  # the run's final list (after -k, -m, deselection)
+        users = [i.nodeid for i in item.session.items if _uses_shared(i)]
+        _Shared.last = users[-1] if users else item.nodeid
+    if nextitem is None or item.nodeid == _Shared.last:
+        _Shared.close()
+
+
+def pytest_sessionfinish() -> None:
+    _Shared.close()  # an interrupted run
