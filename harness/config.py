@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ConfigError
 from harness.numbers import PROMISABLE
 from harness.party import Party, PartyError
+from harness.pstn.directory import TRUNKS
 from harness.vocab import CallClass, ForwardKind, allowed, in_choice
 
 if TYPE_CHECKING:
@@ -43,6 +44,10 @@ class SutConfig:
     pstn_port: int = 0  # the simulated PSTN gateway's port; external: where the switch
     # sends off-net calls and where incoming DID calls come from (0: free, embedded only)
     pstn_trunk_groups: bool = True  # the switch names the trunk group (;tgrp=) per class
+    # external: trunk groups the switch routes to a gateway port of their own, as
+    # "ld=5072, intl=5073" (a trunk group's own gateway: who rang is its trunk group,
+    # with or without ;tgrp=). The embedded switch gives every trunk group its own
+    pstn_trunk_ports: str = ""
     cdr_uri: str = ""  # external: the switch's CDRs (sqlite://, asterisk-csv://, ...)
     allow_remote: bool = False  # external switch off this host: off in tests and CI
     circuit_breaker: int = 3  # stop dialling after this many calls in a row lost the switch
@@ -64,6 +69,10 @@ class SutConfig:
     # both ways ("" | "sippy"; docs/b2bua-lab.md). It drops the R-URI's ;tgrp=, so it
     # makes pstn_trunk_groups false (validate())
     pstn_b2bua: str = ""
+
+    def trunk_ports(self) -> dict[str, int]:
+        """`pstn_trunk_ports` as trunk group -> port (validated at load)."""
+        return parse_trunk_ports(self.pstn_trunk_ports, "<config>")
 
     def behaviour_set(self) -> frozenset[Behaviour]:
         """`behaviours` as a set (validated at load: unknown names never get here)."""
@@ -97,6 +106,22 @@ def parse_behaviours(text: str, file: str) -> frozenset[Behaviour]:
         raise ConfigError(file, "sut.behaviours", text, f"unknown behaviour(s) {unknown} "
                           f"(known: {sorted(known | {ALL_BEHAVIOURS})})")
     return frozenset(Behaviour(n) for n in names)
+
+
+def parse_trunk_ports(text: str, file: str) -> dict[str, int]:
+    """'ld=5072, intl=5073' -> {'ld': 5072, 'intl': 5073}; anything else -> ConfigError."""
+    out: dict[str, int] = {}
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        trunk, _, port = (x.strip() for x in item.partition("="))
+        if trunk not in TRUNKS or trunk in out:
+            raise ConfigError(file, "sut.pstn_trunk_ports", text,
+                              f"{trunk!r}: {'named twice' if trunk in out else 'not a trunk group'}"
+                              f" (trunk groups: {', '.join(TRUNKS)})")
+        if not port.isdigit() or not 1024 <= int(port) <= 65535:
+            raise ConfigError(file, "sut.pstn_trunk_ports", text,
+                              f"{trunk}={port}: expected a UDP port 1024..65535")
+        out[trunk] = int(port)
+    return out
 
 
 # faults the embedded switch can be rendered with (harness/softswitch/kamailio.cfg.j2;
@@ -412,8 +437,19 @@ def _validate_sut(cfg: HarnessConfig) -> None:
     if sut.pstn_b2bua not in ("", *PSTN_B2BUAS):
         raise ConfigError(f, "sut.pstn_b2bua", sut.pstn_b2bua,
                           f"expected '' or one of {list(PSTN_B2BUAS)}")
+    ports = parse_trunk_ports(sut.pstn_trunk_ports, f)
     if sut.kind != "external":
+        if ports:
+            raise ConfigError(f, "sut.pstn_trunk_ports", sut.pstn_trunk_ports, "for an "
+                              "external switch: the embedded one gives every trunk group a "
+                              "gateway of its own")
         return
+    if sut.pstn_port in ports.values():
+        raise ConfigError(f, "sut.pstn_trunk_ports", sut.pstn_trunk_ports,
+                          f"port {sut.pstn_port} is sut.pstn_port (the main gateway's)")
+    if len(set(ports.values())) < len(ports):
+        raise ConfigError(f, "sut.pstn_trunk_ports", sut.pstn_trunk_ports,
+                          "two trunk groups on one port")
     for name in ("behaviours", "pstn_b2bua"):
         if getattr(sut, name):
             raise ConfigError(f, f"sut.{name}", getattr(sut, name), "the embedded switch's "
@@ -424,7 +460,7 @@ def _validate_sut(cfg: HarnessConfig) -> None:
     for name in ("sip_port", "pstn_port"):
         if not getattr(sut, name):
             raise ConfigError(f, f"sut.{name}", getattr(sut, name),
-                              "an external switch needs it set (1024..65000)")
+                              "an external switch needs it set (1024..65535)")
     if not sut.cdr_uri:
         raise ConfigError(f, "sut.cdr_uri", sut.cdr_uri, "an external switch needs the URI "
                           "of its CDRs (e.g. sqlite:////var/lib/kamailio/acc.db)")
@@ -510,8 +546,8 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
                           "must be > 0")
     for name in ("sip_port", "rtp_port_min", "tls_port"):
         port = getattr(cfg.sut, name)
-        if port and not 1024 <= port <= 65000:
-            raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65000")
+        if port and not 1024 <= port <= 65535:
+            raise ConfigError(f, f"sut.{name}", port, "must be 0 (auto) or 1024..65535")
     _validate_load(cfg)
     _validate_security(cfg)
     cfg = _validate_pstn(cfg)
@@ -588,8 +624,8 @@ def _validate_load(cfg: HarnessConfig) -> None:
                               f"{block[0]:010d}..{block[1]:010d}: load must not ring a line")
     if ld.caller == ld.target:
         raise ConfigError(f, "load.target", ld.target, "must differ from load.caller")
-    if ld.sink_port and not 1024 <= ld.sink_port <= 65000:
-        raise ConfigError(f, "load.sink_port", ld.sink_port, "must be 0 (auto) or 1024..65000")
+    if ld.sink_port and not 1024 <= ld.sink_port <= 65535:
+        raise ConfigError(f, "load.sink_port", ld.sink_port, "must be 0 (auto) or 1024..65535")
     # what only a run with load needs of an external switch (password, sink port) is
     # checked when the load starts (harness.load.sipp.LoadTarget.resolve)
 
@@ -602,9 +638,9 @@ def _validate_pstn(cfg: HarnessConfig) -> HarnessConfig:
         raise ConfigError(f, "pstn.mode", p.mode, "expected 'gateway' or 'carrier'")
     if p.mode == "gateway":
         return cfg
-    if p.carrier_port and not 1024 <= p.carrier_port <= 65000:
+    if p.carrier_port and not 1024 <= p.carrier_port <= 65535:
         raise ConfigError(f, "pstn.carrier_port", p.carrier_port,
-                          "must be 0 (auto, embedded only) or 1024..65000")
+                          "must be 0 (auto, embedded only) or 1024..65535")
     if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", p.carrier_domain):
         raise ConfigError(f, "pstn.carrier_domain", p.carrier_domain, "expected a domain name")
     parse_faults(p.test_faults, CARRIER_FAULTS, f, "pstn.test_faults")

@@ -78,14 +78,15 @@ class _SessionHolder:
         return result
 
     def load(self, item: BetaLoadItem) -> Any:
-        """A busy-hour row, run while no plan row is up (the scheduler holds them)."""
-        session = self.get()
-        return self._scheduler(item).exclusive(lambda: session.run_load(item.spec))
+        """A busy-hour row's report: run before the call rows, the switch its own until
+        its last call is down (its measuring overlaps the rows after it)."""
+        return self._scheduler(item).job_result(item.spec.plan_id)
 
     def probe(self, item: BetaProbeItem) -> Any:
-        """A §12 security probe, run while no plan row is up (harness/security/rows.py)."""
-        session = self.get()
-        return self._scheduler(item).exclusive(lambda: session.run_probe(item.spec))
+        """A §12 security probe's report: run once every call row has started and those
+        still up only talk (harness/run/schedule.py), no call placed meanwhile
+        (harness/security/rows.py)."""
+        return self._scheduler(item).job_result(item.spec.plan_id)
 
     def not_applicable(self, spec: ProbeSpec) -> str:
         """Why a probe row is left out of this run's plan by its config ('' if it is in)."""
@@ -101,11 +102,22 @@ class _SessionHolder:
                               self._security.torture)
 
     def _scheduler(self, item: pytest.Item) -> Any:
+        """The run's scheduler, made when the first row asks: the busy hour first (its
+        measuring beside the first rows), every selected call row, then the probe rows
+        (beside the last rows once those only talk), in plan order."""
         session = self.get()
         if self.scheduler is None:
-            rows = [i.spec for i in item.session.items if isinstance(i, BetaCallItem)
+            items = item.session.items
+            rows = [i.spec for i in items if isinstance(i, BetaCallItem)
                     and not session.tls_unsupported(i.spec)]
-            self.scheduler = session.schedule(rows)
+            first = [(i.spec.plan_id, lambda release, s=i.spec:
+                      session.run_load(s, on_calls_down=release))
+                     for i in items if isinstance(i, BetaLoadItem)]
+            self.scheduler = session.schedule(rows, first)
+            for i in items:
+                if isinstance(i, BetaProbeItem) and not self.not_applicable(i.spec):
+                    self.scheduler.after_rows(i.spec.plan_id, lambda release, s=i.spec:
+                                              session.run_probe(s))
         return self.scheduler
 
     def record(self, report: pytest.TestReport) -> None:

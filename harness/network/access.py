@@ -1,9 +1,11 @@
 """A session's access links (harness/network/netns.py) and the rows that run over them.
 
 A plan row that names an impairment profile (`CallSpec.profile`, "clean" included)
-runs with its beta lines behind access links: for the row, the calling line is hosted
-by access worker "x1" and the called line by "x2", each an agent worker process inside
-its own network namespace, joined to the switch by a veth pair. The called line's
+runs with its beta lines behind a pair of access links: for the row, the calling line
+is hosted by the pair's first access worker ("x1", "x3", ...) and the called line by its
+second ("x2", "x4", ...), each an agent worker process inside its own network
+namespace, joined to the switch by a veth pair. There are PAIRS pairs: as many rows
+under a profile run at once, each on a pair of its own, beside the other rows. The called line's
 registration moves to its access worker for the row and back after it, the way a
 phone that moved to another network re-registers. The profile's rules sit on the
 links' host-side veths, so they touch this row's media and nothing else.
@@ -15,6 +17,7 @@ back to rules on the loopback (docs/impairments.md).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -30,8 +33,14 @@ from harness.sip.scenario import WorkerSpec
 if TYPE_CHECKING:
     from harness.run.registrations import Registrations
 
-WORKERS = ("x1", "x2")  # the calling line's access worker, the called line's
-LANES = {"x1": "b_to_a", "x2": "a_to_b"}  # the speech direction each link carries
+PAIRS = 2  # pairs of access links: rows under a profile that run at once
+# the speech direction each link of a pair carries: toward the calling line, the called
+LANES = ("b_to_a", "a_to_b")
+
+
+def pair_workers(pair: int) -> tuple[str, str]:
+    """The access workers of pair `pair` (0, 1, ...): the calling line's, the called's."""
+    return f"x{2 * pair + 1}", f"x{2 * pair + 2}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +55,14 @@ class Crossing:
 class AccessLinks:
     def __init__(self, net: AccessNet) -> None:
         self.net = net
+        self.pairs = tuple(range(len(net.links) // 2))
+        self.workers = tuple(w for p in self.pairs for w in pair_workers(p))
+        self._free = list(self.pairs)  # pairs no row is crossing
+        self._lock = threading.Lock()
 
     @classmethod
-    def create(cls) -> AccessLinks:
-        return cls(AccessNet.create(len(WORKERS)))
+    def create(cls, pairs: int = PAIRS) -> AccessLinks:
+        return cls(AccessNet.create(2 * pairs))
 
     def destroy(self) -> None:
         self.net.destroy()
@@ -68,7 +81,7 @@ class AccessLinks:
                            sip_port=template.sip_port, clock_rate=template.clock_rate,
                            jb_init_ms=template.jb_init_ms, address=link.address,
                            netns=link.netns)
-                for name, link in zip(WORKERS, self.net.links, strict=True)]
+                for name, link in zip(self.workers, self.net.links, strict=True)]
 
     def captures(self, run_dir: Path) -> list[tuple[Capture, str, str]]:
         """A dumpcap on each link's host-side veth (only the harness's traffic is there)."""
@@ -79,17 +92,25 @@ class AccessLinks:
     def crossing(self, lines_at: Registrations,
                  lines: list[Line | None]) -> Iterator[Crossing]:
         """Move `lines` (calling line, called line; None: a PSTN party, which stays on
-        the loopback) behind the access links while the block runs: each rehomed to a
-        link's worker and registered there, both undone after."""
+        the loopback) behind a free pair of access links while the block runs: each
+        rehomed to a link's worker and registered there, both undone after. The caller
+        (harness/run/schedule.py) runs no more such rows at once than there are pairs."""
         farm = lines_at.farm
         links, lanes = [], []
+        with self._lock:
+            if not self._free:
+                raise HarnessError(f"every access-link pair ({len(self.pairs)}) is in use")
+            pair = self._free.pop(0)
         with ExitStack() as undo:
-            for line, worker, link in zip(lines, WORKERS, self.net.links, strict=True):
+            undo.callback(self._release, pair)
+            for line, worker, link, lane in zip(lines, pair_workers(pair),
+                                                self.net.links[2 * pair:2 * pair + 2], LANES,
+                                                strict=True):
                 if line is None:
                     continue
                 seat = farm.seat(line.name)
                 home = farm.worker_of(line.name)
-                if home in WORKERS:
+                if home in self.workers:
                     raise HarnessError(f"{line.name} is already behind an access link")
                 plain = lines_at.contact(line)
                 farm.rehome(seat, worker)
@@ -98,6 +119,11 @@ class AccessLinks:
                 lines_at.move(line, plain, there, via=self.net.core)
                 undo.callback(lines_at.move, line, there, plain)
                 links.append(link.host_if)
-                lanes.append(LANES[worker])
+                lanes.append(lane)
             yield Crossing(tuple(links), tuple(lanes))
 
+
+    def _release(self, pair: int) -> None:
+        with self._lock:
+            self._free.append(pair)
+            self._free.sort()

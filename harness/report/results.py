@@ -233,7 +233,7 @@ class ResultStore:
                 "finished": self.finished, "status": "complete" if self.finished else "INCOMPLETE",
                 "finished_at": self.finished_at, "verdict": verdict, **self.provenance,
                 "environment": redact(self.environment), "summary": self.summary(),
-                "errors": self.errors, "billing": self.billing,
+                "errors": self.errors, "billing": self.billing, "cost": self.cost,
                 "rfc6076": rfc6076(self.calls), "load": load_section(self.loads, self.calls),
                 "busy_hour": self.busy_hours, "security": self.probes,
                 "timeline": timeline_doc(self.started_wall, self.calls, self.busy_hours,
@@ -242,6 +242,9 @@ class ResultStore:
                 "calls": self.calls}
 
     billing: dict[str, Any] | None = None  # the run's billing summary, once reconciled
+    # what the run cost the host: CPU seconds of the harness and the switch it ran,
+    # per call placed (HarnessSession.close)
+    cost: dict[str, Any] | None = None
 
     def record(self) -> RunRecord:
         """This run as the report renders it (the same data the database holds)."""

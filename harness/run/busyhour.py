@@ -15,6 +15,7 @@ figures: a busy hour measured on a starving host says so.
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +159,22 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def rusage_now() -> tuple[float, float]:
+    """(CPU seconds this process has used, those of its children that ended: agent
+    workers, scoring processes, the embedded switch, captures), user + system."""
+    me, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def run_cost(before: tuple[float, float], calls: int) -> dict[str, float | int]:
+    """A whole run's CPU since `before` (rusage_now at its start), read once every child
+    has ended: the controller's, its children's, and per call placed."""
+    me, kids = (now - then for now, then in zip(rusage_now(), before, strict=True))
+    return {"controller_cpu_s": round(me, 1), "children_cpu_s": round(kids, 1),
+            "calls": calls, "cpu_per_call_s": round((me + kids) / max(1, calls), 2)}
 
 
 def rss_mb(pid: int) -> float:

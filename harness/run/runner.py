@@ -10,6 +10,7 @@ the caller ID shown, privacy, location for 911, DTMF heard, hold).
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -133,11 +134,23 @@ def _r6(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+# calls the controller measures at once. Measuring (reading the capture, aligning the
+# recordings) is Python and numpy under one GIL: more threads at it measure no faster,
+# they only make the stall guard's sampler wait for the GIL. Sixteen at once (a wave of
+# rows ending together) delayed its wake-ups by 100+ ms and invalidated the calls still
+# up; PESQ itself runs in the scoring processes (harness/media/pool.py). A busy hour's
+# calls are measured in a lane of their own, beside the rows that run meanwhile (it
+# measures one at a time: the rows' lane keeps a scoring process for itself).
+MEASURING_AT_ONCE = {"rows": 2, "load": 1}
+
+
 class CallRunner:
     def __init__(self, session: CallEnv) -> None:
         self.scorer = CallScorer(session.refs_for, session.run_dir / "reference",
                                  session.cfg.capture.enabled)
         self.s = session
+        self._measuring = {lane: threading.BoundedSemaphore(n)
+                           for lane, n in MEASURING_AT_ONCE.items()}
 
     # -- placing the call --------------------------------------------------------------
     def resolve(self, spec: CallSpec) -> tuple[str, str, Route, str]:
@@ -220,7 +233,10 @@ class CallRunner:
         line = self.s.plan.line_by_number(route.number)
         return line.name if line else (str(Party.pstn()) if route.trunk else "")
 
-    def attempt(self, spec: CallSpec) -> CallResult:
+    def attempt(self, spec: CallSpec, on_down: Callable[[], None] | None = None,
+                lane: str = "rows") -> CallResult:
+        """Place `spec`'s call once and measure it (in `lane`: "rows" or a busy hour's
+        "load"); `on_down` is called once the call is down, before the measuring."""
         started_wall = time.time()
         s = self.s
         hooks = s.hooks  # the harness's own test faults, read once for the call
@@ -235,6 +251,8 @@ class CallRunner:
             secure = s.registrations.secure_call(spec, route.number)  # TLS + SRTP rows
             crossing = s.crossing(spec, seat, route.number)  # rows under a profile
         except HarnessError as exc:
+            if on_down is not None:
+                on_down()
             return error_result(spec, str(exc), started_wall)
         refs = s.refs_for(spec.codec)
         third = self.scorer.third_ref(spec) if self.scorer.has_third_party(spec) else None
@@ -254,10 +272,13 @@ class CallRunner:
             caller_addr = s.registrations.caller_addr(seat)
             store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
             out = s.farm.place(order)
+        if on_down is not None:
+            on_down()
         s.keep_tls(out.a.tls_sessions)
         try:
-            result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
-                                  route, number, store_mark, hooks.before_cdr_fetch)
+            with self._measuring[lane]:
+                result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
+                                      route, number, store_mark, hooks.before_cdr_fetch)
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -351,7 +372,7 @@ class CallRunner:
             line = next((ln for ln in self.s.plan.lines
                          if canonical(ln.number) == canonical(r.user)), None)
             who = line.name if line else "the simulated PSTN" \
-                if where[r.at] == PSTN_WORKER else f"agent worker {where[r.at]}"
+                if where[r.at].startswith(PSTN_WORKER) else f"agent worker {where[r.at]}"
             why = f"{who} answered {r.code} {r.phrase}".rstrip() + \
                 (f" (Warning: {r.warning})" if r.warning else "")
             pt = STATIC_PT_OF.get(spec.codec)

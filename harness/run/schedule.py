@@ -4,21 +4,38 @@ Up to `agents.concurrent_calls` rows run at a time, each in a thread of its own 
 call mostly waits on its agents; the measuring after it reads the capture and has
 speech scored). A row waits while it would share a party with a call in progress
 (its calling line or PSTN subscriber, the line it dials, the lines that one forwards
-to) and while the simulated PSTN already carries 4 calls (its worker is one pjsua2
-process, which holds 4). A row under a network impairment profile crosses the access
-links, which carry one such row at a time while the other rows go on beside it on the
-loopback; without access links (an external switch) the impairment applies to every
-agent's media and its row runs alone.
+to) and while a gateway worker of the simulated PSTN it needs already carries 4 calls
+(each is one pjsua2 process, which holds 4; each trunk group may have its own). A row
+under a network impairment profile crosses a pair of access links, which carries one
+such row at a time while the other rows go on beside it on the loopback; without
+access links (an external switch) the impairment applies to every agent's media and
+its row runs alone.
 
-Among the rows that may start, the longest goes first: the 61 s billing call started
-last would set the run's length. `result(plan_id)` blocks until that row's call is
-measured, so a pytest item per row reports in plan order while the calls overlap.
+`result(plan_id)` blocks until that row's call is measured, so a pytest item per row
+reports in plan order while the calls overlap.
+
+Among the rows that may start, the one on the longest chain goes first: the 61 s
+billing call, or a row under a profile while the other such rows queue behind it for
+the access-link pairs (started last, either would set the run's length).
+
+Two kinds of row are jobs of their own, run one at a time, each holding the switch
+until it *releases* it (which it may do before it ends):
+
+* `first` jobs (the busy hour: every line in a call) run before any row; the busy hour
+  releases the switch when its last call is down, so its measuring (PESQ of 84
+  recordings) overlaps the rows' first wave.
+* `after_rows` jobs (security probes: nothing may reach a far end during one but what
+  the probe caused) start once every row has started and every row still up is
+  *quiet*: past its set-up, with nothing left to signal to a far end (`quiet_from_s`:
+  a plain call talking, such as the 61 s billing call). A row's re-placement waits
+  while a probe runs (HarnessSession.run_call).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -30,6 +47,8 @@ from harness.run.runner import error_result
 from harness.sip.attribution import PSTN_SEAT
 
 T = TypeVar("T")
+# a job run after the rows: given `release`, to call once the switch is no longer its own
+Job = Callable[[Callable[[], None]], object]
 
 
 PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
@@ -63,42 +82,97 @@ def expected_s(spec: CallSpec) -> float:
     return ring + (talk if spec.expect.final_code == 200 else 0.0)
 
 
-def pstn_legs(spec: CallSpec, plan: NumberPlan) -> int:
-    """Calls the row puts on the simulated PSTN: a far end there, a caller from there."""
-    route = _route(spec.dial, plan)
-    return int(spec.caller_party.is_pstn) + int(route is not None and
-                                                      route.trunk is not None)
+def quiet_from_s(spec: CallSpec, plan: NumberPlan) -> float | None:
+    """How long after its placing a row's call sends nothing more that could reach a far
+    end (a plain answered call, talking), or None if it may until its end: a transfer,
+    a 3-way call, hold, DTMF, a forwarded or refused call, a row under a profile (its
+    lines move back), anything not answered at once."""
+    if spec.transfer_to or spec.conference_with or spec.hold_at_s is not None or \
+            spec.dtmf_a or spec.dtmf_b or spec.callee_behaviour != "answer" or \
+            spec.profile or spec.expect.final_code != 200 or \
+            len(plan.far_ends(spec.dial)) != 1:
+        return None
+    return spec.answer_after_s + 4.0
+
+
+def pstn_legs(spec: CallSpec, plan: NumberPlan,
+              gateway_of: Callable[[str | None], str] = lambda trunk: "pstn"
+              ) -> Counter[str]:
+    """Calls the row puts on each of the simulated PSTN's gateway workers (`gateway_of`
+    a trunk group; None: the one PSTN subscribers call from): a caller from there, a
+    far end there (dialled, transferred to, conferenced in)."""
+    legs: Counter[str] = Counter()
+    if spec.caller_party.is_pstn:
+        legs[gateway_of(None)] += 1
+    for dial in (spec.dial, spec.transfer_to, spec.conference_with):
+        route = _route(dial, plan) if dial else None
+        if route is not None and route.trunk is not None and \
+                plan.line_by_number(route.number) is None:
+            legs[gateway_of(route.trunk)] += 1
+    return legs
 
 
 class PlanScheduler:
     def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
-                 plan: NumberPlan, concurrency: int, links: bool = False) -> None:
-        """`links`: rows under a profile cross access links of their own (the profile
-        impairs those links only), so they run beside other rows, one at a time; without
-        them a profile impairs every agent's media and its row runs alone."""
+                 plan: NumberPlan, concurrency: int, links: int = 0,
+                 gateway_of: Callable[[str | None], str] = lambda trunk: "pstn",
+                 first: Sequence[tuple[str, Job]] = (),
+                 duration: Callable[[CallSpec], float] = expected_s) -> None:
+        """`links`: the access-link pairs rows under a profile cross (the profile
+        impairs those links only), so they run beside other rows, one to a pair; with
+        none a profile impairs every agent's media and its row runs alone. `gateway_of`:
+        the simulated PSTN's gateway worker of a trunk group (each holds PSTN_LEGS).
+        `first`: jobs run before any row (module docstring). `duration`: how long a
+        row's call lasts (the session's estimate follows the call's script)."""
         self.run_call = run_call
         self.links = links
+        self._duration = {s.plan_id: duration(s) for s in specs}
         self.concurrency = max(1, concurrency)
         self._queue = list(specs)
         self._parties = {s.plan_id: parties(s, plan) for s in specs}
-        self._pstn = {s.plan_id: pstn_legs(s, plan) for s in specs}
-        self._pstn_up = 0
+        self._quiet = {s.plan_id: quiet_from_s(s, plan) for s in specs}
+        self._since: dict[str, float] = {}  # running rows: when each was placed
+        self._pstn = {s.plan_id: pstn_legs(s, plan, gateway_of) for s in specs}
+        self._pstn_up: Counter[str] = Counter()
         self._busy: set[str] = set()
         self._running: set[str] = set()
         self._exclusive = False
-        self._impaired = False  # a row under a profile is up (on the access links)
+        self._impaired = 0  # rows under a profile up (one on each access-link pair)
         self._results: dict[str, CallResult] = {}
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._feed, name="plan-scheduler", daemon=True)
         self._stopped = False
         self._held = 0  # jobs waiting to run alone (a busy hour)
-        self._thread.start()
+        self._first: list[tuple[str, Job]] = list(first)  # before the rows, in order
+        self._jobs: list[tuple[str, Job]] = []  # after the rows, one at a time
+        self._job_up = ""  # the job holding the switch ("": none)
+        self._job_results: dict[str, tuple[object, BaseException | None]] = {}
+        self._feeding = True  # the feeder thread runs (it ends when nothing is queued)
+        threading.Thread(target=self._feed, name="plan-scheduler", daemon=True).start()
 
     def result(self, plan_id: str) -> CallResult:
         with self._cond:
             while plan_id not in self._results:
                 self._cond.wait()
             return self._results[plan_id]
+
+    def after_rows(self, key: str, job: Job) -> None:
+        """Queue `job` to run once every row is done and the jobs queued before it have
+        released the switch; `job_result(key)` is what it returned (or raised)."""
+        with self._cond:
+            self._jobs.append((key, job))
+            self._cond.notify_all()
+            if not self._feeding:  # every row was done: the feeder had ended
+                self._feeding = True
+                threading.Thread(target=self._feed, name="plan-scheduler", daemon=True).start()
+
+    def job_result(self, key: str) -> object:
+        with self._cond:
+            while key not in self._job_results:
+                self._cond.wait()
+            value, exc = self._job_results[key]
+        if exc is not None:
+            raise exc
+        return value
 
     def exclusive(self, job: Callable[[], T]) -> T:
         """Run `job` once no row is up, starting no row until it returns."""
@@ -120,41 +194,103 @@ class PlanScheduler:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-            while self._running and time.monotonic() < deadline:
+            while (self._running or self._job_up) and time.monotonic() < deadline:
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
 
     def _startable(self, spec: CallSpec) -> bool:
-        if self._held or self._exclusive or len(self._running) >= self.concurrency:
+        if self._held or self._exclusive or self._job_up or self._first or \
+                len(self._running) >= self.concurrency:
             return False
-        if spec.profile and self.links:  # the two access links carry one row at a time
-            if self._impaired:
+        if spec.profile and self.links:  # each pair of access links carries one row
+            if self._impaired >= self.links:
                 return False
         elif spec.profile:
             return not self._running  # impaired on the loopback: alone
-        if self._pstn_up + self._pstn[spec.plan_id] > PSTN_LEGS:
+        if any(self._pstn_up[gw] + n > PSTN_LEGS for gw, n in self._pstn[spec.plan_id].items()):
             return False
         return not (self._parties[spec.plan_id] & self._busy)
 
+    def _chain_s(self, spec: CallSpec) -> float:
+        """How long the rows queued behind `spec` for what it needs keep it busy: its own
+        call; for a row under a profile, every queued such row over the link pairs."""
+        own = self._duration[spec.plan_id]
+        if spec.profile and self.links:
+            impaired = [self._duration[s.plan_id] for s in self._queue if s.profile]
+            return max(own, sum(impaired) / self.links)
+        return own
+
+    def _quiet_now(self) -> tuple[bool, float]:
+        """(every running row is quiet, seconds until the last becomes so)."""
+        now, wait = time.monotonic(), 0.0
+        for plan_id in self._running:
+            quiet = self._quiet.get(plan_id)
+            if quiet is None:
+                return False, 0.0
+            wait = max(wait, self._since[plan_id] + quiet - now)
+        return wait <= 0, wait
+
+    def _next_job(self) -> tuple[str, Job] | None:
+        if self._job_up or self._held:
+            return None
+        if self._first:
+            return self._first.pop(0) if not self._running else None
+        if self._jobs and not self._queue:
+            quiet, _ = self._quiet_now()
+            return self._jobs.pop(0) if quiet else None
+        return None
+
     def _feed(self) -> None:
         with self._cond:
-            while self._queue and not self._stopped:
+            while (self._queue or self._jobs or self._first) and not self._stopped:
                 ready = [s for s in self._queue if self._startable(s)]
-                # longest first: a long call started last would set the run's length
-                spec = max(ready, key=expected_s) if ready else None
+                # the longest chain first: started last, it would set the run's length
+                spec = max(ready, key=self._chain_s) if ready else None
+                job = self._next_job() if spec is None else None
+                if job is not None:
+                    self._job_up = job[0]
+                    threading.Thread(target=self._run_job, args=job, name=f"job-{job[0]}",
+                                     daemon=True).start()
+                    continue
                 if spec is None:
-                    self._cond.wait()
+                    # a probe waiting for the rows up to become quiet: look again then
+                    _, wait = self._quiet_now() if self._jobs and not self._queue \
+                        else (False, 0.0)
+                    self._cond.wait(wait + 0.05 if wait > 0 else None)
                     continue
                 self._queue.remove(spec)
                 self._running.add(spec.plan_id)
+                self._since[spec.plan_id] = time.monotonic()
                 self._busy |= self._parties[spec.plan_id]
-                self._pstn_up += self._pstn[spec.plan_id]
+                self._pstn_up.update(self._pstn[spec.plan_id])
                 self._exclusive = bool(spec.profile) and not self.links
-                self._impaired = self._impaired or bool(spec.profile)
+                self._impaired += bool(spec.profile)
                 threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
                                  daemon=True).start()
             for spec in self._queue if self._stopped else ():
                 self._results[spec.plan_id] = error_result(spec, "not placed: the run was "
                                                            "interrupted", 0.0)
+            for key, _ in [*self._first, *self._jobs] if self._stopped else ():
+                self._job_results[key] = (None, HarnessError("not run: the run was interrupted"))
+            self._jobs.clear()
+            self._first.clear()
+            self._feeding = False
+            self._cond.notify_all()
+
+    def _run_job(self, key: str, job: Job) -> None:
+        def release() -> None:
+            with self._cond:
+                if self._job_up == key:
+                    self._job_up = ""
+                    self._cond.notify_all()
+        value: object = None
+        exc: BaseException | None = None
+        try:
+            value = job(release)
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits for the job
+            exc = e
+        release()
+        with self._cond:
+            self._job_results[key] = (value, exc)
             self._cond.notify_all()
 
     def _one(self, spec: CallSpec) -> None:
@@ -166,8 +302,7 @@ class PlanScheduler:
             self._results[spec.plan_id] = result
             self._running.discard(spec.plan_id)
             self._busy -= self._parties[spec.plan_id]
-            self._pstn_up -= self._pstn[spec.plan_id]
+            self._pstn_up.subtract(self._pstn[spec.plan_id])
             self._exclusive = False
-            if spec.profile:
-                self._impaired = False
+            self._impaired -= bool(spec.profile)
             self._cond.notify_all()

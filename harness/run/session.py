@@ -18,7 +18,7 @@ import platform
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -35,17 +35,17 @@ from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
-from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator
+from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator, gateway_worker
 from harness.report.results import ResultStore, prune_runs
 from harness.run import busyhour
 from harness.run.billing import cdr_book, close_billing
 from harness.run.breaker import CircuitBreaker
-from harness.run.busyhour import LoadReport
+from harness.run.busyhour import LoadReport, run_cost, rusage_now
 from harness.run.guard import StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
-from harness.run.runner import PSTN_WORKER, CallRunner, error_result
-from harness.run.schedule import PlanScheduler
+from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
+from harness.run.schedule import Job, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.layout import (
@@ -59,6 +59,7 @@ from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, udp_port_free
 from harness.verdict.call_types import Promises
+from harness.verdict.checks import Outcome
 from harness.verdict.run import RowOutcome, judge_run
 
 if TYPE_CHECKING:
@@ -133,12 +134,15 @@ class HarnessSession:
         self._wideband_refs: dict[str, reference.Reference] | None = None
         self.agent_rtp_base = 0
         self.started = False
+        self._rusage: tuple[float, float] | None = None  # CPU used before start (run_cost)
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
         typed = cfg.parsed()  # the tariff and thresholds (parsed from the text each call)
         # every call's CDR check, and the run's billing (harness/run/billing.py)
         self.cdr_book = cdr_book(self.switch.cdr_source, cfg.cdr, cfg.load, typed.tariff)
         self.breaker = CircuitBreaker(cfg.sut.circuit_breaker, self._failure)
         self.lock = threading.Lock()  # calls run in threads: the store, ledgers, counters
+        self._probing = threading.Condition()  # no call is placed while a probe runs
+        self._probes_up = 0
         self.pstn = PstnSimulator(self.plan)
         self.runner = CallRunner(self)
         self.thresholds = typed.thresholds
@@ -147,6 +151,7 @@ class HarnessSession:
     def start(self) -> None:
         prune_runs(self.run_dir.parent, self.cfg.capture.keep_runs, self.run_id)
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
+        self._rusage = rusage_now()
         try:
             if self.cfg.agents.access_links and self.switch.serves_access_links:
                 self.access = AccessLinks.create()
@@ -178,9 +183,10 @@ class HarnessSession:
         """The switch under test, its off-net calls to the simulated PSTN gateway's
         port; in carrier mode to the other carrier's trunk instead, the lab's own
         carrier started after the switch (its trunk trusts the switch's port)."""
-        pstn_port = self.pstn.reserve_port(self.cfg.sut.pstn_port)
+        pstn_port = self.pstn.reserve_port(self.cfg.sut.pstn_port, self.cfg.sut.trunk_ports(),
+                                           separate=self.switch.separate_trunks)
         if self.cfg.pstn.mode != "carrier":
-            self.switch.start(self.plan, pstn_port)
+            self.switch.start(self.plan, pstn_port, self.pstn.trunk_ports)
             return
         trunk = self.carrier.reserve_port() if self.carrier else self.cfg.pstn.carrier_port
         self.switch.start(self.plan, trunk)
@@ -243,6 +249,8 @@ class HarnessSession:
         self.switch.stop()
         if self.carrier is not None:
             self.carrier.stop()
+        if self.store is not None and self._rusage is not None:
+            self.store.cost = run_cost(self._rusage, len(self.store.calls))
         if self.access is not None:
             self.access.destroy()
             self.access = None
@@ -318,7 +326,8 @@ class HarnessSession:
         """Lines dealt round-robin over the line workers (`agents.lines_per_worker`
         each), so that a line and the line it forwards to never share a process (one
         Endpoint answers the forwarded INVITE 482, a merged request); the simulated
-        PSTN's gateway and subscribers in one more."""
+        PSTN's main gateway and subscribers in one more, and a gateway worker for each
+        trunk group with a port of its own."""
         layout, lines = self.layout, self.plan.lines
         apart = [(src.name, dst.name) for rule in self.plan.forwarding
                  if (src := self.plan.line(rule.line)) and
@@ -352,6 +361,12 @@ class HarnessSession:
                                 sip_port=self.pstn.port, gateway=True,
                                 pstn_by_did=password is not None,
                                 clock_rate=media.clock_rate, jb_init_ms=media.jb_init_ms))
+        specs += [WorkerSpec(gateway_worker(trunk), self.run_dir / f"pjsua-pstn-{trunk}.log",
+                             domain, pstn_proxy, (), AGENT_PORTS_PER_LINE,
+                             (layout.trunk_rtp(i), RECEIVER_PORTS), sip_port=port,
+                             gateway=True, trunk=trunk, clock_rate=media.clock_rate,
+                             jb_init_ms=media.jb_init_ms)
+                  for i, (trunk, port) in enumerate(self.pstn.trunk_ports.items())]
         if self.access is not None:
             specs += self.access.worker_specs(specs[0], self.run_dir, self.switch.sip_port)
         return specs
@@ -424,7 +439,7 @@ class HarnessSession:
     @property
     def layout(self) -> AgentLayout:
         return AgentLayout(len(self.plan.lines), self.cfg.agents.lines_per_worker,
-                           self.agent_rtp_base)
+                           self.agent_rtp_base, len(self.pstn.trunk_ports))
 
     @property
     def line_workers(self) -> int:
@@ -452,8 +467,13 @@ class HarnessSession:
         return first, first + RECEIVER_PORTS - 1
 
     # -- one plan row ------------------------------------------------------------------
-    def run_call(self, spec: CallSpec, retries_on_stall: int | None = None) -> CallResult:
+    def run_call(self, spec: CallSpec, retries_on_stall: int | None = None,
+                 on_down: Callable[[], None] | None = None,
+                 in_probe: bool = False, lane: str = "rows") -> CallResult:
         """Place the call; re-place it while the guard marks it invalid (bounded).
+        `on_down`: called when a placing's call is down, before it is measured. A
+        security probe may run beside calls already up (harness/run/schedule.py): no
+        call is placed while one runs, but the probe's own real call (`in_probe`).
 
         Circuit breaker: after `sut.circuit_breaker` calls in a row lost the switch,
         no more calls are placed; each gets an `error` verdict saying so."""
@@ -467,14 +487,17 @@ class HarnessSession:
         retries = self.cfg.guard.retries_on_stall if retries_on_stall is None \
             else retries_on_stall
         for _ in range(1 + retries):
-            result = self.runner.attempt(spec)
+            if not in_probe:
+                with self._probing:
+                    self._probing.wait_for(lambda: not self._probes_up)
+            result = self.runner.attempt(spec, on_down, lane)
             attempts.append(result)
             if not (result.verdict.status is Status.ERROR and result.verdict.invalid_measurement):
                 break
         final = attempts[-1]
         self.breaker.count(final.error)
         if len(attempts) > 1:
-            earlier = [f"attempt {i + 1} invalid ({r.stall.describe() if r.stall else '?'})"
+            earlier = [f"attempt {i + 1} invalid ({invalid_because(r)})"
                        for i, r in enumerate(attempts[:-1])]
             final = replace(final, verdict=replace(final.verdict,
                                                    reasons=final.verdict.reasons + tuple(earlier)),
@@ -483,17 +506,32 @@ class HarnessSession:
             self.store.add(final)
         return final
 
-    def run_load(self, spec: LoadSpec) -> LoadReport:
+    def run_load(self, spec: LoadSpec,
+                 on_calls_down: Callable[[], None] | None = None) -> LoadReport:
         """A busy hour (harness/run/busyhour.py): every call of it placed at once, each
         measured and stored like a plan row (no re-placing: a call re-placed after a
-        stall would no longer be under load; it is flagged instead)."""
+        stall would no longer be under load; it is flagged instead). `on_calls_down`:
+        called once every call of it is down, while they are still being measured.
+
+        Its CPU and stall figures span its calls and their measuring (when the plan's
+        security rows run beside that measuring, their probes' share too)."""
         assert self.farm is not None and self.store is not None
         rows = busyhour.busy_hour_calls(self.plan, spec)
+        up = {r.plan_id for r in rows}
+
+        def down(plan_id: str) -> None:
+            with self.lock:
+                up.discard(plan_id)
+                last = not up
+            if last and on_calls_down is not None:
+                on_calls_down()
         pids = [os.getpid(), *(self.farm.pid(w) for w in self.farm.alive())]
         cpu0 = [busyhour.cpu_seconds(p) for p in pids]
         t0, t0_wall = time.monotonic(), time.time()
-        sched = PlanScheduler(rows, lambda r: self.run_call(r, retries_on_stall=0), self.plan,
-                              len(rows))
+        sched = PlanScheduler(rows, lambda r: self.run_call(
+            r, retries_on_stall=0, on_down=lambda: down(r.plan_id), lane="load"), self.plan,
+            len(rows),
+            gateway_of=self.pstn.gateway_of)
         results = [sched.result(r.plan_id) for r in rows]
         wall_s = time.monotonic() - t0
         cpu = [busyhour.cpu_seconds(p) - c for p, c in zip(pids, cpu0, strict=True)]
@@ -521,20 +559,51 @@ class HarnessSession:
         from harness.security.rows import run_probe
 
         assert self.store is not None
-        started_wall = time.time()
-        report = run_probe(self, spec)
+        with self._probing:
+            self._probes_up += 1
+        try:
+            started_wall = time.time()
+            report = run_probe(self, spec)
+        finally:
+            with self._probing:
+                self._probes_up -= 1
+                self._probing.notify_all()
         with self.lock:
             self.store.add_probe({**report.as_json(), "started_wall": started_wall})
         return report
 
-    def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
-        """Place `specs` concurrently (see harness/run/schedule.py); read each row's result
-        with `.result(plan_id)`."""
+    def schedule(self, specs: list[CallSpec],
+                 first: Sequence[tuple[str, Job]] = ()) -> PlanScheduler:
+        """Place `specs` concurrently (see harness/run/schedule.py), after the `first`
+        jobs (a busy hour); read each row's result with `.result(plan_id)`."""
         # rows under a profile run on the access links beside other rows. The embedded
         # switch's worker on the access address then writes CDRs while its loopback
         # worker does, and Kamailio 5.6's db_sqlite has no busy timeout: a record lost
         # that way is in kamailio.log, and the call is the harness's invalid measurement,
         # re-placed (EmbeddedKamailio.cdr_store_errors), never the switch's fail.
-        links = self.access is not None
+        pairs = len(self.access.pairs) if self.access is not None else 0
         return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
-                             links=links)
+                             links=pairs, gateway_of=self.pstn.gateway_of, first=first,
+                             duration=self.call_length_s)
+
+    def call_length_s(self, spec: CallSpec) -> float:
+        """How long a row's call lasts, from the script its agents will follow: its
+        ringing, then its talk (a scored call's every voice heard whole, a 3-way call's
+        three turns, the speech after a resume)."""
+        if spec.expect.final_code != 200:
+            return expected_s(spec)
+        scorer = self.runner.scorer
+        third = scorer.third_ref(spec) if scorer.has_third_party(spec) else None
+        script = script_for(spec, self.refs_for(spec.codec), third, self.run_dir,
+                            self.cfg.media.tail_pad_s,
+                            three_way_uri="sip:3way" if spec.conference_with else "")
+        return spec.answer_after_s + script.talk_s
+
+
+def invalid_because(result: CallResult) -> str:
+    """Why a placing's figures were invalid: the host's stalls in its window, else its
+    invalid checks (a CDR the switch's own store refused, a delay stage that died...)."""
+    if result.stall is not None and not result.stall.clean:
+        return result.stall.describe()
+    why = [c.message for c in result.verdict.checks if c.outcome is Outcome.INVALID]
+    return "; ".join(why) or "?"

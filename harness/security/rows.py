@@ -168,7 +168,7 @@ def _wire(session: HarnessSession, marker: str, t0: float, t1: float, tally: _Ta
 
 def _harness_ports(session: HarnessSession) -> dict[int, str]:
     """SIP ports of the harness's far ends: the gateway and every worker."""
-    ports = {session.pstn.port: "pstn"}
+    ports = {p: "pstn" for p in session.pstn.ports}
     if session.farm is not None:
         ports.update({p: w for w, p in session.farm.ports.items()})
     return ports
@@ -188,8 +188,9 @@ def _far_end_invites(session: HarnessSession, packets: list[UdpPacket], tally: _
             continue
         known.add(msg.call_id)
         where = ports[pkt.dport]
-        if where == "pstn":
-            tgrp = msg.phrase.partition(";tgrp=")[2].split(";")[0]
+        if pkt.dport in session.pstn.ports:  # a gateway: its own trunk group, or ;tgrp=
+            tgrp = session.pstn.ports[pkt.dport] or \
+                msg.phrase.partition(";tgrp=")[2].split(";")[0]
             where = str(Party.pstn(tgrp or "?"))
         else:
             where = f"agent worker {where} (a beta line's phone)"
@@ -323,7 +324,7 @@ def _real_call(session: HarnessSession, spec: ProbeSpec, tally: _Tally) -> None:
                     spec.real_dial, talk_s=2.0, answer_after_s=0.5,
                     expect=Expect(mos_lqo_min=None, rings=rings, srd_s_max=None,
                                   setup_s_max=spec.expect.setup_s_max))
-    tally.real = session.run_call(call, retries_on_stall=0)
+    tally.real = session.run_call(call, retries_on_stall=0, in_probe=True)
 
 
 _HANDLERS: dict[ProbeKind, Callable[[HarnessSession, ProbeSpec, str, _Tally], None]] = {

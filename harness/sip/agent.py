@@ -124,7 +124,8 @@ class Switchboard:
     default account), which is wrong for trunk calls and short dialling; and the
     wheel allows 8 accounts, so most lines have none. The switch sends an INVITE to
     the Contact a line registered (its number @ its worker's transport) or to the PSTN
-    gateway with the trunk group in the R-URI (`;tgrp=`, as RFC 4904): that decides.
+    gateway with the trunk group in the R-URI (`;tgrp=`, as RFC 4904) or to the port of
+    the trunk group's own gateway: that decides.
     Every INVITE reaching the gateway's worker is a trunk call, whatever host and port
     its R-URI names (a B2BUA in the path may put its own).
     """
@@ -133,6 +134,7 @@ class Switchboard:
         self.by_user: dict[str, LineAgent] = {}
         self.pstn: LineAgent | None = None
         self.pstn_by_did = False  # the PSTN's far ends are DIDs (R-URI user), not trunks
+        self.trunk = ""  # the trunk group whose own gateway this is ("": the main one)
         self.handler: Callable[[LineAgent, Leg], None] | None = None
         self.rejected: list[Leg] = []  # answered with an error, not yet down
 
@@ -157,7 +159,8 @@ class Switchboard:
         if self.pstn is not None:  # the gateway's worker hosts no line: a trunk call,
             # whatever host and port the switch (or a B2BUA before it) put in the R-URI;
             # across another carrier: the DID whose registered Contact it reached
-            tag = user if self.pstn_by_did else params.get("tgrp", "?")
+            # on a trunk group's own gateway: that trunk group (the port it reached)
+            tag = user if self.pstn_by_did else self.trunk or params.get("tgrp", "?")
             return self.pstn, str(Party.pstn(tag))
         agent = self.by_user.get(user)
         return agent, agent.name if agent else f"unknown:{user}"

@@ -6,6 +6,7 @@ The block, from `base`:
     lines      AGENT_PORTS_PER_LINE RTP ports per beta line, in plan order
     PSTN       PSTN_AGENTS blocks: the gateway's receiving range, then each subscriber
     receivers  RECEIVER_PORTS per line worker: its account that answers calls
+    trunks     RECEIVER_PORTS per trunk group with a gateway worker of its own
     SIP        one port per line worker, last, so that no kernel-chosen port can land
                among the RTP ports (a fault rule on those would cut signalling too)
 """
@@ -29,6 +30,7 @@ class AgentLayout:
     lines: int  # beta lines in the plan
     lines_per_worker: int
     base: int = 0  # first port of the block (0: not placed yet)
+    trunks: int = 0  # the simulated PSTN's trunk groups with a gateway worker of their own
 
     @property
     def workers(self) -> int:
@@ -40,10 +42,10 @@ class AgentLayout:
     def size(self) -> int:
         """Ports in the block: RTP of lines, PSTN and receivers, then the SIP ports."""
         return AGENT_PORTS_PER_LINE * (self.lines + PSTN_AGENTS) + \
-            (RECEIVER_PORTS + 1) * self.workers
+            (RECEIVER_PORTS + 1) * self.workers + RECEIVER_PORTS * self.trunks
 
     def at(self, base: int) -> AgentLayout:
-        return AgentLayout(self.lines, self.lines_per_worker, base)
+        return AgentLayout(self.lines, self.lines_per_worker, base, self.trunks)
 
     def line_rtp(self, index: int) -> int:
         """First RTP port of the plan's `index`-th line's dialling account."""
@@ -57,6 +59,10 @@ class AgentLayout:
     def receiver_base(self, worker: int) -> int:
         return self.base + AGENT_PORTS_PER_LINE * (self.lines + PSTN_AGENTS) + \
             RECEIVER_PORTS * worker
+
+    def trunk_rtp(self, index: int) -> int:
+        """First RTP port of the `index`-th trunk group gateway's receiving range."""
+        return self.receiver_base(self.workers + index)
 
     @property
     def rtp_span(self) -> tuple[int, int]:

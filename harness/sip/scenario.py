@@ -211,6 +211,9 @@ class WorkerSpec:
     # the PSTN's far ends are DIDs at another carrier (pstn.mode: carrier): who rang is
     # the DID in the R-URI ("pstn:<number>"), not a trunk group
     pstn_by_did: bool = False
+    # a trunk group's own gateway: every INVITE reaching it arrived on that trunk group
+    # ("pstn:<trunk>", whatever ;tgrp= the R-URI names or lacks)
+    trunk: str = ""
     clock_rate: int = 8000
     jb_init_ms: int = 60
     max_dial_accounts: int = 7  # the wheel allows 8 accounts: the receiver + 7

@@ -154,6 +154,7 @@ class Worker:
         if spec.gateway:
             self.board.pstn = self.receiver
             self.board.pstn_by_did = spec.pstn_by_did
+            self.board.trunk = spec.trunk
         self.board.handler = self._on_incoming
         return port, self.tls_transport[1] if self.tls_transport else 0
 

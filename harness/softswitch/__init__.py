@@ -8,6 +8,7 @@ versions to print in the report. `kamailio.EmbeddedKamailio` is the default;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -52,7 +53,19 @@ class Softswitch(Protocol):
         switch itself, unless a B2BUA fronts it (sut.pstn_b2bua, docs/b2bua-lab.md)."""
         ...
 
-    def start(self, plan: NumberPlan, pstn_port: int) -> None: ...
+    @property
+    def separate_trunks(self) -> bool:
+        """Whether the harness gives each PSTN trunk group a gateway port of its own
+        (`start`'s `trunk_ports`, chosen free): the embedded switch with nothing between
+        it and the simulated PSTN. A switch the harness does not run is told its trunk
+        groups' ports by the config (sut.pstn_trunk_ports) instead."""
+        ...
+
+    def start(self, plan: NumberPlan, pstn_port: int,
+              trunk_ports: Mapping[str, int] | None = None) -> None:
+        """Start (or check) the switch: off-net calls to the simulated PSTN gateway at
+        127.0.0.1:`pstn_port`, a trunk group in `trunk_ports` to its own port there."""
+        ...
 
     def stop(self) -> None: ...
 

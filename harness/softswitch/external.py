@@ -9,6 +9,8 @@ simulated PSTN gateway at `sut.pstn_port` and accept incoming DID calls from it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.cdr import CdrSource, open_source
 from harness.config import SutConfig
 from harness.errors import CdrError, SoftswitchError
@@ -43,7 +45,10 @@ class ExternalSwitch:
     def pstn_entry(self) -> tuple[str, int]:
         return (self.cfg.sip_host, self.cfg.sip_port)
 
-    def start(self, plan: NumberPlan, pstn_port: int) -> None:
+    separate_trunks = False
+
+    def start(self, plan: NumberPlan, pstn_port: int,
+              trunk_ports: Mapping[str, int] | None = None) -> None:
         """Preflight: reachable, CDRs readable (registrations: the session's)."""
         where = f"{self.cfg.sip_host}:{self.cfg.sip_port}"
         code = sip_options_ping(self.cfg.sip_host, self.cfg.sip_port, 2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.cdr import CdrSource
@@ -25,7 +26,10 @@ class FakeSoftswitch:
     def pstn_entry(self) -> tuple[str, int]:
         return (self.sip_host, self.sip_port)
 
-    def start(self, plan: NumberPlan, pstn_port: int) -> None:
+    separate_trunks = False
+
+    def start(self, plan: NumberPlan, pstn_port: int,
+              trunk_ports: Mapping[str, int] | None = None) -> None:
         self.started = True
 
     def stop(self) -> None:

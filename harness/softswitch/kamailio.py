@@ -22,6 +22,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
@@ -110,6 +111,7 @@ class EmbeddedKamailio:
         # pstn.mode carrier: off-net calls go to another carrier's trunk at the PSTN
         # port, without trunk groups (docs/other-carrier.md)
         self.carrier = carrier
+        self.trunk_ports: dict[str, int] = {}  # trunk group -> its own gateway port
         # background load (docs/load.md): load.caller is provisioned, load.target routed
         # to the harness's SIPp UAS ("load sink") on load_sink_port
         self.load = load or LoadConfig()
@@ -208,9 +210,18 @@ class EmbeddedKamailio:
                 return f"{b2bua.child.name} exited"
         return ""
 
-    def start(self, plan: NumberPlan, pstn_port: int) -> None:
+    @property
+    def separate_trunks(self) -> bool:
+        """A gateway port per trunk group, unless a B2BUA (which names one next hop) or
+        another carrier's trunk stands between the switch and the simulated PSTN."""
+        return not (self.cfg.pstn_b2bua or self.carrier)
+
+    def start(self, plan: NumberPlan, pstn_port: int,
+              trunk_ports: Mapping[str, int] | None = None) -> None:
         """Start for `plan`'s lines, routing PSTN classes to the simulated PSTN gateway
-        at 127.0.0.1:`pstn_port` (trunk group in the R-URI's tgrp parameter)."""
+        at 127.0.0.1:`pstn_port`, or a trunk group in `trunk_ports` to its own gateway's
+        port (trunk group in the R-URI's tgrp parameter either way)."""
+        self.trunk_ports = dict(trunk_ports or {})
         kam = _require("kamailio", "kamailio")
         rtpe = _require("rtpengine", "rtpengine-daemon")
         module_path = next((d for d in MODULE_DIRS if Path(d, "db_sqlite.so").exists()), None)
@@ -337,6 +348,7 @@ class EmbeddedKamailio:
             sip_port=self._sip_port, domain=self.domain, module_path=module_path,
             auth_db=self.auth_db.resolve(), acc_db=self.acc_db.resolve(),
             ng_port=self.ng_port, home_npa=plan.home_npa, pstn_port=pstn_port,
+            trunk_ports=self.trunk_ports,
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,

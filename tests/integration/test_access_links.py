@@ -41,7 +41,7 @@ def _call(live: HarnessSession, profile: str) -> tuple[CallResult, dict[str, Any
 def test_a_profile_row_crosses_its_links_and_only_its_media_is_impaired(
         live: HarnessSession) -> None:
     assert live.access is not None
-    x1, x2 = live.access.net.links
+    x1, x2 = live.access.net.links[:2]  # the first pair: no other row is crossing
     lossy, st = _call(live, "loss5")
     # each direction reached its line behind that line's own link (the wire streams
     # come from the links' captures), from the switch's access address
@@ -62,6 +62,34 @@ def test_a_profile_row_crosses_its_links_and_only_its_media_is_impaired(
     assert st0["wire_a_to_b"]["loss_pct"] == 0.0 and st0["wire_b_to_a"]["loss_pct"] == 0.0
     assert lossy.cdr is not None and plain.cdr is not None
     assert lossy.cdr.matched and plain.cdr.matched  # the switch billed both
+
+
+def test_two_profile_rows_at_once_each_on_its_own_pair_impaired_by_its_own_profile(
+        live: HarnessSession) -> None:
+    """Rows under a profile run beside each other, one to a pair of access links: the
+    loss5 row loses on its links, the clean row beside it, on the other pair, loses
+    nothing (each profile's rules sit on its own row's links)."""
+    assert live.access is not None and len(live.access.pairs) == 2
+    specs = [CallSpec("6.a", "on-net under loss5", "site1/04", "site2/06", profile="loss5",
+                      expect=Expect(mos_lqo_min=1.0, audio=False)),
+             CallSpec("6.b", "on-net under clean", "site3/04", "site4/06", profile="clean",
+                      expect=Expect(mos_lqo_min=1.0, audio=False))]
+    sched = live.schedule(specs)
+    lossy, clean = (sched.result(s.plan_id) for s in specs)
+    assert lossy.final_code == 200 and clean.final_code == 200, \
+        (lossy.verdict.reasons, clean.verdict.reasons)
+    # the two calls were up together: placed within 5 s, each talking its ~12 s
+    assert abs(lossy.started_wall - clean.started_wall) < 5.0
+    assert min(lossy.timing.sdt_s or 0, clean.timing.sdt_s or 0) > 8.0
+    st, st0 = _streams(live, lossy), _streams(live, clean)
+    pairs = [{ln.address for ln in live.access.net.links[2 * p:2 * p + 2]}
+             for p in live.access.pairs]
+    lines = ({st[f"wire_{d}"]["dst"].split(":")[0] for d in ("a_to_b", "b_to_a")},
+             {st0[f"wire_{d}"]["dst"].split(":")[0] for d in ("a_to_b", "b_to_a")})
+    assert sorted(map(sorted, lines)) == sorted(map(sorted, pairs)), (lines, pairs)
+    for d in ("a_to_b", "b_to_a"):
+        assert 1.5 <= st[f"wire_{d}"]["loss_pct"] <= 10.0, st
+        assert st0[f"wire_{d}"]["loss_pct"] == 0.0, st0
 
 
 def test_a_clean_profile_row_crosses_the_links_unimpaired(live: HarnessSession) -> None:

@@ -36,3 +36,14 @@ def test_lines_are_dealt_round_robin_and_a_forwarding_pair_kept_apart() -> None:
     assert sorted(i for g in apart for i in g) == list(range(8))  # nobody lost or doubled
     assert deal_lines(names, 1, [("site1/01", "site1/05")]) == [list(range(8))]
     assert deal_lines(names, 4, [("site1/01", "nowhere")]) == groups  # unknown: untouched
+
+
+def test_trunk_gateways_take_receiving_ranges_after_the_line_workers() -> None:
+    plain = AgentLayout(lines=84, lines_per_worker=4).at(10000)
+    layout = AgentLayout(lines=84, lines_per_worker=4, trunks=7).at(10000)
+    assert layout.size == plain.size + 7 * RECEIVER_PORTS
+    assert layout.trunk_rtp(0) == layout.receiver_base(layout.workers - 1) + RECEIVER_PORTS
+    lo, hi = layout.rtp_span
+    assert layout.trunk_rtp(6) + RECEIVER_PORTS - 1 == hi  # inside the RTP span, last
+    assert layout.worker_sip_port(0) == hi + 1
+    assert layout.at(20000).trunks == 7

@@ -1,6 +1,8 @@
 """The busy hour's pure parts: pairing every line once, the concurrency sweep, the
 distribution and the verdict (a stalled host is an error, never a pass)."""
 
+import pytest
+
 from harness.config import load_config
 from harness.model import (
     CallResult,
@@ -75,3 +77,15 @@ def test_a_valid_score_without_mos_is_a_defect_not_an_invalid_measurement() -> N
     silence = _call("1", 0, 1, (None, 4.2))  # type: ignore[arg-type]  # the agent heard nothing
     dist, invalid = mos_distribution([silence])
     assert invalid == 0 and dist["agent"]["n"] == 0 and dist["wire"]["median"] == 4.2
+
+
+def test_a_runs_cost_is_the_cpu_since_its_start_per_call() -> None:
+    from harness.run.busyhour import run_cost, rusage_now
+
+    before = rusage_now()
+    sum(i * i for i in range(300_000))  # some CPU of this process's own
+    cost = run_cost((before[0] - 1.0, before[1] - 2.0), 10)  # 1 s and 2 s before
+    assert cost["controller_cpu_s"] >= 1.0 and cost["children_cpu_s"] >= 2.0
+    assert cost["cpu_per_call_s"] == pytest.approx(
+        (cost["controller_cpu_s"] + cost["children_cpu_s"]) / 10, abs=0.02)
+    assert run_cost(rusage_now(), 0)["cpu_per_call_s"] >= 0.0  # no call: no division by 0

@@ -58,6 +58,10 @@ def test_secrets_are_redacted(tmp_path: Path) -> None:
 
 
 # -- the mini-languages, parsed at load (#17.3) -----------------------------------------
+EXTERNAL = ("sut:\n  kind: external\n  sip_port: 5060\n  pstn_port: 5070\n"
+            "  cdr_uri: 'sqlite:////tmp/x.db'\n")
+
+
 @pytest.mark.parametrize(("text", "field", "value", "problem"), [
     ("cdr:\n  tariff: 'locl=0.01 60/60'\n", "cdr.tariff", "'locl'", "not a call class"),
     ("cdr:\n  tariff: 'local=cheap'\n", "cdr.tariff", "'local=cheap'", "rate per minute"),
@@ -91,6 +95,16 @@ def test_secrets_are_redacted(tmp_path: Path) -> None:
      "'site1/01>site1/02:no_answer:soon'", "seconds"),
     ("sut:\n  test_faults: 'misroute_ld_to_local, ignore_privcy'\n", "sut.test_faults",
      "'misroute_ld_to_local, ignore_privcy'", "unknown fault(s) ignore_privcy"),
+    (EXTERNAL + "  pstn_trunk_ports: 'ld=5072, toll=5073'\n", "sut.pstn_trunk_ports",
+     "'ld=5072, toll=5073'", "'toll': not a trunk group"),
+    (EXTERNAL + "  pstn_trunk_ports: 'ld=50'\n", "sut.pstn_trunk_ports", "'ld=50'",
+     "ld=50: expected a UDP port"),
+    (EXTERNAL + "  pstn_trunk_ports: 'ld=5072, intl=5072'\n", "sut.pstn_trunk_ports",
+     "'ld=5072, intl=5072'", "two trunk groups on one port"),
+    (EXTERNAL + "  pstn_trunk_ports: 'ld=5070'\n", "sut.pstn_trunk_ports", "'ld=5070'",
+     "is sut.pstn_port"),
+    ("sut:\n  pstn_trunk_ports: 'ld=5072'\n", "sut.pstn_trunk_ports", "'ld=5072'",
+     "for an external switch"),
     # a carrier fault is checked in gateway mode too (it used to be only in carrier mode)
     ("pstn:\n  test_faults: deliver_ld_to_locl\n", "pstn.test_faults",
      "'deliver_ld_to_locl'", "unknown fault(s) deliver_ld_to_locl"),
@@ -132,3 +146,10 @@ def test_the_mini_languages_are_typed_values(tmp_path: Path) -> None:
 def test_the_defaults_parse() -> None:
     typed = load_config().parsed()
     assert typed.tariff.rate("onnet") is not None and len(typed.forwarding) == 3
+
+
+def test_an_external_switchs_trunk_groups_ports(tmp_path: Path) -> None:
+    f = tmp_path / "ext.yaml"
+    f.write_text(EXTERNAL + "  pstn_trunk_ports: ' ld=5072 ,intl=5073'\n")
+    assert load_config(f).sut.trunk_ports() == {"ld": 5072, "intl": 5073}
+    assert load_config().sut.trunk_ports() == {}

@@ -40,3 +40,21 @@ def test_an_unknown_behaviour_names_the_field(tmp_path: Path) -> None:
     cfg.write_text("sut:\n  behaviours: topology_hiding, teleport\n")
     with pytest.raises(ConfigError, match=r"sut.behaviours.*teleport"):
         load_config(cfg)
+
+
+def test_each_trunk_group_with_a_gateway_of_its_own_is_routed_to_its_port(
+        tmp_path: Path) -> None:
+    cfg = load_config()
+    switch = EmbeddedKamailio(cfg.sut, tmp_path)
+    switch.dir.mkdir(parents=True, exist_ok=True)
+    assert switch.separate_trunks
+    assert not EmbeddedKamailio(replace(cfg.sut, pstn_b2bua="sippy"), tmp_path).separate_trunks
+    assert not EmbeddedKamailio(cfg.sut, tmp_path, carrier=True).separate_trunks
+    switch.trunk_ports = {"ld": 31001, "psap": 31006}
+    text = switch._render("/modules", NumberPlan.from_config(cfg.numbers), 30999).read_text()
+    assert 'if ($var(trunk) == "ld") {\n\t\t$var(gw) = "127.0.0.1:31001";' in text
+    assert 'if ($var(trunk) == "psap") {\n\t\t$var(gw) = "127.0.0.1:31006";' in text
+    assert '$var(gw) = "127.0.0.1:30999";' in text  # the other trunk groups: the main one
+    # every gateway is a trusted trunk (a far end's in-dialog requests come from there)
+    for port in (30999, 31001, 31006):
+        assert f'if ($si == "127.0.0.1" && $sp == {port}) {{' in text

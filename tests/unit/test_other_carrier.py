@@ -109,6 +109,18 @@ def test_a_pstn_far_end_across_a_carrier_is_named_by_its_did() -> None:
     assert board.route(invite)[1] == "pstn:9785550123"
 
 
+def test_at_a_trunk_groups_own_gateway_the_trunk_group_is_the_port_it_reached() -> None:
+    """A separate trunk (harness/pstn/simulator.py): who rang is that trunk group, with
+    or without ;tgrp= in the R-URI (a switch that names none, or another)."""
+    board = Switchboard()
+    board.pstn = object()  # type: ignore[assignment]
+    plain = "INVITE sip:2125550123@127.0.0.1:31001 SIP/2.0\r\n\r\n"
+    tagged = "INVITE sip:2125550123@127.0.0.1:31001;tgrp=ld SIP/2.0\r\n\r\n"
+    assert board.route(plain)[1] == "pstn:?" and board.route(tagged)[1] == "pstn:ld"
+    board.trunk = "local"  # the local trunk's own gateway: a call on it is a local one
+    assert board.route(plain)[1] == "pstn:local" and board.route(tagged)[1] == "pstn:local"
+
+
 def _outcome(far: str) -> CallOutcome:
     a = LegOutcome("a", "site2/04", "c1", (), 200, None, None, 0.0, 0.0)
     b = LegOutcome("b", far, "c2", (), 200, None, None, 0.0, 0.0)

@@ -3,11 +3,15 @@ runs alone, a busy hour holds every row, and an exception is a verdict, not a lo
 
 import threading
 import time
+from unittest.mock import patch
+
+import pytest
 
 from harness.config import load_config
+from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec, CallTiming, Expect, Status, Verdict
 from harness.numberplan import NumberPlan
-from harness.run.schedule import PlanScheduler, parties
+from harness.run.schedule import PlanScheduler, parties, pstn_legs, quiet_from_s
 
 PLAN = NumberPlan.from_config(load_config().numbers)
 
@@ -125,8 +129,159 @@ def test_over_access_links_an_impaired_row_runs_beside_others_never_beside_anoth
                   CallSpec("L2", "delay", "site7/03", "site7/04", profile="delay150",
                            expect=Expect(mos_lqo_min=4.0))]
     run = Recorder(hold_s=0.1)
-    sched = PlanScheduler(specs, run, PLAN, concurrency=4, links=True)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=4, links=1)
     for s in specs:
         sched.result(s.plan_id)
     assert any(len(o) > 1 for o in run.overlaps if "L1" in o or "L2" in o)
     assert not any({"L1", "L2"} <= o for o in run.overlaps)
+
+
+def test_two_access_link_pairs_carry_two_impaired_rows_never_three() -> None:
+    specs = [CallSpec(f"L{i}", "loss", f"site{i}/01", f"site{i}/02", profile="loss3",
+                      expect=Expect(mos_lqo_min=3.1)) for i in range(1, 6)]
+    run = Recorder(hold_s=0.1)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=8, links=2)
+    for s in specs:
+        sched.result(s.plan_id)
+    assert max(len(o) for o in run.overlaps) == 2
+
+
+def _trunks(trunk: str | None) -> str:
+    return "pstn" if trunk is None else f"pstn-{trunk}"
+
+
+def test_pstn_legs_are_counted_on_the_gateway_of_each_trunk_group() -> None:
+    assert pstn_legs(CallSpec("2.1", "local", "site1/03", "4135550190"), PLAN, _trunks) == \
+        {"pstn-local": 1}
+    assert pstn_legs(CallSpec("4.1", "did", "pstn:2125550188", "site7/05"), PLAN, _trunks) == \
+        {"pstn": 1}
+    assert pstn_legs(CallSpec("1.1", "on-net", "site1/01", "site2/01"), PLAN, _trunks) == {}
+    # one gateway for every trunk group (an external switch with one port): all count there
+    assert pstn_legs(CallSpec("2.4", "ld", "site1/03", "12125550123"), PLAN) == {"pstn": 1}
+
+
+def test_each_trunk_groups_gateway_takes_four_calls_of_its_own() -> None:
+    """Local calls fill the local trunk's gateway (4), long-distance ones go on beside
+    them on the ld trunk's, incoming DID calls on the main gateway's."""
+    local = [CallSpec(f"l{i}", "local", f"site{i}/01", "5550190") for i in range(1, 7)]
+    ld = [CallSpec(f"d{i}", "ld", f"site{i}/03", "12125550123") for i in range(1, 7)]
+    specs = [*local, *ld, CallSpec("in", "incoming", "pstn:2125550188", "site7/05")]
+    run = Recorder(hold_s=0.15)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=20, gateway_of=_trunks)
+    for s in specs:
+        sched.result(s.plan_id)
+    assert max(sum(x.startswith("l") for x in o) for o in run.overlaps) == 4
+    assert max(sum(x.startswith("d") for x in o) for o in run.overlaps) == 4
+    assert max(len(o) for o in run.overlaps) > 4
+
+
+def test_jobs_run_after_every_row_one_at_a_time_and_a_release_lets_the_next_start() -> None:
+    """The busy hour and the security probes: each after every row; a job that releases
+    the switch (the busy hour, its calls down) is still running when the next starts."""
+    specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 4)]
+    run = Recorder(hold_s=0.1)
+    sched = PlanScheduler(specs, run, PLAN, concurrency=4)
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def note(what: str) -> None:
+        with lock:
+            log.append(what)
+
+    def busy_hour(release: object) -> str:
+        note(f"bh start, rows up {sorted(run.up)}")
+        time.sleep(0.1)
+        release()  # type: ignore[operator]
+        time.sleep(0.3)  # measuring
+        note("bh end")
+        return "bh report"
+
+    def probe(release: object) -> str:
+        note("probe start")
+        time.sleep(0.05)
+        note("probe end")
+        return "probe report"
+
+    sched.after_rows("8.1", busy_hour)
+    sched.after_rows("12.1", probe)
+    assert sched.job_result("8.1") == "bh report" and sched.job_result("12.1") == "probe report"
+    assert all(sched.result(s.plan_id).verdict.status is Status.PASS for s in specs)
+    assert log[0] == "bh start, rows up []"  # every row done first
+    assert log.index("probe start") < log.index("bh end")  # beside the busy hour's measuring
+    assert log.index("probe end") < log.index("bh end")
+
+
+def test_a_job_that_raises_raises_where_its_result_is_read_and_the_next_runs() -> None:
+    sched = PlanScheduler([], Recorder(), PLAN, concurrency=4)
+    time.sleep(0.05)  # the feeder has ended: nothing was queued
+    sched.after_rows("8.1", lambda release: 1 / 0)
+    sched.after_rows("12.1", lambda release: "ran")
+    with pytest.raises(ZeroDivisionError):
+        sched.job_result("8.1")
+    assert sched.job_result("12.1") == "ran"
+
+
+def test_stop_gives_jobs_not_started_an_error() -> None:
+    specs = [CallSpec("1", "x", "site1/01", "site1/02")]
+    sched = PlanScheduler(specs, Recorder(hold_s=0.3), PLAN, concurrency=4)
+    sched.after_rows("12.1", lambda release: "ran")
+    sched.stop()
+    with pytest.raises(HarnessError, match="interrupted"):
+        sched.job_result("12.1")
+
+
+def test_a_row_is_quiet_only_when_nothing_more_of_it_can_reach_a_far_end() -> None:
+    plain = CallSpec("9.1", "61 s", "site6/05", "5550190", talk_s=61.0)
+    assert quiet_from_s(plain, PLAN) == plain.answer_after_s + 4.0
+    for spec in (CallSpec("7.6", "x", "site5/01", "site5/02", transfer_to="site5/03"),
+                 CallSpec("7.8", "x", "site5/10", "site5/11", conference_with="site7/03"),
+                 CallSpec("7.2", "x", "site6/03", "site6/04", hold_at_s=11.5),
+                 CallSpec("7.1", "x", "site6/01", "site6/02", dtmf_a="12"),
+                 CallSpec("7.3", "x", "site6/01", "site6/06"),  # forwarded (a second INVITE)
+                 CallSpec("5.2", "x", "site1/01", "site1/02", callee_behaviour="no_answer",
+                          expect=Expect(final_code=408)),
+                 CallSpec("11.2", "x", "site3/10", "site4/10", profile="loss1",
+                          expect=Expect(mos_lqo_min=3.45))):
+        assert quiet_from_s(spec, PLAN) is None, spec.plan_id
+
+
+def test_a_first_job_runs_before_any_row_and_rows_start_once_it_releases() -> None:
+    specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 4)]
+    run = Recorder(hold_s=0.05)
+    log: list[str] = []
+
+    def busy_hour(release: object) -> str:
+        log.append(f"start, rows up {sorted(run.up)}")
+        time.sleep(0.1)
+        release()  # type: ignore[operator]
+        time.sleep(0.3)  # measuring, beside the rows
+        log.append(f"end, rows done {len(run.overlaps)}")
+        return "report"
+
+    sched = PlanScheduler(specs, run, PLAN, concurrency=4, first=[("8.1", busy_hour)])
+    assert sched.job_result("8.1") == "report"
+    assert log[0] == "start, rows up []" and log[1] == "end, rows done 3"
+
+
+def test_a_probe_runs_beside_a_quiet_row_but_never_beside_a_transfer() -> None:
+    """The billing call talks on while the probes run (it sends nothing more to a far
+    end); a transfer row up holds them back until it ends."""
+    billing = CallSpec("9.1", "61 s", "site6/05", "5550190", talk_s=61.0)
+    transfer = CallSpec("7.6", "x", "site5/01", "site5/02", transfer_to="site5/03")
+    holds = {"9.1": 0.6, "7.6": 0.3}
+    ended: dict[str, float] = {}
+
+    def run(spec: CallSpec) -> CallResult:
+        time.sleep(holds[spec.plan_id])
+        ended[spec.plan_id] = time.monotonic()
+        return _result(spec)
+
+    quiet = {"9.1": 0.1}  # past its set-up after 0.1 s (the plan's: answer + 4 s)
+    with patch("harness.run.schedule.quiet_from_s",
+               lambda spec, plan: quiet.get(spec.plan_id)):
+        sched = PlanScheduler([billing, transfer], run, PLAN, concurrency=4)
+    started: list[float] = []
+    sched.after_rows("12.1", lambda release: started.append(time.monotonic()))
+    sched.job_result("12.1")
+    sched.result("9.1")
+    assert ended["7.6"] <= started[0] < ended["9.1"]

@@ -73,3 +73,21 @@ def test_a_recording_at_another_rate_is_resampled_before_scoring(
     assert abs(len(back) - len(ref)) <= 2
     score = pesq_score(ref, back, 8000).mos_lqo
     assert score is not None and score > 4.4  # two resamplings: near transparent
+
+
+def test_scoring_processes_yield_the_cpu_to_the_calls_that_are_up() -> None:
+    """PESQ runs at nice 19 (harness/media/pool.py): at normal priority two scoring
+    processes on a 2-CPU host delayed calls still up past the stall guard's threshold."""
+    import os
+
+    import numpy as np
+
+    from harness.media import pool
+
+    x = np.random.default_rng(1).standard_normal(8000 * 3)
+    assert pool.pesq_mos(8000, x, x, "nb") > 4.0
+    assert pool._POOL is not None
+    try:
+        assert pool._POOL.submit(os.nice, 0).result() == pool.SCORING_NICE
+    finally:
+        pool.shutdown()

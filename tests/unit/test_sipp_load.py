@@ -93,7 +93,7 @@ def _with_load(**kw: object) -> HarnessConfig:
     ("target", "55501", "expected 10 digits"),
     ("caller", "4135550105", "inside the beta lines' on-net block"),
     ("target", "4135550198", "must differ from load.caller"),
-    ("sink_port", 80, "must be 0 (auto) or 1024..65000"),
+    ("sink_port", 80, "must be 0 (auto) or 1024..65535"),
 ])
 def test_load_section_is_validated(field: str, value: object, problem: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(problem)) as err:
