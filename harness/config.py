@@ -128,8 +128,10 @@ def parse_trunk_ports(text: str, file: str) -> dict[str, int]:
 # tls_*: harness/softswitch/tlsca.py), for the harness's own tests
 SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_refer",
                            "strip_pcma", "delay_header", "tls_foreign_ca", "tls_wrong_name",
-                           "open_relay", "ignore_anonymous_rejection"})
-# (open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
+                           "open_relay", "ignore_anonymous_rejection",
+                           "ignore_toll_restriction"})
+# (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
+# open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
 # provisioned with anonymous call rejection rings for a withheld caller)
 # faults the embedded other carrier can be rendered with (pstn.test_faults)
 CARRIER_FAULTS = frozenset({"deliver_ld_to_local"})
@@ -151,6 +153,9 @@ DEFAULT_FORWARDING = ("site6/06>site6/07:unconditional; site6/08>site6/09:busy; 
 FORWARDING_FORM = "expected 'siteN/NN>siteN/NN:unconditional|busy|no_answer[:seconds]'"
 # the plan's anonymous-call-rejection rows (6.5, 6.6) need this line provisioned with it
 DEFAULT_ANONYMOUS_REJECTION = "site2/12"
+# the plan's toll-restriction rows (2.8-2.10) need this line's class of service to bar
+# premium-rate calls (NANP 900, NXX 976)
+DEFAULT_TOLL_RESTRICTED = "site7/08"
 
 
 def parse_lines(text: str, file: str, field: str) -> tuple[Party, ...]:
@@ -223,6 +228,10 @@ class NumbersConfig:
     # lines provisioned with anonymous call rejection (RFC 5079: a call whose caller
     # withholds its identity is refused 433), comma-separated; "default": ours
     anonymous_rejection: str = "default"
+    # lines whose class of service bars premium-rate calls (1-900, NXX 976): the switch
+    # refuses them at once (an intercept: no trunk reached, nothing billed),
+    # comma-separated; "default": ours
+    toll_restricted: str = "default"
     # the form the carrier promises to deliver a calling number in, per interface (to
     # the beta lines' phones; to the PSTN trunk): any | national | nanp11 | e164. "any"
     # accepts every form of the right number; another is checked (docs/configuration.md)
@@ -565,9 +574,10 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
     if n.forwarding != "default":
         _within(n, f, "numbers.forwarding",
                 [p for rule in forwarding for p in (rule.line, rule.target)])
-    if n.anonymous_rejection != "default":
-        _within(n, f, "numbers.anonymous_rejection",
-                parse_lines(n.anonymous_rejection, f, "numbers.anonymous_rejection"))
+    for name in ("anonymous_rejection", "toll_restricted"):
+        if getattr(n, name) != "default":
+            _within(n, f, f"numbers.{name}",
+                    parse_lines(getattr(n, name), f, f"numbers.{name}"))
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),

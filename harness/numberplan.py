@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from harness.config import (
     DEFAULT_ANONYMOUS_REJECTION,
     DEFAULT_FORWARDING,
+    DEFAULT_TOLL_RESTRICTED,
     ForwardRule,
     NumbersConfig,
     parse_forwarding,
@@ -62,6 +63,8 @@ class NumberPlan:
     forwarding: tuple[Forwarding, ...] = ()
     # lines provisioned with anonymous call rejection (numbers.anonymous_rejection)
     anonymous_rejection: tuple[Line, ...] = ()
+    # lines whose class of service bars premium-rate calls (numbers.toll_restricted)
+    toll_restricted: tuple[Line, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -78,7 +81,9 @@ class NumberPlan:
                    psap_is_simulated=cfg.emergency_to_simulated_psap)
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
-            "numbers.anonymous_rejection"))
+            "numbers.anonymous_rejection"),
+            toll_restricted=plan._provisioned(cfg.toll_restricted, DEFAULT_TOLL_RESTRICTED,
+                                              "numbers.toll_restricted"))
         if cfg.forwarding == "default":  # ours: only where the lines it names exist
             try:
                 return replace(plan, forwarding=plan._forwarding(

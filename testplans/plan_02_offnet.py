@@ -2,7 +2,8 @@
 
 The simulated PSTN answers on the trunk group the switch routes each class to; the
 row checks the trunk (routing), the class the switch recorded, the calling number
-delivered, and audio both ways.
+delivered, and audio both ways. Rows 2.8-2.10: a line whose class of service bars
+premium rate (toll restriction) is refused 1-900 and 976 and still reaches LD.
 """
 
 from harness.model import CallSpec, Expect
@@ -31,4 +32,20 @@ PLAN = [
     CallSpec("2.7", "E.164 dialling", caller="site4/01", dial="+12125550123", talk_s=3.0,
              expect=Expect(srd_s_max=5.0, rings="pstn:ld",
                            call_class="ld_interlata")),
+    # toll restriction: site7/08's class of service bars premium rate (numbers.toll_restricted)
+    CallSpec("2.8", "premium 1-900 from a toll-restricted line", caller="site7/08",
+             dial="19005550100",
+             expect=Expect(final_code=403, mos_lqo_min=None, rings="none",
+                           call_class="ld_interlata"),
+             description="barred by the line's class of service: refused at once, no trunk "
+                         "seized, nothing billed"),
+    CallSpec("2.9", "local premium 976 from a toll-restricted line", caller="site7/08",
+             dial="9765555",
+             expect=Expect(final_code=403, mos_lqo_min=None, rings="none", call_class="local"),
+             description="a 976 number in the home NPA is premium rate too"),
+    CallSpec("2.10", "long distance from the toll-restricted line", caller="site7/08",
+             dial="12125550123", talk_s=3.0,
+             expect=Expect(srd_s_max=5.0, rings="pstn:ld", call_class="ld_interlata"),
+             description="the restriction bars premium rate only: an ordinary LD call "
+                         "from the same line goes through"),
 ]

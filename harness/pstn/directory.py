@@ -47,6 +47,9 @@ DEFAULT_PSTN: tuple[PstnNumber, ...] = (
     # premium rate (NANP 900, an interexchange service: LD class, LD trunk); dialled
     # only by the security probes of §12, which must never get it through unpaid
     PstnNumber("9005550100", "ld_interlata", answer_after_s=2.0),
+    # local premium rate (NXX 976 in the home NPA: local class, local trunk), barred on
+    # a toll-restricted line (plan row 2.9)
+    PstnNumber("4139765555", "local"),
     PstnNumber("8005550199", "tollfree"),
     PstnNumber("411", "directory"),
     PstnNumber("2125551212", "directory"),

@@ -117,7 +117,11 @@ class StallGuard:
             marks = [(t, n) for t, n in self._marks if t0 <= t <= t1]
             snaps = [s for s in self._snaps if t0 - 1.0 <= s.t_mono <= t1 + 1.0]
         samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
-        over = [late for late in lates if late > self.threshold_s]
+        with self._lock:
+            spans = [(end - late, end) for end, late in
+                     zip(self._ends[lo:], self._lates[lo:], strict=True)
+                     if end - late <= t1 and late > self.threshold_s]
+        over = _merged(spans)
         steal, pressure = self._cpu_over(snaps)
         return StallReport(window_s=max(t1 - t0, 0.0), max_stall_s=max(lates, default=0.0),
                            stalls_over_threshold=len(over), threshold_s=self.threshold_s,
@@ -140,3 +144,15 @@ class StallGuard:
         if first.pressure_us is not None and last.pressure_us is not None and dt > 0:
             pressure = 100.0 * (last.pressure_us - first.pressure_us) / 1e6 / dt
         return steal, pressure
+
+
+def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Stall intervals that overlap, as one: a pause of the whole host is reported by the
+    sampler and by every agent worker at once, and is one stall, not 34."""
+    out: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out

@@ -589,7 +589,7 @@ class HarnessSession:
     def call_length_s(self, spec: CallSpec) -> float:
         """How long a row's call lasts, from the script its agents will follow: its
         ringing, then its talk (a scored call's every voice heard whole, a 3-way call's
-        three turns, the speech after a resume)."""
+        three turns, the speech after a resume). Only the scheduler's order depends on it."""
         if spec.expect.final_code != 200:
             return expected_s(spec)
         scorer = self.runner.scorer
@@ -597,7 +597,8 @@ class HarnessSession:
         script = script_for(spec, self.refs_for(spec.codec), third, self.run_dir,
                             self.cfg.media.tail_pad_s,
                             three_way_uri="sip:3way" if spec.conference_with else "")
-        return spec.answer_after_s + script.talk_s
+        # a TLS row first moves both lines onto TLS registrations (about 10 s, measured)
+        return spec.answer_after_s + script.talk_s + (10.0 if spec.transport == "tls" else 0.0)
 
 
 def invalid_because(result: CallResult) -> str:

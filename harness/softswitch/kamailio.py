@@ -353,6 +353,7 @@ class EmbeddedKamailio:
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
+            toll_restricted=[ln.number for ln in plan.toll_restricted],
             no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000),
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),

@@ -1,7 +1,7 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
 their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
-done, and G.711 A-law removed from
+done, toll restriction not done, and G.711 A-law removed from
 the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
@@ -25,7 +25,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
                   sut=replace(cfg.sut,
                                       test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer,"
-                                                  "strip_pcma,ignore_anonymous_rejection"))
+                                                  "strip_pcma,ignore_anonymous_rejection,"
+                                                  "ignore_toll_restriction"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -61,6 +62,19 @@ def test_anonymous_call_rejection_not_done_is_caught(faulty: HarnessSession) -> 
     assert r.verdict.status is Status.FAIL
     assert "final_code: expected 433, got 200" in r.verdict.reasons
     assert any(x.startswith("routing: site2/12 rang") for x in r.verdict.reasons), \
+        r.verdict.reasons
+
+
+def test_toll_restriction_not_done_is_caught(faulty: HarnessSession) -> None:
+    """site7/08 is barred from premium rate; the switch lets its 1-900 call reach the
+    LD trunk: the row names the answer it should not have had and the trunk that rang."""
+    r = faulty.run_call(CallSpec("2.8", "premium 1-900 from a toll-restricted line",
+                                 "site7/08", "19005550100", **QUICK,
+                                 expect=Expect(final_code=403, mos_lqo_min=None, rings="none",
+                                               call_class="ld_interlata")))
+    assert r.verdict.status is Status.FAIL
+    assert "final_code: expected 403, got 200" in r.verdict.reasons, r.verdict.reasons
+    assert any(x.startswith("routing: pstn:ld rang") for x in r.verdict.reasons), \
         r.verdict.reasons
 
 

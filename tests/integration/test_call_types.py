@@ -72,6 +72,26 @@ def test_anonymous_call_rejection_refuses_the_withheld_and_takes_the_identified(
     assert taken.verdict.status is Status.PASS, taken.verdict.reasons
 
 
+def test_toll_restriction_bars_premium_rate_and_nothing_else(live: HarnessSession) -> None:
+    """site7/08's class of service bars premium rate (the default config): 1-900 and a
+    976 number are refused 403 at once, recorded, and no trunk rings; the same line's
+    ordinary long-distance call goes through (a line barred from everything fails)."""
+    for plan_id, dial, call_class in (("2.8", "19005550100", "ld_interlata"),
+                                      ("2.9", "9765555", "local")):
+        barred = live.run_call(CallSpec(plan_id, "premium from a toll-restricted line",
+                                        "site7/08", dial, expect=Expect(
+                                            final_code=403, mos_lqo_min=None, rings="none",
+                                            call_class=call_class)))
+        assert barred.verdict.status is Status.PASS, barred.verdict.reasons
+        assert barred.final_code == 403 and not barred.far_ends
+        assert barred.cdr is not None and barred.cdr.matched
+    ld = live.run_call(CallSpec("2.10", "LD from the toll-restricted line", "site7/08",
+                                "12125550123", **QUICK, expect=Expect(
+                                    mos_lqo_min=None, rings="pstn:ld",
+                                    call_class="ld_interlata")))
+    assert ld.verdict.status is Status.PASS, ld.verdict.reasons
+
+
 def test_dial_guard_refuses_before_any_sip(live: HarnessSession) -> None:
     r = live.run_call(CallSpec("9.9", "off-plan", "site1/01", "12025550000"))
     assert r.verdict.status is Status.ERROR and r.call_id == ""

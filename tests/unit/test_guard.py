@@ -38,3 +38,16 @@ def test_a_stall_counts_for_every_window_it_overlaps() -> None:
     assert not guard.report(100.0, 109.6).clean  # overlaps its start
     noisy = guard.report(119.0, 121.0)
     assert noisy.clean and noisy.max_stall_s == 0.02
+
+
+def test_one_pause_seen_by_every_process_is_one_stall() -> None:
+    """A host pause is reported by the sampler and by each agent worker (their own
+    lateness): overlapping reports are one stall; separate pauses stay separate."""
+    guard = StallGuard(threshold_s=0.1)
+    for i in range(34):  # 34 processes saw the same ~0.2 s pause
+        guard.record(110.0 + i * 0.001, 0.2)
+    guard.record(115.0, 0.15)  # a second pause, later
+    report = guard.report(100.0, 120.0)
+    assert report.stalls_over_threshold == 2
+    assert report.max_stall_s == 0.2
+    assert guard.report(112.0, 120.0).stalls_over_threshold == 1

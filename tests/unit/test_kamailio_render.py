@@ -58,3 +58,13 @@ def test_each_trunk_group_with_a_gateway_of_its_own_is_routed_to_its_port(
     # every gateway is a trusted trunk (a far end's in-dialog requests come from there)
     for port in (30999, 31001, 31006):
         assert f'if ($si == "127.0.0.1" && $sp == {port}) {{' in text
+
+
+def test_toll_restriction_renders_for_its_lines_unless_the_fault_drops_it(
+        tmp_path: Path) -> None:
+    plain = render(tmp_path)
+    assert 'route(TOLL_RESTRICTION);' in plain
+    assert '($fU =~ "^(4135550179)$")' in plain  # site7/08, the default
+    assert 'send_reply("403", "Toll Restricted");' in plain
+    faulty = render(tmp_path, test_faults="ignore_toll_restriction")
+    assert 'send_reply("403", "Toll Restricted");' not in faulty

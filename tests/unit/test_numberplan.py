@@ -49,3 +49,12 @@ def test_anonymous_call_rejection_is_provisioned_on_the_lines_the_config_names()
         == ()
     # ours only where its line exists (a one-site plan has no site2/12)
     assert NumberPlan.from_config(NumbersConfig(sites=1)).anonymous_rejection == ()
+
+
+def test_toll_restriction_is_provisioned_on_the_lines_the_config_names() -> None:
+    ours = NumberPlan.from_config(NumbersConfig())
+    assert [ln.name for ln in ours.toll_restricted] == ["site7/08"]
+    theirs = NumberPlan.from_config(NumbersConfig(toll_restricted="site1/09"))
+    assert [ln.name for ln in theirs.toll_restricted] == ["site1/09"]
+    assert NumberPlan.from_config(NumbersConfig(toll_restricted="")).toll_restricted == ()
+    assert NumberPlan.from_config(NumbersConfig(sites=6)).toll_restricted == ()  # no site 7
