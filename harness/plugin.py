@@ -78,8 +78,8 @@ class _SessionHolder:
         return result
 
     def load(self, item: BetaLoadItem) -> Any:
-        """A busy-hour row's report: run before the call rows, the switch its own until
-        its last call is down (its measuring overlaps the rows after it)."""
+        """A busy-hour row's report: run after the call rows, the switch its own until
+        its last call is down (its measuring overlaps the probes after it)."""
         return self._scheduler(item).job_result(item.spec.plan_id)
 
     def probe(self, item: BetaProbeItem) -> Any:
@@ -102,20 +102,21 @@ class _SessionHolder:
                               self._security.torture)
 
     def _scheduler(self, item: pytest.Item) -> Any:
-        """The run's scheduler, made when the first row asks: the busy hour first (its
-        measuring beside the first rows), every selected call row, then the probe rows
-        (beside the last rows once those only talk), in plan order."""
+        """The run's scheduler, made when the first row asks: every selected call row,
+        then the busy hour once no row is up (its measuring beside the probes after
+        it), then the probe rows, in plan order."""
         session = self.get()
         if self.scheduler is None:
             items = item.session.items
             rows = [i.spec for i in items if isinstance(i, BetaCallItem)
                     and not session.tls_unsupported(i.spec)]
-            first = [(i.spec.plan_id, lambda release, s=i.spec:
-                      session.run_load(s, on_calls_down=release))
-                     for i in items if isinstance(i, BetaLoadItem)]
-            self.scheduler = session.schedule(rows, first)
+            self.scheduler = session.schedule(rows)
             for i in items:
-                if isinstance(i, BetaProbeItem) and not self.not_applicable(i.spec):
+                if isinstance(i, BetaLoadItem):
+                    self.scheduler.after_rows(i.spec.plan_id, lambda release, s=i.spec:
+                                              session.run_load(s, on_calls_down=release),
+                                              alone=True)
+                elif isinstance(i, BetaProbeItem) and not self.not_applicable(i.spec):
                     self.scheduler.after_rows(i.spec.plan_id, lambda release, s=i.spec:
                                               session.run_probe(s))
         return self.scheduler

@@ -139,9 +139,9 @@ def _r6(value: float | None) -> float | None:
 # they only make the stall guard's sampler wait for the GIL. Sixteen at once (a wave of
 # rows ending together) delayed its wake-ups by 100+ ms and invalidated the calls still
 # up; PESQ itself runs in the scoring processes (harness/media/pool.py). A busy hour's
-# calls are measured in a lane of their own, beside the rows that run meanwhile (it
-# measures one at a time: the rows' lane keeps a scoring process for itself).
-MEASURING_AT_ONCE = {"rows": 2, "load": 1}
+# calls are measured in a lane of their own, so that what runs beside their measuring
+# (the probes' real calls) is never queued behind 42 of them.
+MEASURING_AT_ONCE = {"rows": 2, "load": 2}
 
 
 class CallRunner:

@@ -18,17 +18,21 @@ Among the rows that may start, the one on the longest chain goes first: the 61 s
 billing call, or a row under a profile while the other such rows queue behind it for
 the access-link pairs (started last, either would set the run's length).
 
-Two kinds of row are jobs of their own, run one at a time, each holding the switch
-until it *releases* it (which it may do before it ends):
+Two kinds of row are jobs of their own (`after_rows`), run one at a time once every
+row has started, each holding the switch until it *releases* it (which it may do
+before it ends):
 
-* `first` jobs (the busy hour: every line in a call) run before any row; the busy hour
-  releases the switch when its last call is down, so its measuring (PESQ of 84
-  recordings) overlaps the rows' first wave.
-* `after_rows` jobs (security probes: nothing may reach a far end during one but what
-  the probe caused) start once every row has started and every row still up is
-  *quiet*: past its set-up, with nothing left to signal to a far end (`quiet_from_s`:
-  a plain call talking, such as the 61 s billing call). A row's re-placement waits
-  while a probe runs (HarnessSession.run_call).
+* `alone` jobs (the busy hour: every line in a call) wait for every row to end; the
+  busy hour releases the switch when its last call is down, so its measuring (PESQ of
+  84 recordings) overlaps the security probes after it, not rows with media.
+* other jobs (security probes: nothing may reach a far end during one but what the
+  probe caused) may start while the rows still up are *quiet*: past their set-up, with
+  nothing left to signal to a far end (`quiet_from_s`: a plain call talking). A row's
+  re-placement waits while a probe runs (HarnessSession.run_call).
+
+`first` jobs run before any row (kept for a plan that wants its busy hour first: its
+measuring then overlaps the first rows, which on a 2-CPU host stalled them; see
+docs/performance.md).
 """
 
 from __future__ import annotations
@@ -143,7 +147,8 @@ class PlanScheduler:
         self._stopped = False
         self._held = 0  # jobs waiting to run alone (a busy hour)
         self._first: list[tuple[str, Job]] = list(first)  # before the rows, in order
-        self._jobs: list[tuple[str, Job]] = []  # after the rows, one at a time
+        # after the rows, one at a time: (key, job, alone: no row may still be up)
+        self._jobs: list[tuple[str, Job, bool]] = []
         self._job_up = ""  # the job holding the switch ("": none)
         self._job_results: dict[str, tuple[object, BaseException | None]] = {}
         self._feeding = True  # the feeder thread runs (it ends when nothing is queued)
@@ -155,11 +160,13 @@ class PlanScheduler:
                 self._cond.wait()
             return self._results[plan_id]
 
-    def after_rows(self, key: str, job: Job) -> None:
-        """Queue `job` to run once every row is done and the jobs queued before it have
-        released the switch; `job_result(key)` is what it returned (or raised)."""
+    def after_rows(self, key: str, job: Job, alone: bool = False) -> None:
+        """Queue `job` to run once every row has started and the jobs queued before it
+        have released the switch: `alone`, once every row is done (a busy hour needs
+        every line); else beside rows that are quiet (a probe). `job_result(key)` is
+        what it returned (or raised)."""
         with self._cond:
-            self._jobs.append((key, job))
+            self._jobs.append((key, job, alone))
             self._cond.notify_all()
             if not self._feeding:  # every row was done: the feeder had ended
                 self._feeding = True
@@ -235,8 +242,11 @@ class PlanScheduler:
         if self._first:
             return self._first.pop(0) if not self._running else None
         if self._jobs and not self._queue:
-            quiet, _ = self._quiet_now()
-            return self._jobs.pop(0) if quiet else None
+            key, job, alone = self._jobs[0]
+            ready = not self._running if alone else self._quiet_now()[0]
+            if ready:
+                self._jobs.pop(0)
+                return key, job
         return None
 
     def _feed(self) -> None:
@@ -254,7 +264,7 @@ class PlanScheduler:
                 if spec is None:
                     # a probe waiting for the rows up to become quiet: look again then
                     _, wait = self._quiet_now() if self._jobs and not self._queue \
-                        else (False, 0.0)
+                        and not self._jobs[0][2] else (False, 0.0)
                     self._cond.wait(wait + 0.05 if wait > 0 else None)
                     continue
                 self._queue.remove(spec)
@@ -269,7 +279,8 @@ class PlanScheduler:
             for spec in self._queue if self._stopped else ():
                 self._results[spec.plan_id] = error_result(spec, "not placed: the run was "
                                                            "interrupted", 0.0)
-            for key, _ in [*self._first, *self._jobs] if self._stopped else ():
+            for key in [*(k for k, _ in self._first), *(k for k, _, _ in self._jobs)] \
+                    if self._stopped else ():
                 self._job_results[key] = (None, HarnessError("not run: the run was interrupted"))
             self._jobs.clear()
             self._first.clear()

@@ -285,3 +285,22 @@ def test_a_probe_runs_beside_a_quiet_row_but_never_beside_a_transfer() -> None:
     sched.job_result("12.1")
     sched.result("9.1")
     assert ended["7.6"] <= started[0] < ended["9.1"]
+
+
+def test_a_job_that_needs_every_line_waits_even_for_a_quiet_row() -> None:
+    """The busy hour runs `alone`: the billing call talking on (quiet, which a probe
+    may run beside) still holds its line, so the busy hour waits for it to end."""
+    billing = CallSpec("9.1", "61 s", "site6/05", "5550190", talk_s=61.0)
+    ended: list[float] = []
+
+    def run(spec: CallSpec) -> CallResult:
+        time.sleep(0.4)
+        ended.append(time.monotonic())
+        return _result(spec)
+
+    with patch("harness.run.schedule.quiet_from_s", lambda spec, plan: 0.05):
+        sched = PlanScheduler([billing], run, PLAN, concurrency=4)
+    started: list[float] = []
+    sched.after_rows("8.1", lambda release: started.append(time.monotonic()), alone=True)
+    sched.job_result("8.1")
+    assert ended and started[0] >= ended[0]
