@@ -66,15 +66,17 @@ def test_anonymous_call_rejection_not_done_is_caught(faulty: HarnessSession) -> 
 
 
 def test_toll_restriction_not_done_is_caught(faulty: HarnessSession) -> None:
-    """site7/08 is barred from premium rate; the switch lets its 1-900 call reach the
-    LD trunk: the row names the answer it should not have had and the trunk that rang."""
+    """site7/08 is barred from premium rate; the switch lets its 1-900 call reach a
+    trunk (this switch also misroutes LD to the local trunk): the row names the answer
+    it should not have had and the trunk that rang."""
     r = faulty.run_call(CallSpec("2.8", "premium 1-900 from a toll-restricted line",
                                  "site7/08", "19005550100", **QUICK,
                                  expect=Expect(final_code=403, mos_lqo_min=None, rings="none",
                                                call_class="ld_interlata")))
     assert r.verdict.status is Status.FAIL
     assert "final_code: expected 403, got 200" in r.verdict.reasons, r.verdict.reasons
-    assert any(x.startswith("routing: pstn:ld rang") for x in r.verdict.reasons), \
+    assert any(x.startswith("routing: pstn:local rang, expected none")
+               for x in r.verdict.reasons), \
         r.verdict.reasons
 
 
