@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,29 @@ class Closeout:
     error: str = ""
 
 
-def close_billing(book: CdrBook, run_dir: Path) -> Closeout:
-    """Close the book (no calls: nothing to bill) and write billing.txt."""
+def close_billing(book: CdrBook, run_dir: Path, store_refused: str = "") -> Closeout:
+    """Close the book (no calls: nothing to bill) and write billing.txt.
+
+    `store_refused`: the switch the harness runs lost CDR writes of its own during the
+    run (EmbeddedKamailio.cdr_store_errors). A call with no record is then the
+    harness's loss, not the switch's billing fault: it is left out of the billing and
+    named as the harness's error instead of a discrepancy."""
     if not book.ledgers:
         return Closeout(None)
     try:
         run = book.close()
     except HarnessError as exc:
         return Closeout(None, f"billing not reconciled: {exc}")
+    error = ""
+    lost = [c for c in run.calls if not c.check.matched and c.check.mismatches] \
+        if store_refused else []
+    if lost:
+        run = replace(run, calls=tuple(c for c in run.calls if c not in lost))
+        error = (f"billing: {len(lost)} call(s) without a CDR left out of the billing "
+                 f"({', '.join(c.ledger.call_id for c in lost)}): {store_refused}, so "
+                 "their records were lost by the harness's own switch, not the switch's "
+                 "billing")
     billing = summary_json(billing_summary(run, book.policy.tariff))
     (run_dir / "billing.txt").write_text("\n".join(billing["text"]) + "\n", encoding="utf-8")
-    return Closeout(billing)
+    return Closeout(billing, error)
 

@@ -135,6 +135,7 @@ class HarnessSession:
         self.agent_rtp_base = 0
         self.started = False
         self._rusage: tuple[float, float] | None = None  # CPU used before start (run_cost)
+        self._cdr_mark = -1  # the switch's CDR-store error mark at start (-1: none yet)
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
         typed = cfg.parsed()  # the tariff and thresholds (parsed from the text each call)
         # every call's CDR check, and the run's billing (harness/run/billing.py)
@@ -157,6 +158,7 @@ class HarnessSession:
                 self.access = AccessLinks.create()
                 self.switch.access_address = self.access.core
             self._start_switch()
+            self._cdr_mark = self.switch.cdr_store_errors()[0]  # its own store's losses
             self.agent_rtp_base = self._free_agent_ports()
             if self.cfg.capture.enabled:
                 hi = self.agent_rtp_span()[1]
@@ -277,10 +279,11 @@ class HarnessSession:
         """The run's billing, closed and written (harness/run/billing.py)."""
         if self.store is None:
             return
-        out = close_billing(self.cdr_book, self.run_dir)
+        refused = self.switch.cdr_store_errors(self._cdr_mark)[1]
+        out = close_billing(self.cdr_book, self.run_dir, refused)
         if out.error:
             self.store.add_error(out.error)
-        elif out.billing is not None:
+        if out.billing is not None:
             self.store.billing = out.billing
 
     @contextmanager

@@ -197,8 +197,8 @@ class EmbeddedKamailio:
                 or "database is locked" in ln]
         if not lost:
             return size, ""
-        return size, (f"the embedded switch's CDR store refused {len(lost)} write(s) during "
-                      f"the call (SQLite busy, kamailio.log: {lost[-1].strip()[:160]})")
+        return size, (f"the embedded switch's CDR store refused {len(lost)} write(s) since "
+                      f"the mark (SQLite busy, kamailio.log: {lost[-1].strip()[:160]})")
 
     def failure(self) -> str:
         """'' while Kamailio and rtpengine run; else which one exited (cheap: a poll)."""

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.cdr.ledger import Ledger
+from harness.cdr.reconcile import CallReconciliation, CdrPolicy, RunReconciliation
 from harness.errors import HarnessError
+from harness.model import CdrCheck, Mismatch
 from harness.run.billing import close_billing
 from harness.run.breaker import LOST_OPTIONS, CircuitBreaker
 from harness.run.hooks import NO_HOOKS, TestHooks
@@ -70,3 +73,41 @@ def test_a_book_that_cannot_be_closed_is_a_run_error_naming_why(tmp_path: Path) 
 def test_no_calls_no_billing(tmp_path: Path) -> None:
     out = close_billing(_Book([]), tmp_path)  # type: ignore[arg-type]
     assert out.billing is None and out.error == ""
+
+
+class _ClosedBook:
+    """A book that closes into `run` (harness/cdr/book.py's surface)."""
+
+    def __init__(self, run: RunReconciliation) -> None:
+        self.ledgers, self.run = [object()], run
+        self.policy = CdrPolicy()
+
+    def close(self) -> RunReconciliation:
+        return self.run
+
+
+def _run_with_a_missing_record() -> RunReconciliation:
+    def call(cid: str, matched: bool) -> CallReconciliation:
+        ledger = Ledger(cid, "4135550101", "4135550102", False, None, None, 1.0,
+                        disposition="failed")
+        missing = () if matched else (Mismatch("cdr", f"1 record for Call-ID {cid}", "none"),)
+        return CallReconciliation(ledger, CdrCheck(matched, missing))
+    return RunReconciliation((call("kept", True), call("lost", False)))
+
+
+def test_a_record_the_harnesss_own_switch_failed_to_write_is_its_error_not_billings(
+        tmp_path: Path) -> None:
+    """The embedded switch logged 'database is locked' during the run: a call without
+    its record is left out of the billing and named as the harness's error; the same
+    run without such a log line keeps the discrepancy against the switch."""
+    refused = "the embedded switch's CDR store refused 1 write(s) since the mark"
+    out = close_billing(_ClosedBook(_run_with_a_missing_record()), tmp_path,  # type: ignore[arg-type]
+                        refused)
+    assert out.billing is not None and out.billing["discrepancies"] == []
+    assert out.billing["calls"] == 1
+    assert "1 call(s) without a CDR left out of the billing (lost)" in out.error
+    assert refused in out.error
+    blamed = close_billing(_ClosedBook(_run_with_a_missing_record()), tmp_path)  # type: ignore[arg-type]
+    assert blamed.error == "" and blamed.billing is not None
+    assert blamed.billing["discrepancies"] == [
+        "lost: cdr: expected 1 record for Call-ID lost, got none"]
