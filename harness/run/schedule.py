@@ -29,10 +29,6 @@ before it ends):
   probe caused) may start while the rows still up are *quiet*: past their set-up, with
   nothing left to signal to a far end (`quiet_from_s`: a plain call talking). A row's
   re-placement waits while a probe runs (HarnessSession.run_call).
-
-`first` jobs run before any row (kept for a plan that wants its busy hour first: its
-measuring then overlaps the first rows, which on a 2-CPU host stalled them; see
-docs/performance.md).
 """
 
 from __future__ import annotations
@@ -41,7 +37,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
@@ -50,7 +45,6 @@ from harness.pstn.directory import Route
 from harness.run.runner import error_result
 from harness.sip.attribution import PSTN_SEAT
 
-T = TypeVar("T")
 # a job run after the rows: given `release`, to call once the switch is no longer its own
 Job = Callable[[Callable[[], None]], object]
 
@@ -120,13 +114,12 @@ class PlanScheduler:
     def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
                  plan: NumberPlan, concurrency: int, links: int = 0,
                  gateway_of: Callable[[str | None], str] = lambda trunk: "pstn",
-                 first: Sequence[tuple[str, Job]] = (),
                  duration: Callable[[CallSpec], float] = expected_s) -> None:
         """`links`: the access-link pairs rows under a profile cross (the profile
         impairs those links only), so they run beside other rows, one to a pair; with
         none a profile impairs every agent's media and its row runs alone. `gateway_of`:
         the simulated PSTN's gateway worker of a trunk group (each holds PSTN_LEGS).
-        `first`: jobs run before any row (module docstring). `duration`: how long a
+        `duration`: how long a
         row's call lasts (the session's estimate follows the call's script)."""
         self.run_call = run_call
         self.links = links
@@ -145,8 +138,6 @@ class PlanScheduler:
         self._results: dict[str, CallResult] = {}
         self._cond = threading.Condition()
         self._stopped = False
-        self._held = 0  # jobs waiting to run alone (a busy hour)
-        self._first: list[tuple[str, Job]] = list(first)  # before the rows, in order
         # after the rows, one at a time: (key, job, alone: no row may still be up)
         self._jobs: list[tuple[str, Job, bool]] = []
         self._job_up = ""  # the job holding the switch ("": none)
@@ -181,19 +172,6 @@ class PlanScheduler:
             raise exc
         return value
 
-    def exclusive(self, job: Callable[[], T]) -> T:
-        """Run `job` once no row is up, starting no row until it returns."""
-        with self._cond:
-            self._held += 1
-            while self._running:
-                self._cond.wait()
-        try:
-            return job()
-        finally:
-            with self._cond:
-                self._held -= 1
-                self._cond.notify_all()
-
     def stop(self, wait_s: float = 60.0) -> None:
         """Start no more rows (an interrupted run) and let the rows in progress finish
         (up to `wait_s`), so the session closes under no running call."""
@@ -205,7 +183,7 @@ class PlanScheduler:
                 self._cond.wait(max(0.0, deadline - time.monotonic()))
 
     def _startable(self, spec: CallSpec) -> bool:
-        if self._held or self._exclusive or self._job_up or self._first or \
+        if self._exclusive or self._job_up or \
                 len(self._running) >= self.concurrency:
             return False
         if spec.profile and self.links:  # each pair of access links carries one row
@@ -237,10 +215,8 @@ class PlanScheduler:
         return wait <= 0, wait
 
     def _next_job(self) -> tuple[str, Job] | None:
-        if self._job_up or self._held:
+        if self._job_up:
             return None
-        if self._first:
-            return self._first.pop(0) if not self._running else None
         if self._jobs and not self._queue:
             key, job, alone = self._jobs[0]
             ready = not self._running if alone else self._quiet_now()[0]
@@ -251,7 +227,7 @@ class PlanScheduler:
 
     def _feed(self) -> None:
         with self._cond:
-            while (self._queue or self._jobs or self._first) and not self._stopped:
+            while (self._queue or self._jobs) and not self._stopped:
                 ready = [s for s in self._queue if self._startable(s)]
                 # the longest chain first: started last, it would set the run's length
                 spec = max(ready, key=self._chain_s) if ready else None
@@ -279,11 +255,9 @@ class PlanScheduler:
             for spec in self._queue if self._stopped else ():
                 self._results[spec.plan_id] = error_result(spec, "not placed: the run was "
                                                            "interrupted", 0.0)
-            for key in [*(k for k, _ in self._first), *(k for k, _, _ in self._jobs)] \
-                    if self._stopped else ():
+            for key, _, _ in self._jobs if self._stopped else ():
                 self._job_results[key] = (None, HarnessError("not run: the run was interrupted"))
             self._jobs.clear()
-            self._first.clear()
             self._feeding = False
             self._cond.notify_all()
 

@@ -45,7 +45,7 @@ from harness.run.guard import StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
 from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
-from harness.run.schedule import Job, PlanScheduler, expected_s
+from harness.run.schedule import PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.layout import (
@@ -575,10 +575,9 @@ class HarnessSession:
             self.store.add_probe({**report.as_json(), "started_wall": started_wall})
         return report
 
-    def schedule(self, specs: list[CallSpec],
-                 first: Sequence[tuple[str, Job]] = ()) -> PlanScheduler:
-        """Place `specs` concurrently (see harness/run/schedule.py), after the `first`
-        jobs (a busy hour); read each row's result with `.result(plan_id)`."""
+    def schedule(self, specs: list[CallSpec]) -> PlanScheduler:
+        """Place `specs` concurrently (see harness/run/schedule.py); read each row's result
+        with `.result(plan_id)`, queue the busy hour and probes with `.after_rows`."""
         # rows under a profile run on the access links beside other rows. The embedded
         # switch's worker on the access address then writes CDRs while its loopback
         # worker does, and Kamailio 5.6's db_sqlite has no busy timeout: a record lost
@@ -586,7 +585,7 @@ class HarnessSession:
         # re-placed (EmbeddedKamailio.cdr_store_errors), never the switch's fail.
         pairs = len(self.access.pairs) if self.access is not None else 0
         return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
-                             links=pairs, gateway_of=self.pstn.gateway_of, first=first,
+                             links=pairs, gateway_of=self.pstn.gateway_of,
                              duration=self.call_length_s)
 
     def call_length_s(self, spec: CallSpec) -> float:

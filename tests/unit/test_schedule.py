@@ -73,12 +73,12 @@ def test_concurrency_limit_and_impaired_rows_alone() -> None:
     assert all(o == {"L"} for o in run.overlaps if "L" in o)
 
 
-def test_an_exclusive_job_runs_with_no_row_up() -> None:
+def test_a_job_that_runs_alone_runs_with_no_row_up() -> None:
     specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 7)]
     run = Recorder(hold_s=0.1)
     sched = PlanScheduler(specs, run, PLAN, concurrency=3)
-    seen = sched.exclusive(lambda: set(run.up))
-    assert seen == set()
+    sched.after_rows("8.1", lambda release: set(run.up), alone=True)
+    assert sched.job_result("8.1") == set()
     for s in specs:
         assert sched.result(s.plan_id).verdict.status is Status.PASS
 
@@ -243,24 +243,6 @@ def test_a_row_is_quiet_only_when_nothing_more_of_it_can_reach_a_far_end() -> No
                  CallSpec("11.2", "x", "site3/10", "site4/10", profile="loss1",
                           expect=Expect(mos_lqo_min=3.45))):
         assert quiet_from_s(spec, PLAN) is None, spec.plan_id
-
-
-def test_a_first_job_runs_before_any_row_and_rows_start_once_it_releases() -> None:
-    specs = [CallSpec(str(i), "x", f"site{i}/01", f"site{i}/02") for i in range(1, 4)]
-    run = Recorder(hold_s=0.05)
-    log: list[str] = []
-
-    def busy_hour(release: object) -> str:
-        log.append(f"start, rows up {sorted(run.up)}")
-        time.sleep(0.1)
-        release()  # type: ignore[operator]
-        time.sleep(0.3)  # measuring, beside the rows
-        log.append(f"end, rows done {len(run.overlaps)}")
-        return "report"
-
-    sched = PlanScheduler(specs, run, PLAN, concurrency=4, first=[("8.1", busy_hour)])
-    assert sched.job_result("8.1") == "report"
-    assert log[0] == "start, rows up []" and log[1] == "end, rows done 3"
 
 
 def test_a_probe_runs_beside_a_quiet_row_but_never_beside_a_transfer() -> None:
