@@ -21,6 +21,8 @@ import pytest
 from harness.config import load_config
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec, LoadSpec, PlanRowError, ProbeSpec, Status
+from harness.security.rows import expected_s as probe_expected_s
+from harness.security.rows import probe_parties
 from harness.verdict.run import RowOutcome, RowStatus, RunWord
 
 _SESSION = pytest.StashKey["_SessionHolder"]()
@@ -118,7 +120,10 @@ class _SessionHolder:
                                               alone=True)
                 elif isinstance(i, BetaProbeItem) and not self.not_applicable(i.spec):
                     self.scheduler.after_rows(i.spec.plan_id, lambda release, s=i.spec:
-                                              session.run_probe(s))
+                                              session.run_probe(s),
+                                              expected_s=probe_expected_s(
+                                                  i.spec, session.cfg.security),
+                                              parties=probe_parties(i.spec, session.plan))
         return self.scheduler
 
     def record(self, report: pytest.TestReport) -> None:

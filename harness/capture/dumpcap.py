@@ -1,9 +1,12 @@
 """One dumpcap per run, on the harness's own interface and ports only (and one per
 access link, harness/network/netns.py: `Captures`).
 
-`dumpcap -w` (no dissection) costs little CPU during live calls; analysis happens
-after each call. dumpcap flushes its file about once a second, so a reader first
-`sync()`s on a marker packet it sent after the call (the post-call OPTIONS ping).
+`dumpcap` (no dissection) costs little CPU during live calls; analysis happens after
+each call. Writing a file (`-w FILE`), dumpcap 4.0 flushes it every 500 ms; writing
+to its standard output (`-w -`, here redirected to the file) it flushes each batch
+libpcap delivers (within its 250 ms read timeout): a call's packets are readable
+sooner. A reader still `sync()`s on a marker packet sent after the call (the
+post-call OPTIONS ping) before it reads.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ class Capture:
             raise EnvironmentMissing("dumpcap", "tshark")
         log = self.path.with_suffix(".log")
         self._child = ChildProcess("dumpcap", [exe, "-i", self.interface, "-f", self.bpf,
-                                               "-w", str(self.path), "-P", "-B", "8"], log)
+                                               "-w", "-", "-P", "-B", "8"], log,
+                                   stdout_path=self.path)
         self._child.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -76,7 +80,7 @@ class Capture:
                     return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
         with self._lock:

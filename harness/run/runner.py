@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -142,6 +142,15 @@ def _r6(value: float | None) -> float | None:
 # calls are measured in a lane of their own, so that what runs beside their measuring
 # (the probes' real calls) is never queued behind 42 of them.
 MEASURING_AT_ONCE = {"rows": 2, "load": 2}
+
+
+@dataclass(frozen=True)
+class AfterCall:
+    """What after_call() sent once the call was down: the marker the capture is read up
+    to, when, and whether the switch answered it."""
+    marker: str
+    sent_wall: float
+    switch_alive: bool
 
 
 class CallRunner:
@@ -275,10 +284,12 @@ class CallRunner:
         if on_down is not None:
             on_down()
         s.keep_tls(out.a.tls_sessions)
+        after = self.after_call(out)  # before any wait for a measuring lane
         try:
             with self._measuring[lane]:
                 result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
-                                      route, number, store_mark, hooks.before_cdr_fetch)
+                                      route, number, after, store_mark,
+                                      hooks.before_cdr_fetch)
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -307,18 +318,31 @@ class CallRunner:
         return replace(result, verdict=replace(verdict, invalid_measurement=True))
 
     # -- measuring it ------------------------------------------------------------------
+    def after_call(self, out: CallOutcome) -> AfterCall:
+        """The post-call marker, sent as soon as the call is down: an OPTIONS ping to the
+        switch (is it alive after the call? its packet in the loopback capture says
+        dumpcap has written everything before it) and the same marker through every
+        access link. Sent before the call waits for a measuring lane, so that a wave of
+        calls ending together (the busy hour's 42) does not wait for dumpcap's next
+        flush one call at a time."""
+        s = self.s
+        marker = f"sync-{uuid.uuid4().hex}"
+        sent_wall = time.time()
+        alive = sip_options_ping(s.switch.sip_host, s.switch.sip_port, 2.0, marker) == 200
+        if s.capture is not None and out.events:
+            s.capture.mark(marker.encode())  # through the access links too
+        return AfterCall(marker, sent_wall, alive)
+
     def measure(self, spec: CallSpec, limits: RowLimits, out: CallOutcome, call_dir: Path,
                 started_wall: float, caller_addr: str, route: Route, number: str,
-                store_mark: int = 0,
+                after: AfterCall, store_mark: int = 0,
                 before_cdr: tuple[Callable[[str], None], ...] = ()) -> CallResult:
         s = self.s
         stall = s.guard.report(out.t_start_mono, out.t_end_mono)
         window = setup_window(out.a.events)
         setup_stall = s.guard.report(*window) if window else stall
-        marker = f"sync-{uuid.uuid4().hex}"  # switch liveness, and dumpcap has flushed
-        sent_wall = time.time()
-        alive = sip_options_ping(s.switch.sip_host, s.switch.sip_port, 2.0, marker) == 200
-        packets = self.packets(out, call_dir, marker, sent_wall)
+        alive = after.switch_alive
+        packets = self.packets(out, call_dir, after.marker, after.sent_wall)
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.scorer.quality(spec, out, call_dir, stall, packets)
         ratings = emodel_ratings(out, streams)
@@ -389,8 +413,7 @@ class CallRunner:
         capture = self.s.capture
         if capture is None or not out.events:  # nothing was sent (e.g. the switch was gone)
             return []
-        tag = marker.encode()
-        capture.mark(tag)  # through the access links too
+        tag = marker.encode()  # sent by after_call()
         if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")

@@ -27,8 +27,11 @@ before it ends):
   84 recordings) overlaps the security probes after it, not rows with media.
 * other jobs (security probes: nothing may reach a far end during one but what the
   probe caused) may start while the rows still up are *quiet*: past their set-up, with
-  nothing left to signal to a far end (`quiet_from_s`: a plain call talking). A row's
-  re-placement waits while a probe runs (HarnessSession.run_call).
+  nothing left to signal to a far end (`quiet_from_s`: a plain call talking), and
+  share no line with them. A row's re-placement waits while a probe runs
+  (HarnessSession.run_call). Such a job may go ahead of an `alone` job still waiting
+  for the rows (the busy hour waiting for the 61 s billing call) when its expected
+  length fits before the last row's expected end: it then costs the run no time.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
@@ -47,6 +51,15 @@ from harness.sip.attribution import PSTN_SEAT
 
 # a job run after the rows: given `release`, to call once the switch is no longer its own
 Job = Callable[[Callable[[], None]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    key: str
+    job: Job
+    alone: bool  # no row may be up (the busy hour)
+    expected_s: float | None  # how long it holds the switch (None: unknown)
+    parties: frozenset[str]  # lines it uses (a probe's identity, its real call's)
 
 
 PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
@@ -139,7 +152,7 @@ class PlanScheduler:
         self._cond = threading.Condition()
         self._stopped = False
         # after the rows, one at a time: (key, job, alone: no row may still be up)
-        self._jobs: list[tuple[str, Job, bool]] = []
+        self._jobs: list[_Queued] = []
         self._job_up = ""  # the job holding the switch ("": none)
         self._job_results: dict[str, tuple[object, BaseException | None]] = {}
         self._feeding = True  # the feeder thread runs (it ends when nothing is queued)
@@ -151,13 +164,15 @@ class PlanScheduler:
                 self._cond.wait()
             return self._results[plan_id]
 
-    def after_rows(self, key: str, job: Job, alone: bool = False) -> None:
+    def after_rows(self, key: str, job: Job, alone: bool = False,
+                   expected_s: float | None = None, parties: Iterable[str] = ()) -> None:
         """Queue `job` to run once every row has started and the jobs queued before it
         have released the switch: `alone`, once every row is done (a busy hour needs
-        every line); else beside rows that are quiet (a probe). `job_result(key)` is
-        what it returned (or raised)."""
+        every line); else beside rows that are quiet and do not use its `parties` (a
+        probe), and ahead of a waiting `alone` job if `expected_s` fits before the rows'
+        expected end. `job_result(key)` is what it returned (or raised)."""
         with self._cond:
-            self._jobs.append((key, job, alone))
+            self._jobs.append(_Queued(key, job, alone, expected_s, frozenset(parties)))
             self._cond.notify_all()
             if not self._feeding:  # every row was done: the feeder had ended
                 self._feeding = True
@@ -214,15 +229,29 @@ class PlanScheduler:
             wait = max(wait, self._since[plan_id] + quiet - now)
         return wait <= 0, wait
 
+    def _rows_end_in_s(self) -> float:
+        """Seconds until the last running row's call is expected to end."""
+        now = time.monotonic()
+        return max((self._since[p] + self._duration[p] - now for p in self._running),
+                   default=0.0)
+
+    def _beside_rows(self, queued: _Queued) -> bool:
+        return self._quiet_now()[0] and not (queued.parties & self._busy)
+
     def _next_job(self) -> tuple[str, Job] | None:
-        if self._job_up:
+        if self._job_up or not self._jobs or self._queue:
             return None
-        if self._jobs and not self._queue:
-            key, job, alone = self._jobs[0]
-            ready = not self._running if alone else self._quiet_now()[0]
-            if ready:
-                self._jobs.pop(0)
-                return key, job
+        first = self._jobs[0]
+        if (not self._running) if first.alone else self._beside_rows(first):
+            self._jobs.pop(0)
+            return first.key, first.job
+        if first.alone:  # waiting for the rows: a job that ends before they do goes first
+            room = self._rows_end_in_s()
+            for queued in self._jobs[1:]:
+                if not queued.alone and queued.expected_s is not None and \
+                        queued.expected_s <= room and self._beside_rows(queued):
+                    self._jobs.remove(queued)
+                    return queued.key, queued.job
         return None
 
     def _feed(self) -> None:
@@ -239,8 +268,8 @@ class PlanScheduler:
                     continue
                 if spec is None:
                     # a probe waiting for the rows up to become quiet: look again then
-                    _, wait = self._quiet_now() if self._jobs and not self._queue \
-                        and not self._jobs[0][2] else (False, 0.0)
+                    _, wait = self._quiet_now() if not self._queue and \
+                        any(not q.alone for q in self._jobs) else (False, 0.0)
                     self._cond.wait(wait + 0.05 if wait > 0 else None)
                     continue
                 self._queue.remove(spec)
@@ -255,8 +284,9 @@ class PlanScheduler:
             for spec in self._queue if self._stopped else ():
                 self._results[spec.plan_id] = error_result(spec, "not placed: the run was "
                                                            "interrupted", 0.0)
-            for key, _, _ in self._jobs if self._stopped else ():
-                self._job_results[key] = (None, HarnessError("not run: the run was interrupted"))
+            for queued in self._jobs if self._stopped else ():
+                self._job_results[queued.key] = (None, HarnessError("not run: the run was "
+                                                                    "interrupted"))
             self._jobs.clear()
             self._feeding = False
             self._cond.notify_all()

@@ -135,6 +135,7 @@ class HarnessSession:
         self.agent_rtp_base = 0
         self.started = False
         self._rusage: tuple[float, float] | None = None  # CPU used before start (run_cost)
+        self._closed = False
         self._cdr_mark = -1  # the switch's CDR-store error mark at start (-1: none yet)
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
         typed = cfg.parsed()  # the tariff and thresholds (parsed from the text each call)
@@ -236,7 +237,11 @@ class HarnessSession:
         """Stop everything and write the report; `finished=False` (an interrupted plan)
         marks the run INCOMPLETE. Every call already measured is kept either way.
         `rows`: what happened to every row of the plan (the pytest plugin knows): the
-        run's one verdict is judged from them, the billing and the run's errors."""
+        run's one verdict is judged from them, the billing and the run's errors. Once:
+        pytest may close the session at its end and again when it unconfigures."""
+        if self._closed:
+            return
+        self._closed = True
         if self.farm is not None:
             self.farm.close()
             for why in self.farm.dead.values():  # workers lost during the run

@@ -42,9 +42,12 @@ from harness.sip.text import field_spans, split_message
 from harness.softswitch.process import sip_options_ping
 
 if TYPE_CHECKING:
+    from harness.config import SecurityConfig
+    from harness.numberplan import NumberPlan
     from harness.run.session import HarnessSession
 
 SETTLE_S = 1.0  # after a probe, how long an INVITE it caused may take to reach a far end
+REAL_CALL_S = 4.0  # a probe's real call: ringing, 2 s of talk, set-up, tear-down, measuring
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "rfc4475"
 
 
@@ -88,6 +91,31 @@ class _Tally:
         self.locals.add(ps.local)
         self.sent += ps.sent
         self.received += ps.received
+
+
+def expected_s(spec: ProbeSpec, sec: SecurityConfig) -> float | None:
+    """About how long the probe holds the switch (the scheduler fits probes into the
+    wait for the billing call with it; measured 1.1-1.3 s for a plain probe, 4.3 s with
+    a real call, 8.2 s for the flood): None for the torture replay, whose length is its
+    corpus'."""
+    if spec.kind is ProbeKind.TORTURE:
+        return None
+    own = SETTLE_S + 0.5  # the post-probe OPTIONS ping and the capture read
+    if spec.kind is ProbeKind.INVITE_FLOOD:
+        own += sec.flood_count / sec.flood_rate_cps
+    return own + (REAL_CALL_S if spec.real_caller else 0.0)
+
+
+def probe_parties(spec: ProbeSpec, plan: NumberPlan) -> frozenset[str]:
+    """The lines a probe uses: the one whose identity it borrows, a line it targets
+    (the hijack's), its real call's caller and the line that call dials."""
+    names = {spec.line, spec.real_caller}
+    if spec.target in {ln.name for ln in plan.lines}:
+        names.add(spec.target)
+    if spec.real_dial:
+        line = plan.line_by_number(plan.resolve_dial(spec.real_dial))
+        names.add(line.name if line else "")
+    return frozenset(n for n in names if n)
 
 
 def run_probe(session: HarnessSession, spec: ProbeSpec) -> ProbeReport:

@@ -31,6 +31,7 @@ from harness.softswitch.kamailio import (
 )
 from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
+    LAB_SWITCH_NICENESS,
     ChildProcess,
     free_udp_port,
     sip_options_ping,
@@ -84,7 +85,8 @@ class OtherCarrier:
         self.kamailio = ChildProcess("other-carrier kamailio", [
             kam, "-f", str(path), "-DD", "-E", "-m", "32", "-M", "4",
             "-P", str(self.dir / "kamailio.pid"), "-Y", str(self.dir), "-w", str(self.dir),
-        ], self.dir / "kamailio.log", death_signal=signal.SIGTERM)
+        ], self.dir / "kamailio.log", death_signal=signal.SIGTERM,
+           niceness=LAB_SWITCH_NICENESS)
         self.kamailio.start()
         try:
             EmbeddedKamailio._wait(lambda: sip_options_ping(self.host, self.port, 0.5) == 200,

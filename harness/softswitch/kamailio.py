@@ -37,6 +37,7 @@ from harness.pstn.directory import TOLLFREE_NPAS
 from harness.softswitch import TlsListener
 from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
+    LAB_SWITCH_NICENESS,
     ChildProcess,
     PortHold,
     free_tcp_port,
@@ -385,7 +386,7 @@ class EmbeddedKamailio:
             "--log-level=5", *self._rtpengine_interfaces(), f"--listen-ng=127.0.0.1:{self.ng_port}",
             f"--port-min={self.rtp_min}", f"--port-max={self.rtp_min + RTP_RANGE - 1}",
             "--num-threads=2", "--delete-delay=0", f"--pidfile={self.dir / 'rtpengine.pid'}",
-        ], self.dir / "rtpengine.log")
+        ], self.dir / "rtpengine.log", niceness=LAB_SWITCH_NICENESS)
         self.rtpengine.start()
         self._wait(lambda: rtpengine_ping("127.0.0.1", self.ng_port), self.rtpengine,
                    "rtpengine did not answer an NG ping")
@@ -401,7 +402,8 @@ class EmbeddedKamailio:
         self.kamailio = ChildProcess("kamailio", [
             kam, "-f", str(cfg_path), "-DD", "-E", "-m", "64", "-M", "8",
             "-P", str(self.dir / "kamailio.pid"), "-Y", str(self.dir), "-w", str(self.dir),
-        ], self.dir / "kamailio.log", death_signal=signal.SIGTERM)
+        ], self.dir / "kamailio.log", death_signal=signal.SIGTERM,
+           niceness=LAB_SWITCH_NICENESS)
         self.kamailio.start()
         self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.5) == 200,
                    self.kamailio, "Kamailio did not answer SIP OPTIONS")

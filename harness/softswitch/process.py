@@ -18,6 +18,14 @@ from harness.errors import SoftswitchError
 from harness.sip.text import status_code
 
 _PR_SET_PDEATHSIG = 1
+
+# The switch the harness starts itself (Kamailio, rtpengine, the lab's B2BUA and other
+# carrier) runs at this niceness when the harness is root. A carrier's switch has its
+# own hardware; here it shares 2 cores with the harness's agents, capture and
+# measuring, and at the same priority rtpengine's threads were seen waiting 30-140 ms
+# for a CPU (schedstat), holding every stream it relayed: a receiving agent scored 3.97
+# where the wire before the relay was clean, a false fail against the switch.
+LAB_SWITCH_NICENESS = -10
 try:  # loaded here, not in the child: dlopen() after fork() can deadlock on threads
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:
@@ -32,28 +40,43 @@ def exit_with_parent(sig: int = signal.SIGKILL) -> None:
 
 class ChildProcess:
     def __init__(self, name: str, argv: list[str], log_path: Path,
-                 death_signal: int = signal.SIGKILL) -> None:
+                 death_signal: int = signal.SIGKILL, stdout_path: Path | None = None,
+                 niceness: int = 0) -> None:
         """`death_signal`: what the child gets when the harness dies. SIGKILL for a
         single process; SIGTERM for one that forks workers of its own (Kamailio): its
-        main process then stops them before it exits, where SIGKILL would orphan them."""
+        main process then stops them before it exits, where SIGKILL would orphan them.
+        `stdout_path`: the child's standard output to a file of its own (its data, e.g.
+        dumpcap's `-w -`), standard error alone to the log. `niceness`: the child's
+        scheduling priority (below 0 needs root; without it the child runs at 0)."""
         self.name, self.argv, self.log_path = name, argv, log_path
+        self.niceness = niceness
         self.death_signal = death_signal
+        self.stdout_path = stdout_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        sig = self.death_signal
+        out = open(self.stdout_path, "wb") if self.stdout_path else None  # noqa: SIM115
+        sig, niceness = self.death_signal, self.niceness
 
         def die_with_parent() -> None:  # runs in the child between fork and exec
             os.setsid()
             exit_with_parent(sig)
+            if niceness:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, 0, niceness)
+                except OSError:  # not root: the default priority
+                    pass
 
         try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                         stdout=out or log,
+                                         stderr=log if out else subprocess.STDOUT,
                                          preexec_fn=die_with_parent)  # noqa: PLW1509
         finally:
             log.close()
+            if out is not None:
+                out.close()
 
     @property
     def pid(self) -> int | None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.softswitch.process import (
+    LAB_SWITCH_NICENESS,
     ChildProcess,
     free_tcp_port,
     free_udp_port,
@@ -69,7 +70,8 @@ class SippyB2bua:
     def __init__(self, name: str, next_hop_port: int, run_dir: Path) -> None:
         self.leg = SippyLeg(name, free_udp_port(), next_hop_port, free_tcp_port())
         self.child = ChildProcess(f"sippy-{name}", sippy_argv(self.leg),
-                                  run_dir / f"sippy-{name}.log")
+                                  run_dir / f"sippy-{name}.log",
+                                  niceness=LAB_SWITCH_NICENESS)
 
     @property
     def port(self) -> int:

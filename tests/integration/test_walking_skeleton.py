@@ -191,3 +191,17 @@ def test_a_stall_during_the_call_is_flagged_not_blamed_on_the_switch(
     assert r.verdict.status is not Status.PASS
     assert r.verdict.invalid_measurement
     assert any("invalid_measurement" in x for x in r.verdict.reasons)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a niceness below 0 needs root")
+def test_the_embedded_switch_runs_above_the_harnesss_own_work(live: HarnessSession) -> None:
+    """Kamailio and rtpengine run at LAB_SWITCH_NICENESS: on this 2-core host the
+    harness's measuring otherwise delayed rtpengine's relaying by up to 140 ms."""
+    from harness.softswitch.kamailio import EmbeddedKamailio
+    from harness.softswitch.process import LAB_SWITCH_NICENESS
+
+    switch = live.switch
+    assert isinstance(switch, EmbeddedKamailio)
+    for child in (switch.kamailio, switch.rtpengine):
+        assert child is not None and child.pid is not None
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == LAB_SWITCH_NICENESS, child.name

@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.config import load_config
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import (
+    ChildProcess,
     PortHold,
     ephemeral_range,
     free_tcp_port,
@@ -122,3 +123,15 @@ def test_probe_gives_up_on_a_silent_switch() -> None:
         code = sip_options_ping("127.0.0.1", sock.getsockname()[1], 1.2)
     assert code is None
     assert len(seen) == 2  # 0 and 0.5 s; the next would be at 1.5 s
+
+
+def test_a_child_runs_at_the_niceness_it_was_given(tmp_path: Path) -> None:
+    """Below 0 as root; without root the child is started all the same, at 0."""
+    child = ChildProcess("sleeper", ["sleep", "30"], tmp_path / "sleeper.log", niceness=-7)
+    child.start()
+    try:
+        assert child.pid is not None
+        expected = -7 if os.geteuid() == 0 else 0
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == expected
+    finally:
+        child.stop()

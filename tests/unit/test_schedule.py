@@ -3,6 +3,7 @@ runs alone, a busy hour holds every row, and an exception is a verdict, not a lo
 
 import threading
 import time
+from collections.abc import Callable
 from unittest.mock import patch
 
 import pytest
@@ -286,3 +287,57 @@ def test_a_job_that_needs_every_line_waits_even_for_a_quiet_row() -> None:
     sched.after_rows("8.1", lambda release: started.append(time.monotonic()), alone=True)
     sched.job_result("8.1")
     assert ended and started[0] >= ended[0]
+
+
+def _billing_then(jobs: list[tuple[str, bool, float | None, tuple[str, ...]]],
+                  hold_s: float = 0.6) -> tuple[dict[str, float], float]:
+    """The billing call (quiet from 0.05 s, expected to last `hold_s`) with `jobs`
+    queued after it in that order: (key, alone, expected_s, parties). When each job
+    started, and when the billing call ended."""
+    billing = CallSpec("9.1", "61 s", "site6/05", "5550190", talk_s=61.0)
+    ended: list[float] = []
+
+    def run(spec: CallSpec) -> CallResult:
+        time.sleep(hold_s)
+        ended.append(time.monotonic())
+        return _result(spec)
+
+    with patch("harness.run.schedule.quiet_from_s", lambda spec, plan: 0.05):
+        sched = PlanScheduler([billing], run, PLAN, concurrency=4,
+                              duration=lambda spec: hold_s)
+    started: dict[str, float] = {}
+
+    def job(key: str) -> Callable[[Callable[[], None]], object]:
+        def go(release: Callable[[], None]) -> object:
+            started[key] = time.monotonic()
+            time.sleep(0.1)
+            return key
+        return go
+
+    for key, alone, expected, who in jobs:
+        sched.after_rows(key, job(key), alone=alone, expected_s=expected, parties=who)
+    for key, *_ in jobs:
+        sched.job_result(key)
+    return started, ended[0]
+
+
+def test_a_probe_that_fits_runs_beside_the_billing_call_ahead_of_the_busy_hour() -> None:
+    """The busy hour waits for the billing call; a probe expected to end before the
+    billing call does goes first, beside it, and costs the run nothing."""
+    started, billing_ended = _billing_then([("8.1", True, None, ()),
+                                            ("12.1", False, 0.2, ("site7/11",))])
+    assert started["12.1"] < billing_ended <= started["8.1"]
+
+
+def test_a_probe_too_long_for_the_wait_stays_behind_the_busy_hour() -> None:
+    started, billing_ended = _billing_then([("8.1", True, None, ()),
+                                            ("12.12", False, 5.0, ("site7/09",)),
+                                            ("12.13", False, None, ())])
+    assert billing_ended <= started["8.1"] < started["12.12"] < started["12.13"]
+
+
+def test_a_probe_never_runs_beside_a_row_on_one_of_its_lines() -> None:
+    """12.11's real call would come from the billing call's own line: it waits."""
+    started, billing_ended = _billing_then([("8.1", True, None, ()),
+                                            ("12.11", False, 0.2, ("site6/05",))])
+    assert billing_ended <= started["8.1"] < started["12.11"]

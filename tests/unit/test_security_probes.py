@@ -188,3 +188,27 @@ def test_parse_response_reads_code_and_headers() -> None:
                        b"Proxy-Authenticate: Digest realm=\"beta.test\"\r\n\r\n")
     assert r is not None and r.code == 407 and r.headers["call-id"] == "abc"
     assert parse_response(b"INVITE sip:x SIP/2.0\r\n\r\n") is None
+
+
+def test_a_probes_footprint_for_the_scheduler() -> None:
+    """How long each probe holds the switch (the flood's own length, a real call's) and
+    which lines it uses, so the scheduler can fit it beside the billing call."""
+    from harness.security.rows import expected_s, probe_parties
+
+    sec = load_config().security
+    plan = NumberPlan.from_config(load_config().numbers)
+    plain = ProbeSpec("12.1", "x", ProbeKind.UNAUTHENTICATED_INVITE, "011441632960000")
+    hijack = ProbeSpec("12.11", "x", ProbeKind.REGISTER_HIJACK, "site7/10", line="site7/11",
+                       real_caller="site7/09", real_dial="site7/10")
+    flood = ProbeSpec("12.12", "x", ProbeKind.INVITE_FLOOD, "18025550100", line="site7/12",
+                      real_caller="site7/01", real_dial="site7/02")
+    torture = ProbeSpec("12.13", "x", ProbeKind.TORTURE, real_caller="site3/04",
+                        real_dial="site3/07")
+    one, two, three = expected_s(plain, sec), expected_s(hijack, sec), expected_s(flood, sec)
+    assert one is not None and two is not None and three is not None
+    assert one < two < three
+    assert three >= sec.flood_count / sec.flood_rate_cps
+    assert expected_s(torture, sec) is None
+    assert probe_parties(plain, plan) == frozenset()
+    assert probe_parties(hijack, plan) == {"site7/09", "site7/10", "site7/11"}
+    assert probe_parties(flood, plan) == {"site7/01", "site7/02", "site7/12"}
