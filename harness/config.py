@@ -129,8 +129,12 @@ def parse_trunk_ports(text: str, file: str) -> dict[str, int]:
 SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_refer",
                            "strip_pcma", "delay_header", "tls_foreign_ca", "tls_wrong_name",
                            "open_relay", "ignore_anonymous_rejection",
-                           "ignore_toll_restriction"})
+                           "ignore_toll_restriction", "ignore_dial_around",
+                           "bill_dial_around_to_own_carrier", "ignore_lnp"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
+# ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
+# bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
+# ignore_lnp: no number-portability table, ported numbers routed by their block;
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
 # provisioned with anonymous call rejection rings for a withheld caller)
 # faults the embedded other carrier can be rendered with (pstn.test_faults)
@@ -170,6 +174,37 @@ def parse_lines(text: str, file: str, field: str) -> tuple[Party, ...]:
             raise ConfigError(file, field, item, "expected beta lines 'siteN/NN', "
                               "comma-separated")
         out.append(party)
+    return tuple(out)
+
+
+_NANP10 = re.compile(r"[2-9]\d{2}[2-9]\d{6}")
+
+
+def parse_numbers(text: str, file: str, field: str) -> tuple[str, ...]:
+    """'4135550186, 4135550187' -> the 10-digit NANP numbers; else ConfigError."""
+    out = tuple(x.strip() for x in text.split(",") if x.strip())
+    for number in out:
+        if not _NANP10.fullmatch(number):
+            raise ConfigError(file, field, number, "expected 10-digit NANP numbers "
+                              "(NPA-NXX-XXXX), comma-separated")
+    return out
+
+
+def parse_ported_in(text: str, file: str = "<config>",
+                    field: str = "numbers.ported_in") -> tuple[tuple[str, Party], ...]:
+    """'4135550195>site4/05' -> ((number, line), ...); else ConfigError."""
+    out = []
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        number, _, name = (p.strip() for p in item.partition(">"))
+        try:
+            party: Party | None = Party.parse(name)
+        except PartyError:
+            party = None
+        if not _NANP10.fullmatch(number) or party is None or not party.is_line:
+            raise ConfigError(file, field, item, "expected 'NPA-NXX-XXXX>siteN/NN' (a "
+                              "10-digit number and the beta line it is ported in to), "
+                              "comma-separated")
+        out.append((number, party))
     return tuple(out)
 
 
@@ -232,6 +267,30 @@ class NumbersConfig:
     # refuses them at once (an intercept: no trunk reached, nothing billed),
     # comma-separated; "default": ours
     toll_restricted: str = "default"
+    # the carrier identification code (CIC) of the second long-distance carrier the
+    # switch offers: a line dials 101XXXX + 1 + NPA-NXX-XXXX (or + 011 ...) to have the
+    # call carried, and billed, by that carrier (trunk group ld2); "": none offered
+    dial_around_cic: str = "0555"
+    # number portability: the switch's LNP table. `ported_out`: numbers of the on-net
+    # block ported to another carrier (the switch routes them to the PSTN, where the
+    # simulated PSTN answers them), comma-separated; `ported_in`: numbers of another
+    # carrier ported in to a beta line ('NPA-NXX-XXXX>siteN/NN', comma-separated), which
+    # the switch routes to that line, whoever calls. "default": first_line + 86 ported
+    # out, first_line + 95 ported in to site4/05 (4135550186, 4135550195 with ours),
+    # where the block and the line allow; "": none
+    ported_out: str = "default"
+    ported_in: str = "default"
+
+    def porting(self) -> tuple[str, str]:
+        """(ported_out, ported_in) as written, or their defaults for this number plan."""
+        first = int(self.first_line) if self.first_line.isdigit() else 0
+        lines = self.sites * self.lines_per_site
+        block = max(self.onnet_block_size, lines)
+        out = f"{first + 86:010d}" if lines <= 86 < block else ""
+        into = f"{first + 95:010d}>site4/05" \
+            if block <= 95 and self.sites >= 4 and self.lines_per_site >= 5 else ""
+        return (out if self.ported_out == "default" else self.ported_out,
+                into if self.ported_in == "default" else self.ported_in)
     # the form the carrier promises to deliver a calling number in, per interface (to
     # the beta lines' phones; to the PSTN trunk): any | national | nanp11 | e164. "any"
     # accepts every form of the right number; another is checked (docs/configuration.md)
@@ -521,6 +580,10 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
                           "expected 10 digits (NPA-NXX-XXXX)")
     if not (n.home_npa.isdigit() and len(n.home_npa) == 3):
         raise ConfigError(f, "numbers.home_npa", n.home_npa, "expected 3 digits")
+    if n.dial_around_cic and not (n.dial_around_cic.isdigit() and len(n.dial_around_cic) == 4):
+        raise ConfigError(f, "numbers.dial_around_cic", n.dial_around_cic,
+                          "expected a 4-digit carrier identification code (dialled as "
+                          "101XXXX), or \"\" for none")
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
@@ -578,11 +641,41 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
         if getattr(n, name) != "default":
             _within(n, f, f"numbers.{name}",
                     parse_lines(getattr(n, name), f, f"numbers.{name}"))
+    _porting(n, f)
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
         forwarding, parse_faults(cfg.sut.test_faults, SWITCH_FAULTS, f, "sut.test_faults"),
         parse_faults(cfg.pstn.test_faults, CARRIER_FAULTS, f, "pstn.test_faults"))
+
+
+def _porting(n: NumbersConfig, file: str) -> None:
+    """A ported-out number lies in the on-net block on no line and is no test string;
+    a ported-in one lies outside it, is no number of the simulated PSTN, and goes to a
+    beta line."""
+    from harness.pstn.directory import DEFAULT_PSTN  # lazily, like the thresholds
+
+    first = int(n.first_line)
+    lines = range(first, first + n.sites * n.lines_per_site)
+    block = range(first, first + max(n.onnet_block_size, len(lines)))
+    reserved = {*n.unassigned_test_numbers.replace(" ", "").split(","),
+                *(p.number for p in DEFAULT_PSTN)}
+    ported_out, ported_in_text = n.porting()
+    for number in parse_numbers(ported_out, file, "numbers.ported_out"):
+        why = ("not in the on-net block "
+               f"({block.start:010d}..{block.stop - 1:010d})" if int(number) not in block
+               else "a beta line's own number" if int(number) in lines
+               else "a declared test number" if number in reserved else "")
+        if why:
+            raise ConfigError(file, "numbers.ported_out", number, f"cannot be ported out: {why}")
+    ported_in = parse_ported_in(ported_in_text, file)
+    _within(n, file, "numbers.ported_in", [line for _, line in ported_in])
+    for number, _ in ported_in:
+        if int(number) in block or number in reserved:
+            raise ConfigError(file, "numbers.ported_in", number,
+                              "cannot be ported in: it is "
+                              + ("in the on-net block already" if int(number) in block
+                                 else "a number of the simulated PSTN or a test number"))
 
 
 def _within(n: NumbersConfig, file: str, field: str, parties: Iterable[Party]) -> None:

@@ -86,6 +86,9 @@ class Expect:
     cdr: bool = True
     rings: str | None = None  # who must ring: "site2/01", "pstn:ld", "pstn:psap", "none"
     call_class: CallClass | None = None  # the class the switch must record in the CDR
+    # the carrier (CIC) the CDR must bill the call to: a dial-around row's, or
+    # "dialled": the CIC of the carrier access code dialled (101XXXX)
+    carrier: str | None = None
     caller_id: str | None = None  # what the far end is shown: a number or "anonymous"
     location: bool = False  # the far end must receive the caller's location (911)
     audio: bool = True  # an answered call carries RTP both ways (checked on the wire)
@@ -270,6 +273,10 @@ def _expect_problems(exp: Expect) -> list[str]:
     for name in ("forwarded_from", "transferred_to", "conferenced"):
         if getattr(exp, name) is not None:
             problems += _line_problems(f"expect.{name}", getattr(exp, name))
+    if exp.carrier is not None and exp.carrier != "dialled" and \
+            not (exp.carrier.isdigit() and len(exp.carrier) == 4):
+        problems.append(f"expect.carrier = {exp.carrier!r}: must be a 4-digit carrier "
+                        "identification code (CIC) or 'dialled'")
     if exp.caller_id is not None and exp.caller_id != ANONYMOUS_ID and \
             not _is_number(exp.caller_id):
         problems.append(f"expect.caller_id = {exp.caller_id!r}: must be a number or "
@@ -412,6 +419,9 @@ class CdrRecord:
     start_wall: float | None = None  # call set-up began (INVITE at the switch), epoch s
     billed_s: float | None = None  # billable seconds after the rating increment, if rated
     charge: Decimal | None = None  # rated charge in the tariff's currency, if rated
+    # the interexchange carrier the call was handed to and billed by (its CIC); "": the
+    # record names none (the line's own carrier); None: the source records no carrier
+    carrier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

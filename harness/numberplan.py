@@ -21,6 +21,8 @@ from harness.config import (
     NumbersConfig,
     parse_forwarding,
     parse_lines,
+    parse_numbers,
+    parse_ported_in,
 )
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
@@ -65,6 +67,12 @@ class NumberPlan:
     anonymous_rejection: tuple[Line, ...] = ()
     # lines whose class of service bars premium-rate calls (numbers.toll_restricted)
     toll_restricted: tuple[Line, ...] = ()
+    # the CIC a line may dial around its own carrier with (numbers.dial_around_cic)
+    dial_around_cic: str = ""
+    # the LNP table: numbers of the on-net block ported out to another carrier, and
+    # other carriers' numbers ported in to a beta line (number -> line name)
+    ported_out: tuple[str, ...] = ()
+    ported_in: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -78,7 +86,14 @@ class NumberPlan:
         plan = cls(cfg.home_npa, tuple(lines), _csv(cfg.intralata_npas), cfg.first_line,
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
-                   psap_is_simulated=cfg.emergency_to_simulated_psap)
+                   psap_is_simulated=cfg.emergency_to_simulated_psap,
+                   dial_around_cic=cfg.dial_around_cic)
+        out_text, in_text = cfg.porting()
+        ported_out = parse_numbers(out_text, "<config>", "numbers.ported_out")
+        plan = replace(plan, ported_out=ported_out,
+                       pstn=(*plan.pstn, *(PstnNumber(n, "local") for n in ported_out)),
+                       ported_in=tuple((n, str(line)) for n, line in
+                                       parse_ported_in(in_text)))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
@@ -131,6 +146,10 @@ class NumberPlan:
         return party.tag if party.is_pstn else self.line(str(party)).number
 
     def line_by_number(self, number: str) -> Line | None:
+        """The beta line `number` reaches: its own, or a number ported in to it."""
+        name = next((line for n, line in self.ported_in if n == number), None)
+        if name is not None:
+            return self.line(name)
         return next((ln for ln in self.lines if ln.number == number), None)
 
     def onnet_block(self) -> tuple[int, int]:
@@ -138,11 +157,32 @@ class NumberPlan:
         return first, first + self.onnet_size - 1
 
     def resolve_dial(self, dial: str) -> str:
-        """A plan may dial a line by name: '*67site2/01' -> '*674135550112'.
+        """A plan may dial a line by name: '*67site2/01' -> '*674135550112'; and name
+        what the config provisions: 'cac:12125550123' (the dial-around carrier's access
+        code, 101 + numbers.dial_around_cic, before the number), 'ported_in:site4/05'
+        (the number ported in to that line), 'ported_out:1' (the first number ported out).
 
         Plans stay valid against any switch's number plan that way."""
         prefix = "*67" if dial.startswith("*67") else ""
         rest = dial[len(prefix):]
+        kind, _, arg = rest.partition(":")
+        if kind == "cac" and arg:
+            if not self.dial_around_cic:
+                raise DialGuardError(dial, "no dial-around carrier is configured "
+                                           "(numbers.dial_around_cic)")
+            return f"{prefix}101{self.dial_around_cic}{arg}"
+        if kind == "ported_in" and arg:
+            number = next((n for n, line in self.ported_in if line == arg), None)
+            if number is None:
+                raise DialGuardError(dial, f"no number is ported in to {arg} "
+                                           "(numbers.ported_in)")
+            return prefix + number
+        if kind == "ported_out" and arg:
+            index = int(arg) if arg.isdigit() else 0
+            if not 1 <= index <= len(self.ported_out):
+                raise DialGuardError(dial, f"numbers.ported_out has {len(self.ported_out)} "
+                                           "number(s)")
+            return prefix + self.ported_out[index - 1]
         return prefix + self.line(rest).number if _LINE_NAME.match(rest) else dial
 
     def pstn_number(self, number: str) -> PstnNumber | None:
@@ -182,7 +222,8 @@ class NumberPlan:
         """Classify and guard a dial string (deny by default)."""
         lo, hi = self.onnet_block()
         onnet = frozenset(ln.number for ln in self.lines) | frozenset(
-            n for n in self.unassigned if lo <= int(n) <= hi)
+            n for n in self.unassigned if lo <= int(n) <= hi) | frozenset(
+            n for n, _ in self.ported_in)
         route = classify(dial, self.home_npa, self.intralata_npas, onnet)
         if route is None:
             if re.sub(r"\D", "", dial) in self.incomplete:
@@ -191,7 +232,12 @@ class NumberPlan:
                                        "incomplete-number test string)")
         if route.call_class == "onnet":
             return route
-        if route.call_class == "local" and lo <= int(route.number) <= hi:
+        if route.carrier and route.carrier != self.dial_around_cic:
+            raise DialGuardError(dial, f"carrier access code 101{route.carrier}: not the "
+                                       "second carrier of the test plan (numbers."
+                                       f"dial_around_cic: {self.dial_around_cic or 'none'})")
+        if route.call_class == "local" and lo <= int(route.number) <= hi and \
+                route.number not in self.ported_out:
             raise DialGuardError(dial, f"normalised to {route.number}: inside the on-net block "
                                        "but neither a beta line nor a declared unassigned number")
         if route.call_class == "emergency" and not self.psap_is_simulated:

@@ -30,7 +30,7 @@ CallClass = Literal["onnet", "local", "ld_intralata", "ld_interlata", "internati
                     "tollfree", "directory", "operator", "n11", "emergency", "incomplete",
                     "incoming"]
 # trunk groups of the simulated PSTN (harness/pstn/directory.py TRUNKS): "pstn:<trunk>"
-Trunk = Literal["local", "ld", "intl", "tollfree", "operator", "n11", "psap"]
+Trunk = Literal["local", "ld", "intl", "tollfree", "operator", "n11", "psap", "ld2"]
 # call forwarding kinds a beta line can be provisioned with (numbers.forwarding)
 ForwardKind = Literal["unconditional", "busy", "no_answer"]
 

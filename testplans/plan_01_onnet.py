@@ -29,4 +29,10 @@ PLAN = [
              expect=Expect(mos_lqo_min=3.8, rings="site5/02", call_class="onnet"),
              description="G.722 offered and scored (wideband PESQ, P.862.2; 16 kHz "
                          "references, bridge at 16 kHz)"),
+    # number portability: another carrier's number ported in to site4/05 (numbers.ported_in)
+    CallSpec("1.6", "on-net call to a number ported in (LNP)", caller="site3/05",
+             dial="ported_in:site4/05",
+             expect=Expect(rings="site4/05", call_class="onnet"),
+             description="the switch's LNP table routes the ported-in number to its line, "
+                         "on-net, not to the PSTN"),
 ]

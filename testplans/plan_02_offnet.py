@@ -4,6 +4,9 @@ The simulated PSTN answers on the trunk group the switch routes each class to; t
 row checks the trunk (routing), the class the switch recorded, the calling number
 delivered, and audio both ways. Rows 2.8-2.10: a line whose class of service bars
 premium rate (toll restriction) is refused 1-900 and 976 and still reaches LD.
+Row 2.11: a call dialled around the line's own long-distance carrier (101XXXX) is
+carried by the chosen carrier's trunk group and billed to it. Row 2.12: a number
+ported out of the carrier's block goes to the PSTN (number portability).
 """
 
 from harness.model import CallSpec, Expect
@@ -48,4 +51,17 @@ PLAN = [
              expect=Expect(srd_s_max=5.0, rings="pstn:ld", call_class="ld_interlata"),
              description="the restriction bars premium rate only: an ordinary LD call "
                          "from the same line goes through"),
+    # carrier selection: the second LD carrier's access code (numbers.dial_around_cic)
+    CallSpec("2.11", "dial-around 1010XXX long distance", caller="site1/09",
+             dial="cac:12125550123",
+             expect=Expect(mos_lqo_min=4.2, srd_s_max=5.0, rings="pstn:ld2",
+                           call_class="ld_interlata", carrier="dialled"),
+             description="101 + the second carrier's CIC + 1 + NPA-NXX-XXXX: carried by that "
+                         "carrier's trunk group, billed to it in the CDR, PESQ both ways"),
+    # number portability: the switch's LNP table (numbers.ported_out)
+    CallSpec("2.12", "local call to a number ported out (LNP)", caller="site3/03",
+             dial="ported_out:1",
+             expect=Expect(rings="pstn:local", call_class="local"),
+             description="a number of the carrier's own block, ported to another carrier: "
+                         "routed to the PSTN, not looked up on-net"),
 ]

@@ -12,4 +12,9 @@ PLAN = [
              expect=Expect(final_code=486, mos_lqo_min=None, rings="site2/04")),
     CallSpec("4.3", "incoming to an unassigned DID", caller="pstn:2125550188",
              dial="4135550189", expect=Expect(final_code=404, mos_lqo_min=None, rings="none")),
+    CallSpec("4.4", "incoming to a number ported in (LNP)", caller="pstn:9785550177",
+             dial="ported_in:site4/05",
+             expect=Expect(rings="site4/05", call_class="incoming", caller_id="9785550177"),
+             description="a PSTN subscriber dials the number ported in to site4/05: the "
+                         "switch's LNP table delivers it to that line"),
 ]

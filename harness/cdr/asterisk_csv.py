@@ -15,7 +15,8 @@ seconds (truncated unless `initiatedseconds=yes`); `billsec` becomes `duration_s
 
 Master.csv carries no SIP Call-ID, so calls are matched on numbers and time. A
 dialplan that stores it (`Set(CDR(userfield)=${CHANNEL(pjsip,call-id)})`) can say so
-with `call_id=userfield`; a column holding the call class with `call_class=accountcode`.
+with `call_id=userfield`; a column holding the call class with `call_class=accountcode`,
+one holding the carrier (CIC) a call was billed to with `carrier=<column>`.
 A cancelled call is written `NO ANSWER`: Asterisk cannot tell it from a timeout.
 """
 
@@ -46,12 +47,14 @@ _ALWAYS = 16  # uniqueid and userfield are optional (cdr.conf)
 class AsteriskCsvCdr(FileCdrSource):
     def __init__(self, uri: str) -> None:
         super().__init__()
-        src = SourceUri.parse(uri, "asterisk-csv", ("call_id", "call_class"))
+        src = SourceUri.parse(uri, "asterisk-csv", ("call_id", "call_class", "carrier"))
         self.uri, self.path = uri, src.path
         self._tz, self._encoding = src.zone(), src.encoding()
         self._call_id_col = src.get("call_id", "")
         self._class_col = src.get("call_class", "")
-        for key, col in (("call_id", self._call_id_col), ("call_class", self._class_col)):
+        self._carrier_col = src.get("carrier", "")
+        for key, col in (("call_id", self._call_id_col), ("call_class", self._class_col),
+                         ("carrier", self._carrier_col)):
             if col and col not in COLUMNS:
                 raise CdrError(uri, f"{key}={col!r} is not a Master.csv column "
                                     f"({', '.join(COLUMNS)})")
@@ -85,4 +88,5 @@ class AsteriskCsvCdr(FileCdrSource):
             duration_s=billsec, disposition=found, source=self.uri,
             raw=tuple(row.items()),
             call_class=text_field(row, self._class_col) if self._class_col else "",
+            carrier=text_field(row, self._carrier_col) if self._carrier_col else None,
             start_wall=start)

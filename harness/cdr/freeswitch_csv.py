@@ -20,7 +20,8 @@ answered. The disposition comes from the answer stamp and the Q.850 hangup cause
 
 The "example" template has no SIP Call-ID: add `"${sip_call_id}"` to the template
 and to `columns=` to match calls by Call-ID; `call_class=<column>` names a column
-holding the call class (e.g. `accountcode`).
+holding the call class (e.g. `accountcode`), `carrier=<column>` one holding the carrier
+(CIC) a call was billed to.
 """
 
 from __future__ import annotations
@@ -52,14 +53,16 @@ NEEDED = ("caller_id_number", "destination_number", "start_stamp", "answer_stamp
 class FreeswitchCsvCdr(FileCdrSource):
     def __init__(self, uri: str) -> None:
         super().__init__()
-        src = SourceUri.parse(uri, "freeswitch-csv", ("columns", "call_class"))
+        src = SourceUri.parse(uri, "freeswitch-csv", ("columns", "call_class", "carrier"))
         self.uri, self.path = uri, src.path
         self._tz, self._encoding = src.zone(), src.encoding()
         given = src.get("columns", "")
         self.columns = (tuple(c.strip() for c in given.split(",")) if given
                         else EXAMPLE_TEMPLATE)
         self._class_col = src.get("call_class", "")
-        absent = [c for c in (*NEEDED, self._class_col) if c and c not in self.columns]
+        self._carrier_col = src.get("carrier", "")
+        absent = [c for c in (*NEEDED, self._class_col, self._carrier_col)
+                  if c and c not in self.columns]
         if absent:
             raise CdrError(uri, f"columns= lacks {', '.join(absent)} (has "
                                 f"{', '.join(self.columns)})")
@@ -85,4 +88,5 @@ class FreeswitchCsvCdr(FileCdrSource):
             disposition=disposition_from_cause(cause, answered=answer is not None),
             source=self.uri, raw=tuple(row.items()),
             call_class=text_field(row, self._class_col) if self._class_col else "",
+            carrier=text_field(row, self._carrier_col) if self._carrier_col else None,
             start_wall=start)

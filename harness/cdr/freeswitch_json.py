@@ -14,7 +14,9 @@ default) every variable is URL-encoded; values are decoded here.
 Read from `variables`: `sip_call_id`, `start_uepoch` / `answer_uepoch` /
 `end_uepoch` (microseconds; `*_epoch` seconds as fallback; 0 = never), `billmsec`
 (or `billsec`), `hangup_cause`, `sip_term_status` and the call class from the variable
-named by `call_class=` (default `call_class`). The numbers come from the variables
+named by `call_class=` (default `call_class`), the carrier (CIC) the call was billed
+to from the variable named by `carrier=` (default `carrier`; absent: not recorded).
+The numbers come from the variables
 `caller_id_number` / `destination_number` when set, else from the first callflow
 profile's `caller_profile`, else from `sip_from_user` / `sip_req_user`.
 
@@ -41,10 +43,11 @@ _SUFFIXES = (".json", ".jsonl", ".ndjson")
 class FreeswitchJsonCdr(FileCdrSource):
     def __init__(self, uri: str) -> None:
         super().__init__()
-        src = SourceUri.parse(uri, "freeswitch-json", ("legs", "call_class"))
+        src = SourceUri.parse(uri, "freeswitch-json", ("legs", "call_class", "carrier"))
         self.uri, self.path = uri, src.path
         self._encoding = src.encoding()
         self._class_var = src.get("call_class", "call_class")
+        self._carrier_var = src.get("carrier", "carrier")
         self._legs = src.get("legs", "a")
         if self._legs not in ("a", "all"):
             raise CdrError(uri, f"legs={self._legs!r}: expected 'a' or 'all'")
@@ -105,7 +108,7 @@ class FreeswitchJsonCdr(FileCdrSource):
             disposition=disposition_from_cause(cause, answered=answer is not None),
             sip_code=int(code) if code.isdigit() else None, source=self.uri,
             raw=tuple(sorted(var.items())), call_class=var.get(self._class_var, ""),
-            start_wall=start)
+            carrier=var.get(self._carrier_var), start_wall=start)
 
 
 def _documents(path: Path, encoding: str,

@@ -14,6 +14,7 @@ The query maps CdrRecord fields to the file's column names:
     billed             billable seconds after the rating increment
     charge             rated charge (a decimal amount)
     call_class         the class the call was rated in
+    carrier            the interexchange carrier's CIC the call was billed to (dial-around)
     disposition        status word, hangup cause or SIP code (default: answered
                        when there is an answer time, else failed)
     sip_code           final SIP response code
@@ -43,7 +44,7 @@ from harness.errors import CdrError
 from harness.model import CdrRecord
 
 FIELDS = ("call_id", "caller", "callee", "start", "answer", "end", "duration", "billed",
-          "charge", "call_class", "disposition", "sip_code")
+          "charge", "call_class", "carrier", "disposition", "sip_code")
 _FORMAT = ("time_format", "delimiter")
 
 
@@ -109,6 +110,7 @@ class GenericCsvCdr(FileCdrSource):
             sip_code=int(code_text) if code_text else None, source=self.uri,
             raw=tuple(row.items()),
             call_class=text_field(row, col["call_class"]) if "call_class" in col else "",
+            carrier=text_field(row, col["carrier"]) if "carrier" in col else None,
             start_wall=times["start"],
             billed_s=seconds(row, col["billed"]) if "billed" in col else None,
             charge=money(row, col["charge"]) if "charge" in col else None)

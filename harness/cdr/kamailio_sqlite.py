@@ -3,7 +3,7 @@
 The embedded switch writes, per dialog: `start_time`/`end_time` (db_sqlite stores
 DATETIME as a Julian day number, whole seconds), `duration` (seconds, ms resolution)
 and the `cdr_extra` columns the harness configures: `callid`, `src_user`, `dst_user`,
-`dialed`, `call_class`, `invite_ts`, `answer_ts`, `end_ts` (epoch "sec.usec" taken
+`dialed`, `call_class`, `carrier`, `invite_ts`, `answer_ts`, `end_ts` (epoch "sec.usec" taken
 with $TV(Sn) when the INVITE, its 2xx and the BYE passed the switch) and `sip_code`.
 """
 
@@ -88,7 +88,8 @@ class KamailioSqliteCdr:
             disposition="busy" if code in ("486", "600") else "failed",
             sip_code=int(code) if code.isdigit() else None, source=self.uri,
             raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys),
-            call_class=str(row["call_class"] or "") if "call_class" in keys else "")
+            call_class=str(row["call_class"] or "") if "call_class" in keys else "",
+            carrier=str(row["carrier"] or "") if "carrier" in keys else None)
 
     def delete_call(self, call_id: str) -> int:
         """Remove a call's CDR rows (fault injection in tests: 'the switch lost it')."""
@@ -125,4 +126,5 @@ class KamailioSqliteCdr:
             sip_code=int(code) if code.isdigit() else None, source=self.uri,
             raw=tuple((k, "" if row[k] is None else str(row[k])) for k in keys),
             call_class=str(row["call_class"] or "") if "call_class" in keys else "",
+            carrier=str(row["carrier"] or "") if "carrier" in keys else None,
             start_wall=_epoch(row["invite_ts"]) if "invite_ts" in keys else None)

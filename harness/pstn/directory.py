@@ -12,8 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# trunk groups of the simulated PSTN: where the switch must route each class
-TRUNKS = ("local", "ld", "intl", "tollfree", "operator", "n11", "psap")
+# trunk groups of the simulated PSTN: where the switch must route each class; "ld2",
+# a second long-distance carrier's, carries the calls dialled around the line's own
+# carrier with its carrier access code (101XXXX, numbers.dial_around_cic)
+TRUNKS = ("local", "ld", "intl", "tollfree", "operator", "n11", "psap", "ld2")
+DIAL_AROUND_TRUNK = "ld2"
+# what may follow a carrier access code: long distance (1 + NPA-NXX-XXXX) or
+# international (011 + ...), the classes an interexchange carrier carries
+DIAL_AROUND_CLASSES = ("ld_intralata", "ld_interlata", "international")
 
 CLASS_TRUNK = {
     "local": "local", "ld_intralata": "ld", "ld_interlata": "ld", "international": "intl",
@@ -79,23 +85,31 @@ class Route:
     # tollfree | directory | operator | n11 | emergency
     privacy: bool = False  # *67: calling number withheld
     operator_assisted: bool = False  # 0+ dialling
+    carrier: str = ""  # the CIC dialled with a carrier access code (101XXXX), if any
 
     @property
     def trunk(self) -> str | None:
-        return CLASS_TRUNK.get(self.call_class)
+        return DIAL_AROUND_TRUNK if self.carrier else CLASS_TRUNK.get(self.call_class)
 
 
 def classify(dial: str, home_npa: str, intralata_npas: tuple[str, ...],
              onnet: frozenset[str]) -> Route | None:
     """Classify a dial string as a NANP switch would; None if it is not dialable.
 
-    Order matters: *67, the service codes, 0/00/0+, 011 international, 1+8XX
+    Order matters: *67, a carrier access code (101XXXX, then 1 + a 10-digit number or
+    011 + an international one), the service codes, 0/00/0+, 011 international, 1+8XX
     toll-free, 1+NPA-555-1212 directory, then 11/10/7-digit NANP numbers.
     """
     digits = re.sub(r"[\s\-().]", "", dial)
     privacy = digits.startswith("*67")
     if privacy:
         digits = digits[3:]
+    cac = re.fullmatch(r"101(\d{4})((?:1|011)\d+)", digits)
+    if cac:  # dialled around the line's own carrier: LD or international only
+        inner = classify(cac.group(2), home_npa, intralata_npas, onnet)
+        if inner is None or inner.call_class not in DIAL_AROUND_CLASSES:
+            return None
+        return Route(dial, inner.number, inner.call_class, privacy, carrier=cac.group(1))
     if digits == "911":
         return Route(dial, "911", "emergency", privacy)
     if digits == "411":

@@ -474,10 +474,13 @@ class CallRunner:
             hook(call_id)
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
         # the callee is the line that answered (a forwarded-to line), else the number
-        # the call was routed on
-        answered_by = self.s.plan.line(out.b.agent_name) if out.b is not None and \
+        # the call was routed on; the line dialled is billed as dialled (a number
+        # ported in to it is the line's public number)
+        plan = self.s.plan
+        answered_by = plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
-        callee = answered_by.number if answered_by else route.number
+        callee = answered_by.number if answered_by and \
+            answered_by != plan.line_by_number(route.number) else route.number
         check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
                                        (out.b, *out.legs)))
         if not check.matched and (lost := self.s.switch.cdr_store_errors(store_mark)[1]):

@@ -108,7 +108,8 @@ class OtherCarrier:
             run_id=self.dir.parent.name, debug=2, host=self.host, port=self.port,
             domain=self.domain, module_path=module_path, auth_db=self.auth_db.resolve(),
             trunk_host=trunk_host, trunk_port=trunk_port, trunk_regex=range_regex(lo, hi, 10),
-            faults=self.faults, ld_dids="|".join(ld) or "NONE", local_did=local)
+            faults=self.faults, ld_dids="|".join(ld) or "NONE", local_did=local,
+            ported_in="|".join(n for n, _ in plan.ported_in) or "NONE")
 
     def stop(self) -> None:
         if self.kamailio is not None:

@@ -72,13 +72,13 @@ CREATE TABLE IF NOT EXISTS version (table_name VARCHAR(32) NOT NULL, table_versi
     DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));
 CREATE TABLE IF NOT EXISTS acc (id INTEGER PRIMARY KEY NOT NULL, method, from_tag, to_tag,
     callid, sip_code, sip_reason, time, time_attr, time_exten, src_user, dst_user, dialed,
-    call_class);
+    call_class, carrier);
 CREATE INDEX IF NOT EXISTS acc_callid_idx ON acc (callid);
 CREATE TABLE IF NOT EXISTS missed_calls (id INTEGER PRIMARY KEY NOT NULL, method, from_tag,
     to_tag, callid, sip_code, sip_reason, time);
 CREATE TABLE IF NOT EXISTS acc_cdrs (id INTEGER PRIMARY KEY NOT NULL, start_time, end_time,
-    duration REAL, callid, src_user, dst_user, dialed, call_class, invite_ts, answer_ts,
-    end_ts, sip_code);
+    duration REAL, callid, src_user, dst_user, dialed, call_class, carrier, invite_ts,
+    answer_ts, end_ts, sip_code);
 CREATE INDEX IF NOT EXISTS acc_cdrs_callid_idx ON acc_cdrs (callid);
 INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('acc', 5);
 INSERT OR REPLACE INTO version (table_name, table_version) VALUES ('acc_cdrs', 2);
@@ -355,6 +355,12 @@ class EmbeddedKamailio:
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_restricted=[ln.number for ln in plan.toll_restricted],
+            dial_around_cic=plan.dial_around_cic or "NONE",
+            lnp=None if "ignore_lnp" in faults or not (plan.ported_in or plan.ported_out)
+            else {"ported_in": [n for n, _ in plan.ported_in] or ["NONE"],
+                  "ported_out": list(plan.ported_out) or ["NONE"],
+                  "ported_in_lines": [(n, plan.line(name).number)
+                                      for n, name in plan.ported_in]},
             no_answer_timeout_ms=int(self.cfg.no_answer_timeout_s * 1000),
             tls=self.test_ca is not None, tls_port=self.tls_port,
             tls_cfg=(self.dir / "tls.cfg").resolve(),

@@ -137,6 +137,23 @@ def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
     return []
 
 
+def carrier_check(want: str, recorded: str | None) -> Check:
+    """The CDR bills a dial-around call to the carrier dialled (its CIC). A source that
+    records no carrier at all cannot show it: the harness's error, not the switch's."""
+    limit = f"= {want}"
+    if recorded is None:
+        return Check("cdr.carrier", Outcome.ERROR,
+                     "cdr: carrier: the CDR source records no carrier, so the billed "
+                     "carrier cannot be checked (map the CDR's carrier field: "
+                     "docs/external-switch.md)", None, "", limit, "row")
+    if recorded != want:
+        return Check("cdr.carrier", Outcome.FAIL,
+                     f"cdr: carrier: expected {want}, got "
+                     + (recorded or "none (the line's own carrier)"),
+                     recorded, "", limit, "row")
+    return passed("cdr.carrier", recorded, "", limit, "row")
+
+
 def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                      packets: list[UdpPacket], caller_number: str,
                      promises: Promises = Promises(),
@@ -186,6 +203,10 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                            recorded, "", f"= {exp.call_class}", "row")
                      if recorded != exp.call_class else
                      passed("cdr.call_class", recorded, "", f"= {exp.call_class}", "row"))
+    if exp.carrier is not None and cdr is not None and cdr.record is not None:
+        want_cic = exp.carrier if exp.carrier != "dialled" else \
+            (route.carrier if route is not None else "")
+        fails.append(carrier_check(want_cic, cdr.record.carrier))
     if spec.dtmf_a or spec.dtmf_b:
         dtmf = []
         if out.b is not None and spec.dtmf_a and out.b.dtmf_rx != spec.dtmf_a:

@@ -1,8 +1,9 @@
 """The faults the call-type checks exist to catch, rendered into an embedded switch of
 their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
-done, toll restriction not done, and G.711 A-law removed from
-the offer (the called phone refuses it: the reason says who and why)."""
+done, toll restriction not done, a dial-around call sent to the line's own carrier
+and billed to none, no number-portability table, and G.711 A-law removed from the
+offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,7 +27,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
                   sut=replace(cfg.sut,
                                       test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer,"
                                                   "strip_pcma,ignore_anonymous_rejection,"
-                                                  "ignore_toll_restriction"))
+                                                  "ignore_toll_restriction,ignore_dial_around,"
+                                                  "bill_dial_around_to_own_carrier,ignore_lnp"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -78,6 +80,41 @@ def test_toll_restriction_not_done_is_caught(faulty: HarnessSession) -> None:
     assert any(x.startswith("routing: pstn:local rang, expected none")
                for x in r.verdict.reasons), \
         r.verdict.reasons
+
+
+def test_dial_around_ignored_and_unbilled_is_caught(faulty: HarnessSession) -> None:
+    """101 + 0555 + an LD number: this switch ignores the carrier access code (the call
+    takes the line's own LD route, which it also misroutes to the local trunk) and
+    writes no carrier in the CDR: the row names the trunk that rang and the carrier."""
+    r = faulty.run_call(CallSpec("2.11", "dial-around 1010XXX long distance", "site1/09",
+                                 "101055512125550123", **QUICK,
+                                 expect=Expect(mos_lqo_min=None, rings="pstn:ld2",
+                                               call_class="ld_interlata", carrier="0555")))
+    assert r.verdict.status is Status.FAIL
+    assert "routing: pstn:local rang, expected pstn:ld2" in r.verdict.reasons, r.verdict.reasons
+    assert "cdr: carrier: expected 0555, got none (the line's own carrier)" \
+        in r.verdict.reasons, r.verdict.reasons
+
+
+def test_a_switch_without_its_lnp_table_is_caught(faulty: HarnessSession) -> None:
+    """This switch routes by number blocks only: the number ported out of its block is
+    looked up on-net (no such line: 404) and the one ported in to site4/05 goes to the
+    PSTN; each row names the code and who rang instead."""
+    out = faulty.run_call(CallSpec("2.12", "local call to a number ported out (LNP)",
+                                   "site3/03", "ported_out:1", **QUICK,
+                                   expect=Expect(mos_lqo_min=None, rings="pstn:local",
+                                                 call_class="local")))
+    assert out.verdict.status is Status.FAIL
+    assert "final_code: expected 200, got 404" in out.verdict.reasons, out.verdict.reasons
+    assert "routing: none rang, expected pstn:local" in out.verdict.reasons, \
+        out.verdict.reasons
+    into = faulty.run_call(CallSpec("1.6", "on-net call to a number ported in (LNP)",
+                                    "site3/05", "ported_in:site4/05", **QUICK,
+                                    expect=Expect(mos_lqo_min=None, rings="site4/05",
+                                                  call_class="onnet")))
+    assert into.verdict.status is Status.FAIL
+    assert any(x.startswith("routing: ") and x.endswith("expected site4/05")
+               for x in into.verdict.reasons), into.verdict.reasons
 
 
 def test_a_switch_that_refuses_transfer_is_caught(faulty: HarnessSession) -> None:

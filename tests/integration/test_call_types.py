@@ -31,6 +31,51 @@ def test_offnet_classes_reach_their_trunk_and_are_recorded(live: HarnessSession,
     assert r.cdr is not None and dict(r.cdr.record.raw)["call_class"] == call_class  # type: ignore[union-attr]
 
 
+def test_dial_around_reaches_the_chosen_carrier_and_is_billed_to_it(
+        live: HarnessSession) -> None:
+    """101 + CIC 0555 (numbers.dial_around_cic) before an LD and an international number:
+    the second carrier's trunk group rings, the CDR names that carrier; the same LD
+    number dialled plainly goes to the line's own carrier (a switch sending every LD
+    call to ld2 fails here)."""
+    for dial, call_class in (("101055512125550123", "ld_interlata"),
+                             ("1010555011442079460123", "international")):
+        r = live.run_call(CallSpec("2.11", "dial-around", "site1/09", dial, **QUICK,
+                                   expect=Expect(mos_lqo_min=None, srd_s_max=8.0,
+                                                 rings="pstn:ld2", call_class=call_class,
+                                                 carrier="0555")))
+        assert r.verdict.status is Status.PASS, r.verdict.reasons
+        assert r.cdr is not None and r.cdr.record is not None
+        assert r.cdr.record.carrier == "0555"
+    plain = live.run_call(CallSpec("2.4", "long distance interLATA", "site1/09",
+                                   "12125550123", **QUICK,
+                                   expect=Expect(mos_lqo_min=None, srd_s_max=8.0,
+                                                 rings="pstn:ld", call_class="ld_interlata")))
+    assert plain.verdict.status is Status.PASS, plain.verdict.reasons
+    assert plain.cdr is not None and plain.cdr.record is not None
+    assert plain.cdr.record.carrier == ""
+
+
+def test_ported_numbers_are_routed_by_the_switchs_lnp_table(live: HarnessSession) -> None:
+    """A number ported out of the on-net block reaches the PSTN; a number ported in to
+    site4/05 rings that line, dialled on-net and from the PSTN, and the CDR bills the
+    number dialled."""
+    out = live.run_call(CallSpec("2.12", "ported out", "site3/03", "ported_out:1", **QUICK,
+                                 expect=Expect(mos_lqo_min=None, rings="pstn:local",
+                                               call_class="local")))
+    assert out.verdict.status is Status.PASS, out.verdict.reasons
+    for spec in (CallSpec("1.6", "ported in", "site3/05", "ported_in:site4/05", **QUICK,
+                          expect=Expect(mos_lqo_min=None, rings="site4/05",
+                                        call_class="onnet")),
+                 CallSpec("4.4", "ported in, from the PSTN", "pstn:9785550177",
+                          "ported_in:site4/05", **QUICK,
+                          expect=Expect(mos_lqo_min=None, rings="site4/05",
+                                        call_class="incoming", caller_id="9785550177"))):
+        r = live.run_call(spec)
+        assert r.verdict.status is Status.PASS, (spec.plan_id, r.verdict.reasons)
+        assert r.cdr is not None and r.cdr.record is not None
+        assert r.cdr.record.callee.endswith("4135550195"), r.cdr.record
+
+
 def test_911_delivers_number_and_location_to_the_psap(live: HarnessSession) -> None:
     r = live.run_call(CallSpec("3.10", "emergency 911", "site3/02", "911", **QUICK,
                                expect=Expect(mos_lqo_min=None, rings="pstn:psap",
