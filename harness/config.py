@@ -130,11 +130,14 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "strip_pcma", "delay_header", "tls_foreign_ca", "tls_wrong_name",
                            "open_relay", "ignore_anonymous_rejection",
                            "ignore_toll_restriction", "ignore_dial_around",
-                           "bill_dial_around_to_own_carrier", "ignore_lnp"})
+                           "bill_dial_around_to_own_carrier", "ignore_lnp",
+                           "swallow_bye"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
 # ignore_lnp: no number-portability table, ported numbers routed by their block;
+# swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
+# and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
 # provisioned with anonymous call rejection rings for a withheld caller)
 # faults the embedded other carrier can be rendered with (pstn.test_faults)

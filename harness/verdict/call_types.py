@@ -137,6 +137,30 @@ def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
     return []
 
 
+RELEASE_S = 2.0  # the called party is released this soon after the caller's BYE
+
+
+def release_checks(spec: CallSpec, out: CallOutcome) -> list[str]:
+    """The caller hung up an answered two-party call: the switch must release the
+    called party (deliver the BYE) at once. A called party still up that hangs up by
+    itself later is a hung call: billed past its end, its media port still fed."""
+    if spec.hangup_by != "caller" or spec.transfer_to or spec.conference_with or \
+            out.b is None or out.a.final_code != 200:
+        return []
+    bye = out.a.first("BYE_SENT")
+    if bye is None:
+        return []
+    own = out.b.first("BYE_SENT")
+    down = out.b.first("DISCONNECTED")
+    if own is None and down is not None and down.t_wall - bye.t_wall <= RELEASE_S:
+        return []
+    late = (f"it hung up by itself {own.t_wall - bye.t_wall:.1f} s later" if own else
+            f"it was released {down.t_wall - bye.t_wall:.1f} s later" if down else
+            "it was never released")
+    return [f"release: the caller hung up, and the switch did not release the called "
+            f"party ({out.b.agent_name}): {late} (no BYE reached it)"]
+
+
 def carrier_check(want: str, recorded: str | None) -> Check:
     """The CDR bills a dial-around call to the carrier dialled (its CIC). A source that
     records no carrier at all cannot show it: the harness's error, not the switch's."""
@@ -203,6 +227,8 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                            recorded, "", f"= {exp.call_class}", "row")
                      if recorded != exp.call_class else
                      passed("cdr.call_class", recorded, "", f"= {exp.call_class}", "row"))
+    if exp.final_code == 200:
+        judge("release", release_checks(spec, out))
     if exp.carrier is not None and cdr is not None and cdr.record is not None:
         want_cic = exp.carrier if exp.carrier != "dialled" else \
             (route.carrier if route is not None else "")

@@ -2,8 +2,8 @@
 their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
 done, toll restriction not done, a dial-around call sent to the line's own carrier
-and billed to none, no number-portability table, and G.711 A-law removed from the
-offer (the called phone refuses it: the reason says who and why)."""
+and billed to none, no number-portability table, a BYE never relayed, and G.711
+A-law removed from the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -28,7 +28,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
                                       test_faults="misroute_ld_to_local,ignore_privacy,refuse_refer,"
                                                   "strip_pcma,ignore_anonymous_rejection,"
                                                   "ignore_toll_restriction,ignore_dial_around,"
-                                                  "bill_dial_around_to_own_carrier,ignore_lnp"))
+                                                  "bill_dial_around_to_own_carrier,ignore_lnp,"
+                                                  "swallow_bye"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -115,6 +116,20 @@ def test_a_switch_without_its_lnp_table_is_caught(faulty: HarnessSession) -> Non
     assert into.verdict.status is Status.FAIL
     assert any(x.startswith("routing: ") and x.endswith("expected site4/05")
                for x in into.verdict.reasons), into.verdict.reasons
+
+
+def test_a_switch_that_never_releases_the_called_party_is_caught(
+        faulty: HarnessSession) -> None:
+    """This switch answers the caller's BYE itself and never relays it (in the call
+    whose INVITE asks for it): the called line stays up until it gives up by itself;
+    the row names the hung call and who was left up."""
+    r = faulty.run_call(CallSpec("1.2", "on-net same-site", "site3/06", "site3/08", **QUICK,
+                                 headers=(("X-Harness-Hung", "1"),),
+                                 expect=Expect(mos_lqo_min=None, rings="site3/08")))
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert any(x.startswith("release: the caller hung up, and the switch did not release "
+                            "the called party (site3/08): ") for x in r.verdict.reasons), \
+        r.verdict.reasons
 
 
 def test_a_switch_that_refuses_transfer_is_caught(faulty: HarnessSession) -> None:
