@@ -140,16 +140,17 @@ def early_media_checks(want: str, early: EarlyMedia | None) -> list[str]:
 RELEASE_S = 2.0  # the called party is released this soon after the caller's BYE
 
 
-def release_checks(spec: CallSpec, out: CallOutcome) -> list[str]:
+def release_checks(spec: CallSpec, out: CallOutcome) -> list[str] | None:
     """The caller hung up an answered two-party call: the switch must release the
     called party (deliver the BYE) at once. A called party still up that hangs up by
-    itself later is a hung call: billed past its end, its media port still fed."""
+    itself later is a hung call: billed past its end, its media port still fed. None:
+    not judged (another kind of row, or the caller never hung up)."""
     if spec.hangup_by != "caller" or spec.transfer_to or spec.conference_with or \
             out.b is None or out.a.final_code != 200:
-        return []
+        return None
     bye = out.a.first("BYE_SENT")
     if bye is None:
-        return []
+        return None
     own = out.b.first("BYE_SENT")
     down = out.b.first("DISCONNECTED")
     if own is None and down is not None and down.t_wall - bye.t_wall <= RELEASE_S:
@@ -227,8 +228,8 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
                            recorded, "", f"= {exp.call_class}", "row")
                      if recorded != exp.call_class else
                      passed("cdr.call_class", recorded, "", f"= {exp.call_class}", "row"))
-    if exp.final_code == 200:
-        judge("release", release_checks(spec, out))
+    if exp.final_code == 200 and (released := release_checks(spec, out)) is not None:
+        judge("release", released)
     if exp.carrier is not None and cdr is not None and cdr.record is not None:
         want_cic = exp.carrier if exp.carrier != "dialled" else \
             (route.carrier if route is not None else "")
