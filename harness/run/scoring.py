@@ -109,13 +109,17 @@ class CallScorer:
         lead_s = 0.5  # the wire from a little before the talker's REPLAY: align() finds it
         wire = [p for p in rtp if p.ts_arrival >= replay.t_wall - lead_s]
         negotiated = receiver.stats.codec if receiver.stats else ""
-        agent_q, wire_q, _st = assess(DirectionInput(
+        agent_q, wire_q, st = assess(DirectionInput(
             name, ref, spec.codec, negotiated, receiver.resumed_wav, receiver.resumed_span_s,
             wire, call_dir / f"wire_{name}.wav" if self.keep_wire and wire else None), stall)
         if receiver.resumed_wav is None:  # no re-INVITE brought the media back to it
             agent_q = replace(agent_q, valid=not stall_reasons(stall), reasons=(
                 "the receiver's media never came back after the hold",
                 *stall_reasons(stall)))
+        elif spec.expect.mos_floor is not None and (why := lost_in_agent(
+                agent_q, wire_q, st, agent_q.floor_for(spec.expect.mos_floor))):
+            # as for the speech before the hold: a clean wire the agent scored below
+            agent_q = replace(agent_q, valid=False, reasons=(*agent_q.reasons, why))
         return [agent_q, wire_q]
 
     def conference_quality(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],

@@ -4,7 +4,10 @@ talked again or the media never came back to the receiver."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from harness.media.reference import Reference
 from harness.model import CallSpec, Expect, SipEvent, StallReport
@@ -64,3 +67,26 @@ def test_a_resumed_score_without_the_talkers_replay_says_so_for_both_sources() -
     assert [(q.direction, q.source, q.mos_lqo, q.reasons) for q in scores] == [
         ("a_to_b.resumed", src, None, ("the talker did not talk again after the resume",))
         for src in ("agent", "wire")]
+
+
+def test_a_resumed_agent_score_below_a_clean_wire_is_the_harnesss_own_loss(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the resume as before the hold: the receiving agent scored 4.14 where the
+    clean wire toward it scored 4.34 (no loss, 2 ms jitter): invalid, re-placed, not
+    a hold/resume failure of the switch (seen in a plan run: 7.2 NOT ACCEPTED)."""
+    from harness.run import scoring
+    from tests.unit.test_lost_in_agent import CLEAN_STREAM, _q
+
+    monkeypatch.setattr(scoring, "assess", lambda d, stall: (
+        _q("a_to_b.resumed", "agent", 4.14), _q("a_to_b.resumed", "wire", 4.34),
+        CLEAN_STREAM))
+    a = _leg("a", ("INVITE_SENT", 0.0), ("REPLAY", 15.0))
+    b = replace(_leg("b"), resumed_wav=Path("/nonexistent/resumed.wav"))
+    spec = CallSpec("7.2", "hold and resume", "site6/03", "site6/04", hold_at_s=11.5,
+                    resume_at_s=14.5, expect=Expect(mos_lqo_min=4.2))
+    agent, wire = SCORER.resumed("a_to_b", b, REFS["a"], spec,
+                                 CallOutcome(a, b, 0.0, 25.0), [], Path("/nonexistent"),
+                                 StallReport(25.0, 0.0, 0, 1.0, 100))
+    assert wire.valid and not agent.valid
+    assert any(r.startswith("invalid_measurement: the receiving agent scored 4.14")
+               for r in agent.reasons), agent.reasons
