@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ConfigError
 from harness.numbers import PROMISABLE
 from harness.party import Party, PartyError
-from harness.pstn.directory import TRUNKS
+from harness.pstn.directory import DEFAULT_PSTN, TRUNKS
 from harness.vocab import CallClass, ForwardKind, allowed, in_choice
 
 if TYPE_CHECKING:
@@ -284,14 +284,20 @@ class NumbersConfig:
     ported_out: str = "default"
     ported_in: str = "default"
 
-    def porting(self) -> tuple[str, str]:
-        """(ported_out, ported_in) as written, or their defaults for this number plan."""
+    def ranges(self) -> tuple[range, range]:
+        """(the beta lines' numbers, the on-net block they lie in), as integers."""
         first = int(self.first_line) if self.first_line.isdigit() else 0
         lines = self.sites * self.lines_per_site
-        block = max(self.onnet_block_size, lines)
-        out = f"{first + 86:010d}" if lines <= 86 < block else ""
-        into = f"{first + 95:010d}>site4/05" \
-            if block <= 95 and self.sites >= 4 and self.lines_per_site >= 5 else ""
+        return (range(first, first + lines),
+                range(first, first + max(self.onnet_block_size, lines)))
+
+    def porting(self) -> tuple[str, str]:
+        """(ported_out, ported_in) as written, or their defaults for this number plan."""
+        lines, block = self.ranges()
+        out = f"{block.start + 86:010d}" if lines.stop <= block.start + 86 < block.stop \
+            else ""
+        into = f"{block.start + 95:010d}>site4/05" if block.stop <= block.start + 95 and \
+            self.sites >= 4 and self.lines_per_site >= 5 else ""
         return (out if self.ported_out == "default" else self.ported_out,
                 into if self.ported_in == "default" else self.ported_in)
     # the form the carrier promises to deliver a calling number in, per interface (to
@@ -656,11 +662,7 @@ def _porting(n: NumbersConfig, file: str) -> None:
     """A ported-out number lies in the on-net block on no line and is no test string;
     a ported-in one lies outside it, is no number of the simulated PSTN, and goes to a
     beta line."""
-    from harness.pstn.directory import DEFAULT_PSTN  # lazily, like the thresholds
-
-    first = int(n.first_line)
-    lines = range(first, first + n.sites * n.lines_per_site)
-    block = range(first, first + max(n.onnet_block_size, len(lines)))
+    lines, block = n.ranges()
     reserved = {*n.unassigned_test_numbers.replace(" ", "").split(","),
                 *(p.number for p in DEFAULT_PSTN)}
     ported_out, ported_in_text = n.porting()

@@ -33,7 +33,7 @@ from harness.config import SWITCH_FAULTS, LoadConfig, SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.model import Line
 from harness.numberplan import NumberPlan
-from harness.pstn.directory import TOLLFREE_NPAS
+from harness.pstn.directory import DIAL_AROUND_CLASSES, DIAL_AROUND_TRUNK, TOLLFREE_NPAS
 from harness.softswitch import TlsListener
 from harness.softswitch.numrange import range_regex
 from harness.softswitch.process import (
@@ -356,6 +356,8 @@ class EmbeddedKamailio:
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_restricted=[ln.number for ln in plan.toll_restricted],
             dial_around_cic=plan.dial_around_cic or "NONE",
+            dial_around_classes="|".join(DIAL_AROUND_CLASSES),
+            dial_around_trunk=DIAL_AROUND_TRUNK,
             lnp=None if "ignore_lnp" in faults or not (plan.ported_in or plan.ported_out)
             else {"ported_in": [n for n, _ in plan.ported_in] or ["NONE"],
                   "ported_out": list(plan.ported_out) or ["NONE"],
