@@ -362,6 +362,11 @@ class StallReport:
     samples: int
     cpu_steal_pct: float | None = None
     cpu_pressure_pct: float | None = None
+    # the controller's own late wake-ups over the threshold that no agent worker saw
+    # (its sampler waiting for the GIL): in no call's media or timing, so not counted
+    # above; kept as evidence (harness/run/guard.py)
+    controller_only: int = 0
+    controller_max_s: float = 0.0
 
     @property
     def clean(self) -> bool:

@@ -2,8 +2,8 @@
 
 * `agent`: the audio the receiving agent recorded (end to end, what a user hears);
   it depends on the receiver's media clock, so it is valid only when the stall guard
-  saw no stall during the call, and must cover the time the recorder was connected
-  (within `RECORDING_TOLERANCE`).
+  saw no stall while the speech scored was heard, and must cover the time the recorder
+  was connected (within `RECORDING_TOLERANCE`) when no stall happened in that time.
 * `wire`: the RTP that reached the receiver, taken from the capture and decoded in
   RTP-timestamp order; a late sender (host stall) does not shorten it.
 
@@ -54,7 +54,14 @@ def stall_reasons(stall: StallReport | None) -> tuple[str, ...]:
 
 
 def assess(d: DirectionInput, stall: StallReport | None,
+           call_stall: StallReport | None = None,
            ) -> tuple[QualityScore, QualityScore, StreamStats | None]:
+    """Both sources' scores of one direction. `stall`: the guard's report for the
+    window of the speech scored (a stall in it makes both scores invalid);
+    `call_stall`: for the whole time the recorder was connected, when longer (a stall
+    in it, even in silence after the speech, shortens the recording by its length, so
+    the recording's length is then not judged). Defaults to `stall`."""
+    call_stall = stall if call_stall is None else call_stall
     band = band_for(d.codec_expected)  # P.862.2 for G.722, P.862.1 for G.711
     rate = rate_for(band)
     if d.reference.rate < rate:
@@ -85,7 +92,7 @@ def assess(d: DirectionInput, stall: StallReport | None,
         if recorded_rate < rate:  # e.g. G.722 through an 8 kHz conference bridge
             reasons.append(f"recording at {recorded_rate} Hz: the agents' bridge "
                            f"(media.clock_rate) cannot carry {band} audio ({rate} Hz)")
-        if not invalid and d.agent_connected_s > 0 and \
+        if not invalid and not stall_reasons(call_stall) and d.agent_connected_s > 0 and \
                 abs(received / d.agent_connected_s - 1.0) > RECORDING_TOLERANCE:
             reasons.append(f"recording {received:.2f} s of {d.agent_connected_s:.2f} s "
                            f"connected ({100 * received / d.agent_connected_s:.0f} %)")

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from harness.errors import EnvironmentMissing, HarnessError
@@ -54,15 +54,19 @@ def drop_udp(first_port: int, last_port: int, chain: str = "INPUT") -> Iterator[
         iptables(["-D", chain, *iface, *rule])
 
 
-def stall_process(pid: int, after_s: float, for_s: float) -> subprocess.Popen[bytes]:
-    """Stop `pid` after `after_s` seconds for `for_s` seconds (runs in the background).
+def stall_process(pid: int | Sequence[int], after_s: float,
+                  for_s: float) -> subprocess.Popen[bytes]:
+    """Stop `pid` (or every pid of a sequence, together) after `after_s` seconds for
+    `for_s` seconds (runs in the background).
 
     A separate process does it, so the target (often the harness itself) can be
-    stopped whole, every thread included, as a paused VM stops it.
+    stopped whole, every thread included, as a paused VM stops it; several at once
+    as a paused VM stops every process.
     """
+    pids = [pid] if isinstance(pid, int) else list(pid)
     script = (f"import os,signal,time; time.sleep({after_s}); "
-              f"os.kill({pid}, signal.SIGSTOP); time.sleep({for_s}); "
-              f"os.kill({pid}, signal.SIGCONT)")
+              f"[os.kill(p, signal.SIGSTOP) for p in {pids}]; time.sleep({for_s}); "
+              f"[os.kill(p, signal.SIGCONT) for p in {pids}]")
     return subprocess.Popen([sys.executable, "-c", script])
 
 

@@ -10,6 +10,17 @@ how many wake-ups were later than the threshold, and the CPU steal and CPU press
 (PSI) over the window. A measurement taken in a window that is not `clean` is
 flagged `invalid_measurement` by its caller, with `StallReport.describe()` as the
 evidence; it is never reported as the switch's delay.
+
+Who saw it: the sampler runs in the controller, and every agent worker reports its
+own lateness (`record(..., source=WORKER)`). A pause of the host stops them all, so
+the workers see it too. A late wake-up of the controller's sampler that no worker saw
+(no worker late by half the threshold at that moment) is the controller's own: its
+sampler waited for the GIL behind the measuring of calls already down. The
+controller is in no call's media or timing (the agents run in the workers, the
+capture in dumpcap, impairments in helpers of their own), so such a stall distorts no
+figure: it is counted apart (`StallReport.controller_only`), not against the window.
+Without a worker feed (no farm), or before the workers' reports of that moment can
+have arrived (WORKER_FEED_LAG_S), the sampler alone stands for the host.
 """
 
 from __future__ import annotations
@@ -22,6 +33,11 @@ from dataclasses import dataclass
 from harness.model import StallReport
 
 _RECORD_FLOOR_S = 0.005  # lateness below this is scheduler noise, not recorded
+CONTROLLER = "controller"  # the sampler thread of the controller process
+WORKER = "worker"  # an agent worker's pump (harness/sip/worker.py)
+# a worker sends its late wake-ups every 0.5 s: a controller stall more recent than
+# this may not have its workers' reports in yet, and counts (the cautious reading)
+WORKER_FEED_LAG_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +74,8 @@ class StallGuard:
         self.tick_s = tick_s
         self._ends: list[float] = []  # monotonic time each late wake-up happened
         self._lates: list[float] = []  # how late (s), parallel to _ends
+        self._sources: list[str] = []  # who was late (CONTROLLER | WORKER), parallel
+        self._workers_seen = False  # a worker has reported (its lateness corroborates)
         self._marks: list[tuple[float, int]] = []  # (time, wake-ups so far), every 50th
         self._count = 0
         self._lock = threading.Lock()
@@ -93,14 +111,19 @@ class StallGuard:
                     if self._count % 100 == 0:
                         self._snaps.append(_cpu_snapshot())
 
-    def record(self, end_mono: float, late_s: float) -> None:
-        """One wake-up `late_s` late at `end_mono` (the sampler's, or a test's)."""
+    def record(self, end_mono: float, late_s: float, source: str = CONTROLLER) -> None:
+        """One wake-up `late_s` late at `end_mono`: the sampler's (CONTROLLER), an
+        agent worker's (WORKER), or a test's."""
         with self._lock:
-            self._count += 1
+            if source == CONTROLLER:
+                self._count += 1
+            else:
+                self._workers_seen = True
             if late_s >= _RECORD_FLOOR_S:
                 idx = bisect.bisect_right(self._ends, end_mono)
                 self._ends.insert(idx, end_mono)
                 self._lates.insert(idx, late_s)
+                self._sources.insert(idx, source)
 
     def report(self, t0: float, t1: float | None = None) -> StallReport:
         """Stalls that overlap [t0, t1] (monotonic seconds); t1 defaults to now.
@@ -112,20 +135,36 @@ class StallGuard:
         t1 = time.monotonic() if t1 is None else t1
         with self._lock:
             lo = bisect.bisect_left(self._ends, t0)  # stalls ending before t0 miss it
-            lates = [late for end, late in zip(self._ends[lo:], self._lates[lo:], strict=True)
-                     if end - late <= t1]
+            seen = [(end, late, src) for end, late, src in
+                    zip(self._ends[lo:], self._lates[lo:], self._sources[lo:], strict=True)
+                    if end - late <= t1]
             marks = [(t, n) for t, n in self._marks if t0 <= t <= t1]
             snaps = [s for s in self._snaps if t0 - 1.0 <= s.t_mono <= t1 + 1.0]
+            settled = time.monotonic() - WORKER_FEED_LAG_S  # workers' reports are in
+            own = [(end, late) for end, late, src in seen
+                   if src == CONTROLLER and self._workers_seen and end <= settled and
+                   not self._worker_saw(end - late, end)]
         samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
-        with self._lock:
-            spans = [(end - late, end) for end, late in
-                     zip(self._ends[lo:], self._lates[lo:], strict=True)
-                     if end - late <= t1 and late > self.threshold_s]
-        over = _merged(spans)
+        counted = [(end, late) for end, late, _src in seen if (end, late) not in own]
+        over = _merged([(end - late, end) for end, late in counted if late > self.threshold_s])
+        own_over = _merged([(end - late, end) for end, late in own if late > self.threshold_s])
         steal, pressure = self._cpu_over(snaps)
-        return StallReport(window_s=max(t1 - t0, 0.0), max_stall_s=max(lates, default=0.0),
+        return StallReport(window_s=max(t1 - t0, 0.0),
+                           max_stall_s=max((late for _e, late in counted), default=0.0),
                            stalls_over_threshold=len(over), threshold_s=self.threshold_s,
-                           samples=samples, cpu_steal_pct=steal, cpu_pressure_pct=pressure)
+                           samples=samples, cpu_steal_pct=steal, cpu_pressure_pct=pressure,
+                           controller_only=len(own_over),
+                           controller_max_s=max((late for _e, late in own), default=0.0))
+
+    def _worker_saw(self, start: float, end: float) -> bool:
+        """Did an agent worker fall behind, by half the threshold, while the controller's
+        sampler was late over [start, end]? (called with the lock held)"""
+        lo = bisect.bisect_left(self._ends, start)
+        hi = bisect.bisect_right(self._ends, end + 1.0)  # a worker wakes after it too
+        return any(src == WORKER and late >= self.threshold_s / 2 and
+                   e - late <= end and e >= start
+                   for e, late, src in zip(self._ends[lo:hi], self._lates[lo:hi],
+                                           self._sources[lo:hi], strict=True))
 
     @staticmethod
     def _cpu_over(snaps: list[_CpuSnap]) -> tuple[float | None, float | None]:

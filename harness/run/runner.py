@@ -127,6 +127,9 @@ class CallEnv(Protocol):
 
 TRANSFER_KINDS = ("blind", "attended")
 PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/run/session.py)
+# the CDR's answer and end times are compared with the agents' clock readings of those
+# moments within 1 s: a stall this close to one of them can have delayed its reading
+CDR_READING_MARGIN_S = 1.0
 STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
 
 
@@ -338,20 +341,26 @@ class CallRunner:
                 after: AfterCall, store_mark: int = 0,
                 before_cdr: tuple[Callable[[str], None], ...] = ()) -> CallResult:
         s = self.s
+        # each real-time figure is judged on the stalls of its own window: a 61 s call
+        # is not re-placed for a pause in the silence after its scored speech
         stall = s.guard.report(out.t_start_mono, out.t_end_mono)
         window = setup_window(out.a.events)
         setup_stall = s.guard.report(*window) if window else stall
+        speech = self.scorer.speech_window(spec, out, s.cfg.media.tail_pad_s)
+        speech_stall = s.guard.report(*speech) if speech else stall
         alive = after.switch_alive
         packets = self.packets(out, call_dir, after.marker, after.sent_wall)
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
-        quality, streams = self.scorer.quality(spec, out, call_dir, stall, packets)
+        quality, streams = self.scorer.quality(spec, out, call_dir, speech_stall, packets,
+                                               stall)
         ratings = emodel_ratings(out, streams)
         cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
             if spec.expect.cdr else None
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
-                         refused[1] if refused else "", streams)
+                         refused[1] if refused else "", streams,
+                         cdr_stall=clock_readings_stall(s.guard, out, stall))
         extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
                                  refused[0] if refused else "", route)
         extra += self.secure_checks(spec, out, packets)
@@ -538,6 +547,23 @@ def unattributed(out: CallOutcome) -> list[str]:
     routing fault. One it was among the candidates of counts always; one no call fitted
     counts for a call that reached no far end."""
     return [s.describe() for s in out.strays if s.candidates or out.b is None]
+
+
+def clock_readings_stall(guard: StallGuard, out: CallOutcome, call: StallReport,
+                         ) -> StallReport:
+    """The stalls that can have delayed the agents' clock readings the CDR's times are
+    compared with: around the call's start and answer, and around its release
+    (CDR_READING_MARGIN_S either side), not in the talk between them; `call` (the whole
+    call's) where the call has no such moments."""
+    invite, answer = out.a.first("INVITE_SENT"), answer_event(out.a.events)
+    ends = [ev.t_mono for leg in (out.a, *out.legs) for ev in leg.events
+            if ev.kind in ("BYE_SENT", "DISCONNECTED")]
+    if invite is None or answer is None or not ends:
+        return call
+    m = CDR_READING_MARGIN_S
+    reports = [guard.report(invite.t_mono - m, answer.t_mono + m),
+               guard.report(min(ends) - m, max(ends) + m)]
+    return max(reports, key=lambda r: (r.stalls_over_threshold, r.max_stall_s))
 
 
 def far_ends(out: CallOutcome) -> tuple[FarEndLeg, ...]:

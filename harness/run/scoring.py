@@ -25,6 +25,7 @@ from harness.media.emodel import assess_stream
 from harness.media.score import codec_ceiling, pesq_score
 from harness.model import CallSpec, QualityScore, StallReport
 from harness.sip.scenario import CallOutcome, LegOutcome
+from harness.verdict.metrics import answer_event
 from harness.verdict.secure import wire_note
 
 
@@ -47,10 +48,12 @@ class CallScorer:
         return reference.third_for(spec.codec, self.reference_dir)
 
     def quality(self, spec: CallSpec, out: CallOutcome, call_dir: Path, stall: StallReport,
-                packets: list[UdpPacket],
+                packets: list[UdpPacket], call_stall: StallReport | None = None,
                 ) -> tuple[tuple[QualityScore, ...], dict[str, StreamStats | None]]:
         """Wire stream statistics of every answered call (RFC 3550); PESQ from both
-        sources when the row asks for voice quality."""
+        sources when the row asks for voice quality. `stall`: the guard's report for
+        the speech's window (`speech_window`); `call_stall`, for the whole call (the
+        recording's length is compared with the whole connected time)."""
         if out.b is None or out.a.final_code != 200:
             return (), {}
         if spec.expect.conferenced is not None and spec.expect.scored:
@@ -75,7 +78,7 @@ class CallScorer:
                 receiver.record_wav,
                 receiver.record_span_s - held_s(out), wire_rtp,
                 call_dir / f"wire_{direction}.wav" if self.keep_wire and wire_rtp else None),
-                stall)
+                stall, call_stall)
             if encrypted:
                 wire_q = wire_note(direction, agent_q.band, receiver.record_span_s,
                                    agent_q.ceiling_mos_lqo)
@@ -88,12 +91,13 @@ class CallScorer:
             streams[f"wire_{direction}"] = st
             if replay_at_s(spec) is not None and not encrypted:
                 scores += self.resumed(direction, receiver, ref, spec, out, rtp, call_dir,
-                                       stall)
+                                       stall, call_stall)
         return tuple(scores), streams
 
     def resumed(self, direction: str, receiver: LegOutcome, ref: reference.Reference,
                 spec: CallSpec, out: CallOutcome, rtp: list[RtpPacket], call_dir: Path,
-                stall: StallReport) -> list[QualityScore]:
+                stall: StallReport, call_stall: StallReport | None = None,
+                ) -> list[QualityScore]:
         """A held and resumed call: the speech after the resume, scored on its own
         (direction `<direction>.resumed`) from the receiver's recording of what it heard
         after the resume (a file of its own, started when the media came back) and the
@@ -111,7 +115,8 @@ class CallScorer:
         negotiated = receiver.stats.codec if receiver.stats else ""
         agent_q, wire_q, st = assess(DirectionInput(
             name, ref, spec.codec, negotiated, receiver.resumed_wav, receiver.resumed_span_s,
-            wire, call_dir / f"wire_{name}.wav" if self.keep_wire and wire else None), stall)
+            wire, call_dir / f"wire_{name}.wav" if self.keep_wire and wire else None), stall,
+            call_stall)
         if receiver.resumed_wav is None:  # no re-INVITE brought the media back to it
             agent_q = replace(agent_q, valid=not stall_reasons(stall), reasons=(
                 "the receiver's media never came back after the hold",
@@ -157,6 +162,27 @@ class CallScorer:
                 window[1] - window[0], got.active_ratio, got.delay_s, ceiling,
                 floor_mos_lqo=floor, floor_why=why))
         return tuple(scores)
+
+    def speech_window(self, spec: CallSpec, out: CallOutcome, tail_pad_s: float,
+                      ) -> tuple[float, float] | None:
+        """Monotonic [INVITE sent, last scored speech heard] of a plain two-party call:
+        the window in which a host stall distorts its scores. A call that talks longer
+        than its speech needs (9.1's 61 s for billing) is silent after it, and a stall
+        in that silence changes no score. None where the speech cannot be bounded that
+        simply (a transfer, a 3-way call): the whole call is the window."""
+        if out.b is None or out.a.final_code != 200 or spec.transfer_to or \
+                spec.conference_with or not spec.expect.scored:
+            return None
+        invite, answer = out.a.first("INVITE_SENT"), answer_event(out.a.events)
+        if invite is None or answer is None:
+            return None
+        speech_s = max(r.duration_s for r in self.refs_for(spec.codec).values()) + tail_pad_s
+        end = answer.t_mono + speech_s
+        replays = [ev.t_mono for leg in (out.a, out.b) for ev in leg.events
+                   if ev.kind == "REPLAY"]
+        if replay_at_s(spec) is not None:  # the speech after the resume: from its REPLAY
+            end = max([end, *(t + speech_s for t in replays)]) if replays else out.t_end_mono
+        return invite.t_mono, min(end + SPEECH_MARGIN_S, out.t_end_mono)
 
     def talking(self, spec: CallSpec, out: CallOutcome,
                 ) -> dict[str, tuple[LegOutcome, reference.Reference, float]]:
@@ -223,6 +249,11 @@ def held_s(out: CallOutcome) -> float:
         return 0.0
     end = resume.t_mono if resume is not None else hold.t_mono
     return max(0.0, end - hold.t_mono)
+
+
+# after the last scored speech left its talker: the receiver's jitter buffer (60 ms) and
+# recorder, and a talker that started a little after the caller saw the answer
+SPEECH_MARGIN_S = 1.0
 
 
 # a 3-way path whose talker's material scores low through the codec alone is judged

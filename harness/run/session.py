@@ -41,7 +41,7 @@ from harness.run import busyhour
 from harness.run.billing import cdr_book, close_billing
 from harness.run.breaker import CircuitBreaker
 from harness.run.busyhour import LoadReport, run_cost, rusage_now
-from harness.run.guard import StallGuard
+from harness.run.guard import WORKER, StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
 from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
@@ -381,7 +381,7 @@ class HarnessSession:
 
     def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:
         for end, late in lates:
-            self.guard.record(end, late)
+            self.guard.record(end, late, WORKER)
 
     @property
     def registration(self) -> dict[str, Any]:
@@ -609,9 +609,20 @@ class HarnessSession:
 
 
 def invalid_because(result: CallResult) -> str:
-    """Why a placing's figures were invalid: the host's stalls in its window, else its
-    invalid checks (a CDR the switch's own store refused, a delay stage that died...)."""
+    """Why a placing's figures were invalid: what made its invalid checks so (the
+    host's stalls in the window of the figure, a CDR the switch's own store refused, a
+    delay stage that died...), each cause once; else the stalls of its whole window."""
+    causes: dict[str, None] = {}
+    for c in result.verdict.checks:
+        if c.outcome is Outcome.INVALID:
+            head, sep, cause = c.message.partition("(invalid_measurement: ")
+            if sep:
+                cause = cause.removesuffix(")")
+            else:
+                cause = head.partition("invalid_measurement: ")[2] or head
+            causes.setdefault(cause)
+    if causes:
+        return "; ".join(causes)
     if result.stall is not None and not result.stall.clean:
         return result.stall.describe()
-    why = [c.message for c in result.verdict.checks if c.outcome is Outcome.INVALID]
-    return "; ".join(why) or "?"
+    return "?"

@@ -28,6 +28,7 @@ from pathlib import Path
 import jinja2
 
 from harness.cdr import CdrSource
+from harness.cdr.kamailio_log import read_acc_log
 from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
 from harness.config import SWITCH_FAULTS, LoadConfig, SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
@@ -151,7 +152,8 @@ class EmbeddedKamailio:
         return self.cfg.domain
 
     def cdr_source(self) -> CdrSource:
-        return KamailioSqliteCdr(f"sqlite:///{self.acc_db.resolve()}")
+        return KamailioSqliteCdr(f"sqlite:///{self.acc_db.resolve()}",
+                                 (self.dir / "kamailio.log").resolve())
 
     def capture_filter(self) -> str:
         lo, hi = self.rtp_min, self.rtp_min + RTP_RANGE - 1
@@ -180,11 +182,13 @@ class EmbeddedKamailio:
         return not self.failure()
 
     def cdr_store_errors(self, since: int = -1) -> tuple[int, str]:
-        """Kamailio's acc module writes each CDR once; db_sqlite (Kamailio 5.6) has no
-        busy timeout, so two of its processes writing at the same instant lose one
-        record (logged as a failed sqlite3_step). The harness runs this switch: such a
-        loss is its own, never the switch under test's. `since` < 0: the mark only (the
-        log's size now)."""
+        """Kamailio's acc module writes each record to its log, then to SQLite;
+        db_sqlite (Kamailio 5.6) has no busy timeout, so two of its processes writing
+        at the same instant lose one database write. The record is then read from the
+        log (KamailioSqliteCdr, harness/cdr/kamailio_log.py); a refused write with no
+        record logged before it is lost, and this says so. The harness runs this
+        switch: such a loss is its own, never the switch under test's. `since` < 0:
+        the mark only (the log's size now)."""
         if self.kamailio is None or not self.kamailio.log_path.exists():
             return 0, ""
         size = self.kamailio.log_path.stat().st_size
@@ -193,13 +197,12 @@ class EmbeddedKamailio:
         with open(self.kamailio.log_path, "rb") as log:
             log.seek(since)
             text = log.read(size - since).decode("utf-8", errors="replace")
-        lost = [ln for ln in text.splitlines()
-                if ("sqlite3_step failed" in ln and "acc" in ln.lower())
-                or "database is locked" in ln]
+        lost = read_acc_log(text).lost
         if not lost:
             return size, ""
         return size, (f"the embedded switch's CDR store refused {len(lost)} write(s) since "
-                      f"the mark (SQLite busy, kamailio.log: {lost[-1].strip()[:160]})")
+                      f"the mark that its log does not hold either (SQLite busy, "
+                      f"kamailio.log: {lost[-1][:160]})")
 
     def failure(self) -> str:
         """'' while Kamailio and rtpengine run; else which one exited (cheap: a poll)."""

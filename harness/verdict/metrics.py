@@ -76,16 +76,20 @@ def _r(value: float | None) -> float | None:
 def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: CallTiming,
            quality: tuple[QualityScore, ...], cdr: CdrCheck | None,
            call_stall: StallReport | None = None, refused: str = "",
-           streams: Mapping[str, StreamStats | None] | None = None) -> Verdict:
+           streams: Mapping[str, StreamStats | None] | None = None,
+           cdr_stall: StallReport | None = None) -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
     (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
     `limits`: the call's one limit per figure (the row's, or its class's or codec's:
     `ThresholdTable.compile`). `refused`: who refused the call and why, when a far end
     did (it then stands for the final code's reason, with the code in it).
 
-    `call_stall` covers the whole call: a stall anywhere in it delays the agent's
-    own clock readings that the CDR's answer/end times are compared with."""
-    call_clean = call_stall is None or call_stall.clean
+    `call_stall` covers the whole call: a stream figure that fails while the host
+    stalled is the host's (a paused sender bunches its packets). `cdr_stall` covers the
+    moments the agents read their clocks for the CDR's answer/end times (the whole
+    call when not given): a time that disagrees after a stall there is invalid."""
+    cdr_stall = call_stall if cdr_stall is None else cdr_stall
+    cdr_clean = cdr_stall is None or cdr_stall.clean
     checks: list[Check] = []
     if final_code != expect.final_code:
         got = f"final_code: expected {expect.final_code}, got {final_code}"
@@ -102,9 +106,9 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
             if q.note:  # not scored by design (the wire of an SRTP call)
                 continue
             checks.extend(_quality_checks(q, floor))
-    checks += _stream_checks(limits, streams or {})
+    checks += _stream_checks(limits, streams or {}, call_stall)
     if expect.cdr and cdr is not None:
-        checks.extend(_cdr_checks(cdr, call_clean, call_stall))
+        checks.extend(_cdr_checks(cdr, cdr_clean, cdr_stall))
     return Verdict.of(checks)
 
 
@@ -152,9 +156,12 @@ _UNITS = {"loss_pct": "%", "jitter_ms": "ms"}
 
 
 def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
-                   ) -> list[Check]:
-    """The wire's RFC 3550 figures of each direction against the codec's limits (a
-    call measured during a stall was already marked invalid by its scores)."""
+                   stall: StallReport | None = None) -> list[Check]:
+    """The wire's RFC 3550 figures of each direction against the codec's limits; one
+    that fails while the host stalled during the call is invalid, not a fail (a
+    paused talking agent sends its packets late and bunched: jitter the path did not
+    add). One that passes stands: a stall adds jitter and loss, it hides none."""
+    stalled = stall is not None and not stall.clean
     out = []
     for metric in ("loss_pct", "jitter_ms"):
         bound = limits.get(metric)
@@ -162,10 +169,14 @@ def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
         if bound is None or not values:
             continue  # not judged on this call, or not measured (no answered media)
         result = bound.threshold.evaluate(values)
-        out.append(Check(f"stream.{metric}", Outcome.PASS if result.passed else Outcome.FAIL,
-                         "" if result.passed else f"stream.{metric}: {result.text}",
-                         result.measured, _UNITS[metric], str(bound.threshold),
-                         bound.origin))
+        outcome, why = Outcome.PASS, ""
+        if not result.passed:
+            outcome, why = Outcome.FAIL, f"stream.{metric}: {result.text}"
+            if stalled and stall is not None:
+                outcome, why = Outcome.INVALID, \
+                    f"{why} (invalid_measurement: {stall.describe()})"
+        out.append(Check(f"stream.{metric}", outcome, why, result.measured, _UNITS[metric],
+                         str(bound.threshold), bound.origin))
     return out
 
 

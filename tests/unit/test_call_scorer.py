@@ -77,7 +77,7 @@ def test_a_resumed_agent_score_below_a_clean_wire_is_the_harnesss_own_loss(
     from harness.run import scoring
     from tests.unit.test_lost_in_agent import CLEAN_STREAM, _q
 
-    monkeypatch.setattr(scoring, "assess", lambda d, stall: (
+    monkeypatch.setattr(scoring, "assess", lambda d, stall, call_stall=None: (
         _q("a_to_b.resumed", "agent", 4.14), _q("a_to_b.resumed", "wire", 4.34),
         CLEAN_STREAM))
     a = _leg("a", ("INVITE_SENT", 0.0), ("REPLAY", 15.0))

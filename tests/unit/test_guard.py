@@ -51,3 +51,46 @@ def test_one_pause_seen_by_every_process_is_one_stall() -> None:
     assert report.stalls_over_threshold == 2
     assert report.max_stall_s == 0.2
     assert guard.report(112.0, 120.0).stalls_over_threshold == 1
+
+
+def test_a_late_controller_no_worker_saw_is_the_controllers_own_not_the_hosts() -> None:
+    """The controller's sampler waited 125 ms for the GIL (measuring calls already down)
+    while every agent worker ran on time: no call's media or timing was touched (the
+    agents run in the workers), so the window stays clean and the stall is kept apart.
+    A host pause is seen by the workers too, and counts."""
+    from harness.run.guard import WORKER
+
+    guard = StallGuard(threshold_s=0.1)
+    guard.record(50.0, 0.004, WORKER)  # the workers report (on time: under the floor)
+    guard.record(110.0, 0.125)  # the controller alone
+    alone = guard.report(100.0, 120.0)
+    assert alone.clean and alone.stalls_over_threshold == 0
+    assert alone.controller_only == 1 and alone.controller_max_s == 0.125
+    assert alone.max_stall_s == 0.0
+    guard.record(130.0, 0.125)  # a host pause: the controller ...
+    guard.record(130.02, 0.11, WORKER)  # ... and a worker, woken a little later
+    paused = guard.report(125.0, 135.0)
+    assert not paused.clean and paused.stalls_over_threshold == 1
+    assert paused.max_stall_s == 0.125 and paused.controller_only == 0
+    guard.record(140.0, 0.04, WORKER)  # a worker only a little late: not the host's
+    guard.record(140.0, 0.125)
+    assert guard.report(139.0, 141.0).controller_only == 1
+    guard.record(150.0, 0.3, WORKER)  # a worker starved alone: its media is late
+    assert not guard.report(149.0, 151.0).clean
+
+
+def test_without_a_worker_feed_or_before_it_arrives_the_controller_stands_for_the_host(
+        ) -> None:
+    import time
+
+    bare = StallGuard(threshold_s=0.1)  # no farm: nothing to corroborate with
+    bare.record(110.0, 0.125)
+    assert not bare.report(100.0, 120.0).clean
+    from harness.run.guard import WORKER, WORKER_FEED_LAG_S
+
+    fed = StallGuard(threshold_s=0.1)
+    fed.record(1.0, 0.004, WORKER)
+    now = time.monotonic()
+    fed.record(now, 0.125)  # just now: the workers' reports of it may be on their way
+    assert not fed.report(now - 1.0, now).clean
+    assert WORKER_FEED_LAG_S >= 0.5  # a worker sends its lateness every 0.5 s

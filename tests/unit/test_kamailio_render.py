@@ -1,6 +1,7 @@
 """The embedded switch's configuration as rendered: test faults and B2BUA behaviours
 appear only when asked for; by default the switch is the plain template."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,3 +96,35 @@ def test_dial_around_renders_the_second_carriers_trunk_and_cdr_field(tmp_path: P
         out = subprocess.run([kam, "-c", "-f", str(cfg)], capture_output=True, text=True,
                              timeout=60, check=False)
         assert out.returncode == 0, out.stderr[-800:]
+
+
+def _kamailio_accepts(tmp_path: Path, *texts: str) -> None:
+    import shutil
+    import subprocess
+
+    kam = shutil.which("kamailio")
+    modules = next((d for d in ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
+                                "/usr/lib/kamailio/modules") if Path(d, "acc.so").exists()), "")
+    if kam is None or not modules:
+        pytest.skip("kamailio is not installed: the config is not checked")
+    for text in texts:
+        cfg = tmp_path / "check.cfg"
+        cfg.write_text(text.replace('"/modules"', f'"{modules}"').replace(
+            "mpath=\"/modules\"", f'mpath="{modules}"'))
+        out = subprocess.run([kam, "-c", "-f", str(cfg)], capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert out.returncode == 0, out.stderr[-800:]
+
+
+
+def test_every_rejected_attempt_is_logged_just_before_its_database_write(
+        tmp_path: Path) -> None:
+    """The CDR store's refused writes are read from the log (harness/cdr/kamailio_log.py):
+    each acc_db_request has its acc_log_request just before it; Kamailio accepts it."""
+    plain = render(tmp_path)
+    assert plain.count("acc_log_request(") == plain.count("acc_db_request(") >= 4
+    for m in re.finditer(r'acc_db_request\("([^"]+)", "acc"\);', plain):
+        before = plain[:m.start()].rstrip().splitlines()[-1].strip()
+        assert before == f'acc_log_request("{m.group(1)}");', before
+    assert 'modparam("acc", "log_extra", "src_user=$fU;' in plain
+    _kamailio_accepts(tmp_path, plain)
