@@ -131,11 +131,13 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "open_relay", "ignore_anonymous_rejection",
                            "ignore_toll_restriction", "ignore_dial_around",
                            "bill_dial_around_to_own_carrier", "ignore_lnp",
-                           "swallow_bye"})
+                           "swallow_bye", "hunt_stops_at_busy"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
 # ignore_lnp: no number-portability table, ported numbers routed by their block;
+# hunt_stops_at_busy: a hunt group rings its first line only (a busy one: the caller
+# hears busy while the group's other lines are free);
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -246,6 +248,36 @@ def parse_forwarding(text: str, file: str = "<config>",
 
 
 @dataclass(frozen=True, slots=True)
+class HuntGroup:
+    """One hunt group of numbers.hunt_groups: a call to `pilot` rings `members` one
+    after another, in that order, skipping one that is busy or does not answer."""
+
+    pilot: str
+    members: tuple[Party, ...]
+
+
+HUNT_FORM = ("expected 'NPA-NXX-XXXX>siteN/NN,siteN/NN[,...]' (a pilot number and two or "
+             "more beta lines in hunting order), ';'-separated")
+
+
+def parse_hunt_groups(text: str, file: str = "<config>",
+                      field: str = "numbers.hunt_groups") -> tuple[HuntGroup, ...]:
+    """'4135550184>site3/08,site3/09,site3/12' -> hunt groups; else ConfigError."""
+    groups = []
+    for item in (x.strip() for x in text.split(";") if x.strip()):
+        pilot, _, rest = (p.strip() for p in item.partition(">"))
+        try:
+            members = tuple(Party.parse(m.strip()) for m in rest.split(",") if m.strip())
+        except PartyError:
+            members = ()
+        if not _NANP10.fullmatch(pilot) or len(members) < 2 or \
+                not all(m.is_line for m in members) or len(set(members)) != len(members):
+            raise ConfigError(file, field, item, HUNT_FORM)
+        groups.append(HuntGroup(pilot, members))
+    return tuple(groups)
+
+
+@dataclass(frozen=True, slots=True)
 class NumbersConfig:
     """The test number plan. Defaults are fictional (NPA 413, 555-01XX)."""
 
@@ -283,6 +315,12 @@ class NumbersConfig:
     # where the block and the line allow; "": none
     ported_out: str = "default"
     ported_in: str = "default"
+    # hunt groups: a pilot number of the on-net block (no line's own) whose calls the
+    # switch hunts serially over beta lines, skipping a busy one or one that does not
+    # answer ('NPA-NXX-XXXX>siteN/NN,siteN/NN[,...]', ';'-separated). "default":
+    # first_line + 84 over site3/08, site3/09, site3/12 (4135550184 with ours), where
+    # the block and the lines allow; "": none
+    hunt_groups: str = "default"
 
     def ranges(self) -> tuple[range, range]:
         """(the beta lines' numbers, the on-net block they lie in), as integers."""
@@ -290,6 +328,16 @@ class NumbersConfig:
         lines = self.sites * self.lines_per_site
         return (range(first, first + lines),
                 range(first, first + max(self.onnet_block_size, lines)))
+
+    def hunting(self) -> str:
+        """numbers.hunt_groups as written, or its default for this number plan."""
+        if self.hunt_groups != "default":
+            return self.hunt_groups
+        lines, block = self.ranges()
+        pilot = block.start + 84
+        fits = lines.stop <= pilot < block.stop and self.sites >= 3 and \
+            self.lines_per_site >= 12
+        return f"{pilot:010d}>site3/08,site3/09,site3/12" if fits else ""
 
     def porting(self) -> tuple[str, str]:
         """(ported_out, ported_in) as written, or their defaults for this number plan."""
@@ -651,6 +699,7 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
             _within(n, f, f"numbers.{name}",
                     parse_lines(getattr(n, name), f, f"numbers.{name}"))
     _porting(n, f)
+    _hunting(n, f)
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
@@ -681,6 +730,27 @@ def _porting(n: NumbersConfig, file: str) -> None:
                               "cannot be ported in: it is "
                               + ("in the on-net block already" if int(number) in block
                                  else "a number of the simulated PSTN or a test number"))
+
+
+def _hunting(n: NumbersConfig, file: str) -> None:
+    """A hunt group's pilot lies in the on-net block on no line, is no test string and
+    no number ported out, and is one group's only; its members are beta lines."""
+    lines, block = n.ranges()
+    taken = {*n.unassigned_test_numbers.replace(" ", "").split(","),
+             *(p.number for p in DEFAULT_PSTN),
+             *parse_numbers(n.porting()[0], file, "numbers.ported_out")}
+    seen: set[str] = set()
+    for group in parse_hunt_groups(n.hunting(), file):
+        why = ("not in the on-net block "
+               f"({block.start:010d}..{block.stop - 1:010d})" if int(group.pilot) not in block
+               else "a beta line's own number" if int(group.pilot) in lines
+               else "a test number or a number ported out" if group.pilot in taken
+               else "the pilot of another hunt group" if group.pilot in seen else "")
+        if why:
+            raise ConfigError(file, "numbers.hunt_groups", group.pilot,
+                              f"cannot be a hunt group's pilot: {why}")
+        seen.add(group.pilot)
+        _within(n, file, "numbers.hunt_groups", group.members)
 
 
 def _within(n: NumbersConfig, file: str, field: str, parties: Iterable[Party]) -> None:

@@ -20,6 +20,7 @@ from harness.config import (
     ForwardRule,
     NumbersConfig,
     parse_forwarding,
+    parse_hunt_groups,
     parse_lines,
     parse_numbers,
     parse_ported_in,
@@ -51,6 +52,15 @@ class Forwarding:
 
 
 @dataclass(frozen=True, slots=True)
+class Hunt:
+    """A hunt group provisioned on the switch: its pilot number and its lines (plan
+    names) in hunting order."""
+
+    pilot: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class NumberPlan:
     home_npa: str
     lines: tuple[Line, ...]
@@ -73,6 +83,8 @@ class NumberPlan:
     # other carriers' numbers ported in to a beta line (number -> line name)
     ported_out: tuple[str, ...] = ()
     ported_in: tuple[tuple[str, str], ...] = ()
+    # hunt groups: a pilot number rings its lines in order (numbers.hunt_groups)
+    hunt_groups: tuple[Hunt, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -94,6 +106,8 @@ class NumberPlan:
                        pstn=(*plan.pstn, *(PstnNumber(n, "local") for n in ported_out)),
                        ported_in=tuple((n, str(line)) for n, line in
                                        parse_ported_in(in_text)))
+        plan = replace(plan, hunt_groups=plan._hunting(cfg.hunting(),
+                                                       cfg.hunt_groups == "default"))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
@@ -117,6 +131,25 @@ class NumberPlan:
                 if text != "default":
                     raise ConfigError("<config>", field, str(party), str(exc)) from exc
         return tuple(lines)
+
+    def _hunting(self, text: str, default: bool) -> tuple[Hunt, ...]:
+        """The hunt groups on this plan's lines (ours, by default, only where its lines
+        exist)."""
+        out = []
+        for group in parse_hunt_groups(text):
+            try:
+                members = tuple(self.line(str(m)).name for m in group.members)
+            except DialGuardError as exc:
+                if default:
+                    continue
+                raise ConfigError("<config>", "numbers.hunt_groups", group.pilot,
+                                  str(exc)) from exc
+            out.append(Hunt(group.pilot, members))
+        return tuple(out)
+
+    def hunt(self, number: str) -> Hunt | None:
+        """The hunt group `number` is the pilot of, if any."""
+        return next((h for h in self.hunt_groups if h.pilot == number), None)
 
     def _forwarding(self, rules: tuple[ForwardRule, ...]) -> tuple[Forwarding, ...]:
         """The rules (parsed at config load) on this plan's lines."""
@@ -146,8 +179,11 @@ class NumberPlan:
         return party.tag if party.is_pstn else self.line(str(party)).number
 
     def line_by_number(self, number: str) -> Line | None:
-        """The beta line `number` reaches: its own, or a number ported in to it."""
+        """The beta line `number` reaches: its own, a number ported in to it, or the
+        pilot of a hunt group it is the first line of."""
         name = next((line for n, line in self.ported_in if n == number), None)
+        if (hunt := self.hunt(number)) is not None:
+            name = hunt.members[0]
         if name is not None:
             return self.line(name)
         return next((ln for ln in self.lines if ln.number == number), None)
@@ -160,7 +196,8 @@ class NumberPlan:
         """A plan may dial a line by name: '*67site2/01' -> '*674135550112'; and name
         what the config provisions: 'cac:12125550123' (the dial-around carrier's access
         code, 101 + numbers.dial_around_cic, before the number), 'ported_in:site4/05'
-        (the number ported in to that line), 'ported_out:1' (the first number ported out).
+        (the number ported in to that line), 'ported_out:1' (the first number ported out),
+        'hunt:1' (the first hunt group's pilot).
 
         Plans stay valid against any switch's number plan that way."""
         prefix = "*67" if dial.startswith("*67") else ""
@@ -177,6 +214,12 @@ class NumberPlan:
                 raise DialGuardError(dial, f"no number is ported in to {arg} "
                                            "(numbers.ported_in)")
             return prefix + number
+        if kind == "hunt" and arg:
+            index = int(arg) if arg.isdigit() else 0
+            if not 1 <= index <= len(self.hunt_groups):
+                raise DialGuardError(dial, f"numbers.hunt_groups has {len(self.hunt_groups)} "
+                                           "group(s)")
+            return prefix + self.hunt_groups[index - 1].pilot
         if kind == "ported_out" and arg:
             index = int(arg) if arg.isdigit() else 0
             if not 1 <= index <= len(self.ported_out):
@@ -206,6 +249,8 @@ class NumberPlan:
             line = self.line_by_number(route.number) if route else None
             if route is not None and line is None and route.trunk is not None:
                 seats.append(pstn_seat(route.number, self.home_npa))
+            if route is not None and (hunt := self.hunt(route.number)) is not None:
+                seats += [m for m in hunt.members[1:] if m not in seats]
             while line is not None and line.name not in seats:
                 seats.append(line.name)
                 rule = next((r for r in self.forwarding if r.line == line.name), None)
@@ -223,7 +268,7 @@ class NumberPlan:
         lo, hi = self.onnet_block()
         onnet = frozenset(ln.number for ln in self.lines) | frozenset(
             n for n in self.unassigned if lo <= int(n) <= hi) | frozenset(
-            n for n, _ in self.ported_in)
+            n for n, _ in self.ported_in) | frozenset(h.pilot for h in self.hunt_groups)
         route = classify(dial, self.home_npa, self.intralata_npas, onnet)
         if route is None:
             if re.sub(r"\D", "", dial) in self.incomplete:

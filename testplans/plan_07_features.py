@@ -67,3 +67,16 @@ PLAN += [
                          "each party talks alone in turn and is heard by the other two "
                          "(six paths); two CDRs"),
 ]
+
+# a hunt group, provisioned on the switch (numbers.hunt_groups): calls to its pilot
+# number ring its lines in order, skipping one that is busy or does not answer. Its
+# lines live in different agent workers from each other's next (site3/08, site3/09):
+# one pjsua2 Endpoint would take the hunted INVITE for a merged request (482).
+PLAN += [
+    CallSpec("7.9", "hunt group: the first free line", caller="site1/10", dial="hunt:1",
+             callee_behaviour="busy", talk_s=3.0,
+             expect=Expect(rings="site3/09", call_class="onnet", forwarded_from="site3/08"),
+             description="site 3's pilot number rings its first line, site3/08, which is "
+                         "busy (486); the switch hunts on to site3/09, which answers (PESQ "
+                         "both ways); the CDR bills the pilot dialled, answered by site3/09"),
+]

@@ -356,6 +356,9 @@ class EmbeddedKamailio:
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
+            hunt_groups=[{"pilot": h.pilot,
+                          "members": [plan.line(m).number for m in h.members]}
+                         for h in plan.hunt_groups],
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_restricted=[ln.number for ln in plan.toll_restricted],
             dial_around_cic=plan.dial_around_cic or "NONE",

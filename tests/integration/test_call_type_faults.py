@@ -2,7 +2,8 @@
 their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
 done, toll restriction not done, a dial-around call sent to the line's own carrier
-and billed to none, no number-portability table, a BYE never relayed, and G.711
+and billed to none, no number-portability table, a BYE never relayed, a hunt group that
+stops at its busy first line, and G.711
 A-law removed from the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
                                                   "strip_pcma,ignore_anonymous_rejection,"
                                                   "ignore_toll_restriction,ignore_dial_around,"
                                                   "bill_dial_around_to_own_carrier,ignore_lnp,"
-                                                  "swallow_bye"))
+                                                  "swallow_bye,hunt_stops_at_busy"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -149,6 +150,19 @@ def test_a_switch_that_does_not_forward_on_busy_is_caught(faulty: HarnessSession
     assert r.verdict.status is Status.FAIL
     assert "final_code: expected 200, got 486" in r.verdict.reasons
     assert "routing: site6/08 rang, expected site6/09" in r.verdict.reasons
+
+
+def test_a_hunt_group_that_stops_at_a_busy_line_is_caught(faulty: HarnessSession) -> None:
+    """This switch rings the pilot's first line and no other: the busy line's 486
+    reaches the caller while the group's next line is free."""
+    r = faulty.run_call(CallSpec("7.9", "hunt group: the first free line", "site1/10",
+                                 "hunt:1", callee_behaviour="busy", talk_s=2.0,
+                                 expect=Expect(mos_lqo_min=None, rings="site3/09",
+                                               forwarded_from="site3/08")))
+    assert r.verdict.status is Status.FAIL
+    assert "final_code: expected 200, got 486" in r.verdict.reasons, r.verdict.reasons
+    assert "routing: site3/08 rang, expected site3/09" in r.verdict.reasons, \
+        r.verdict.reasons
 
 
 ATTENDED = CallSpec("7.7", "attended transfer (REFER with Replaces)", "site5/07", "site5/08",

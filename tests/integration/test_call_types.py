@@ -164,6 +164,20 @@ def test_call_forwarding(live: HarnessSession, dial: str, behaviour: str, rings:
     assert r.cdr.record.callee == live.plan.line(rings).number  # billed to the forward leg
 
 
+def test_a_hunt_group_skips_its_busy_line_for_the_next_free_one(live: HarnessSession) -> None:
+    """The pilot (numbers.hunt_groups) rings site3/08 first, busy; the switch hunts on
+    to site3/09, which answers: billed for the pilot dialled, answered by site3/09."""
+    r = live.run_call(CallSpec("7.9", "hunt group", "site1/10", "hunt:1", talk_s=2.0,
+                               callee_behaviour="busy",
+                               expect=Expect(mos_lqo_min=None, rings="site3/09",
+                                             call_class="onnet", forwarded_from="site3/08")))
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert [leg.seat for leg in r.far_ends] == ["site3/08", "site3/09"], r.far_ends
+    assert r.cdr is not None and r.cdr.record is not None
+    assert r.cdr.record.callee == live.plan.line("site3/09").number
+    assert dict(r.cdr.record.raw)["dialed"] == live.plan.hunt_groups[0].pilot
+
+
 def test_blind_transfer_reaches_the_target_and_both_calls_are_billed(
         live: HarnessSession) -> None:
     spec = CallSpec("7.6", "blind transfer (REFER)", "site5/04", "site5/05",

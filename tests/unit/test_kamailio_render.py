@@ -128,3 +128,16 @@ def test_every_rejected_attempt_is_logged_just_before_its_database_write(
         assert before == f'acc_log_request("{m.group(1)}");', before
     assert 'modparam("acc", "log_extra", "src_user=$fU;' in plain
     _kamailio_accepts(tmp_path, plain)
+
+
+def test_a_hunt_group_renders_its_pilot_and_its_lines_in_order(tmp_path: Path) -> None:
+    """The default group: pilot 4135550184 over site3/08, 09, 12 (4135550131, 32, 35);
+    the fault keeps the pilot ringing the first line and drops the hunting. Kamailio
+    accepts both configs."""
+    plain = render(tmp_path)
+    assert 'if ($rU == "4135550184") {' in plain and '$rU = "4135550131";' in plain
+    assert plain.index('$var(next) = "4135550132";') < plain.index('$var(next) = "4135550135";')
+    assert 'if ($avp(hunt_at) == 2) {' in plain
+    stops = render(tmp_path, test_faults="hunt_stops_at_busy")
+    assert '$rU = "4135550131";' in stops and '$var(next) = "4135550132";' not in stops
+    _kamailio_accepts(tmp_path, plain, stops)
