@@ -44,11 +44,11 @@ stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [[ ! -x .venv/bin/python || ! -f $stamp ]]; then
   [[ -x .venv/bin/python ]] || step "Python venv" "$PY" -m venv .venv
   step "pip" .venv/bin/python -m pip install -q --upgrade pip
-  # [dev]: ruff and mypy, which the harness's own tests run (bin/selftest); pesq
+  # [dev]: ruff, mypy and pytest-xdist, which the harness's own tests run (bin/selftest); pesq
   # compiles: a few minutes the first time
   step "the harness and its Python packages" .venv/bin/python -m pip install -q -e ".[dev]"
   step "imports" .venv/bin/python -c \
-    "import pjsua2, pesq, pyshark, numpy, yaml, jinja2, mypy, ruff"
+    "import pjsua2, pesq, pyshark, numpy, yaml, jinja2, mypy, ruff, xdist"
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 echo "bootstrap: ready (set-up log: $BOOTSTRAP_LOG)"

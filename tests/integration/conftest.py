@@ -8,7 +8,9 @@ the modules' calls do not depend on each other: each test finds its own calls by
 Call-ID or its own files, and a test that changes the session (test hooks, a worker
 map, an iptables rule, a stopped process) puts it back before it ends. The modules
 that use it run first, one after the other, and the session is closed as soon as
-no later test uses it, so it is never left idle beside another module's session.
+the next test does not use it, so it is never left idle beside another module's
+session. When the selftest runs tests in parallel (pytest-xdist, bin/selftest), each
+worker process has a shared session of its own, on ports and namespaces of its own.
 
 `retries_on_stall=0`: these tests look at each attempt as it was measured."""
 
@@ -23,10 +25,9 @@ from harness.run.session import HarnessSession
 
 
 class _Shared:
-    """The shared session, open between its first user and its last."""
+    """The shared session, open between its first user and its last in a row."""
 
     session: HarnessSession | None = None
-    last: str | None = None  # the node id of the last test that uses it
 
     @classmethod
     def close(cls) -> None:
@@ -62,12 +63,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    if _Shared.session is None:
-        return
-    if _Shared.last is None:  # the run's final list (after -k, -m, deselection)
-        users = [i.nodeid for i in item.session.items if _uses_shared(i)]
-        _Shared.last = users[-1] if users else item.nodeid
-    if nextitem is None or item.nodeid == _Shared.last:
+    """Closed after the last of its users in a row (a later user opens another: under
+    xdist a worker's next file is not known before it arrives)."""
+    if _Shared.session is not None and (nextitem is None or not _uses_shared(nextitem)):
         _Shared.close()
 
 

@@ -15,7 +15,7 @@ from harness.model import CallResult, CallSpec, Expect, Status
 from harness.plugin import read_plan
 from harness.run.session import HarnessSession
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
 PLANS = Path(__file__).resolve().parents[2] / "testplans"
 # a row or more of every section: on-net, off-net (early media), services (911),
 # incoming, completion, identity (*67, caller ID), forwarding, blind and attended

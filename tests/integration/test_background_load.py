@@ -18,7 +18,7 @@ from harness.run.session import HarnessSession
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import udp_port_free
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
 
 PROBE = CallSpec("1.1", "on-net cross-site", "site1/01", "site2/01", talk_s=8.0)
 # where only the probes' verdicts are judged (not their voice): short, not scored

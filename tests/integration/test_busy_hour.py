@@ -13,7 +13,7 @@ from harness.network.faults import drop_udp
 from harness.run.busyhour import busy_hour_calls
 from harness.run.session import HarnessSession
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
 SMALL = LoadSpec("8.x", "busy hour (6 calls)", calls=6)
 
 

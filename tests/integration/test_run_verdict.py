@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
 
 PLAN = """
 from harness.model import CallSpec, Expect, LoadSpec

@@ -18,7 +18,7 @@ from harness.security.rows import ProbeReport
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
 PLAN_12 = Path(__file__).parents[2] / "testplans" / "plan_12_security.py"
 SECRET = "user-switch-pw-5120"
 
