@@ -74,9 +74,6 @@ def test_toll_restriction_renders_for_its_lines_unless_the_fault_drops_it(
 def test_dial_around_renders_the_second_carriers_trunk_and_cdr_field(tmp_path: Path) -> None:
     """101XXXX with the configured CIC goes to trunk group ld2 and the CDR names the
     carrier; each fault drops one of the two, and Kamailio accepts all three configs."""
-    import shutil
-    import subprocess
-
     plain = render(tmp_path)
     assert '$var(cic) != "0555"' in plain and '$var(trunk) = "ld2";' in plain
     assert "$dlg_var(carrier) = $var(cic);" in plain and "carrier=$dlg_var(carrier)" in plain
@@ -84,18 +81,7 @@ def test_dial_around_renders_the_second_carriers_trunk_and_cdr_field(tmp_path: P
     assert '$var(trunk) = "ld2";' not in ignored
     unbilled = render(tmp_path, test_faults="bill_dial_around_to_own_carrier")
     assert '$dlg_var(carrier) = "";' in unbilled and '$var(trunk) = "ld2";' in unbilled
-    kam = shutil.which("kamailio")
-    modules = next((d for d in ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
-                                "/usr/lib/kamailio/modules") if Path(d, "acc.so").exists()), "")
-    if kam is None or not modules:
-        pytest.skip("kamailio is not installed: the config is not checked")
-    for text in (plain, ignored, unbilled):
-        cfg = tmp_path / "check.cfg"
-        cfg.write_text(text.replace('"/modules"', f'"{modules}"').replace(
-            "mpath=\"/modules\"", f'mpath="{modules}"'))
-        out = subprocess.run([kam, "-c", "-f", str(cfg)], capture_output=True, text=True,
-                             timeout=60, check=False)
-        assert out.returncode == 0, out.stderr[-800:]
+    _kamailio_accepts(tmp_path, plain, ignored, unbilled)
 
 
 def _kamailio_accepts(tmp_path: Path, *texts: str) -> None:
