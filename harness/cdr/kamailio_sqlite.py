@@ -112,10 +112,9 @@ class KamailioSqliteCdr:
 
     def _rejected(self, row: _Row) -> CdrRecord:
         """An attempt the switch rejected itself (no dialog): its `acc` row."""
-        keys = row.keys()
         code = str(row.get("sip_code") or "")
-        when = _epoch(row.get("time_attr")) if "time_attr" in keys else None
-        if when is not None and "time_exten" in keys and row.get("time_exten") is not None:
+        when = _epoch(row.get("time_attr"))
+        if when is not None and row.get("time_exten") is not None:
             when += int(str(row.get("time_exten"))) / 1e6
         return CdrRecord(
             call_id=str(row.get("callid") or ""), caller=str(row.get("src_user") or ""),
@@ -123,9 +122,8 @@ class KamailioSqliteCdr:
             start_wall=when, duration_s=0.0,
             disposition="busy" if code in ("486", "600") else "failed",
             sip_code=int(code) if code.isdigit() else None, source=_source(row, self.uri),
-            raw=_raw(row),
-            call_class=str(row.get("call_class") or "") if "call_class" in keys else "",
-            carrier=str(row.get("carrier") or "") if "carrier" in keys else None)
+            raw=_raw(row), call_class=str(row.get("call_class") or ""),
+            carrier=_carrier(row))
 
     def delete_call(self, call_id: str) -> int:
         """Remove a call's CDR rows (fault injection in tests: 'the switch lost it')."""
@@ -138,8 +136,7 @@ class KamailioSqliteCdr:
             con.close()
 
     def _record(self, row: _Row) -> CdrRecord:
-        keys = row.keys()
-        start = _epoch(row.get("start_time")) if "start_time" in keys else None
+        start = _epoch(row.get("start_time"))
         if start is not None and start < 1e7:  # a Julian day, not epoch seconds
             start = julian_to_unix(start)
         duration = _epoch(row.get("duration"))
@@ -160,14 +157,17 @@ class KamailioSqliteCdr:
             callee=str(row.get("dst_user") or ""), answer_wall=answer, end_wall=end,
             duration_s=duration, disposition=disposition,
             sip_code=int(code) if code.isdigit() else None, source=_source(row, self.uri),
-            raw=_raw(row),
-            call_class=str(row.get("call_class") or "") if "call_class" in keys else "",
-            carrier=str(row.get("carrier") or "") if "carrier" in keys else None,
-            start_wall=_epoch(row.get("invite_ts")) if "invite_ts" in keys else None)
+            raw=_raw(row), call_class=str(row.get("call_class") or ""),
+            carrier=_carrier(row), start_wall=_epoch(row.get("invite_ts")))
 
 
 def _source(row: _Row, uri: str) -> str:
     return str(row.get("_source") or uri)
+
+
+def _carrier(row: _Row) -> str | None:
+    """The carrier column ('' for the line's own carrier); None: not recorded here."""
+    return str(row.get("carrier") or "") if "carrier" in row else None
 
 
 def _raw(row: _Row) -> tuple[tuple[str, str], ...]:

@@ -135,17 +135,19 @@ class StallGuard:
         t1 = time.monotonic() if t1 is None else t1
         with self._lock:
             lo = bisect.bisect_left(self._ends, t0)  # stalls ending before t0 miss it
-            seen = [(end, late, src) for end, late, src in
-                    zip(self._ends[lo:], self._lates[lo:], self._sources[lo:], strict=True)
-                    if end - late <= t1]
+            settled = time.monotonic() - WORKER_FEED_LAG_S  # workers' reports are in
+            counted: list[tuple[float, float]] = []  # the host's, or a worker's own
+            own: list[tuple[float, float]] = []  # the controller's own (no worker saw it)
+            for end, late, src in zip(self._ends[lo:], self._lates[lo:], self._sources[lo:],
+                                      strict=True):
+                if end - late > t1:
+                    continue
+                alone = src == CONTROLLER and self._workers_seen and end <= settled and \
+                    not self._worker_saw(end - late, end)
+                (own if alone else counted).append((end, late))
             marks = [(t, n) for t, n in self._marks if t0 <= t <= t1]
             snaps = [s for s in self._snaps if t0 - 1.0 <= s.t_mono <= t1 + 1.0]
-            settled = time.monotonic() - WORKER_FEED_LAG_S  # workers' reports are in
-            own = [(end, late) for end, late, src in seen
-                   if src == CONTROLLER and self._workers_seen and end <= settled and
-                   not self._worker_saw(end - late, end)]
         samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
-        counted = [(end, late) for end, late, _src in seen if (end, late) not in own]
         over = _merged([(end - late, end) for end, late in counted if late > self.threshold_s])
         own_over = _merged([(end - late, end) for end, late in own if late > self.threshold_s])
         steal, pressure = self._cpu_over(snaps)
@@ -159,10 +161,9 @@ class StallGuard:
     def _worker_saw(self, start: float, end: float) -> bool:
         """Did an agent worker fall behind, by half the threshold, while the controller's
         sampler was late over [start, end]? (called with the lock held)"""
-        lo = bisect.bisect_left(self._ends, start)
+        lo = bisect.bisect_left(self._ends, start)  # woke before it began: not it
         hi = bisect.bisect_right(self._ends, end + 1.0)  # a worker wakes after it too
-        return any(src == WORKER and late >= self.threshold_s / 2 and
-                   e - late <= end and e >= start
+        return any(src == WORKER and late >= self.threshold_s / 2 and e - late <= end
                    for e, late, src in zip(self._ends[lo:hi], self._lates[lo:hi],
                                            self._sources[lo:hi], strict=True))
 
