@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import EnvironmentMissing, HarnessError
+from harness.hostlock import host_lock
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -67,14 +68,17 @@ class AccessNet:
             raise HarnessError("access links need root (network namespaces, veth pairs)")
         if not 1 <= count <= 8:
             raise HarnessError(f"access links: count {count} (1..8)")
-        clean_stale()
-        k = _free_block()
-        pid, core = os.getpid(), f"{PREFIX}.{k}.1"
-        net = cls(core, tuple(AccessLink(f"beta-{pid}-{k}-{j}", f"bh{k}x{j}h", f"bh{k}x{j}n",
-                                         f"{PREFIX}.{k}.{2 + j}", core)
-                              for j in range(count)), f"lo:b{pid}")
-        try:
+        # chosen and assigned under the host's lock: another harness process on this
+        # host choosing at the same moment sees the address and takes the next K
+        with host_lock("access"):
+            clean_stale()
+            k = _free_block()
+            pid, core = os.getpid(), f"{PREFIX}.{k}.1"
+            net = cls(core, tuple(AccessLink(f"beta-{pid}-{k}-{j}", f"bh{k}x{j}h",
+                                             f"bh{k}x{j}n", f"{PREFIX}.{k}.{2 + j}", core)
+                                  for j in range(count)), f"lo:b{pid}")
             _ip("addr", "add", f"{core}/32", "dev", "lo", "label", net.label)
+        try:
             for link in net.links:
                 net._build(link)
         except HarnessError:

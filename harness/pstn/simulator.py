@@ -24,7 +24,7 @@ from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.directory import TRUNKS
 from harness.sip.scenario import Seat
-from harness.softswitch.process import free_udp_range, udp_port_free
+from harness.softswitch.process import free_udp_range, release_udp_range, udp_port_free
 
 PSTN_DOMAIN = "pstn.invalid"
 MAIN_GATEWAY = "pstn"  # the main gateway's worker: the PSTN subscribers, other trunks
@@ -61,6 +61,7 @@ class PstnSimulator:
                 first = free_udp_range(1 + len(TRUNKS), 30400, 32700)
                 if all(udp_port_free(first + i) for i in range(1 + len(TRUNKS))):
                     break
+                release_udp_range(first)
             else:
                 raise SoftswitchError("no 8 consecutive free UDP ports for the simulated "
                                       "PSTN's gateways between 30400 and 32700")
@@ -69,6 +70,12 @@ class PstnSimulator:
             return self.port
         self.port = configured or free_udp_range(1, 30400, 32700)
         return self.port
+
+    def release_ports(self) -> None:
+        """Give back the ports `reserve_port` took in the host's book (configured ones
+        were never taken there)."""
+        for port in (self.port, *self.trunk_ports.values()):
+            release_udp_range(port)
 
     def gateway_of(self, trunk: str | None) -> str:
         """The agent worker a call on `trunk` reaches (None: a call from the PSTN)."""

@@ -57,7 +57,7 @@ from harness.sip.layout import (
 )
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
-from harness.softswitch.process import free_udp_range, udp_port_free
+from harness.softswitch.process import free_udp_range, release_udp_range, udp_port_free
 from harness.verdict.call_types import Promises
 from harness.verdict.checks import Outcome
 from harness.verdict.run import RowOutcome, judge_run
@@ -256,6 +256,8 @@ class HarnessSession:
         self.switch.stop()
         if self.carrier is not None:
             self.carrier.stop()
+        self.pstn.release_ports()
+        release_udp_range(self.agent_rtp_base)
         if self.store is not None and self._rusage is not None:
             self.store.cost = run_cost(self._rusage, len(self.store.calls))
         if self.access is not None:
@@ -460,6 +462,7 @@ class HarnessSession:
             layout = self.layout.at(free_udp_range(self.layout.size, 10000, 20000))
             if all(udp_port_free(layout.worker_sip_port(i)) for i in range(layout.workers)):
                 return layout.base
+            release_udp_range(layout.base)
         raise SipError("no free UDP port block for the agents between 10000 and 20000")
 
     def agent_rtp_span(self) -> tuple[int, int]:

@@ -44,6 +44,7 @@ from harness.softswitch.process import (
     free_tcp_port,
     free_udp_port,
     free_udp_range,
+    release_udp_range,
     rtpengine_ping,
     sip_options_ping,
     tcp_listening,
@@ -280,6 +281,7 @@ class EmbeddedKamailio:
         for b2bua in (self.b2bua_out, self.b2bua_in):
             if b2bua is not None:
                 b2bua.stop()
+        release_udp_range(self.rtp_min)
 
     @property
     def pstn_entry(self) -> tuple[str, int]:

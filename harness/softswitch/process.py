@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.errors import SoftswitchError
+from harness.errors import HarnessError, SoftswitchError
+from harness.hostlock import PortBook
 from harness.sip.text import status_code
 
 _PR_SET_PDEATHSIG = 1
@@ -270,16 +271,27 @@ class PortHold:
 
 def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> int:
     """First port of `count` consecutive free UDP ports in [low, high), randomised,
-    outside the kernel's ephemeral range (see LISTEN_POOL)."""
+    outside the kernel's ephemeral range (see LISTEN_POOL), and taken in the host's
+    book (harness/hostlock.py) so that no other harness process on this host chooses
+    it before this one binds it. Given back with `release_udp_range` (or when this
+    process ends)."""
     import random
 
     starts = [s for r in outside_ephemeral(low, high)
               for s in range(r.start, r.stop - count, count)]
     random.shuffle(starts)
-    for start in starts[:200]:
-        if all(udp_port_free(p, host) for p in range(start, start + count, 7)):
-            return start
-    raise SoftswitchError(f"no {count} free UDP ports between {low} and {high} on {host}")
+    try:
+        return PortBook().take(
+            starts[:200], count, host,
+            lambda start: all(udp_port_free(p, host) for p in range(start, start + count, 7)))
+    except HarnessError:
+        raise SoftswitchError(f"no {count} free UDP ports between {low} and {high} on {host}"
+                              " (probed, and not taken by another harness process)") from None
+
+
+def release_udp_range(start: int, host: str = "127.0.0.1") -> None:
+    """Give back a block `free_udp_range` took (a start it did not take: nothing)."""
+    PortBook().release(start, host)
 
 
 def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,

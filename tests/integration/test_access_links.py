@@ -157,3 +157,29 @@ def test_links_left_by_a_killed_harness_are_cleaned_up() -> None:
     assert name not in _ip("netns", "list")
     assert core not in _ip("-o", "-4", "addr", "show", "dev", "lo")
     assert not os.path.exists(f"/run/netns/{name}")
+
+
+def test_harness_processes_creating_links_together_get_different_access_addresses() -> None:
+    """Three processes create their access links at the same moment (two runs on one
+    host, the selftest's parallel workers): three addresses, three sets of links."""
+    code = ("import sys, time\nfrom harness.network.netns import AccessNet\n"
+            "sys.stdin.readline()\n"  # all wait, then go together
+            "n = AccessNet.create(2)\nprint(n.core, *(k.host_if for k in n.links), flush=True)\n"
+            "sys.stdin.readline()\nn.destroy()\n")
+    root = Path(__file__).resolve().parents[2]
+    kids = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, cwd=root) for _ in range(3)]
+    try:
+        for kid in kids:
+            assert kid.stdin is not None
+            kid.stdin.write("go\n")
+            kid.stdin.flush()
+        made = [kid.stdout.readline().split() for kid in kids]  # type: ignore[union-attr]
+        assert all(len(m) == 3 for m in made), made  # each created its links
+        assert len({m[0] for m in made}) == 3, made
+        assert len({i for m in made for i in m[1:]}) == 6, made
+    finally:
+        for kid in kids:
+            kid.communicate("done\n", timeout=30)
+    for m in made:
+        assert m[0] not in _ip("-o", "-4", "addr", "show", "dev", "lo")
