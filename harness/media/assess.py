@@ -30,6 +30,7 @@ from harness.media.reference import (
 )
 from harness.media.score import codec_ceiling, pesq_score
 from harness.model import QualityScore, StallReport
+from harness.verdict.checks import invalid_reason
 
 RECORDING_TOLERANCE = 0.02  # recording length within 2 % of the connected time
 
@@ -50,7 +51,7 @@ def stall_reasons(stall: StallReport | None) -> tuple[str, ...]:
     """The invalid_measurement reason a stall inside the call gives, or ()."""
     if stall is None or stall.clean:
         return ()
-    return ("invalid_measurement: " + stall.describe(),)
+    return (invalid_reason(stall.describe()),)
 
 
 def assess(d: DirectionInput, stall: StallReport | None,
@@ -159,6 +160,6 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
            "as the harness's talking agent sent it" if own_jitter and sent is not None and
            stats.max_jitter_ms > CLEAN_WIRE_JITTER_MS else
            f"jitter max {stats.max_jitter_ms:.1f} ms")
-    return (f"invalid_measurement: the receiving agent scored {agent.mos_lqo:.2f}, the wire "
-            f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, {how}): lost inside "
-            "the harness's own agents, not on the path")
+    return invalid_reason(f"the receiving agent scored {agent.mos_lqo:.2f}, the wire "
+                          f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, {how}): "
+                          "lost inside the harness's own agents, not on the path")

@@ -61,7 +61,7 @@ from harness.sip.scenario import (
 )
 from harness.softswitch.process import sip_options_ping
 from harness.verdict.call_types import call_type_checks
-from harness.verdict.checks import Check, Outcome, judged
+from harness.verdict.checks import Check, Outcome, invalid_reason, judged
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
@@ -315,9 +315,9 @@ class CallRunner:
         (call_dir / "delay_stage.json").write_text(json.dumps(asdict(delay), indent=2))
         if delay.valid:
             return result
-        why = f"invalid_measurement: delay stage: {'; '.join(delay.problems)}"
-        verdict = Verdict.of((Check("harness.delay_stage", Outcome.ERROR, why),
-                              *result.verdict.checks))
+        cause = f"delay stage: {'; '.join(delay.problems)}"
+        verdict = Verdict.of((Check("harness.delay_stage", Outcome.ERROR, invalid_reason(cause),
+                                    cause=cause), *result.verdict.checks))
         return replace(result, verdict=replace(verdict, invalid_measurement=True))
 
     # -- measuring it ------------------------------------------------------------------

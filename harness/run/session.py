@@ -59,7 +59,6 @@ from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
 from harness.softswitch.process import free_udp_range, release_udp_range, udp_port_free
 from harness.verdict.call_types import Promises
-from harness.verdict.checks import Outcome
 from harness.verdict.run import RowOutcome, judge_run
 
 if TYPE_CHECKING:
@@ -612,18 +611,10 @@ class HarnessSession:
 
 
 def invalid_because(result: CallResult) -> str:
-    """Why a placing's figures were invalid: what made its invalid checks so (the
-    host's stalls in the window of the figure, a CDR the switch's own store refused, a
-    delay stage that died...), each cause once; else the stalls of its whole window."""
-    causes: dict[str, None] = {}
-    for c in result.verdict.checks:
-        if c.outcome is Outcome.INVALID:
-            head, sep, cause = c.message.partition("(invalid_measurement: ")
-            if sep:
-                cause = cause.removesuffix(")")
-            else:
-                cause = head.partition("invalid_measurement: ")[2] or head
-            causes.setdefault(cause)
+    """Why a placing's figures were invalid: the causes its checks name (the host's
+    stalls in the window of the figure, a CDR the switch's own store refused, a delay
+    stage that died...), each once; else the stalls of its whole window."""
+    causes = dict.fromkeys(c.cause for c in result.verdict.checks if c.cause)
     if causes:
         return "; ".join(causes)
     if result.stall is not None and not result.stall.clean:

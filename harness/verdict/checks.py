@@ -46,6 +46,11 @@ class Check:
     # table's), "beta.yaml: thresholds.local" (the config's), "score" (a score's own floor)
     limit_from: str = ""
     evidence: str = ""  # a file of the call's folder that shows it, when there is one
+    # why the harness could not judge it (an INVALID check, or an ERROR of its own
+    # measuring): the host's stall in the figure's window, a CDR write the switch's own
+    # store refused, a delay stage that died. Set by the check's producer; a re-placing
+    # names each cause once (harness/run/session.py: invalid_because)
+    cause: str = ""
 
     @property
     def family(self) -> str:
@@ -57,11 +62,26 @@ class Check:
 
     def as_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"criterion": self.criterion, "outcome": self.outcome.value}
-        for key in ("message", "measured", "unit", "limit", "limit_from", "evidence"):
+        for key in ("message", "measured", "unit", "limit", "limit_from", "evidence", "cause"):
             value = getattr(self, key)
             if value not in ("", None):
                 doc[key] = value
         return doc
+
+
+# how a score's or a timing's reasons mark one that made the figure invalid (not the
+# switch's fail): "invalid_measurement: <cause>"
+INVALID_MEASUREMENT = "invalid_measurement: "
+
+
+def invalid_reason(cause: str) -> str:
+    return INVALID_MEASUREMENT + cause
+
+
+def cause_of(reason: str) -> str:
+    """The cause an invalid reason names; "" for any other reason."""
+    return reason.removeprefix(INVALID_MEASUREMENT) if reason.startswith(INVALID_MEASUREMENT) \
+        else ""
 
 
 def failed(criterion: str, messages: Iterable[str]) -> list[Check]:

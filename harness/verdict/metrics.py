@@ -27,7 +27,7 @@ from harness.model import (
     Verdict,
     first_event,
 )
-from harness.verdict.checks import Check, Outcome, passed
+from harness.verdict.checks import Check, Outcome, cause_of, invalid_reason, passed
 from harness.verdict.thresholds import Bound, RowLimits
 
 _CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
@@ -66,7 +66,7 @@ def call_timing(caller: tuple[SipEvent, ...], stall: StallReport | None) -> Call
         sdt = end.t_mono - answer.t_mono if end else None
     valid = stall is None or stall.clean
     return CallTiming(_r(srd), _r(setup), _r(sdt), _r(sdd), valid,
-                      "" if valid or stall is None else "invalid_measurement: " + stall.describe())
+                      "" if valid or stall is None else invalid_reason(stall.describe()))
 
 
 def _r(value: float | None) -> float | None:
@@ -120,7 +120,8 @@ def _timing_check(criterion: str, value: float | None, bound: Bound,
                      bound.origin)
     if not timing.valid:
         return Check(criterion, Outcome.INVALID, f"{criterion} {value:.3f} s: "
-                     f"{timing.invalid_reason}", value, "s", shown, bound.origin)
+                     f"{timing.invalid_reason}", value, "s", shown, bound.origin,
+                     cause=cause_of(timing.invalid_reason) or timing.invalid_reason)
     if not bound.holds(value):
         return Check(criterion, Outcome.FAIL, f"{criterion}: {value:.3f} s {bound.breached} "
                      f"{bound.limit:.3f} s", value, "s", shown, bound.origin)
@@ -133,14 +134,15 @@ def _quality_checks(q: QualityScore, row: Bound) -> list[Check]:
     floor = q.floor_for(row.limit)
     own = q.floor_mos_lqo is not None and floor < row.limit
     limit, source = f"{row.threshold.operator} {floor:.2f}", "score" if own else row.origin
-    hard = [r for r in q.reasons if not r.startswith("invalid_measurement")]
+    hard = [r for r in q.reasons if not cause_of(r)]
     if hard and (q.mos_lqo is None or not q.valid):
         return [Check(where, Outcome.FAIL, f"{where}: {r}", q.mos_lqo, "MOS", limit, source)
                 for r in hard]
     if not q.valid:
         shown = "none" if q.mos_lqo is None else f"{q.mos_lqo:.2f}"
+        causes = "; ".join(c for r in q.reasons if (c := cause_of(r)))
         return [Check(where, Outcome.INVALID, f"{where}: mos_lqo {shown} " + "; ".join(q.reasons),
-                      q.mos_lqo, "MOS", limit, source)]
+                      q.mos_lqo, "MOS", limit, source, cause=causes or "not valid")]
     if q.mos_lqo is None:
         return [Check(where, Outcome.FAIL, f"{where}: not scored", None, "MOS", limit, source)]
     if not row.holds(q.mos_lqo, floor):
@@ -169,14 +171,14 @@ def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
         if bound is None or not values:
             continue  # not judged on this call, or not measured (no answered media)
         result = bound.threshold.evaluate(values)
-        outcome, why = Outcome.PASS, ""
+        outcome, why, cause = Outcome.PASS, "", ""
         if not result.passed:
             outcome, why = Outcome.FAIL, f"stream.{metric}: {result.text}"
             if stalled and stall is not None:
-                outcome, why = Outcome.INVALID, \
-                    f"{why} (invalid_measurement: {stall.describe()})"
+                outcome, cause = Outcome.INVALID, stall.describe()
+                why = f"{why} ({invalid_reason(cause)})"
         out.append(Check(f"stream.{metric}", outcome, why, result.measured, _UNITS[metric],
-                         str(bound.threshold), bound.origin))
+                         str(bound.threshold), bound.origin, cause=cause))
     return out
 
 
@@ -184,16 +186,18 @@ def _cdr_checks(cdr: CdrCheck, call_clean: bool, call_stall: StallReport | None)
     """The switch's record of the call: found, and each field as the call happened."""
     if not cdr.matched and cdr.store_error:
         return [Check("cdr", Outcome.INVALID, "cdr: no record for this call "
-                      f"(invalid_measurement: {cdr.store_error})", cdr.rows_found)]
+                      f"({invalid_reason(cdr.store_error)})", cdr.rows_found,
+                      cause=cdr.store_error)]
     if not cdr.matched:
         return [Check("cdr", Outcome.FAIL, "cdr: no record for this call", cdr.rows_found)]
     out = [passed("cdr", cdr.rows_found)]
     for m in cdr.mismatches:
         if m.field in _CDR_TIME_FIELDS and not call_clean and call_stall is not None:
             # the agent's own clock readings were delayed by the stall
+            cause = call_stall.describe()
             out.append(Check(f"cdr.{m.field}", Outcome.INVALID,
-                             f"cdr: {m} (invalid_measurement: {call_stall.describe()})",
-                             m.actual, "", f"= {m.expected}", "the call"))
+                             f"cdr: {m} ({invalid_reason(cause)})",
+                             m.actual, "", f"= {m.expected}", "the call", cause=cause))
         else:
             out.append(Check(f"cdr.{m.field}", Outcome.FAIL, f"cdr: {m}", m.actual, "",
                              f"= {m.expected}", "the call"))

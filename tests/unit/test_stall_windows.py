@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness.capture.rtp import StreamStats
-from harness.model import CallSpec, CdrCheck, Expect, Mismatch, StallReport, Status
+from harness.model import CallSpec, CdrCheck, Expect, Mismatch, StallReport, Status, Verdict
 from harness.run.guard import StallGuard
 from harness.run.runner import CDR_READING_MARGIN_S, clock_readings_stall
 from harness.run.scoring import SPEECH_MARGIN_S, CallScorer
@@ -16,7 +16,7 @@ from harness.run.session import invalid_because
 from harness.sip.scenario import CallOutcome, LegOutcome
 from harness.verdict.metrics import call_timing
 from tests.unit.test_call_scorer import REFS, _leg
-from tests.unit.test_metrics import CALLER, CLEAN, GOOD_Q, OK_CDR, STALLED, judge
+from tests.unit.test_metrics import CALLER, CLEAN, GOOD_Q, OK_CDR, STALLED, _q, judge
 
 SCORER = CallScorer(lambda codec: REFS, Path("/nonexistent"), keep_wire=False)
 TAIL_PAD_S = 1.5
@@ -126,20 +126,29 @@ def test_a_stream_figure_that_fails_during_a_stall_is_invalid_one_that_passes_st
 
 
 def test_a_re_placing_names_each_cause_of_its_invalid_figures_once() -> None:
-    from harness.model import CallResult, CallTiming, Verdict
-    from harness.verdict.checks import Check, Outcome
+    """Each producer of an invalid check sets its cause (the check's `cause`, not its
+    message's text): both directions' scores and the set-up timing stalled by the same
+    pause, the CDR store's refusal, a stream figure failing in a stall."""
+    from harness.model import CallResult, CallTiming
+    from harness.verdict.checks import invalid_reason
 
-    stalled = "host stalled 113 ms (threshold 100 ms, 1 stall(s) in 14.5 s)"
-    checks = (*(Check(f"quality.{d}.agent", Outcome.INVALID,
-                      f"quality.{d}.agent: mos_lqo 4.34 invalid_measurement: {stalled}")
-                for d in ("a_to_b", "b_to_a")),
-              Check("cdr", Outcome.INVALID, "cdr: no record for this call "
-                    "(invalid_measurement: the embedded switch's CDR store refused it)"))
+    stalled = STALLED.describe()
+    scores = tuple(_q(d, s, 4.34, False, (invalid_reason(stalled),))
+                   for d in ("a_to_b", "b_to_a") for s in ("agent", "wire"))
+    refused = "the embedded switch's CDR store refused it"
+    lost = CdrCheck(False, (), None, 0, store_error=refused)
+    bunched = {"wire_a_to_b": _stream(80.0)}
+    v = judge(Expect(), 200, call_timing(CALLER, STALLED), scores, lost, STALLED,
+              streams=bunched)
+    by = {c.criterion: c.cause for c in v.checks if c.cause}
+    assert by == {"timing.srd_s": stalled, "cdr": refused,
+                  "stream.jitter_ms": stalled,
+                  **{f"quality.{d}.{s}": stalled for d in ("a_to_b", "b_to_a")
+                     for s in ("agent", "wire")}}, by
     whole = StallReport(62.0, 0.2, 2, 0.1, 6200)
     result = CallResult(BILLING, "cid", 200, CallTiming(None, None, None, None), (), None,
-                        whole, Verdict.of(checks))
-    assert invalid_because(result) == \
-        f"{stalled}; the embedded switch's CDR store refused it"
+                        whole, v)
+    assert invalid_because(result) == f"{stalled}; {refused}"
     # nothing invalid to name: the stalls of its whole window
     assert invalid_because(replace(result, verdict=Verdict.of(()))) == whole.describe()
 
