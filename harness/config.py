@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ConfigError
 from harness.numbers import PROMISABLE
 from harness.party import Party, PartyError
-from harness.pstn.directory import DEFAULT_PSTN, TRUNKS
+from harness.pstn.directory import DEFAULT_PSTN, TOLLFREE_NPAS, TRUNKS
 from harness.vocab import CallClass, ForwardKind, allowed, in_choice
 
 if TYPE_CHECKING:
@@ -131,13 +131,18 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "open_relay", "ignore_anonymous_rejection",
                            "ignore_toll_restriction", "ignore_dial_around",
                            "bill_dial_around_to_own_carrier", "ignore_lnp",
-                           "swallow_bye", "hunt_stops_at_busy"})
+                           "swallow_bye", "hunt_stops_at_busy",
+                           "bill_toll_free_as_incoming", "truncate_intl_caller_id"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
 # ignore_lnp: no number-portability table, ported numbers routed by their block;
 # hunt_stops_at_busy: a hunt group rings its first line only (a busy one: the caller
 # hears busy while the group's other lines are free);
+# bill_toll_free_as_incoming: a call to a site's toll-free number is recorded as an
+# ordinary incoming call (the site is not charged for it);
+# truncate_intl_caller_id: an international calling number from the PSTN is cut to
+# its last 10 digits, as if it were a NANP number;
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -210,6 +215,23 @@ def parse_ported_in(text: str, file: str = "<config>",
                               "10-digit number and the beta line it is ported in to), "
                               "comma-separated")
         out.append((number, party))
+    return tuple(out)
+
+
+def parse_toll_free_in(text: str, file: str = "<config>",
+                       field: str = "numbers.toll_free_in") -> tuple[tuple[str, str], ...]:
+    """'8665550184>4135550184' -> ((toll-free number, the number it reaches), ...); else
+    ConfigError."""
+    out = []
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        number, _, target = (p.strip() for p in item.partition(">"))
+        if not (_NANP10.fullmatch(number) and number[:3] in TOLLFREE_NPAS
+                and _NANP10.fullmatch(target)):
+            raise ConfigError(file, field, item, "expected '8XX-NXX-XXXX>NPA-NXX-XXXX' (a "
+                              f"toll-free number, NPA {'/'.join(TOLLFREE_NPAS)}, and the "
+                              "number of the on-net block it reaches: a beta line's or a "
+                              "hunt group's pilot), comma-separated")
+        out.append((number, target))
     return tuple(out)
 
 
@@ -321,6 +343,13 @@ class NumbersConfig:
     # first_line + 84 over site3/08, site3/09, site3/12 (4135550184 with ours), where
     # the block and the lines allow; "": none
     hunt_groups: str = "default"
+    # the sites' toll-free numbers, served by this switch for callers on the PSTN: each
+    # reaches a number of the on-net block, a beta line's or a hunt group's pilot (a
+    # site's main number), '8XX-NXX-XXXX>NPA-NXX-XXXX', comma-separated; the call is
+    # billed to the site (call class tollfree_in). "default": 866 + the first hunt
+    # group's pilot's last 7 digits, to that pilot (8665550184>4135550184 with ours),
+    # where there is one; "": none
+    toll_free_in: str = "default"
 
     def ranges(self) -> tuple[range, range]:
         """(the beta lines' numbers, the on-net block they lie in), as integers."""
@@ -338,6 +367,13 @@ class NumbersConfig:
         fits = lines.stop <= pilot < block.stop and self.sites >= 3 and \
             self.lines_per_site >= 12
         return f"{pilot:010d}>site3/08,site3/09,site3/12" if fits else ""
+
+    def toll_free(self) -> str:
+        """numbers.toll_free_in as written, or its default for this number plan."""
+        if self.toll_free_in != "default":
+            return self.toll_free_in
+        pilot = next((g.pilot for g in parse_hunt_groups(self.hunting())), "")
+        return f"866{pilot[3:]}>{pilot}" if pilot else ""
 
     def porting(self) -> tuple[str, str]:
         """(ported_out, ported_in) as written, or their defaults for this number plan."""
@@ -392,7 +428,7 @@ class CdrConfig:
     duration_tolerance_s: float = 1.0
     wait_s: float = 5.0  # how long to wait for the switch to write a CDR
     # the tariff billing is checked against: class=rate-per-minute [first/next increment]
-    tariff: str = ("onnet=0 1/1; incoming=0 1/1; local=0.0100 60/60; "
+    tariff: str = ("onnet=0 1/1; incoming=0 1/1; tollfree_in=0.0450 6/6; local=0.0100 60/60; "
                    "ld_intralata=0.0500 6/6; ld_interlata=0.0700 6/6; "
                    "international=0.2500 30/6; tollfree=0 1/1; directory=0.9900 60/60; "
                    "operator=1.5000 60/60; n11=0 1/1; emergency=0 1/1")
@@ -700,6 +736,7 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
                     parse_lines(getattr(n, name), f, f"numbers.{name}"))
     _porting(n, f)
     _hunting(n, f)
+    _toll_free_in(n, f)
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
@@ -751,6 +788,26 @@ def _hunting(n: NumbersConfig, file: str) -> None:
                               f"cannot be a hunt group's pilot: {why}")
         seen.add(group.pilot)
         _within(n, file, "numbers.hunt_groups", group.members)
+
+
+def _toll_free_in(n: NumbersConfig, file: str) -> None:
+    """A toll-free number served here is no toll-free number of the simulated PSTN and
+    is served once; it reaches a beta line's number or a hunt group's pilot."""
+    lines, _ = n.ranges()
+    pilots = {g.pilot for g in parse_hunt_groups(n.hunting(), file)}
+    pstn = {p.number for p in DEFAULT_PSTN}
+    seen: set[str] = set()
+    for number, target in parse_toll_free_in(n.toll_free(), file):
+        why = ("a toll-free number of the simulated PSTN (an outgoing call's far end)"
+               if number in pstn else "served twice" if number in seen else "")
+        if why:
+            raise ConfigError(file, "numbers.toll_free_in", number, f"cannot be served: {why}")
+        if int(target) not in lines and target not in pilots:
+            raise ConfigError(file, "numbers.toll_free_in", f"{number}>{target}",
+                              f"{target} is neither a beta line's number "
+                              f"({lines.start:010d}..{lines.stop - 1:010d}) nor a hunt "
+                              "group's pilot (numbers.hunt_groups)")
+        seen.add(number)
 
 
 def _within(n: NumbersConfig, file: str, field: str, parties: Iterable[Party]) -> None:

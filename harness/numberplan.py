@@ -24,6 +24,7 @@ from harness.config import (
     parse_lines,
     parse_numbers,
     parse_ported_in,
+    parse_toll_free_in,
 )
 from harness.errors import ConfigError, DialGuardError
 from harness.model import Line
@@ -85,6 +86,9 @@ class NumberPlan:
     ported_in: tuple[tuple[str, str], ...] = ()
     # hunt groups: a pilot number rings its lines in order (numbers.hunt_groups)
     hunt_groups: tuple[Hunt, ...] = ()
+    # toll-free numbers this switch serves (numbers.toll_free_in): number -> the on-net
+    # number it reaches (a line's or a hunt group's pilot)
+    toll_free_in: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -108,6 +112,7 @@ class NumberPlan:
                                        parse_ported_in(in_text)))
         plan = replace(plan, hunt_groups=plan._hunting(cfg.hunting(),
                                                        cfg.hunt_groups == "default"))
+        plan = replace(plan, toll_free_in=parse_toll_free_in(cfg.toll_free()))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
@@ -178,9 +183,16 @@ class NumberPlan:
         """A calling party's number: a beta line's, or a PSTN subscriber's own."""
         return party.tag if party.is_pstn else self.line(str(party)).number
 
+    def served(self, number: str) -> str:
+        """The on-net number a toll-free number this switch serves reaches; any other
+        number as it is."""
+        return next((target for n, target in self.toll_free_in if n == number), number)
+
     def line_by_number(self, number: str) -> Line | None:
-        """The beta line `number` reaches: its own, a number ported in to it, or the
-        pilot of a hunt group it is the first line of."""
+        """The beta line `number` reaches: its own, a number ported in to it, the pilot
+        of a hunt group it is the first line of, or a toll-free number served to one of
+        those."""
+        number = self.served(number)
         name = next((line for n, line in self.ported_in if n == number), None)
         if (hunt := self.hunt(number)) is not None:
             name = hunt.members[0]
@@ -197,7 +209,8 @@ class NumberPlan:
         what the config provisions: 'cac:12125550123' (the dial-around carrier's access
         code, 101 + numbers.dial_around_cic, before the number), 'ported_in:site4/05'
         (the number ported in to that line), 'ported_out:1' (the first number ported out),
-        'hunt:1' (the first hunt group's pilot).
+        'hunt:1' (the first hunt group's pilot), 'tollfree_in:1' (the first toll-free
+        number the switch serves).
 
         Plans stay valid against any switch's number plan that way."""
         prefix = "*67" if dial.startswith("*67") else ""
@@ -220,6 +233,12 @@ class NumberPlan:
                 raise DialGuardError(dial, f"numbers.hunt_groups has {len(self.hunt_groups)} "
                                            "group(s)")
             return prefix + self.hunt_groups[index - 1].pilot
+        if kind == "tollfree_in" and arg:
+            index = int(arg) if arg.isdigit() else 0
+            if not 1 <= index <= len(self.toll_free_in):
+                raise DialGuardError(dial, f"numbers.toll_free_in has {len(self.toll_free_in)}"
+                                           " number(s)")
+            return prefix + self.toll_free_in[index - 1][0]
         if kind == "ported_out" and arg:
             index = int(arg) if arg.isdigit() else 0
             if not 1 <= index <= len(self.ported_out):
@@ -249,7 +268,7 @@ class NumberPlan:
             line = self.line_by_number(route.number) if route else None
             if route is not None and line is None and route.trunk is not None:
                 seats.append(pstn_seat(route.number, self.home_npa))
-            if route is not None and (hunt := self.hunt(route.number)) is not None:
+            if route is not None and (hunt := self.hunt(self.served(route.number))) is not None:
                 seats += [m for m in hunt.members[1:] if m not in seats]
             while line is not None and line.name not in seats:
                 seats.append(line.name)
@@ -270,6 +289,10 @@ class NumberPlan:
             n for n in self.unassigned if lo <= int(n) <= hi) | frozenset(
             n for n, _ in self.ported_in) | frozenset(h.pilot for h in self.hunt_groups)
         route = classify(dial, self.home_npa, self.intralata_npas, onnet)
+        if route is not None and route.call_class == "tollfree" and \
+                self.served(route.number) != route.number:
+            # a toll-free number this switch serves: routed on-net, to what it reaches
+            return replace(route, call_class="onnet")
         if route is None:
             if re.sub(r"\D", "", dial) in self.incomplete:
                 return Route(dial, re.sub(r"\D", "", dial), "incomplete")

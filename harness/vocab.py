@@ -25,10 +25,12 @@ Codec = Literal["PCMU", "PCMA", "G722"]  # what the agents offer (harness/sip/st
 # early media the caller must hear (RFC 3960): audible ringing, or an intercept's SIT
 EarlyMediaKind = Literal["ringback", "sit"]
 # the classes a dial string is routed in (harness/pstn/directory.py classify), plus
-# "incomplete" (a declared too-short test string) and "incoming" (a call from the PSTN)
+# "incomplete" (a declared too-short test string), "incoming" (a call from the PSTN) and
+# "tollfree_in" (a call from the PSTN to a toll-free number the switch serves: billed
+# to the site called)
 CallClass = Literal["onnet", "local", "ld_intralata", "ld_interlata", "international",
                     "tollfree", "directory", "operator", "n11", "emergency", "incomplete",
-                    "incoming"]
+                    "incoming", "tollfree_in"]
 # trunk groups of the simulated PSTN (harness/pstn/directory.py TRUNKS): "pstn:<trunk>"
 Trunk = Literal["local", "ld", "intl", "tollfree", "operator", "n11", "psap", "ld2"]
 # call forwarding kinds a beta line can be provisioned with (numbers.forwarding)

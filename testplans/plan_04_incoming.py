@@ -17,4 +17,18 @@ PLAN = [
              expect=Expect(rings="site4/05", call_class="incoming", caller_id="9785550177"),
              description="a PSTN subscriber dials the number ported in to site4/05: the "
                          "switch's LNP table delivers it to that line"),
+    CallSpec("4.5", "incoming international", caller="pstn:+442079460958", dial="site4/06",
+             expect=Expect(rings="site4/06", call_class="incoming",
+                           caller_id="+442079460958"),
+             description="a caller abroad dials a beta line: the calling number is "
+                         "delivered whole, country code included (in E.164 or 011 form, "
+                         "not cut to 10 digits), and the CDR records it so; PESQ both ways"),
+    CallSpec("4.6", "incoming toll-free to a site's main number", caller="pstn:2125550188",
+             dial="tollfree_in:1",
+             expect=Expect(rings="site3/08", call_class="tollfree_in", caller_id="2125550188"),
+             description="a PSTN caller dials site 3's toll-free number "
+                         "(numbers.toll_free_in): the switch translates it to the site's "
+                         "main number, the hunt group's pilot, whose first line answers "
+                         "(PESQ both ways); the CDR keeps the toll-free number dialled and "
+                         "bills the call to the site (call class tollfree_in)"),
 ]

@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from harness.numbers import canonical
+
 ANSWERED, BUSY, NO_ANSWER, FAILED, CANCELLED, UNKNOWN = (
     "answered", "busy", "no_answer", "failed", "cancelled", "unknown")
 DISPOSITIONS = (ANSWERED, BUSY, NO_ANSWER, FAILED, CANCELLED, UNKNOWN)
@@ -103,7 +105,14 @@ def digits(text: str) -> str:
 
 
 def same_number(a: str, b: str) -> bool:
-    """Equal after normalisation: the last 10 digits (all of them if shorter)."""
+    """The same number in any of its forms. Where both read as full numbers in E.164
+    (harness/numbers.py canonical: a NANP number in any of its forms, an international
+    one in + or 011 form) they must be equal: an international number cut to 10 digits
+    is another number. Else (a service code, a 7-digit local number, an international
+    number without its prefix) the last 10 digits, all of them if shorter."""
+    ca, cb = canonical(a), canonical(b)
+    if ca.startswith("+") and cb.startswith("+"):
+        return ca == cb
     da, db = digits(a), digits(b)
     return bool(da) and da[-10:] == db[-10:]
 

@@ -68,8 +68,10 @@ DEFAULT_PSTN: tuple[PstnNumber, ...] = (
     PstnNumber("911", "emergency", answer_after_s=0.5),
 )
 
-# PSTN subscribers that call *into* the beta lines (incoming DID calls)
-DEFAULT_PSTN_CALLERS = ("2125550188", "9785550177")
+# PSTN subscribers that call *into* the beta lines (incoming DID calls): two NANP
+# numbers and one international, in E.164 (a UK number of the range Ofcom reserves for
+# drama, 020 7946 0xxx)
+DEFAULT_PSTN_CALLERS = ("2125550188", "9785550177", "+442079460958")
 
 TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
 N11 = ("211", "311", "511", "611", "711", "811")

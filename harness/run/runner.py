@@ -40,7 +40,7 @@ from harness.network.netdelay import DelayReport
 from harness.network.netloss import LossReport
 from harness.numbers import canonical
 from harness.party import Party
-from harness.pstn.directory import Route
+from harness.pstn.directory import TOLLFREE_NPAS, Route
 from harness.run.breaker import LOST_OPTIONS
 from harness.run.scoring import (
     CallScorer,
@@ -482,14 +482,18 @@ class CallRunner:
         for hook in before:
             hook(call_id)
         hanger = out.a if spec.hangup_by == "caller" else (out.b or out.a)
-        # the callee is the line that answered (a forwarded-to line), else the number
-        # the call was routed on; the line dialled is billed as dialled (a number
-        # ported in to it is the line's public number)
+        # the callee is the line that answered a call to a group's number (a hunt
+        # group's pilot, a toll-free number served to one) or a call it did not
+        # dial (a forwarded-to line), else the number the call was routed on: the
+        # line dialled is billed as dialled (a number ported in to it is the line's
+        # public number)
         plan = self.s.plan
         answered_by = plan.line(out.b.agent_name) if out.b is not None and \
             out.b.agent_name.startswith("site") else None
-        callee = answered_by.number if answered_by and \
-            answered_by != plan.line_by_number(route.number) else route.number
+        served = plan.served(route.number)
+        group = served != route.number or plan.hunt(served) is not None
+        callee = answered_by.number if answered_by and (
+            group or answered_by != plan.line_by_number(route.number)) else route.number
         check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
                                        (out.b, *out.legs)))
         if not check.matched and (lost := self.s.switch.cdr_store_errors(store_mark)[1]):
@@ -608,8 +612,12 @@ def script_for(spec: CallSpec, refs: Mapping[str, reference.Reference],
 
 
 def call_class(spec: CallSpec, route: Route) -> str:
-    """The class a call is judged and billed in: a call from the PSTN is 'incoming'."""
-    return "incoming" if spec.caller_party.is_pstn else route.call_class
+    """The class a call is judged and billed in: a call from the PSTN is 'incoming', or
+    'tollfree_in' to a toll-free number the switch serves (billed to the site called)."""
+    if not spec.caller_party.is_pstn:
+        return route.call_class
+    tollfree = route.call_class == "onnet" and route.number[:3] in TOLLFREE_NPAS
+    return "tollfree_in" if tollfree else "incoming"
 
 
 def disposition(final_code: int | None) -> str:

@@ -34,6 +34,7 @@ call in progress could be attributed to.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -72,7 +73,7 @@ from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
 from harness.sip.seats import Seats
 from harness.sip.stack import SipStack
-from harness.softswitch.process import exit_with_parent
+from harness.softswitch.process import AGENT_NICENESS, exit_with_parent
 
 PUMP_MS = 10  # the event pump's longest wait while calls are up
 IDLE_PUMP_MS = 50  # ... and with none (SIP wakes it at once; orders wait up to this)
@@ -522,6 +523,9 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     controller handles by stopping its workers in order."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.geteuid() == 0:  # before pjsua2's threads start: they inherit it
+        with contextlib.suppress(OSError):  # no CAP_SYS_NICE: at the controller's
+            os.setpriority(os.PRIO_PROCESS, 0, AGENT_NICENESS)
     if spec.netns:  # an access worker: every socket it opens lives behind its access link
         try:
             netns.enter(spec.netns)

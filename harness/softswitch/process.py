@@ -27,6 +27,12 @@ _PR_SET_PDEATHSIG = 1
 # for a CPU (schedstat), holding every stream it relayed: a receiving agent scored 3.97
 # where the wire before the relay was clean, a false fail against the switch.
 LAB_SWITCH_NICENESS = -10
+# The harness's agent workers (the beta lines' phones, the PSTN's) run at this niceness
+# when root: between the switch and the controller. Their media is real time; the
+# controller's measuring of calls already down (Python, nice 0) and the scoring (nice
+# 19) must wait for them, not they for it: a worker that waits 100 ms for a CPU is a
+# host stall that makes its call's figures invalid.
+AGENT_NICENESS = -5
 try:  # loaded here, not in the child: dlopen() after fork() can deadlock on threads
     _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
 except OSError:

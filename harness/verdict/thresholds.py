@@ -74,6 +74,7 @@ CALL_CLASS_DEFAULTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "n11": ("srd_s <= 3.0",),
     "emergency": ("srd_s <= 3.0",),
     "incoming": ("srd_s <= 3.0",),
+    "tollfree_in": ("srd_s <= 3.0",),
     "incomplete": ("srd_s <= 3.0",),  # an unassigned number: its refusal comes as fast
 })
 # Per call and direction, by codec (MOS-LQO: P.862.1 for G.711, P.862.2 for G.722).

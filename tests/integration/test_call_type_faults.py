@@ -3,7 +3,8 @@ their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
 done, toll restriction not done, a dial-around call sent to the line's own carrier
 and billed to none, no number-portability table, a BYE never relayed, a hunt group that
-stops at its busy first line, and G.711
+stops at its busy first line, a call to a site's toll-free number billed as an ordinary
+incoming call, an international calling number cut to 10 digits, and G.711
 A-law removed from the offer (the called phone refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
@@ -30,7 +31,9 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
                                                   "strip_pcma,ignore_anonymous_rejection,"
                                                   "ignore_toll_restriction,ignore_dial_around,"
                                                   "bill_dial_around_to_own_carrier,ignore_lnp,"
-                                                  "swallow_bye,hunt_stops_at_busy"))
+                                                  "swallow_bye,hunt_stops_at_busy,"
+                                                  "bill_toll_free_as_incoming,"
+                                                  "truncate_intl_caller_id"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -163,6 +166,34 @@ def test_a_hunt_group_that_stops_at_a_busy_line_is_caught(faulty: HarnessSession
     assert "final_code: expected 200, got 486" in r.verdict.reasons, r.verdict.reasons
     assert "routing: site3/08 rang, expected site3/09" in r.verdict.reasons, \
         r.verdict.reasons
+
+
+def test_a_toll_free_call_not_billed_to_the_site_is_caught(faulty: HarnessSession) -> None:
+    """This switch reaches the site's main number from its toll-free number but records
+    the call as an ordinary incoming one: the site is charged nothing for it."""
+    r = faulty.run_call(CallSpec("4.6", "incoming toll-free to a site's main number",
+                                 "pstn:2125550188", "tollfree_in:1", talk_s=2.0,
+                                 expect=Expect(mos_lqo_min=None, rings="site3/08",
+                                               call_class="tollfree_in")))
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "cdr: call_class: expected tollfree_in, got incoming" in r.verdict.reasons, \
+        r.verdict.reasons
+    assert any(x.startswith("cdr: charge: expected 0.0045 (tollfree_in at 0.0450/min)")
+               for x in r.verdict.reasons), r.verdict.reasons
+
+
+def test_an_international_calling_number_cut_to_10_digits_is_caught(
+        faulty: HarnessSession) -> None:
+    """This switch delivers +44 20 7946 0958 as 2079460958: a number of NPA 207 (Maine)
+    to the called phone, not the caller abroad."""
+    r = faulty.run_call(CallSpec("4.5", "incoming international", "pstn:+442079460958",
+                                 "site4/06", talk_s=2.0,
+                                 expect=Expect(mos_lqo_min=None, rings="site4/06",
+                                               call_class="incoming",
+                                               caller_id="+442079460958")))
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "caller_id: far end shown '2079460958', expected '+442079460958'" \
+        in r.verdict.reasons, r.verdict.reasons
 
 
 ATTENDED = CallSpec("7.7", "attended transfer (REFER with Replaces)", "site5/07", "site5/08",

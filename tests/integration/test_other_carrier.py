@@ -39,9 +39,9 @@ def carrier(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession
 def test_the_dids_register_at_the_other_carrier(carrier: HarnessSession) -> None:
     dids = carrier.registration["pstn_dids"]
     # every number of the simulated PSTN (the premium ones, 900 and 976, and the one ported
-    # out of the block to that carrier included) and the two PSTN callers
+    # out of the block to that carrier included) and the three PSTN callers
     assert dids["registered"] == dids["dids"] == len(carrier_dids(
-        carrier.plan.pstn, carrier.plan.pstn_callers)) == 22
+        carrier.plan.pstn, carrier.plan.pstn_callers)) == 23
     assert carrier.carrier is not None and carrier.carrier.port == int(
         dids["carrier"].rsplit(":", 1)[1])
 

@@ -28,6 +28,18 @@ def test_same_number_compares_the_last_10_digits() -> None:
     assert not same_number("", "")
 
 
+def test_an_international_number_cut_to_10_digits_is_another_number() -> None:
+    """Both full numbers: compared in E.164, country code included (a switch that
+    records +44 20 7946 0958 as 2079460958 named a Maine number, 207)."""
+    assert same_number("+442079460958", "sip:011442079460958@gw")
+    assert same_number("+14135550100", "1 (413) 555-0100")
+    assert not same_number("+442079460958", "2079460958")
+    assert not same_number("2079460958", "+442079460958")
+    # a form with no prefix is no full number: its last 10 digits still match
+    assert same_number("442079460958", "+442079460958")
+    assert same_number("5550190", "5550190") and same_number("411", "411")
+
+
 @pytest.mark.parametrize(("word", "want"), [
     ("ANSWERED", "answered"), ("NO ANSWER", "no_answer"), ("BUSY", "busy"),
     ("CONGESTION", "failed"), ("USER_BUSY", "busy"), ("ORIGINATOR_CANCEL", "cancelled"),

@@ -127,3 +127,19 @@ def test_a_hunt_group_renders_its_pilot_and_its_lines_in_order(tmp_path: Path) -
     stops = render(tmp_path, test_faults="hunt_stops_at_busy")
     assert '$rU = "4135550131";' in stops and '$var(next) = "4135550132";' not in stops
     _kamailio_accepts(tmp_path, plain, stops)
+
+
+def test_a_toll_free_number_renders_translated_and_billed_to_the_site(tmp_path: Path) -> None:
+    """The default toll-free number 8665550184 reaches site 3's pilot: translated for a
+    PSTN caller (billed tollfree_in) and for a line (on-net); the faults drop the
+    billing, or cut an international calling number. Kamailio accepts all three."""
+    plain = render(tmp_path)
+    assert 'if ($rU == "8665550184") {' in plain and '$rU = "4135550184";' in plain
+    assert '$dlg_var(call_class) = "tollfree_in";' in plain
+    assert '} else if ($rU =~ "^(8665550184)$") {' in plain  # on-net from a line
+    unbilled = render(tmp_path, test_faults="bill_toll_free_as_incoming")
+    assert '"tollfree_in"' not in unbilled and '$rU = "4135550184";' in unbilled
+    cut = render(tmp_path, test_faults="truncate_intl_caller_id")
+    assert "uac_replace_from(\"sip:$(fU{s.substr,-10,0})@$fd\");" in cut
+    assert "s.substr,-10" not in plain
+    _kamailio_accepts(tmp_path, plain, unbilled, cut)

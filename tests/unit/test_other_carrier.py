@@ -66,7 +66,8 @@ def test_every_pstn_number_and_caller_is_a_did() -> None:
     plan = NumberPlan.from_config(load_config().numbers)
     dids = carrier_dids(plan.pstn, plan.pstn_callers)
     # 900, 976: premium; 4135550186: ported out of the block to that carrier (LNP)
-    assert len(dids) == 22 and {"911", "0", "411", "+442079460123", "2125550188",
+    assert len(dids) == 23 and {"911", "0", "411", "+442079460123", "2125550188",
+                                "+442079460958",
                                 "9005550100", "4139765555", "4135550186"} <= set(dids)
 
 
