@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def lock_base(workerinput: dict[str, object] | None) -> Path | None:
@@ -29,19 +30,52 @@ def lock_base(workerinput: dict[str, object] | None) -> Path | None:
     return Path(tempfile.gettempdir()) / f"beta-selftest-{uid}"
 
 
+class Turns:
+    """One worker's turn, from test to test. An `alone` test's exclusive turn is kept
+    for the next test when that one is `alone` too (the rest of its module): the other
+    worker's tests wait once per run of `alone` tests, not once per test (each wait
+    lasts until the other worker's current test ends, a 3-way call's 40 s at worst)."""
+
+    def __init__(self, base: Path | None) -> None:
+        self.base = base
+        self._lock: IO[str] | None = None
+        self._alone = False
+
+    def begin(self, alone: bool) -> None:
+        if self.base is None or (self._lock is not None and self._alone and alone):
+            return
+        self.end()
+        with open(f"{self.base}.gate", "a") as gate:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            lock = open(f"{self.base}.lock", "a")  # noqa: SIM115 - held across tests
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+            except BaseException:
+                lock.close()
+                raise
+            finally:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        self._lock, self._alone = lock, alone
+
+    def finish(self, next_alone: bool) -> None:
+        """After a test: keep an exclusive turn for a next `alone` test, else give the
+        turn back."""
+        if not (self._alone and next_alone):
+            self.end()
+
+    def end(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
+
+
 @contextmanager
 def turn(base: Path | None, alone: bool) -> Iterator[None]:
-    """Hold this test's turn: shared, or exclusive when `alone`."""
-    if base is None:
+    """Hold one test's turn: shared, or exclusive when `alone`."""
+    turns = Turns(base)
+    turns.begin(alone)
+    try:
         yield
-        return
-    with open(f"{base}.gate", "a") as gate, open(f"{base}.lock", "a") as lock:
-        fcntl.flock(gate, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        finally:
-            fcntl.flock(gate, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        turns.end()

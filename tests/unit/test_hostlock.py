@@ -86,3 +86,22 @@ def test_a_book_that_cannot_be_read_is_started_anew(tmp_path: Path) -> None:
         {"pid": os.getpid(), "host": "127.0.0.1", "start": 10000, "count": 10}]
     assert Taken(1, "127.0.0.1", 10000, 10).overlaps("127.0.0.1", 10009, 1)
     assert not Taken(1, "127.0.0.1", 10000, 10).overlaps("127.0.0.1", 10010, 1)
+
+
+def test_a_large_block_fits_between_other_processes_small_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agents' 2091-port block in 10000-20000 beside four small blocks another
+    live process took where a block-sized stride would have put it (10000, 12091,
+    14182, 16273): found in the one gap left, and entered in the book."""
+    from harness.softswitch.process import free_udp_range, release_udp_range
+
+    monkeypatch.setenv("BETA_HOSTLOCK_DIR", str(tmp_path))
+    other = os.getppid()  # alive: its blocks stand
+    book = PortBook(tmp_path)
+    with book._open() as entries:
+        entries += [Taken(other, "127.0.0.1", s, 40) for s in (10000, 12080, 14170, 16260)]
+    start = free_udp_range(2091, 10000, 20000)
+    assert 16300 <= start and start + 2091 <= 20000, start
+    assert (os.getpid(), start) in {(t.pid, t.start) for t in book.taken()}
+    release_udp_range(start)
+    assert {t.pid for t in book.taken()} == {other}

@@ -49,3 +49,33 @@ def test_ordinary_tests_share_and_an_alone_test_waits_then_goes_first(tmp_path: 
         t.join(5)
     assert log.index("alone in") > max(log.index("a out"), log.index("b out")), log
     assert log.index("late in") > log.index("alone out"), log
+
+
+def test_a_run_of_alone_tests_keeps_its_turn_from_one_to_the_next(tmp_path: Path) -> None:
+    """Worker 1 runs two `alone` tests in a row; worker 2's ordinary test, asking in
+    between, runs after both, not between them."""
+    from tests.turns import Turns
+
+    base = tmp_path / "run"
+    log: list[str] = []
+    worker1, asked = Turns(base), threading.Event()
+
+    def other() -> None:
+        asked.set()
+        with turn(base, alone=False):
+            log.append("other")
+
+    worker1.begin(True)
+    log.append("alone 1")
+    t = threading.Thread(target=other)
+    t.start()
+    assert asked.wait(2)
+    time.sleep(0.1)
+    worker1.finish(next_alone=True)  # kept: the next test is alone too
+    worker1.begin(True)
+    log.append("alone 2")
+    worker1.finish(next_alone=False)  # given back
+    t.join(5)
+    assert log == ["alone 1", "alone 2", "other"], log
+    worker1.begin(False)  # an ordinary test after it shares as before
+    worker1.finish(next_alone=False)
