@@ -132,13 +132,15 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "ignore_toll_restriction", "ignore_dial_around",
                            "bill_dial_around_to_own_carrier", "ignore_lnp",
                            "swallow_bye", "hunt_stops_at_busy",
-                           "bill_toll_free_as_incoming", "truncate_intl_caller_id"})
+                           "bill_toll_free_as_incoming", "truncate_intl_caller_id",
+                           "hunt_no_overflow"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
 # ignore_lnp: no number-portability table, ported numbers routed by their block;
 # hunt_stops_at_busy: a hunt group rings its first line only (a busy one: the caller
-# hears busy while the group's other lines are free);
+# hears busy while the group's other lines are free); hunt_no_overflow: a hunt group
+# whose lines are all busy gives the caller busy instead of its overflow line;
 # bill_toll_free_as_incoming: a call to a site's toll-free number is recorded as an
 # ordinary incoming call (the site is not charged for it);
 # truncate_intl_caller_id: an international calling number from the PSTN is cut to
@@ -276,26 +278,32 @@ class HuntGroup:
 
     pilot: str
     members: tuple[Party, ...]
+    overflow: Party | None = None  # rung when every member was busy or did not answer
 
 
-HUNT_FORM = ("expected 'NPA-NXX-XXXX>siteN/NN,siteN/NN[,...]' (a pilot number and two or "
-             "more beta lines in hunting order), ';'-separated")
+HUNT_FORM = ("expected 'NPA-NXX-XXXX>siteN/NN,siteN/NN[,...][>siteN/NN]' (a pilot number, "
+             "two or more beta lines in hunting order, and optionally the line calls "
+             "overflow to when every one of them is busy or does not answer), ';'-separated")
 
 
 def parse_hunt_groups(text: str, file: str = "<config>",
                       field: str = "numbers.hunt_groups") -> tuple[HuntGroup, ...]:
-    """'4135550184>site3/08,site3/09,site3/12' -> hunt groups; else ConfigError."""
+    """'4135550184>site3/08,site3/09,site3/12>site7/04' -> hunt groups; else
+    ConfigError."""
     groups = []
     for item in (x.strip() for x in text.split(";") if x.strip()):
         pilot, _, rest = (p.strip() for p in item.partition(">"))
+        rest, over, overflow_text = (p.strip() for p in rest.partition(">"))
         try:
             members = tuple(Party.parse(m.strip()) for m in rest.split(",") if m.strip())
+            overflow = Party.parse(overflow_text) if over else None
         except PartyError:
-            members = ()
-        if not _NANP10.fullmatch(pilot) or len(members) < 2 or \
-                not all(m.is_line for m in members) or len(set(members)) != len(members):
+            members, overflow = (), None
+        lines = (*members, *([overflow] if overflow else []))
+        if not _NANP10.fullmatch(pilot) or len(members) < 2 or (over and overflow is None) or \
+                not all(m.is_line for m in lines) or len(set(lines)) != len(lines):
             raise ConfigError(file, field, item, HUNT_FORM)
-        groups.append(HuntGroup(pilot, members))
+        groups.append(HuntGroup(pilot, members, overflow))
     return tuple(groups)
 
 
@@ -339,9 +347,10 @@ class NumbersConfig:
     ported_in: str = "default"
     # hunt groups: a pilot number of the on-net block (no line's own) whose calls the
     # switch hunts serially over beta lines, skipping a busy one or one that does not
-    # answer ('NPA-NXX-XXXX>siteN/NN,siteN/NN[,...]', ';'-separated). "default":
-    # first_line + 84 over site3/08, site3/09, site3/12 (4135550184 with ours), where
-    # the block and the lines allow; "": none
+    # answer, and when every one was tried, its overflow line if it names one
+    # ('NPA-NXX-XXXX>siteN/NN,siteN/NN[,...][>siteN/NN]', ';'-separated). "default":
+    # first_line + 84 over site3/08, site3/09, site3/12, overflowing to site7/04 (the
+    # branch office; 4135550184 with ours), where the block and the lines allow; "": none
     hunt_groups: str = "default"
     # the sites' toll-free numbers, served by this switch for callers on the PSTN: each
     # reaches a number of the on-net block, a beta line's or a hunt group's pilot (a
@@ -366,7 +375,8 @@ class NumbersConfig:
         pilot = block.start + 84
         fits = lines.stop <= pilot < block.stop and self.sites >= 3 and \
             self.lines_per_site >= 12
-        return f"{pilot:010d}>site3/08,site3/09,site3/12" if fits else ""
+        overflow = ">site7/04" if self.sites >= 7 else ""  # the branch office's attendant
+        return f"{pilot:010d}>site3/08,site3/09,site3/12{overflow}" if fits else ""
 
     def toll_free(self) -> str:
         """numbers.toll_free_in as written, or its default for this number plan."""
@@ -787,7 +797,8 @@ def _hunting(n: NumbersConfig, file: str) -> None:
             raise ConfigError(file, "numbers.hunt_groups", group.pilot,
                               f"cannot be a hunt group's pilot: {why}")
         seen.add(group.pilot)
-        _within(n, file, "numbers.hunt_groups", group.members)
+        _within(n, file, "numbers.hunt_groups",
+                (*group.members, *([group.overflow] if group.overflow else [])))
 
 
 def _toll_free_in(n: NumbersConfig, file: str) -> None:

@@ -140,6 +140,9 @@ class CallSpec:
     description: str = ""
     headers: tuple[tuple[str, str], ...] = ()  # extra SIP headers on the INVITE
     callee_behaviour: CalleeBehaviour = "answer"  # a called beta line: answer | busy | no_answer
+    # further beta lines that are busy (486) if the switch rings them during this call:
+    # a hunt group's other lines, to show it overflows
+    busy_lines: tuple[str, ...] = ()
     cancel_after_s: float | None = None  # the caller gives up ringing after this
     dtmf_a: str = ""  # digits the caller sends after the answer (RFC 4733)
     dtmf_b: str = ""  # digits the called party sends back
@@ -177,6 +180,8 @@ class CallSpec:
         if self.transfer_kind == "attended" and not self.transfer_to:
             problems.append("transfer_kind = 'attended': needs transfer_to")
         problems += _caller_problems("caller", self.caller) + _profile_problems(self.profile)
+        for i, line in enumerate(self.busy_lines):
+            problems += _line_problems(f"busy_lines[{i}]", line)
         problems += _expect_problems(self.expect)
         if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
                 isinstance(self.expect.mos_lqo_min, FromTable):

@@ -59,6 +59,7 @@ class Hunt:
 
     pilot: str
     members: tuple[str, ...]
+    overflow: str | None = None  # the line rung when every member was tried
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +145,13 @@ class NumberPlan:
         for group in parse_hunt_groups(text):
             try:
                 members = tuple(self.line(str(m)).name for m in group.members)
+                overflow = self.line(str(group.overflow)).name if group.overflow else None
             except DialGuardError as exc:
                 if default:
                     continue
                 raise ConfigError("<config>", "numbers.hunt_groups", group.pilot,
                                   str(exc)) from exc
-            out.append(Hunt(group.pilot, members))
+            out.append(Hunt(group.pilot, members, overflow))
         return tuple(out)
 
     def hunt(self, number: str) -> Hunt | None:
@@ -269,7 +271,8 @@ class NumberPlan:
             if route is not None and line is None and route.trunk is not None:
                 seats.append(pstn_seat(route.number, self.home_npa))
             if route is not None and (hunt := self.hunt(self.served(route.number))) is not None:
-                seats += [m for m in hunt.members[1:] if m not in seats]
+                seats += [m for m in (*hunt.members[1:], *([hunt.overflow] if hunt.overflow
+                                                             else [])) if m not in seats]
             while line is not None and line.name not in seats:
                 seats.append(line.name)
                 rule = next((r for r in self.forwarding if r.line == line.name), None)

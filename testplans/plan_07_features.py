@@ -79,4 +79,11 @@ PLAN += [
              description="site 3's pilot number rings its first line, site3/08, which is "
                          "busy (486); the switch hunts on to site3/09, which answers (PESQ "
                          "both ways); the CDR bills the pilot dialled, answered by site3/09"),
+    CallSpec("7.10", "hunt group overflow: every line busy", caller="site1/11", dial="hunt:1",
+             callee_behaviour="busy", busy_lines=("site3/09", "site3/12"), talk_s=3.0,
+             expect=Expect(rings="site7/04", call_class="onnet", forwarded_from="site3/08"),
+             description="every line of site 3's hunt group is busy (486 from site3/08, "
+                         "site3/09, site3/12): the switch overflows the call to the "
+                         "group's overflow line, the branch office's site7/04, which "
+                         "answers (PESQ both ways); the CDR names site7/04"),
 ]

@@ -236,7 +236,8 @@ class CallRunner:
             self.s.refs_for(spec.codec)["b"].path, call_dir / "recorded_a_to_b.wav",
             third_play_wav=third, identity=identity, announcement=reference.announcement(),
             transfer_seat=self.seat_dialled(self.transfer_route(spec)),
-            conference_seat=self.seat_dialled(self.conference_route(spec)))
+            conference_seat=self.seat_dialled(self.conference_route(spec)),
+            busy_lines=spec.busy_lines)
 
     def seat_dialled(self, route: Route | None) -> str:
         """The seat a further call rings: a line's name, "pstn:" for the PSTN, ''."""

@@ -212,12 +212,17 @@ class PlanScheduler:
 
     def _chain_s(self, spec: CallSpec) -> float:
         """How long the rows queued behind `spec` for what it needs keep it busy: its own
-        call; for a row under a profile, every queued such row over the link pairs."""
+        call and every queued row that needs one of its parties (a hunt group's rows,
+        which all ring its lines, run one after another: started last, they set the
+        run's length); for a row under a profile, every queued such row over the link
+        pairs."""
         own = self._duration[spec.plan_id]
         if spec.profile and self.links:
             impaired = [self._duration[s.plan_id] for s in self._queue if s.profile]
             return max(own, sum(impaired) / self.links)
-        return own
+        mine = self._parties[spec.plan_id]
+        return own + sum(self._duration[s.plan_id] for s in self._queue
+                         if s is not spec and not s.profile and self._parties[s.plan_id] & mine)
 
     def _quiet_now(self) -> tuple[bool, float]:
         """(every running row is quiet, seconds until the last becomes so)."""

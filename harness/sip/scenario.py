@@ -108,6 +108,7 @@ class FarEndPolicy:
     # who the row's further calls ring: a line's seat name, "pstn:" for the PSTN, ""
     transfer_seat: str = ""  # the transfer target (the caller's call after the REFER)
     conference_seat: str = ""  # a 3-way call's third party
+    busy_lines: tuple[str, ...] = ()  # further lines that answer busy (CallSpec.busy_lines)
 
     def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
         play = self.play_wav
@@ -117,6 +118,8 @@ class FarEndPolicy:
         if not Party.in_pstn(agent_name):
             kind = self.behaviour if self.dialled_line is None or \
                 agent_name == self.dialled_line else "answer"
+            if agent_name in self.busy_lines:
+                kind = "busy"
             return FarEnd(kind, 200, self.answer_after_s, play, self.record_wav)
         home = self.identity.home_npa
         for number in self.pstn:

@@ -359,7 +359,8 @@ class EmbeddedKamailio:
             intralata_npas="|".join(plan.intralata_npas) or "NONE",
             site_regexes=site_regexes, faults=faults, forwarding=plan.forwarding,
             hunt_groups=[{"pilot": h.pilot,
-                          "members": [plan.line(m).number for m in h.members]}
+                          "members": [plan.line(m).number for m in h.members],
+                          "overflow": plan.line(h.overflow).number if h.overflow else ""}
                          for h in plan.hunt_groups],
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_free_in=list(plan.toll_free_in),

@@ -3,9 +3,10 @@ their own: long distance routed to the local trunk, *67 privacy ignored, call
 transfer (REFER) refused, forwarding on busy not done, anonymous call rejection not
 done, toll restriction not done, a dial-around call sent to the line's own carrier
 and billed to none, no number-portability table, a BYE never relayed, a hunt group that
-stops at its busy first line, a call to a site's toll-free number billed as an ordinary
-incoming call, an international calling number cut to 10 digits, and G.711
-A-law removed from the offer (the called phone refuses it: the reason says who and why)."""
+stops at its busy first line or does not overflow when every line is busy, a call to a
+site's toll-free number billed as an ordinary incoming call, an international calling
+number cut to 10 digits, and G.711 A-law removed from the offer (the called phone
+refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -194,6 +195,35 @@ def test_an_international_calling_number_cut_to_10_digits_is_caught(
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert "caller_id: far end shown '2079460958', expected '+442079460958'" \
         in r.verdict.reasons, r.verdict.reasons
+
+
+OVERFLOW = CallSpec("7.10", "hunt group overflow: every line busy", "site1/11", "hunt:1",
+                    callee_behaviour="busy", busy_lines=("site3/09", "site3/12"), talk_s=2.0,
+                    expect=Expect(mos_lqo_min=None, rings="site7/04", call_class="onnet",
+                                  forwarded_from="site3/08"))
+
+
+@pytest.fixture(scope="module")
+def no_overflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
+    """A switch that hunts but, with every line busy, does not overflow (the other
+    faulty switch does not hunt at all: it could not show this one)."""
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
+                  sut=replace(cfg.sut, test_faults="hunt_no_overflow"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("no_overflow"))
+    session.start()
+    yield session
+    session.close()
+
+
+def test_a_hunt_group_that_does_not_overflow_is_caught(no_overflow: HarnessSession) -> None:
+    """Every line of the group is busy; this switch hunts over all three and then
+    gives the caller the last one's busy instead of ringing the overflow line."""
+    r = no_overflow.run_call(OVERFLOW)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "final_code: expected 200, got 486" in r.verdict.reasons, r.verdict.reasons
+    assert any(x.startswith("routing: ") and x.endswith("expected site7/04")
+               for x in r.verdict.reasons), r.verdict.reasons
 
 
 ATTENDED = CallSpec("7.7", "attended transfer (REFER with Replaces)", "site5/07", "site5/08",

@@ -126,7 +126,12 @@ def test_a_hunt_group_renders_its_pilot_and_its_lines_in_order(tmp_path: Path) -
     assert 'if ($avp(hunt_at) == 2) {' in plain
     stops = render(tmp_path, test_faults="hunt_stops_at_busy")
     assert '$rU = "4135550131";' in stops and '$var(next) = "4135550132";' not in stops
-    _kamailio_accepts(tmp_path, plain, stops)
+    # every line tried: the overflow line, site7/04 (4135550175), unless the fault
+    assert plain.index('$var(next) = "4135550135";') < plain.index('$var(next) = "4135550175";')
+    no_overflow = render(tmp_path, test_faults="hunt_no_overflow")
+    assert '$var(next) = "4135550175";' not in no_overflow
+    assert '$var(next) = "4135550135";' in no_overflow
+    _kamailio_accepts(tmp_path, plain, stops, no_overflow)
 
 
 def test_a_toll_free_number_renders_translated_and_billed_to_the_site(tmp_path: Path) -> None:

@@ -17,6 +17,22 @@ def test_the_dialled_line_behaves_as_the_row_says_a_forward_target_answers() -> 
     assert POLICY.decide("site6/07", "4135550166").kind == "answer"
 
 
+def test_a_rows_further_busy_lines_answer_busy_the_others_answer() -> None:
+    """A hunt group's overflow row: the dialled first line busy by the row, its other
+    lines busy by `busy_lines`; the overflow line answers."""
+    from dataclasses import replace
+
+    import pytest
+
+    from harness.model import CallSpec, PlanRowError
+
+    policy = replace(POLICY, busy_lines=("site3/09", "site3/12"))
+    assert [policy.decide(n, "x").kind for n in ("site2/01", "site3/09", "site3/12",
+                                                  "site7/04")] == ["busy"] * 3 + ["answer"]
+    with pytest.raises(PlanRowError, match=r"busy_lines\[1\] = 'pstn:local': must be a beta"):
+        CallSpec("7.10", "x", "site1/11", "hunt:1", busy_lines=("site3/09", "pstn:local"))
+
+
 def test_pstn_numbers_behave_as_the_directory_says() -> None:
     assert POLICY.decide("pstn:local", "4135550190").kind == "answer"
     assert POLICY.decide("pstn:local", "4135550191").kind == "busy"

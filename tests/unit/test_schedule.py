@@ -341,3 +341,24 @@ def test_a_probe_never_runs_beside_a_row_on_one_of_its_lines() -> None:
     started, billing_ended = _billing_then([("8.1", True, None, ()),
                                             ("12.11", False, 0.2, ("site6/05",))])
     assert billing_ended <= started["8.1"] < started["12.11"]
+
+
+def test_rows_that_queue_behind_each_other_for_a_party_start_first() -> None:
+    """Three rows of a hunt group (each rings all its lines) run one after another: the
+    chain starts at once and runs back to back beside rows as long as each of its own,
+    rather than after them (started last, it would set the run's length)."""
+    hunt = [CallSpec(f"h{i}", "hunt", f"site1/0{i}", "hunt:1", talk_s=8.0,
+                     expect=Expect(mos_lqo_min=None)) for i in (1, 2, 3)]
+    other = [CallSpec(f"i{i}", "other", f"site5/0{i}", f"site6/0{i}", talk_s=8.0,
+                      expect=Expect(mos_lqo_min=None)) for i in (1, 2, 3, 4)]
+    started: list[str] = []
+    run = Recorder()
+
+    def record(spec: CallSpec) -> CallResult:
+        started.append(spec.plan_id)
+        return run(spec)
+
+    sched = PlanScheduler([*other, *hunt], record, PLAN, concurrency=2)
+    for s in (*other, *hunt):
+        sched.result(s.plan_id)
+    assert started[0] == "h1" and started.index("h2") < started.index("i3"), started

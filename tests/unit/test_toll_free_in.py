@@ -27,7 +27,8 @@ def test_the_default_serves_site3s_main_number_under_866() -> None:
     assert (route.number, route.call_class, route.trunk) == ("8665550184", "onnet", None)
     first = PLAN.line_by_number("8665550184")  # the pilot's first line rings first
     assert first is not None and first.name == "site3/08"
-    assert sorted(PLAN.far_ends("8665550184")) == ["site3/08", "site3/09", "site3/12"]
+    assert sorted(PLAN.far_ends("8665550184")) == ["site3/08", "site3/09", "site3/12",
+                                                   "site7/04"]
     # another toll-free number is still the PSTN's (an outgoing toll-free call)
     assert PLAN.route("8005550199").call_class == "tollfree"
 
