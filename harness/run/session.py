@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
 from harness.config import HarnessConfig
-from harness.errors import DialGuardError, HarnessError, SipError
+from harness.errors import DialGuardError, HarnessError, SipError, SoftswitchError
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
 from harness.network.access import AccessLinks, Crossing
@@ -89,6 +89,12 @@ def provenance(plan_digest: str, thresholds: str) -> dict[str, str]:
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+
+
+# where the agents' port block may lie: below the switch's RTP range (20000-30000), and
+# from 61000 up (above Linux's default ephemeral range; free_udp_range clips the
+# host's own)
+AGENT_PORT_WINDOWS = ((10000, 20000), (61000, 65536))
 
 
 class HarnessSession:
@@ -456,13 +462,22 @@ class HarnessSession:
 
     def _free_agent_ports(self) -> int:
         """A free block for the agents' ports, its workers' SIP ports probed one by one
-        (a taken one would stop the run at start)."""
-        for _ in range(20):
-            layout = self.layout.at(free_udp_range(self.layout.size, 10000, 20000))
-            if all(udp_port_free(layout.worker_sip_port(i)) for i in range(layout.workers)):
-                return layout.base
-            release_udp_range(layout.base)
-        raise SipError("no free UDP port block for the agents between 10000 and 20000")
+        (a taken one would stop the run at start): below the switch's RTP range, else
+        above the kernel's ephemeral range (several harness sessions on one host, e.g.
+        the selftest's workers, each hold a block of ~2,100 ports)."""
+        for low, high in AGENT_PORT_WINDOWS:
+            for _ in range(20):
+                try:
+                    base = free_udp_range(self.layout.size, low, high)
+                except SoftswitchError:
+                    break  # this window is full: the next
+                layout = self.layout.at(base)
+                if all(udp_port_free(layout.worker_sip_port(i)) for i in range(layout.workers)):
+                    return layout.base
+                release_udp_range(layout.base)
+        raise SipError("no free UDP port block for the agents ("
+                       + ", ".join(f"{lo}-{hi - 1}" for lo, hi in AGENT_PORT_WINDOWS)
+                       + ", outside the kernel's ephemeral range)")
 
     def agent_rtp_span(self) -> tuple[int, int]:
         """Every RTP port of the harness's agents (lines, PSTN, receiver)."""

@@ -203,23 +203,16 @@ OVERFLOW = CallSpec("7.10", "hunt group overflow: every line busy", "site1/11", 
                                   forwarded_from="site3/08"))
 
 
-@pytest.fixture(scope="module")
-def no_overflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
-    """A switch that hunts but, with every line busy, does not overflow (the other
-    faulty switch does not hunt at all: it could not show this one)."""
+def test_a_hunt_group_that_does_not_overflow_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that hunts over all three busy lines and then gives the caller the last
+    one's busy instead of ringing the overflow line (the other faulty switch does not
+    hunt at all: it could not show this one). Its own session, closed at once."""
     cfg = load_config()
     cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
                   sut=replace(cfg.sut, test_faults="hunt_no_overflow"))
-    session = HarnessSession(cfg, tmp_path_factory.mktemp("no_overflow"))
-    session.start()
-    yield session
-    session.close()
-
-
-def test_a_hunt_group_that_does_not_overflow_is_caught(no_overflow: HarnessSession) -> None:
-    """Every line of the group is busy; this switch hunts over all three and then
-    gives the caller the last one's busy instead of ringing the overflow line."""
-    r = no_overflow.run_call(OVERFLOW)
+    with HarnessSession(cfg, tmp_path_factory.mktemp("no_overflow")) as session:
+        r = session.run_call(OVERFLOW)
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert "final_code: expected 200, got 486" in r.verdict.reasons, r.verdict.reasons
     assert any(x.startswith("routing: ") and x.endswith("expected site7/04")

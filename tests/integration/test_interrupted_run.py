@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
+pytestmark = [pytest.mark.integration]  # a plan subset: beside one other test (tests/turns.py)
 ROOT = Path(__file__).resolve().parents[2]
 
 

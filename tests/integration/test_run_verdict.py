@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
+pytestmark = [pytest.mark.integration]
 
 PLAN = """
 from harness.model import CallSpec, Expect, LoadSpec
@@ -43,6 +43,7 @@ def _run(tmp_path: Path, *args: str) -> tuple[int, str, dict, ET.Element]:
     return done.returncode, done.stdout, doc, ET.parse(run_dir / "junit.xml").getroot()
 
 
+@pytest.mark.alone  # a busy hour: 42 calls at once (tests/turns.py)
 def test_a_failing_busy_hour_row_is_not_accepted_everywhere(tmp_path: Path) -> None:
     code, out, doc, junit = _run(tmp_path)
     assert doc["verdict"]["word"] == "NOT ACCEPTED", doc["verdict"]

@@ -18,7 +18,10 @@ from harness.security.rows import ProbeReport
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]  # many calls at once (tests/turns.py)
+pytestmark = [pytest.mark.integration]
+# the §12 row sets run 12.12, a flood of 200 INVITEs during a real call: no other test
+# beside them (tests/turns.py); the open-relay test sends two probes
+ALONE = pytest.mark.alone
 PLAN_12 = Path(__file__).parents[2] / "testplans" / "plan_12_security.py"
 SECRET = "user-switch-pw-5120"
 
@@ -40,6 +43,7 @@ def _judged(report: ProbeReport) -> bool:
     return report.status is Status.ERROR and call is not None and call.invalid_measurement
 
 
+@ALONE
 def test_every_row_of_section_12_passes_against_the_embedded_switch(tmp_path: Path) -> None:
     with HarnessSession(_cfg(load_config()), tmp_path / "reports") as session:
         reports = [session.run_probe(row) for row in _rows()
@@ -96,6 +100,7 @@ def user_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     switch.stop()
 
 
+@ALONE
 def test_section_12_probes_reach_the_external_switch_named_by_sut(
         user_switch: tuple[int, int, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,3 +105,21 @@ def test_a_large_block_fits_between_other_processes_small_ones(
     assert (os.getpid(), start) in {(t.pid, t.start) for t in book.taken()}
     release_udp_range(start)
     assert {t.pid for t in book.taken()} == {other}
+
+
+def test_the_agents_block_goes_above_the_ephemeral_range_when_below_is_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every place for the agents' block in 10000-20000 is another live process's (four
+    selftest sessions at once): the session's block lies in the second window."""
+    from harness.config import load_config
+    from harness.run.session import AGENT_PORT_WINDOWS, HarnessSession
+    from harness.softswitch.process import release_udp_range
+
+    monkeypatch.setenv("BETA_HOSTLOCK_DIR", str(tmp_path))
+    with PortBook(tmp_path)._open() as entries:
+        entries.append(Taken(os.getppid(), "127.0.0.1", 10000, 10000))
+    session = HarnessSession(load_config(), tmp_path / "reports")
+    base = session._free_agent_ports()
+    release_udp_range(base)
+    low, high = AGENT_PORT_WINDOWS[1]
+    assert low <= base and base + session.layout.size <= high, base
