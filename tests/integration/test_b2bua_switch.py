@@ -147,6 +147,10 @@ def rows_of(ids: tuple[str, ...]) -> list[CallSpec]:
     return [r for r in table if r.plan_id in ids]
 
 
+# alone: Sippy, a Python B2BUA, relayed a BYE 1.1 s late with another test's calls
+# beside it (the CDR's end time then fails against the hang-up): its real-time
+# figures are judged on a host that runs nothing else (tests/turns.py)
+@pytest.mark.alone
 def test_off_net_rows_pass_through_a_third_party_b2bua(
         via_sippy: dict[str, CallResult]) -> None:
     failed = {k: r.verdict.reasons for k, r in via_sippy.items()
