@@ -54,7 +54,8 @@ class Taken:
             self.start < start + count
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Is process `pid` alive (one of another user's counts as alive)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,7 +80,7 @@ class PortBook:
         with open(self.directory / "beta-harness-ports.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                entries = [t for t in self._read() if _alive(t.pid)]
+                entries = [t for t in self._read() if alive(t.pid)]
                 yield entries
                 tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_text(json.dumps([asdict(t) for t in entries]), encoding="utf-8")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import EnvironmentMissing, HarnessError
-from harness.hostlock import host_lock
+from harness.hostlock import alive, host_lock
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
@@ -127,13 +127,13 @@ def clean_stale() -> list[str]:
     removed = []
     for entry in sorted(NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else ():
         m = _NS_NAME.match(entry.name)
-        if m and not _alive(int(m.group(1))):
+        if m and not alive(int(m.group(1))):
             _ip("netns", "del", entry.name, check=False)
             removed.append(entry.name)
     for line in _ip("-o", "-4", "addr", "show", "dev", "lo").splitlines():
         m = _LABEL.search(line.strip())
         addr = re.search(r"inet (\S+)", line)
-        if m and addr and not _alive(int(m.group(1))):
+        if m and addr and not alive(int(m.group(1))):
             _ip("addr", "del", addr.group(1), "dev", "lo", check=False)
             removed.append(addr.group(1))
     return removed
@@ -146,16 +146,6 @@ def _free_block() -> int:
         if f" {PREFIX}.{k}." not in text and f" bh{k}x" not in text:
             return k
     raise HarnessError(f"access links: every {PREFIX}.K block is taken on this host")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ip(*args: str, check: bool = True) -> str:
