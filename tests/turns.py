@@ -57,6 +57,13 @@ class Turns:
                 fcntl.flock(gate, fcntl.LOCK_UN)
         self._lock, self._alone = lock, alone
 
+    def begin_alone(self) -> None:
+        """Turn the turn held into an exclusive one (waits for the other worker's test
+        to end)."""
+        if not self._alone:
+            self.end()
+            self.begin(True)
+
     def finish(self, next_alone: bool) -> None:
         """After a test: keep an exclusive turn for a next `alone` test, else give the
         turn back."""

@@ -57,14 +57,14 @@ class PstnSimulator:
         if separate and not configured:
             # below the kernel's ephemeral range (32768-60999 here), which any process's
             # outgoing socket may take between this choice and the gateway's bind
-            for _ in range(20):
-                first = free_udp_range(1 + len(TRUNKS), 30400, 32700)
-                if all(udp_port_free(first + i) for i in range(1 + len(TRUNKS))):
-                    break
-                release_udp_range(first)
-            else:
-                raise SoftswitchError("no 8 consecutive free UDP ports for the simulated "
-                                      "PSTN's gateways between 30400 and 32700")
+            ports = 1 + len(TRUNKS)
+            try:
+                first = free_udp_range(ports, 30400, 32700,
+                                       must_be_free=lambda start: range(start, start + ports))
+            except SoftswitchError:
+                raise SoftswitchError(f"no {ports} consecutive free UDP ports for the "
+                                      "simulated PSTN's gateways between 30400 and 32700"
+                                      ) from None
             self.port = first
             self.trunk_ports = {t: first + 1 + i for i, t in enumerate(TRUNKS)}
             return self.port

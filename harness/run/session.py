@@ -57,7 +57,7 @@ from harness.sip.layout import (
 )
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
 from harness.softswitch import Softswitch
-from harness.softswitch.process import free_udp_range, release_udp_range, udp_port_free
+from harness.softswitch.process import free_udp_range, release_udp_range
 from harness.verdict.call_types import Promises
 from harness.verdict.run import RowOutcome, judge_run
 
@@ -465,16 +465,13 @@ class HarnessSession:
         (a taken one would stop the run at start): below the switch's RTP range, else
         above the kernel's ephemeral range (several harness sessions on one host, e.g.
         the selftest's workers, each hold a block of ~2,100 ports)."""
+        layout = self.layout
         for low, high in AGENT_PORT_WINDOWS:
-            for _ in range(20):
-                try:
-                    base = free_udp_range(self.layout.size, low, high)
-                except SoftswitchError:
-                    break  # this window is full: the next
-                layout = self.layout.at(base)
-                if all(udp_port_free(layout.worker_sip_port(i)) for i in range(layout.workers)):
-                    return layout.base
-                release_udp_range(layout.base)
+            try:
+                return free_udp_range(layout.size, low, high, must_be_free=lambda base: (
+                    layout.at(base).worker_sip_port(i) for i in range(layout.workers)))
+            except SoftswitchError:
+                continue  # this window is full: the next
         raise SipError("no free UDP port block for the agents ("
                        + ", ".join(f"{lo}-{hi - 1}" for lo, hi in AGENT_PORT_WINDOWS)
                        + ", outside the kernel's ephemeral range)")

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from harness.errors import HarnessError, SoftswitchError
@@ -278,12 +278,15 @@ class PortHold:
 FREE_RANGE_STEP = 50
 
 
-def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> int:
+def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1",
+                   must_be_free: Callable[[int], Iterable[int]] | None = None) -> int:
     """First port of `count` consecutive free UDP ports in [low, high), randomised,
     outside the kernel's ephemeral range (see LISTEN_POOL), and taken in the host's
     book (harness/hostlock.py) so that no other harness process on this host chooses
     it before this one binds it. Given back with `release_udp_range` (or when this
-    process ends)."""
+    process ends). Every 7th port of a candidate block is probed, and every port
+    `must_be_free(start)` names (ports a caller binds at once, such as each agent
+    worker's SIP port): a block where one is taken is never entered in the book."""
     import random
 
     # candidate starts every FREE_RANGE_STEP ports, not every `count`: a block is found
@@ -297,7 +300,9 @@ def free_udp_range(count: int, low: int, high: int, host: str = "127.0.0.1") -> 
     try:
         return PortBook().take(
             starts[:400], count, host,
-            lambda start: all(udp_port_free(p, host) for p in range(start, start + count, 7)))
+            lambda start: all(udp_port_free(p, host) for p in (
+                *range(start, start + count, 7),
+                *(must_be_free(start) if must_be_free else ()))))
     except HarnessError:
         raise SoftswitchError(f"no {count} free UDP ports between {low} and {high} on {host}"
                               " (probed, and not taken by another harness process)") from None

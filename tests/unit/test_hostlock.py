@@ -120,7 +120,6 @@ def test_the_agents_block_goes_above_the_ephemeral_range_when_below_is_taken(
 
     monkeypatch.setenv("BETA_HOSTLOCK_DIR", str(tmp_path))
     monkeypatch.setattr("harness.softswitch.process.udp_port_free", lambda *_: True)
-    monkeypatch.setattr("harness.run.session.udp_port_free", lambda *_: True)
     with PortBook(tmp_path)._open() as entries:
         entries.append(Taken(os.getppid(), "127.0.0.1", 10000, 10000))
     session = HarnessSession(load_config(), tmp_path / "reports")

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from harness.config import load_config
+from harness.errors import SoftswitchError
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import (
     ChildProcess,
@@ -32,6 +33,27 @@ def test_chosen_ports_lie_outside_the_kernels_ephemeral_range() -> None:
     release_udp_range(block)
     for port in (free_udp_port(), free_tcp_port(), block):
         assert not (low <= port <= high), (port, low, high)
+
+
+def test_a_block_whose_named_ports_are_taken_is_not_chosen() -> None:
+    """`must_be_free`: ports a block's taker binds at once (each agent worker's SIP
+    port) are probed, and a block where one is taken is never booked: here the port
+    two after each candidate start must be free, and one port of a narrow window is
+    bound by another socket."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        port = free_udp_port()  # outside the kernel's ephemeral range, as blocks are
+        taken.bind(("127.0.0.1", port))
+        low, high = port - 4, port + 5  # room for a 3-port block at 6 starts
+        for _ in range(20):
+            start = free_udp_range(3, low, high, must_be_free=lambda s: (s + 2,))
+            release_udp_range(start)
+            assert start + 2 != port and port not in range(start, start + 3, 7)
+        try:
+            free_udp_range(3, low, high, must_be_free=lambda s: (port,))
+        except SoftswitchError as exc:
+            assert "no 3 free UDP ports" in str(exc)
+        else:
+            raise AssertionError("a block was booked although the port it names is bound")
 
 
 def test_outside_ephemeral_clips_both_ends() -> None:

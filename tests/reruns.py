@@ -1,0 +1,176 @@
+"""A test of the harness's own that failed while this host stalled runs once more,
+alone (a pytest plugin of the selftest's: tests/conftest.py).
+
+Why: many of the harness's own tests judge real-time figures (set-up delay, a BYE's
+timing, an injected delay, a 3-way call's turns). On this class of host the VM is
+paused now and then, or starved of CPU, for a tenth of a second and more; a figure
+taken across it describes the host, not the code under test. The harness's own guard
+marks such a measurement invalid and the test fails rather than passes (a test that
+passes on invalid figures is a defect). An invalid measurement is neither a pass nor
+a fail of the code: it is measured again, as the plan re-places a call the guard
+flagged (harness/run/session.py `run_call`).
+
+What counts as "failed while the host stalled", from data and not from the test's
+words alone:
+  * `StallWatch`, a thread of the selftest's own process, wakes every `TICK_S` and
+    records how late each wake-up was; a failed call phase whose window holds a
+    wake-up later than `STALL_S` (the harness guard's default threshold) was measured
+    across a stall;
+  * or the failure is the harness guard's own verdict ("host stalled", "invalid
+    measurement", "no valid attempt").
+
+What is not done: a test that failed with no stall in its window is not run again
+(a flaky detector must show as failed), a failed set-up or teardown is not run again,
+and a test runs at most twice. Its second run takes an exclusive turn
+(tests/turns.py) when the selftest runs tests in parallel: nothing beside it. Both
+runs are reported: the first as `rerun` (terminal letter R, listed at the end with
+the stall that caused it), the second as what it was.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from _pytest.reports import TestReport
+from _pytest.runner import runtestprotocol
+
+TICK_S = 0.02  # the watch's sleep
+STALL_S = 0.1  # a wake-up this late is a stall (the harness guard's default threshold)
+GUARD_WORDS = ("host stalled", "invalid measurement", "no valid attempt")
+RERUN = "rerun"
+
+
+class StallWatch:
+    """A background thread measuring this process's own scheduling lateness."""
+
+    def __init__(self, tick_s: float = TICK_S) -> None:
+        self.tick_s = tick_s
+        self._ends: list[float] = []  # monotonic time of each late wake-up (sorted)
+        self._lates: list[float] = []  # how late it was, parallel to _ends
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="stall-watch",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+
+    def _run(self) -> None:
+        prev = time.monotonic()
+        while not self._stop.wait(self.tick_s):
+            now = time.monotonic()
+            self.record(now, now - prev - self.tick_s)
+            prev = now
+
+    def record(self, end: float, late_s: float) -> None:
+        """A wake-up at `end` (monotonic) that came `late_s` late."""
+        if late_s < 0.005:
+            return
+        with self._lock:
+            i = bisect.bisect(self._ends, end)
+            self._ends.insert(i, end)
+            self._lates.insert(i, late_s)
+
+    def worst(self, t0: float, t1: float) -> float:
+        """The worst lateness (s) of a wake-up whose late span overlaps [t0, t1]."""
+        with self._lock:
+            i = bisect.bisect_left(self._ends, t0)
+            return max((late for end, late in zip(self._ends[i:], self._lates[i:],
+                                                  strict=True)
+                        if end - late <= t1), default=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Stalled:
+    """Why a failed test is run again."""
+
+    worst_s: float
+    guard_said: str
+
+    def describe(self) -> str:
+        parts = []
+        if self.worst_s >= STALL_S:
+            parts.append(f"this host stalled {self.worst_s * 1000:.0f} ms during it")
+        if self.guard_said:
+            parts.append(f"the harness guard said {self.guard_said!r}")
+        return " and ".join(parts)
+
+
+def stalled_failure(report: TestReport, worst_s: float) -> Stalled | None:
+    """Was `report` (a failed call phase) measured across a stall? None if it passed,
+    failed in set-up or teardown, or failed with no stall in its window."""
+    if report.when != "call" or not report.failed:
+        return None
+    crash = getattr(report.longrepr, "reprcrash", None)  # the exception's own message
+    text = str(getattr(crash, "message", "") or "").lower()
+    said = next((w for w in GUARD_WORDS if w in text), "")
+    if worst_s < STALL_S and not said:
+        return None
+    return Stalled(worst_s, said)
+
+
+class Reruns:
+    """The plugin: registered by tests/conftest.py, which gives it the turns."""
+
+    def __init__(self, watch: StallWatch) -> None:
+        self.watch = watch
+        self.done: list[tuple[str, str]] = []  # (nodeid, why) of each test run again
+
+    def run(self, item: pytest.Item, nextitem: pytest.Item | None,
+            go_alone: Callable[[], None] | None = None) -> None:
+        """The test's protocol (set-up, call, teardown, logged), once more if its call
+        failed across a stall; `go_alone()` first takes the exclusive turn."""
+        ihook = item.ihook
+        for attempt in (1, 2):
+            ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
+            why = None
+            call = next((r for r in reports if r.when == "call"), None)
+            if attempt == 1 and call is not None:
+                why = stalled_failure(call, self.watch.worst(*_monotonic(call)))
+            if why is not None and call is not None:
+                call.outcome = RERUN  # type: ignore[assignment]  # pytest-rerunfailures' word
+                call.sections.append(("rerun", why.describe()))
+            for rep in reports:
+                ihook.pytest_runtest_logreport(report=rep)
+            ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            if why is None:
+                return
+            self.done.append((item.nodeid, why.describe()))
+            if go_alone is not None:
+                go_alone()
+
+    @pytest.hookimpl
+    def pytest_report_teststatus(self, report: TestReport) -> tuple[str, str, str] | None:
+        if report.outcome == RERUN:  # type: ignore[comparison-overlap]
+            return RERUN, "R", ("RERUN", {"yellow": True})
+        return None
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        reruns = [r for r in terminalreporter.stats.get(RERUN, []) if r.when == "call"]
+        if not reruns:
+            return
+        terminalreporter.section("run again after a stall")
+        for rep in reruns:
+            why = next((text for name, text in rep.sections if name == "rerun"), "")
+            terminalreporter.write_line(f"{rep.nodeid}: {why}")
+
+
+def _monotonic(report: TestReport) -> tuple[float, float]:
+    """The report's window (wall clock in pytest's reports) on the monotonic clock."""
+    shift = time.time() - time.monotonic()
+    return report.start - shift, report.stop - shift
