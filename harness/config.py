@@ -133,7 +133,7 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "bill_dial_around_to_own_carrier", "ignore_lnp",
                            "swallow_bye", "hunt_stops_at_busy",
                            "bill_toll_free_as_incoming", "truncate_intl_caller_id",
-                           "hunt_no_overflow"})
+                           "hunt_no_overflow", "call_return_first_caller"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
@@ -145,6 +145,8 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
 # ordinary incoming call (the site is not charged for it);
 # truncate_intl_caller_id: an international calling number from the PSTN is cut to
 # its last 10 digits, as if it were a NANP number;
+# call_return_first_caller: call return (*69) reaches the first caller the line ever
+# had, not the last (who called last is never updated);
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -359,6 +361,10 @@ class NumbersConfig:
     # group's pilot's last 7 digits, to that pilot (8665550184>4135550184 with ours),
     # where there is one; "": none
     toll_free_in: str = "default"
+    # the vertical service code a line dials for call return (the switch calls back
+    # whoever called the line last): plan rows dial "*69" and the harness dials this
+    # code instead; "": the switch offers none (such a row is an error, not placed)
+    call_return: str = "*69"
 
     def ranges(self) -> tuple[range, range]:
         """(the beta lines' numbers, the on-net block they lie in), as integers."""
@@ -687,6 +693,10 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         raise ConfigError(f, "numbers.dial_around_cic", n.dial_around_cic,
                           "expected a 4-digit carrier identification code (dialled as "
                           "101XXXX), or \"\" for none")
+    if n.call_return and not re.fullmatch(r"\*[0-9]{2,3}|#[0-9]{2,3}", n.call_return):
+        raise ConfigError(f, "numbers.call_return", n.call_return,
+                          "expected a vertical service code (* or # and 2-3 digits, "
+                          "as *69), or \"\" for none")
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")

@@ -24,6 +24,7 @@ from harness.party import Party, PartyError
 from harness.verdict.checks import Check, Outcome
 from harness.vocab import (
     ANONYMOUS_ID,
+    CALL_RETURN,
     NOBODY,
     CallClass,
     CalleeBehaviour,
@@ -164,6 +165,10 @@ class CallSpec:
     # srtp: media encrypted (RTP/SAVP, SDES keys) on both legs. A "tls" row needs sut.tls
     transport: Transport = "udp"
     srtp: bool = False
+    # call return (dial "*69"): these parties (a beta line, or a PSTN subscriber
+    # 'pstn:<number>') call the row's caller first, one after another; each rings it
+    # and gives up unanswered. The call return must reach the last of them.
+    calls_before: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would
@@ -182,6 +187,7 @@ class CallSpec:
         problems += _caller_problems("caller", self.caller) + _profile_problems(self.profile)
         for i, line in enumerate(self.busy_lines):
             problems += _line_problems(f"busy_lines[{i}]", line)
+        problems += self._call_return_problems()
         problems += _expect_problems(self.expect)
         if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
                 isinstance(self.expect.mos_lqo_min, FromTable):
@@ -202,10 +208,44 @@ class CallSpec:
                 ("expect.call_class", e.call_class, CallClass, True),
                 ("expect.early_media", e.early_media, EarlyMediaKind, True))
 
+    def _call_return_problems(self) -> list[str]:
+        if self.dial != CALL_RETURN and not self.calls_before:
+            return []
+        if not self.calls_before:
+            return [f"dial = {self.dial!r} (call return): needs calls_before, the parties "
+                    "that call the caller first (the last is the one it must reach)"]
+        problems = [] if self.dial == CALL_RETURN else [
+            f"calls_before = {self.calls_before!r}: only for a call return row "
+            f"(dial {CALL_RETURN!r})"]
+        if not isinstance(self.calls_before, tuple):
+            return [*problems, f"calls_before = {self.calls_before!r}: must be a tuple"]
+        problems += _line_problems("caller", self.caller) if not problems else []
+        for i, party in enumerate(self.calls_before):
+            problems += _caller_problems(f"calls_before[{i}]", party)
+        if self.caller in self.calls_before:
+            problems.append(f"calls_before = {self.calls_before!r}: the caller cannot "
+                            "call itself")
+        return problems
+
     @property
     def caller_party(self) -> Party:
         """The row's caller: a beta line, or a PSTN subscriber (checked when built)."""
         return Party.parse(self.caller)
+
+    @property
+    def reaches(self) -> str:
+        """The dial string of the party this row's call must reach, for the dial guard
+        and the far ends: the row's dial, or for call return (*69) the last of
+        `calls_before` (a line by name, a PSTN subscriber by number)."""
+        if self.dial != CALL_RETURN or not self.calls_before:
+            return self.dial
+        return self.before_dials[-1]
+
+    @property
+    def before_dials(self) -> tuple[str, ...]:
+        """Each of `calls_before` as a dial string: a line by name, a PSTN subscriber by
+        number (who a call return may reach, right or wrong)."""
+        return tuple(p.removeprefix("pstn:") for p in self.calls_before)
 
 
 CALLEE_BEHAVIOURS = allowed(CalleeBehaviour)  # a called beta line's

@@ -32,7 +32,7 @@ from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 from harness.sip.attribution import pstn_seat
-from harness.vocab import ForwardKind
+from harness.vocab import CALL_RETURN, ForwardKind
 
 _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
 
@@ -90,6 +90,8 @@ class NumberPlan:
     # toll-free numbers this switch serves (numbers.toll_free_in): number -> the on-net
     # number it reaches (a line's or a hunt group's pilot)
     toll_free_in: tuple[tuple[str, str], ...] = ()
+    # the switch's call return code (numbers.call_return; plans dial "*69"); "": none
+    call_return: str = CALL_RETURN
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -104,7 +106,8 @@ class NumberPlan:
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
                    psap_is_simulated=cfg.emergency_to_simulated_psap,
-                   dial_around_cic=cfg.dial_around_cic)
+                   dial_around_cic=cfg.dial_around_cic, call_return=cfg.call_return)
+        plan = replace(plan, pstn=(*plan.pstn, *plan._called_back()))
         out_text, in_text = cfg.porting()
         ported_out = parse_numbers(out_text, "<config>", "numbers.ported_out")
         plan = replace(plan, ported_out=ported_out,
@@ -126,6 +129,17 @@ class NumberPlan:
             except ConfigError:
                 return plan
         return replace(plan, forwarding=plan._forwarding(parse_forwarding(cfg.forwarding)))
+
+    def _called_back(self) -> tuple[PstnNumber, ...]:
+        """The PSTN subscribers that call the beta lines answer when called back (call
+        return): in the directory, with the class their number has from here."""
+        known = {p.number for p in self.pstn}
+        back = []
+        for number in self.pstn_callers:
+            route = classify(number, self.home_npa, self.intralata_npas, frozenset())
+            if route is not None and route.number not in known:
+                back.append(PstnNumber(route.number, route.call_class, answer_after_s=2.0))
+        return tuple(back)
 
     def _provisioned(self, text: str, default: str, field: str) -> tuple[Line, ...]:
         """The lines a feature is provisioned on ("default": ours, where they exist)."""
@@ -215,6 +229,11 @@ class NumberPlan:
         number the switch serves).
 
         Plans stay valid against any switch's number plan that way."""
+        if dial == CALL_RETURN:
+            if not self.call_return:
+                raise DialGuardError(dial, "the switch offers no call return "
+                                           "(numbers.call_return is \"\")")
+            return self.call_return
         prefix = "*67" if dial.startswith("*67") else ""
         rest = dial[len(prefix):]
         kind, _, arg = rest.partition(":")

@@ -402,12 +402,15 @@ class BetaCallItem(pytest.Item):
         from harness.numberplan import NumberPlan
 
         plan = NumberPlan.from_config(cfg.numbers)
-        dial = plan.resolve_dial(self.spec.dial)
-        route = plan.route(dial)  # the dial guard applies to a dry run too
+        dial = plan.resolve_dial(self.spec.dial)  # a code the switch lacks: refused
+        # the dial guard applies to a dry run too (call return: on whom it must reach)
+        route = plan.route(plan.resolve_dial(self.spec.reaches))
         number = plan.number_of(self.spec.caller_party)
         line = plan.line_by_number(route.number)
         target = line.name if line else (f"trunk {route.trunk}" if route.trunk else "switch")
         then = ""
+        if self.spec.calls_before:
+            then = f" (call return, after calls from {', '.join(self.spec.calls_before)})"
         if self.spec.transfer_to:  # dialled by the caller after the REFER: guarded too
             xfer = plan.route_dial(self.spec.transfer_to)
             assert xfer is not None

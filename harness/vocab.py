@@ -38,6 +38,9 @@ ForwardKind = Literal["unconditional", "busy", "no_answer"]
 
 ANONYMOUS_ID = "anonymous"  # Expect.caller_id of a withheld calling number
 NOBODY = "none"  # Expect.rings: no far end may ring
+# the NANP vertical service code for call return ("*69"): a plan row dials it after its
+# `calls_before`; a switch that uses another code is told in numbers.call_return
+CALL_RETURN = "*69"
 
 
 def allowed(choice: Any) -> tuple[str, ...]:

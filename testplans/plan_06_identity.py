@@ -1,5 +1,6 @@
-"""Beta plan §6 — calling-number delivery, *67 privacy at the far end, and anonymous call
-rejection (RFC 5079) on a line provisioned with it (numbers.anonymous_rejection)."""
+"""Beta plan §6 — calling-number delivery, *67 privacy at the far end, anonymous call
+rejection (RFC 5079) on a line provisioned with it (numbers.anonymous_rejection), and
+call return (*69, numbers.call_return)."""
 
 from harness.model import CallSpec, Expect
 
@@ -22,4 +23,12 @@ PLAN = [
              dial="site2/12", talk_s=3.0,
              expect=Expect(rings="site2/12", caller_id="4135550147"),
              description="the same line takes a call that shows its number"),
+    CallSpec("6.7", "call return (*69)", caller="site4/07", dial="*69",
+             calls_before=("site7/05", "pstn:9785550177"), talk_s=3.0,
+             expect=Expect(rings="pstn:ld", call_class="ld_intralata",
+                           caller_id="4135550142"),
+             description="site7/05 rings site4/07, then a PSTN subscriber (978-555-0177) "
+                         "does, each unanswered; site4/07 dials *69 and the switch calls "
+                         "back the last of them, on the long-distance trunk (PESQ both "
+                         "ways), billed as if dialled (class ld_intralata, *69 dialled)"),
 ]

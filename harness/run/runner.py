@@ -30,6 +30,7 @@ from harness.model import (
     CallSpec,
     CallTiming,
     CdrCheck,
+    Expect,
     FarEndLeg,
     StallReport,
     Status,
@@ -61,7 +62,7 @@ from harness.sip.scenario import (
 )
 from harness.softswitch.process import sip_options_ping
 from harness.verdict.call_types import call_type_checks
-from harness.verdict.checks import Check, Outcome, invalid_reason, judged
+from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passed
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
@@ -130,6 +131,7 @@ PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/run/session.p
 # the CDR's answer and end times are compared with the agents' clock readings of those
 # moments within 1 s: a stall this close to one of them can have delayed its reading
 CDR_READING_MARGIN_S = 1.0
+CALL_BEFORE_RING_S = 2.0  # a call return row's calls before ring the line this long
 STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
 
 
@@ -169,7 +171,9 @@ class CallRunner:
         """(calling seat, target URI, route, calling number); raises DialGuardError."""
         plan = self.s.plan
         dial = plan.resolve_dial(spec.dial)
-        route = plan.route(dial)  # the dial guard, before any SIP
+        # the dial guard, before any SIP: on the number the call must reach (for call
+        # return, the party that called the caller last: the row's own call before)
+        route = plan.route(plan.resolve_dial(spec.reaches))
         if spec.transfer_kind not in TRANSFER_KINDS:
             raise ConfigError(f"plan row {spec.plan_id}", "transfer_kind", spec.transfer_kind,
                               f"expected one of {', '.join(TRANSFER_KINDS)}")
@@ -228,8 +232,9 @@ class CallRunner:
         if spec.transfer_kind == "attended" and dialled is not None:
             callers.append(dialled.number)  # the consultation call comes from it
         identity = CallIdentity(tuple(canonical(n, plan.home_npa) for n in callers if n),
-                                plan.far_ends(spec.dial, spec.transfer_to,
-                                              spec.conference_with), plan.home_npa)
+                                plan.far_ends(spec.reaches, *spec.before_dials,
+                                              spec.transfer_to, spec.conference_with),
+                                plan.home_npa)
         return FarEndPolicy(
             dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
             plan.pstn,
@@ -267,6 +272,12 @@ class CallRunner:
             if on_down is not None:
                 on_down()
             return error_result(spec, str(exc), started_wall)
+        before = self.calls_before(spec)
+        if any(not c.passed for c in before):  # the switch's memory is not the row's
+            if on_down is not None:
+                on_down()
+            return replace(error_result(spec, "", started_wall),
+                           verdict=Verdict.of(before))
         refs = s.refs_for(spec.codec)
         third = self.scorer.third_ref(spec) if self.scorer.has_third_party(spec) else None
         script = script_for(spec, refs, third, call_dir, s.cfg.media.tail_pad_s,
@@ -294,11 +305,36 @@ class CallRunner:
                 result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
                                       route, number, after, store_mark,
                                       hooks.before_cdr_fetch)
+            if before:
+                result = replace(result, verdict=Verdict.of((*result.verdict.checks,
+                                                             *before)))
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
                            call_id=out.a.call_id, final_code=out.a.final_code,
                            events=out.events)
+
+    def calls_before(self, spec: CallSpec) -> list[Check]:
+        """Call return's calls before (`spec.calls_before`), placed and measured one
+        after another as calls of their own: each rings the row's caller, which does not
+        answer, and gives up (487). Their verdicts, as the row's checks ("call return.
+        before"): a call that did not ring the line leaves the switch's memory of who
+        called it last unknown, and the call return is then not placed."""
+        checks: list[Check] = []
+        for i, party in enumerate(spec.calls_before, 1):
+            before = CallSpec(f"{spec.plan_id}.before{i}", f"{spec.call_type}: call before",
+                              party, spec.caller, callee_behaviour="no_answer",
+                              cancel_after_s=CALL_BEFORE_RING_S,
+                              expect=Expect(final_code=487, mos_lqo_min=None, cdr=False,
+                                            rings=spec.caller),
+                              description=f"{party} rings {spec.caller}, unanswered")
+            r = self.attempt(before)
+            criterion = f"call return.before{i}"
+            checks += [Check(criterion, c.outcome, f"call return: the call before from "
+                                                   f"{party} to {spec.caller}: {c.message}",
+                             cause=c.cause)
+                       for c in r.verdict.checks if not c.passed] or [passed(criterion)]
+        return checks
 
     @staticmethod
     def with_delay_stage(result: CallResult, delay: DelayReport | None,

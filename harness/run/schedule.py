@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec
 from harness.numberplan import NumberPlan
+from harness.party import Party
 from harness.pstn.directory import Route
 from harness.run.runner import error_result
 from harness.sip.attribution import PSTN_SEAT
@@ -63,6 +64,7 @@ class _Queued:
 
 
 PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
+CALL_BEFORE_S = 3.5  # a call return row's call before: 2 s ringing, set-up, measuring
 
 
 def _route(dial: str, plan: NumberPlan) -> Route | None:
@@ -80,7 +82,8 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     identity (*67): two calls to one PSTN number are told apart by their calling
     numbers (harness/sip/attribution.py), two anonymous ones would not be."""
     withheld = spec.dial.startswith("*67") or spec.expect.caller_id == "anonymous"
-    far = plan.far_ends(spec.dial, spec.transfer_to, spec.conference_with)
+    far = plan.far_ends(spec.reaches, *spec.before_dials, spec.transfer_to,
+                        spec.conference_with)
     return frozenset({spec.caller, *(seat for seat in far
                                      if withheld or not seat.startswith(PSTN_SEAT))})
 
@@ -90,7 +93,8 @@ def expected_s(spec: CallSpec) -> float:
     its ~12 s reference), a ring that is never answered (the switch's timeout)."""
     talk = max(spec.talk_s, 12.0) if spec.expect.scored else spec.talk_s
     ring = 8.0 if spec.callee_behaviour == "no_answer" else spec.answer_after_s
-    return ring + (talk if spec.expect.final_code == 200 else 0.0)
+    before = CALL_BEFORE_S * len(spec.calls_before)  # call return's, one after another
+    return before + ring + (talk if spec.expect.final_code == 200 else 0.0)
 
 
 def quiet_from_s(spec: CallSpec, plan: NumberPlan) -> float | None:
@@ -100,7 +104,7 @@ def quiet_from_s(spec: CallSpec, plan: NumberPlan) -> float | None:
     lines move back), anything not answered at once."""
     if spec.transfer_to or spec.conference_with or spec.hold_at_s is not None or \
             spec.dtmf_a or spec.dtmf_b or spec.callee_behaviour != "answer" or \
-            spec.profile or spec.expect.final_code != 200 or \
+            spec.profile or spec.expect.final_code != 200 or spec.calls_before or \
             len(plan.far_ends(spec.dial)) != 1:
         return None
     return spec.answer_after_s + 4.0
@@ -113,9 +117,9 @@ def pstn_legs(spec: CallSpec, plan: NumberPlan,
     a trunk group; None: the one PSTN subscribers call from): a caller from there, a
     far end there (dialled, transferred to, conferenced in)."""
     legs: Counter[str] = Counter()
-    if spec.caller_party.is_pstn:
+    if spec.caller_party.is_pstn or any(Party.in_pstn(p) for p in spec.calls_before):
         legs[gateway_of(None)] += 1
-    for dial in (spec.dial, spec.transfer_to, spec.conference_with):
+    for dial in (spec.reaches, spec.transfer_to, spec.conference_with):
         route = _route(dial, plan) if dial else None
         if route is not None and route.trunk is not None and \
                 plan.line_by_number(route.number) is None:

@@ -45,7 +45,7 @@ from harness.run.guard import WORKER, StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
 from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
-from harness.run.schedule import PlanScheduler, expected_s
+from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.layout import (
@@ -618,8 +618,10 @@ class HarnessSession:
         script = script_for(spec, self.refs_for(spec.codec), third, self.run_dir,
                             self.cfg.media.tail_pad_s,
                             three_way_uri="sip:3way" if spec.conference_with else "")
-        # a TLS row first moves both lines onto TLS registrations (about 10 s, measured)
-        return spec.answer_after_s + script.talk_s + (10.0 if spec.transport == "tls" else 0.0)
+        # a TLS row first moves both lines onto TLS registrations (about 10 s, measured);
+        # a call return row places its calls before first
+        return spec.answer_after_s + script.talk_s + (10.0 if spec.transport == "tls" else 0.0) \
+            + CALL_BEFORE_S * len(spec.calls_before)
 
 
 def invalid_because(result: CallResult) -> str:

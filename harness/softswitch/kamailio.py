@@ -364,6 +364,7 @@ class EmbeddedKamailio:
                          for h in plan.hunt_groups],
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_free_in=list(plan.toll_free_in),
+            call_return=plan.call_return,
             toll_restricted=[ln.number for ln in plan.toll_restricted],
             dial_around_cic=plan.dial_around_cic or "NONE",
             dial_around_classes="|".join(DIAL_AROUND_CLASSES),

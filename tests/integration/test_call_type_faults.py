@@ -5,7 +5,8 @@ done, toll restriction not done, a dial-around call sent to the line's own carri
 and billed to none, no number-portability table, a BYE never relayed, a hunt group that
 stops at its busy first line or does not overflow when every line is busy, a call to a
 site's toll-free number billed as an ordinary incoming call, an international calling
-number cut to 10 digits, and G.711 A-law removed from the offer (the called phone
+number cut to 10 digits, call return (*69) that calls back the line's first caller
+instead of its last, and G.711 A-law removed from the offer (the called phone
 refuses it: the reason says who and why)."""
 
 from collections.abc import Iterator
@@ -34,7 +35,8 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
                                                   "bill_dial_around_to_own_carrier,ignore_lnp,"
                                                   "swallow_bye,hunt_stops_at_busy,"
                                                   "bill_toll_free_as_incoming,"
-                                                  "truncate_intl_caller_id"))
+                                                  "truncate_intl_caller_id,"
+                                                  "call_return_first_caller"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("faulty"))
     session.start()
     yield session
@@ -292,3 +294,14 @@ def test_a_far_end_refusing_what_the_switch_sent_is_named_with_why(
     assert ": site4/02 answered " in refused[0]
     assert "not PCMA (PT 8) as the caller offered: the switch removed PCMA" in refused[0]
     assert not any(x.startswith("routing:") for x in r.verdict.reasons), r.verdict.reasons
+
+
+def test_call_return_to_the_wrong_caller_is_caught(faulty: HarnessSession) -> None:
+    """A switch that keeps the first caller a line ever had: *69 calls site7/05 back
+    (the first of the row's calls before) instead of the PSTN subscriber who called
+    last. The far end it reached is named."""
+    from tests.integration.test_call_types import CALL_RETURN
+
+    r = faulty.run_call(CALL_RETURN)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "routing: site7/05 rang, expected pstn:ld" in r.verdict.reasons, r.verdict.reasons

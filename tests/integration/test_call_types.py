@@ -178,6 +178,29 @@ def test_a_hunt_group_skips_its_busy_line_for_the_next_free_one(live: HarnessSes
     assert dict(r.cdr.record.raw)["dialed"] == live.plan.hunt_groups[0].pilot
 
 
+CALL_RETURN = CallSpec("6.7", "call return (*69)", "site4/07", "*69",
+                      calls_before=("site7/05", "pstn:9785550177"), talk_s=2.0,
+                      expect=Expect(mos_lqo_min=None, rings="pstn:ld",
+                                    call_class="ld_intralata", caller_id="4135550142"))
+
+
+def test_call_return_calls_back_the_last_caller_billed_as_dialled(live: HarnessSession) -> None:
+    """*69 (numbers.call_return): site7/05, then a PSTN subscriber, ring site4/07, which
+    does not answer; its *69 reaches the PSTN subscriber (the last) on the LD trunk,
+    billed as if dialled (class ld_intralata), the CDR keeping the code dialled."""
+    r = live.run_call(CALL_RETURN)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert {c.criterion for c in r.verdict.checks} >= {"call return.before1",
+                                                       "call return.before2"}
+    assert r.cdr is not None and r.cdr.record is not None
+    assert r.cdr.record.callee == "9785550177"
+    assert dict(r.cdr.record.raw)["dialed"] == "*69"
+    # each call before is a call of its own, with its evidence
+    befores = sorted(p.name for p in (live.run_dir / "calls").glob("6.7.before*"))
+    assert len(befores) >= 2 and {n.split("-")[0] for n in befores} == {"6.7.before1",
+                                                                       "6.7.before2"}
+
+
 def test_blind_transfer_reaches_the_target_and_both_calls_are_billed(
         live: HarnessSession) -> None:
     spec = CallSpec("7.6", "blind transfer (REFER)", "site5/04", "site5/05",

@@ -148,3 +148,28 @@ def test_a_toll_free_number_renders_translated_and_billed_to_the_site(tmp_path: 
     assert "uac_replace_from(\"sip:$(fU{s.substr,-10,0})@$fd\");" in cut
     assert "s.substr,-10" not in plain
     _kamailio_accepts(tmp_path, plain, unbilled, cut)
+
+
+def test_call_return_is_offered_with_its_code_and_its_fault_keeps_the_first_caller(
+        tmp_path: Path) -> None:
+    """Call return (numbers.call_return): the switch keeps who called each line last
+    and calls them back on the code; under `call_return_first_caller` it keeps the
+    first caller only. Kamailio accepts both."""
+    plain = render(tmp_path)
+    assert 'if ($rU == "*69" && is_method("INVITE"))' in plain
+    assert plain.count("route(LAST_CALLER);") == 2  # from the PSTN, and on-net
+    assert "$sht(lastcall=>$var(called)) = $var(last);" in plain
+    assert "!= $null) {\n\t\treturn;" not in plain
+    first = render(tmp_path, test_faults="call_return_first_caller")
+    assert "if ($sht(lastcall=>$var(called)) != $null) {\n\t\treturn;" in first
+    _kamailio_accepts(tmp_path, plain, first)
+
+
+def test_a_switch_without_call_return_renders_no_code(tmp_path: Path) -> None:
+    cfg = load_config()
+    cfg = replace(cfg, numbers=replace(cfg.numbers, call_return=""))
+    switch = EmbeddedKamailio(cfg.sut, tmp_path)
+    switch.dir.mkdir(parents=True, exist_ok=True)
+    text = switch._render("/modules", NumberPlan.from_config(cfg.numbers), 30999).read_text()
+    assert "route(CALL_RETURN)" not in text
+    _kamailio_accepts(tmp_path, text)

@@ -132,3 +132,29 @@ def test_collect_only_refuses_a_bad_row_naming_file_row_field_and_value(
     assert "plan_09_bad.py: plan row 9.2: expect.rings = 'pstn:long_distance': must be a " \
         "beta line (siteN/NN), pstn:<local|ld|intl|tollfree|operator|n11|psap|ld2>" in out
     assert "9.1" not in out.replace("plan row 9.2", "")
+
+
+def test_call_return_reaches_the_last_of_its_calls_before() -> None:
+    spec = CallSpec("6.7", "call return", "site4/07", "*69",
+                    calls_before=("site7/05", "pstn:9785550177"))
+    assert spec.reaches == "9785550177" and spec.before_dials == ("site7/05", "9785550177")
+    assert CallSpec("6.7", "x", "site4/07", "*69", calls_before=("pstn:9785550177",
+                                                                 "site7/05")).reaches == \
+        "site7/05"
+    assert row().reaches == "site2/01"  # any other row reaches what it dials
+
+
+@pytest.mark.parametrize(("kw", "problem"), [
+    (dict(dial="*69"), "dial = '*69' (call return): needs calls_before"),
+    (dict(dial="site2/01", calls_before=("site7/05",)),
+     "calls_before = ('site7/05',): only for a call return row (dial '*69')"),
+    (dict(dial="*69", calls_before=("pstn:ld",)), "calls_before[0] = 'pstn:ld': must be"),
+    (dict(dial="*69", calls_before=("site4/07",)), "the caller cannot call itself"),
+    (dict(dial="*69", caller="pstn:2125550188", calls_before=("site7/05",)),
+     "caller = 'pstn:2125550188': must be a beta line"),
+])
+def test_a_bad_call_return_row_is_refused(kw: dict[str, Any], problem: str) -> None:
+    caller = kw.pop("caller", "site4/07")
+    with pytest.raises(PlanRowError) as err:
+        CallSpec("6.7", "call return", caller=caller, **kw)
+    assert problem in str(err.value), str(err.value)

@@ -98,7 +98,9 @@ def test_the_other_carriers_template_renders(tmp_path: Path) -> None:
 
 def test_the_misrouting_fault_renders_only_when_asked(tmp_path: Path) -> None:
     text = _render(tmp_path, "deliver_ld_to_local")
-    assert 'if ($rU =~ "^(9785550123|2125550123|9005550100)$")' in text
+    # the LD numbers of the directory, PSTN callers that answer a call return among them
+    assert 'if ($rU =~ "^(9785550123|2125550123|9005550100|2125550188|9785550177)$")' \
+        in text
     assert '$rU = "4135550190";' in text
 
 

@@ -12,7 +12,14 @@ from harness.config import load_config
 from harness.errors import HarnessError
 from harness.model import CallResult, CallSpec, CallTiming, Expect, Status, Verdict
 from harness.numberplan import NumberPlan
-from harness.run.schedule import PlanScheduler, parties, pstn_legs, quiet_from_s
+from harness.run.schedule import (
+    CALL_BEFORE_S,
+    PlanScheduler,
+    expected_s,
+    parties,
+    pstn_legs,
+    quiet_from_s,
+)
 
 PLAN = NumberPlan.from_config(load_config().numbers)
 
@@ -48,6 +55,19 @@ def test_parties_follow_the_forwarding_chain() -> None:
     assert parties(spec, PLAN) == {"site6/01", "site6/06", "site6/07"}
     assert parties(CallSpec("2.1", "local", "site1/02", "5550190"), PLAN) == {"site1/02"}
     assert parties(CallSpec("x", "bad", "site1/02", "19005550100"), PLAN) == {"site1/02"}
+
+
+def test_call_returns_parties_are_its_calls_before_and_whom_it_returns_to() -> None:
+    """A call return row rings its caller from each of its calls before first, and may
+    reach any of them (the last, or a wrong one): all its parties; its PSTN caller puts
+    a call on the gateway PSTN subscribers call from; it lasts their ringing longer."""
+    spec = CallSpec("6.7", "call return", "site4/07", "*69",
+                    calls_before=("site7/05", "pstn:9785550177"))
+    assert parties(spec, PLAN) == {"site4/07", "site7/05"}
+    assert pstn_legs(spec, PLAN, lambda trunk: trunk or "main") == {"main": 1, "ld": 1}
+    assert quiet_from_s(spec, PLAN) is None
+    plain = CallSpec("6.7", "x", "site4/07", "19785550177")
+    assert expected_s(spec) == pytest.approx(expected_s(plain) + 2 * CALL_BEFORE_S)
 
 
 def test_rows_overlap_but_never_share_a_party() -> None:
