@@ -317,7 +317,8 @@ class CallRunner:
     def calls_before(self, spec: CallSpec) -> list[Check]:
         """Call return's calls before (`spec.calls_before`), placed and measured one
         after another as calls of their own: each rings the row's caller, which does not
-        answer, and gives up (487). Their verdicts, as the row's checks ("call return.
+        answer, and gives up (487), and has its CDR (reconciled, in the run's billing
+        like any call). Their verdicts, as the row's checks ("call return.
         before"): a call that did not ring the line leaves the switch's memory of who
         called it last unknown, and the call return is then not placed."""
         checks: list[Check] = []
@@ -325,7 +326,7 @@ class CallRunner:
             before = CallSpec(f"{spec.plan_id}.before{i}", f"{spec.call_type}: call before",
                               party, spec.caller, callee_behaviour="no_answer",
                               cancel_after_s=CALL_BEFORE_RING_S,
-                              expect=Expect(final_code=487, mos_lqo_min=None, cdr=False,
+                              expect=Expect(final_code=487, mos_lqo_min=None,
                                             rings=spec.caller),
                               description=f"{party} rings {spec.caller}, unanswered")
             r = self.attempt(before)
