@@ -64,6 +64,13 @@ def _wire(call: Call, direction: str, key: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def _invalid_r(call: Call, direction: str) -> bool:
+    """The call's R in `direction` holds the harness host's delay (scoring.emodel_ratings):
+    left out of the profile's median."""
+    found = stream(call, direction)
+    return bool(found and found.get("r_invalid"))
+
+
 def profile_rows(calls: tuple[Call, ...]) -> list[ProfileRow]:
     """One row per profile the run used (answered calls only), in PROFILES order."""
     by: dict[str, list[Call]] = {}
@@ -84,6 +91,6 @@ def profile_rows(calls: tuple[Call, ...]) -> list[ProfileRow]:
             name, len(group), per(lambda c, d: _source_mos(c, d, "agent")),
             per(lambda c, d: _source_mos(c, d, "wire")),
             per(lambda c, d: _wire(c, d, "loss_pct")), per(lambda c, d: _wire(c, d, "jitter_ms")),
-            per(lambda c, d: _wire(c, d, "r_factor")), rtt,
+            per(lambda c, d: None if _invalid_r(c, d) else _wire(c, d, "r_factor")), rtt,
             {d: _pattern(group, d) for d in DIRECTIONS}))
     return rows

@@ -391,7 +391,7 @@ class CallRunner:
         timing = self.timing(spec, out, packets, setup_stall, caller_addr, call_dir)
         quality, streams = self.scorer.quality(spec, out, call_dir, speech_stall, packets,
                                                stall)
-        ratings = emodel_ratings(out, streams)
+        ratings = emodel_ratings(out, streams, s.cfg.media.jb_init_ms)
         cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
             if spec.expect.cdr else None
         early = early_media(out.a, packets)

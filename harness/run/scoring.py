@@ -211,21 +211,39 @@ class CallScorer:
         return fails
 
 
+# a receiving agent's jitter buffer holds its initial delay, and grows with the path's
+# jitter (clean: 60 ms; 50 +- 20 ms of jitter, RFC 3550 J 11-14 ms: 51-75 ms, measured).
+# Held beyond its initial delay + JB_JITTER_FACTOR x J + JB_MARGIN_MS, it grew because
+# the agent itself ran late (its host starved it: 414-424 ms held on a 0.3 ms path),
+# and that delay is the harness host's, not the path's.
+JB_JITTER_FACTOR = 8.0
+JB_MARGIN_MS = 60.0
+
+
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
-                   ) -> dict[str, dict[str, float]]:
+                   jb_init_ms: int = 60) -> dict[str, dict[str, float | str]]:
     """ITU-T G.107 rating R and MOS-CQE per direction, from the wire's RFC 3550 loss and
     a mouth-to-ear delay estimate: 20 ms packetisation + RTT/2 (the receiver's RTCP)
-    + the receiver's jitter-buffer delay. G.711 with packet-loss concealment."""
-    out_map: dict[str, dict[str, float]] = {}
+    + the receiver's jitter-buffer delay. G.711 with packet-loss concealment. A rating
+    whose jitter buffer held more than the path's jitter explains is kept with
+    `r_invalid` (why): the delay in it is the harness host's."""
+    out_map: dict[str, dict[str, float | str]] = {}
     for key, receiver in (("wire_a_to_b", out.b), ("wire_b_to_a", out.a)):
         st = streams.get(key)
         if st is None or receiver is None or receiver.stats is None or \
                 st.codec not in ("PCMU", "PCMA"):
             continue
-        delay_ms = 20.0 + receiver.stats.rtt_mean_ms / 2 + receiver.stats.jb_avg_delay_ms
+        jb_ms = receiver.stats.jb_avg_delay_ms
+        delay_ms = 20.0 + receiver.stats.rtt_mean_ms / 2 + jb_ms
         rating = assess_stream(st, delay_ms)
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
+        explained = jb_init_ms + JB_JITTER_FACTOR * st.jitter_ms + JB_MARGIN_MS
+        if jb_ms > explained:
+            out_map[key]["r_invalid"] = (
+                f"the receiving agent's jitter buffer held {jb_ms:.0f} ms against "
+                f"{st.jitter_ms:.1f} ms of jitter on the wire (at most {explained:.0f} ms "
+                "explained): it grew for the agent's own lateness, the host's")
     return out_map
 
 
