@@ -169,6 +169,12 @@ class CallSpec:
     # 'pstn:<number>') call the row's caller first, one after another; each rings it
     # and gives up unanswered. The call return must reach the last of them.
     calls_before: tuple[str, ...] = ()
+    # call waiting: this party (a beta line, or a PSTN subscriber 'pstn:<number>') calls
+    # the called line `waiting_at_s` after the row's call was answered, while it is up;
+    # the line is presented the second call (180), holds the first, answers the second,
+    # talks, and resumes the first when the second ends
+    waiting_caller: str = ""
+    waiting_at_s: float = 14.0
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would
@@ -187,7 +193,7 @@ class CallSpec:
         problems += _caller_problems("caller", self.caller) + _profile_problems(self.profile)
         for i, line in enumerate(self.busy_lines):
             problems += _line_problems(f"busy_lines[{i}]", line)
-        problems += self._call_return_problems()
+        problems += self._call_return_problems() + self._waiting_problems()
         problems += _expect_problems(self.expect)
         if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
                 isinstance(self.expect.mos_lqo_min, FromTable):
@@ -225,6 +231,20 @@ class CallSpec:
         if self.caller in self.calls_before:
             problems.append(f"calls_before = {self.calls_before!r}: the caller cannot "
                             "call itself")
+        return problems
+
+    def _waiting_problems(self) -> list[str]:
+        if not self.waiting_caller:
+            return []
+        problems = _caller_problems("waiting_caller", self.waiting_caller)
+        if self.waiting_caller in (self.caller, self.dial):
+            problems.append(f"waiting_caller = {self.waiting_caller!r}: another party than "
+                            "the row's caller and called line")
+        if self.expect.final_code != 200 or self.callee_behaviour != "answer":
+            problems.append("waiting_caller: the row's call must be answered "
+                            "(expect.final_code 200, callee_behaviour 'answer')")
+        if not self.waiting_at_s >= 0:
+            problems.append(f"waiting_at_s = {self.waiting_at_s!r}: must be 0 or more")
         return problems
 
     @property

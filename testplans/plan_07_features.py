@@ -87,3 +87,16 @@ PLAN += [
                          "group's overflow line, the branch office's site7/04, which "
                          "answers (PESQ both ways); the CDR names site7/04"),
 ]
+
+# call waiting: a second call to a line that is on a call is presented, and taken by
+# holding the first (the called line's phone does that; the switch must deliver it)
+PLAN += [
+    CallSpec("7.11", "call waiting", caller="site4/08", dial="site7/07",
+             waiting_caller="pstn:2125550188", waiting_at_s=14.0, talk_s=36.0,
+             expect=Expect(rings="site7/07", call_class="onnet"),
+             description="site4/08 and site7/07 talk (PESQ both ways); 14 s after the "
+                         "answer a PSTN subscriber calls site7/07, which is presented the "
+                         "second call (180), holds the first, answers, talks (PESQ both "
+                         "ways), and resumes the first when the second is down; both calls "
+                         "billed"),
+]

@@ -61,7 +61,7 @@ from harness.sip.scenario import (
     Script,
 )
 from harness.softswitch.process import sip_options_ping
-from harness.verdict.call_types import call_type_checks
+from harness.verdict.call_types import call_type_checks, waiting_first_call
 from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passed
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
@@ -132,6 +132,35 @@ PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/run/session.p
 # moments within 1 s: a stall this close to one of them can have delayed its reading
 CDR_READING_MARGIN_S = 1.0
 CALL_BEFORE_RING_S = 2.0  # a call return row's calls before ring the line this long
+WAITING_ANSWER_S = 2.0  # a waiting call rings (presented) this long before it is taken
+
+
+class _Waiting:
+    """A call waiting row's second call, placed in a thread of its own `delay_s` on."""
+
+    def __init__(self, spec: CallSpec, attempt: Callable[[CallSpec], CallResult],
+                 delay_s: float) -> None:
+        self.spec = spec
+        self._result: CallResult | None = None
+        self._error = ""
+        self._thread = threading.Thread(target=self._run, args=(attempt, delay_s),
+                                        name="waiting-call", daemon=True)
+        self._thread.start()
+
+    def _run(self, attempt: Callable[[CallSpec], CallResult], delay_s: float) -> None:
+        time.sleep(delay_s)
+        try:
+            self._result = attempt(self.spec)
+        except Exception as exc:  # noqa: BLE001 - the row's verdict says it
+            self._error = f"could not be placed: {exc}"
+
+    def result(self, timeout_s: float = 120.0) -> CallResult:
+        self._thread.join(timeout_s)
+        if self._result is None:
+            return error_result(self.spec, self._error or "did not end in time", time.time())
+        return self._result
+
+
 STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
 
 
@@ -295,7 +324,9 @@ class CallRunner:
             # behind its access link, if it crossed
             caller_addr = s.registrations.caller_addr(seat)
             store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
+            waiting = self.waiting_call(spec)
             out = s.farm.place(order)
+            waited = waiting.result() if waiting is not None else None
         if on_down is not None:
             on_down()
         s.keep_tls(out.a.tls_sessions)
@@ -308,6 +339,9 @@ class CallRunner:
             if before:
                 result = replace(result, verdict=Verdict.of((*result.verdict.checks,
                                                              *before)))
+            if waited is not None:
+                result = replace(result, verdict=Verdict.of((
+                    *result.verdict.checks, *self.waiting_checks(spec, out, waited))))
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -336,6 +370,32 @@ class CallRunner:
                              cause=c.cause)
                        for c in r.verdict.checks if not c.passed] or [passed(criterion)]
         return checks
+
+    def waiting_call(self, spec: CallSpec) -> _Waiting | None:
+        """Call waiting: the row's `waiting_caller` calls the called line, placed
+        `answer_after_s + waiting_at_s` from now (the row's call is being placed) and
+        measured as a call of its own (a thread of its own while the row's call is up)."""
+        if not spec.waiting_caller:
+            return None
+        second = CallSpec(f"{spec.plan_id}.waiting", f"{spec.call_type}: the second call",
+                          spec.waiting_caller, spec.dial, answer_after_s=WAITING_ANSWER_S,
+                          talk_s=3.0, codec=spec.codec,
+                          expect=Expect(rings=spec.expect.rings),
+                          description=f"{spec.waiting_caller} calls {spec.dial} while it is "
+                                      "on the row's call")
+        return _Waiting(second, self.attempt, spec.answer_after_s + spec.waiting_at_s)
+
+    def waiting_checks(self, spec: CallSpec, out: CallOutcome, second: CallResult,
+                       ) -> list[Check]:
+        """The second call's verdict ("call waiting.second call"), and the first call's
+        part: the line held it to take the second, resumed it once the second was down,
+        and it stayed up to its end."""
+        checks = [Check("call waiting.second call", c.outcome,
+                        f"call waiting: the second call from {spec.waiting_caller}: "
+                        f"{c.message}", cause=c.cause)
+                  for c in second.verdict.checks if not c.passed] or \
+            [passed("call waiting.second call")]
+        return checks + judged("call waiting", waiting_first_call(out))
 
     @staticmethod
     def with_delay_stage(result: CallResult, delay: DelayReport | None,

@@ -84,7 +84,9 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
     withheld = spec.dial.startswith("*67") or spec.expect.caller_id == "anonymous"
     far = plan.far_ends(spec.reaches, *spec.before_dials, spec.transfer_to,
                         spec.conference_with)
-    return frozenset({spec.caller, *(seat for seat in far
+    waiting = (spec.waiting_caller,) if spec.waiting_caller and \
+        not Party.in_pstn(spec.waiting_caller) else ()
+    return frozenset({spec.caller, *waiting, *(seat for seat in far
                                      if withheld or not seat.startswith(PSTN_SEAT))})
 
 
@@ -105,6 +107,7 @@ def quiet_from_s(spec: CallSpec, plan: NumberPlan) -> float | None:
     if spec.transfer_to or spec.conference_with or spec.hold_at_s is not None or \
             spec.dtmf_a or spec.dtmf_b or spec.callee_behaviour != "answer" or \
             spec.profile or spec.expect.final_code != 200 or spec.calls_before or \
+            spec.waiting_caller or \
             len(plan.far_ends(spec.dial)) != 1:
         return None
     return spec.answer_after_s + 4.0
@@ -119,6 +122,8 @@ def pstn_legs(spec: CallSpec, plan: NumberPlan,
     legs: Counter[str] = Counter()
     if spec.caller_party.is_pstn or any(Party.in_pstn(p) for p in spec.calls_before):
         legs[gateway_of(None)] += 1
+    if spec.waiting_caller and Party.in_pstn(spec.waiting_caller):  # beside the row's call
+        legs[gateway_of(None)] += 1
     for dial in (spec.reaches, spec.transfer_to, spec.conference_with):
         route = _route(dial, plan) if dial else None
         if route is not None and route.trunk is not None and \
@@ -127,17 +132,50 @@ def pstn_legs(spec: CallSpec, plan: NumberPlan,
     return legs
 
 
+def line_legs(spec: CallSpec, plan: NumberPlan,
+              worker_of: Callable[[str], str]) -> Counter[str]:
+    """Calls the row holds at once on each agent worker hosting its lines (`worker_of`
+    a line's seat): its caller's and the line it dials, a waiting caller's, a transfer
+    target's, a third party's (a line its call may be forwarded or hunted to takes the
+    place of the one it dials), and a second on a line that holds two calls at once (a
+    3-way or blind-transfer caller, an attended transferor, a line taking a waiting
+    call). A worker holds PSTN_LEGS calls (one pjsua2 Endpoint), whichever of its lines
+    they are on."""
+    route = _route(spec.reaches, plan)
+    dialled = plan.line_by_number(route.number) if route is not None else None
+    seats = [spec.caller, spec.waiting_caller]
+    seats += [dialled.name] if dialled is not None else []
+    for dial in (spec.transfer_to, spec.conference_with):
+        far = _route(dial, plan) if dial else None
+        line = plan.line_by_number(far.number) if far is not None else None
+        seats += [line.name] if line is not None else []
+    if spec.conference_with or (spec.transfer_to and spec.transfer_kind == "blind"):
+        seats.append(spec.caller)
+    if dialled is not None and (spec.waiting_caller or (
+            spec.transfer_to and spec.transfer_kind == "attended")):
+        seats.append(dialled.name)
+    legs: Counter[str] = Counter()
+    for seat in seats:
+        party = Party.of_seat(seat) if seat else None
+        if party is not None and party.is_line:
+            legs[worker_of(seat)] += 1
+    return legs
+
+
 class PlanScheduler:
     def __init__(self, specs: Sequence[CallSpec], run_call: Callable[[CallSpec], CallResult],
                  plan: NumberPlan, concurrency: int, links: int = 0,
                  gateway_of: Callable[[str | None], str] = lambda trunk: "pstn",
-                 duration: Callable[[CallSpec], float] = expected_s) -> None:
+                 duration: Callable[[CallSpec], float] = expected_s,
+                 worker_of: Callable[[str], str] | None = None) -> None:
         """`links`: the access-link pairs rows under a profile cross (the profile
         impairs those links only), so they run beside other rows, one to a pair; with
         none a profile impairs every agent's media and its row runs alone. `gateway_of`:
         the simulated PSTN's gateway worker of a trunk group (each holds PSTN_LEGS).
         `duration`: how long a
-        row's call lasts (the session's estimate follows the call's script)."""
+        row's call lasts (the session's estimate follows the call's script). `worker_of`:
+        the agent worker hosting a line (each holds PSTN_LEGS calls too); None: not
+        counted."""
         self.run_call = run_call
         self.links = links
         self._duration = {s.plan_id: duration(s) for s in specs}
@@ -146,7 +184,11 @@ class PlanScheduler:
         self._parties = {s.plan_id: parties(s, plan) for s in specs}
         self._quiet = {s.plan_id: quiet_from_s(s, plan) for s in specs}
         self._since: dict[str, float] = {}  # running rows: when each was placed
-        self._pstn = {s.plan_id: pstn_legs(s, plan, gateway_of) for s in specs}
+        # calls each row puts on each agent worker: the simulated PSTN's gateways and,
+        # when known, the workers hosting its lines
+        self._pstn = {s.plan_id: pstn_legs(s, plan, gateway_of) + (
+            line_legs(s, plan, worker_of) if worker_of is not None else Counter())
+            for s in specs}
         self._pstn_up: Counter[str] = Counter()
         self._busy: set[str] = set()
         self._running: set[str] = set()

@@ -259,10 +259,12 @@ def sent_stream(packets: list[UdpPacket], receivers: list[LegOutcome], receiver:
 
 
 def held_s(out: CallOutcome) -> float:
-    """How long the call was on hold (HOLD to RESUME at the holder): a recorder gets
+    """How long the call was on hold (HOLD to RESUME at the holder, the caller or the
+    called line taking a waiting call): a recorder gets
     no frames from a held stream, so a recording is that much shorter than the time
     its recorder was connected."""
-    hold, resume = out.a.first("HOLD"), out.a.first("RESUME")
+    holder = out.a if out.a.first("HOLD") is not None or out.b is None else out.b
+    hold, resume = holder.first("HOLD"), holder.first("RESUME")  # (b: call waiting)
     if hold is None:
         return 0.0
     end = resume.t_mono if resume is not None else hold.t_mono

@@ -605,7 +605,11 @@ class HarnessSession:
         pairs = len(self.access.pairs) if self.access is not None else 0
         return PlanScheduler(specs, self.run_call, self.plan, self.cfg.agents.concurrent_calls,
                              links=pairs, gateway_of=self.pstn.gateway_of,
-                             duration=self.call_length_s)
+                             duration=self.call_length_s, worker_of=self._line_worker)
+
+    def _line_worker(self, seat: str) -> str:
+        """The agent worker hosting a line's seat (for the scheduler's calls per worker)."""
+        return self.farm.worker_of(seat) if self.farm is not None else "agents"
 
     def call_length_s(self, spec: CallSpec) -> float:
         """How long a row's call lasts, from the script its agents will follow: its

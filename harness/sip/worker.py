@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.network import netns
+from harness.party import Party
 from harness.sip.agent import Leg, LineAgent, Switchboard, wav_finalised
 from harness.sip.attribution import IncomingInvite, Stray, attribute
 from harness.sip.message import ruri_parts
@@ -130,6 +131,9 @@ class Worker:
         self.tls_transport: tuple[int, int] | None = None
         self.outgoing: dict[str, _Outgoing] = {}
         self.expected: dict[str, _Expected] = {}
+        # call waiting: a leg answered while its line was on a call, and the calls it
+        # held (resumed when it is down)
+        self.waiting: list[tuple[Leg, list[Leg]]] = []
         self.lates: list[tuple[float, float]] = []
         self.running = True
 
@@ -347,7 +351,25 @@ class Worker:
             leg.answer(183 if far.early else 180)
             if far.kind == "answer":
                 self.stack.at(far.answer_after_s, lambda: self._quietly(
-                    lambda: None if leg.disconnected else leg.answer(200)))
+                    lambda: self._answer(leg)))
+
+    def _answer(self, leg: Leg) -> None:
+        """Answer `leg`. A beta line already on a call (call waiting) holds that call
+        first, as a phone does when its user takes the waiting call, and resumes it once
+        this one is down (`_tick`). A gateway of the simulated PSTN is a trunk: its
+        calls never hold each other."""
+        if leg.disconnected:
+            return
+        party = Party.of_seat(leg.agent_name)
+        others = [o for e in self.expected.values() for o in e.legs
+                  if o is not leg and o.agent_name == leg.agent_name
+                  and o.state == "CONFIRMED" and not o.disconnected] \
+            if party is not None and party.is_line else []
+        for other in others:
+            other.hold()
+        if others:
+            self.waiting.append((leg, others))
+        leg.answer(200)
 
     def _midcall_far_end(self, exp: _Expected, leg: Leg) -> None:
         """A party of a 3-way call talks when cued (RFC 4733 '#'); a transfer target
@@ -435,6 +457,11 @@ class Worker:
                 out.agent.active_legs -= 1
             if out.released_at is not None:
                 self._report_caller(key, out, now)
+        for taken, held in list(self.waiting):
+            if taken.disconnected:
+                self.waiting.remove((taken, held))
+                for leg in held:
+                    self._quietly(leg.resume)
         for key, exp in list(self.expected.items()):
             for leg in exp.legs:
                 if leg.state == "CONFIRMED" and id(leg) not in exp.talking:

@@ -369,3 +369,25 @@ def _hold_checks(out: CallOutcome, packets: list[UdpPacket]) -> list[str]:
             fails.append(f"hold: audio did not return after resume ({len(after)} RTP "
                          "packets in the 2 s after it)")
     return fails
+
+
+def waiting_first_call(out: CallOutcome) -> list[str]:
+    """Call waiting, the first call's part: the called line held it to take the second
+    call (its re-INVITE), resumed it once the second was down, and it stayed up to the
+    end its caller chose (a first call the switch dropped for the second ends early)."""
+    b = out.b
+    if b is None or out.a.final_code != 200:
+        return ["call waiting: the first call was not answered"]
+    hold, resume = b.first("HOLD"), b.first("RESUME")
+    fails = []
+    if hold is None:
+        fails.append("call waiting: the called line never held the first call (it was "
+                     "never presented the second call while on the first)")
+    elif resume is None or resume.t_mono < hold.t_mono:
+        fails.append("call waiting: the first call was never resumed after the second")
+    if out.a.first("BYE_SENT") is None:
+        down = out.a.first("DISCONNECTED")
+        fails.append("call waiting: the first call was dropped"
+                     + (f" {down.t_mono - out.t_start_mono:.1f} s after it was placed, "
+                        "before its caller hung up" if down else ""))
+    return fails

@@ -305,3 +305,21 @@ def test_call_return_to_the_wrong_caller_is_caught(faulty: HarnessSession) -> No
     r = faulty.run_call(CALL_RETURN)
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert "routing: site7/05 rang, expected pstn:ld" in r.verdict.reasons, r.verdict.reasons
+
+
+def test_a_line_on_a_call_that_is_busy_to_a_second_caller_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch without call waiting: the second call gets 486 while the line is on the
+    first; the first call stands, never held. Its own session, closed at once."""
+    from tests.integration.test_call_types import CALL_WAITING
+
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
+                  sut=replace(cfg.sut, test_faults="no_call_waiting"))
+    with HarnessSession(cfg, tmp_path_factory.mktemp("no_waiting")) as session:
+        r = session.run_call(CALL_WAITING)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "call waiting: the second call from pstn:2125550188: final_code: expected 200, " \
+        "got 486" in r.verdict.reasons, r.verdict.reasons
+    assert "call waiting: the called line never held the first call (it was never " \
+        "presented the second call while on the first)" in r.verdict.reasons

@@ -201,6 +201,26 @@ def test_call_return_calls_back_the_last_caller_billed_as_dialled(live: HarnessS
                                                                        "6.7.before2"}
 
 
+CALL_WAITING = CallSpec("7.11", "call waiting", "site4/08", "site7/07",
+                       waiting_caller="pstn:2125550188", waiting_at_s=3.0, talk_s=22.0,
+                       expect=Expect(mos_lqo_min=None, rings="site7/07", call_class="onnet"))
+
+
+def test_call_waiting_presents_the_second_call_holds_the_first_and_bills_both(
+        live: HarnessSession) -> None:
+    """A PSTN subscriber calls site7/07 while it is on a call: the second call is
+    presented and answered (its own verdict and CDR), the first held and resumed, and
+    still up until its caller hangs up."""
+    r = live.run_call(CALL_WAITING)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert {c.criterion for c in r.verdict.checks} >= {"call waiting",
+                                                       "call waiting.second call"}
+    b = next(leg for leg in r.events if leg.kind == "HOLD")
+    assert b.party == "b"  # the called line held the first call
+    second = sorted((live.run_dir / "calls").glob("7.11.waiting-*"))
+    assert second and json.loads((second[-1] / "streams.json").read_text())
+
+
 def test_blind_transfer_reaches_the_target_and_both_calls_are_billed(
         live: HarnessSession) -> None:
     spec = CallSpec("7.6", "blind transfer (REFER)", "site5/04", "site5/05",

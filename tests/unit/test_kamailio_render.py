@@ -173,3 +173,13 @@ def test_a_switch_without_call_return_renders_no_code(tmp_path: Path) -> None:
     text = switch._render("/modules", NumberPlan.from_config(cfg.numbers), 30999).read_text()
     assert "route(CALL_RETURN)" not in text
     _kamailio_accepts(tmp_path, text)
+
+
+def test_no_call_waiting_renders_only_when_asked(tmp_path: Path) -> None:
+    """The fault no_call_waiting: a line on a call (a dialog profile per line) is busy
+    to a second caller; not in the plain template."""
+    assert "line_calls" not in render(tmp_path)
+    faulty = render(tmp_path, test_faults="no_call_waiting")
+    assert 'modparam("dialog", "profiles_with_value", "line_calls")' in faulty
+    assert 'get_profile_size("line_calls", "$var(called)", "$var(up)")' in faulty
+    _kamailio_accepts(tmp_path, faulty)

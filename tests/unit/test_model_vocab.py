@@ -158,3 +158,17 @@ def test_a_bad_call_return_row_is_refused(kw: dict[str, Any], problem: str) -> N
     with pytest.raises(PlanRowError) as err:
         CallSpec("6.7", "call return", caller=caller, **kw)
     assert problem in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize(("kw", "problem"), [
+    (dict(waiting_caller="pstn:ld"), "waiting_caller = 'pstn:ld': must be"),
+    (dict(waiting_caller="site4/08"), "another party than the row's caller and called line"),
+    (dict(waiting_caller="site7/07"), "another party than the row's caller and called line"),
+    (dict(waiting_caller="pstn:2125550188", callee_behaviour="busy"),
+     "waiting_caller: the row's call must be answered"),
+    (dict(waiting_caller="pstn:2125550188", waiting_at_s=-1.0), "waiting_at_s = -1.0"),
+])
+def test_a_bad_call_waiting_row_is_refused(kw: dict[str, Any], problem: str) -> None:
+    with pytest.raises(PlanRowError) as err:
+        CallSpec("7.11", "call waiting", caller="site4/08", dial="site7/07", **kw)
+    assert problem in str(err.value), str(err.value)

@@ -16,6 +16,7 @@ from harness.run.schedule import (
     CALL_BEFORE_S,
     PlanScheduler,
     expected_s,
+    line_legs,
     parties,
     pstn_legs,
     quiet_from_s,
@@ -68,6 +69,38 @@ def test_call_returns_parties_are_its_calls_before_and_whom_it_returns_to() -> N
     assert quiet_from_s(spec, PLAN) is None
     plain = CallSpec("6.7", "x", "site4/07", "19785550177")
     assert expected_s(spec) == pytest.approx(expected_s(plain) + 2 * CALL_BEFORE_S)
+
+
+def test_call_waitings_second_caller_is_a_party_or_a_pstn_leg() -> None:
+    """The second caller of a call waiting row calls beside the row's call: a line is
+    one of its parties, a PSTN subscriber a call on the gateway it calls from."""
+    line = CallSpec("7.11", "cw", "site4/08", "site7/07", waiting_caller="site2/10")
+    assert parties(line, PLAN) == {"site4/08", "site7/07", "site2/10"}
+    pstn = CallSpec("7.11", "cw", "site4/08", "site7/07", waiting_caller="pstn:2125550188")
+    assert parties(pstn, PLAN) == {"site4/08", "site7/07"}
+    assert pstn_legs(pstn, PLAN, lambda trunk: trunk or "main") == {"main": 1}
+    assert quiet_from_s(pstn, PLAN) is None
+
+
+def test_calls_per_agent_worker_count_lines_that_hold_two_calls() -> None:
+    """A worker holds 4 calls whichever of its lines they are on: a line taking a
+    waiting call holds two, and a row that would put a fifth call on its worker waits
+    (the plan run where it did not: PJ_ETOOMANY on another line of that worker)."""
+    worker = {"site4/08": "w10", "site7/07": "w19", "site7/06": "w19", "site7/08": "w19"}
+    cw = CallSpec("7.11", "cw", "site4/08", "site7/07", waiting_caller="pstn:2125550188")
+    assert line_legs(cw, PLAN, worker.__getitem__) == {"w10": 1, "w19": 2}
+    others = [CallSpec("a", "x", "site7/06", "5550190"), CallSpec("b", "y", "site7/08",
+                                                                 "19785550123"),
+              CallSpec("c", "z", "site1/01", "site7/05")]
+    worker.update({"site1/01": "w1", "site7/05": "w19"})
+    run = Recorder(hold_s=0.2)
+    sched = PlanScheduler([cw, *others], run, PLAN, concurrency=8,
+                          worker_of=worker.__getitem__)
+    for s in (cw, *others):
+        sched.result(s.plan_id)
+    # 7.11 (2 on w19) + a + b (1 each) fill w19: c (site7/05 on w19) never beside all three
+    assert not any({"7.11", "a", "b", "c"} <= up for up in run.overlaps), run.overlaps
+    assert any({"7.11", "a", "b"} <= up for up in run.overlaps), run.overlaps
 
 
 def test_rows_overlap_but_never_share_a_party() -> None:
