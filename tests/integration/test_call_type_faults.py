@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 
 from harness.config import load_config
-from harness.model import CallSpec, Expect, Status
+from harness.model import CallResult, CallSpec, Expect, Status
 from harness.run.session import HarnessSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -199,6 +199,18 @@ def test_an_international_calling_number_cut_to_10_digits_is_caught(
         in r.verdict.reasons, r.verdict.reasons
 
 
+def on_a_switch_of_its_own(tmp_path_factory: pytest.TempPathFactory, fault: str,
+                           spec: CallSpec) -> CallResult:
+    """`spec` placed once on an embedded switch rendered with `fault` alone, in a
+    session of its own closed at once: a fault another of the faulty switch's would
+    hide (one that does not hunt at all cannot show one that does not overflow)."""
+    cfg = load_config()
+    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
+                  sut=replace(cfg.sut, test_faults=fault))
+    with HarnessSession(cfg, tmp_path_factory.mktemp(fault)) as session:
+        return session.run_call(spec)
+
+
 OVERFLOW = CallSpec("7.10", "hunt group overflow: every line busy", "site1/11", "hunt:1",
                     callee_behaviour="busy", busy_lines=("site3/09", "site3/12"), talk_s=2.0,
                     expect=Expect(mos_lqo_min=None, rings="site7/04", call_class="onnet",
@@ -210,11 +222,7 @@ def test_a_hunt_group_that_does_not_overflow_is_caught(
     """A switch that hunts over all three busy lines and then gives the caller the last
     one's busy instead of ringing the overflow line (the other faulty switch does not
     hunt at all: it could not show this one). Its own session, closed at once."""
-    cfg = load_config()
-    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
-                  sut=replace(cfg.sut, test_faults="hunt_no_overflow"))
-    with HarnessSession(cfg, tmp_path_factory.mktemp("no_overflow")) as session:
-        r = session.run_call(OVERFLOW)
+    r = on_a_switch_of_its_own(tmp_path_factory, "hunt_no_overflow", OVERFLOW)
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert "final_code: expected 200, got 486" in r.verdict.reasons, r.verdict.reasons
     assert any(x.startswith("routing: ") and x.endswith("expected site7/04")
@@ -313,11 +321,7 @@ def test_a_line_on_a_call_that_is_busy_to_a_second_caller_is_caught(
     first; the first call stands, never held. Its own session, closed at once."""
     from tests.integration.test_call_types import CALL_WAITING
 
-    cfg = load_config()
-    cfg = replace(cfg, guard=replace(cfg.guard, retries_on_stall=0),
-                  sut=replace(cfg.sut, test_faults="no_call_waiting"))
-    with HarnessSession(cfg, tmp_path_factory.mktemp("no_waiting")) as session:
-        r = session.run_call(CALL_WAITING)
+    r = on_a_switch_of_its_own(tmp_path_factory, "no_call_waiting", CALL_WAITING)
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert "call waiting: the second call from pstn:2125550188: final_code: expected 200, " \
         "got 486" in r.verdict.reasons, r.verdict.reasons
