@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reruns import Reruns, StallWatch
+from tests.reruns import Reruns, stall_watch
 from tests.turns import Turns, lock_base
 
 pytest_plugins = ["pytester"]
 
 
 _TURNS: dict[str, Turns] = {}
-_WATCH = StallWatch()
+_WATCH = stall_watch()
 _RERUNS = Reruns(_WATCH)
 
 

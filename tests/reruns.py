@@ -12,10 +12,10 @@ flagged (harness/run/session.py `run_call`).
 
 What counts as "failed while the host stalled", from data and not from the test's
 words alone:
-  * `StallWatch`, a thread of the selftest's own process, wakes every `TICK_S` and
-    records how late each wake-up was; a failed call phase whose window holds a
-    wake-up later than `STALL_S` (the harness guard's default threshold) was measured
-    across a stall;
+  * the stall watch, the harness's own stall guard run in the selftest's process (its
+    sampler wakes every `TICK_S` and records how late each wake-up was): a failed
+    call phase whose window holds a wake-up later than `STALL_S` (the guard's default
+    threshold) was measured across a stall;
   * or the failure is the harness guard's own verdict ("host stalled", "invalid
     measurement", "no valid attempt").
 
@@ -29,8 +29,6 @@ the stall that caused it), the second as what it was.
 
 from __future__ import annotations
 
-import bisect
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,58 +37,18 @@ import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
+from harness.run.guard import StallGuard
+
 TICK_S = 0.02  # the watch's sleep
 STALL_S = 0.1  # a wake-up this late is a stall (the harness guard's default threshold)
 GUARD_WORDS = ("host stalled", "invalid measurement", "no valid attempt")
 RERUN = "rerun"
 
 
-class StallWatch:
-    """A background thread measuring this process's own scheduling lateness."""
-
-    def __init__(self, tick_s: float = TICK_S) -> None:
-        self.tick_s = tick_s
-        self._ends: list[float] = []  # monotonic time of each late wake-up (sorted)
-        self._lates: list[float] = []  # how late it was, parallel to _ends
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="stall-watch",
-                                            daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-            self._thread = None
-
-    def _run(self) -> None:
-        prev = time.monotonic()
-        while not self._stop.wait(self.tick_s):
-            now = time.monotonic()
-            self.record(now, now - prev - self.tick_s)
-            prev = now
-
-    def record(self, end: float, late_s: float) -> None:
-        """A wake-up at `end` (monotonic) that came `late_s` late."""
-        if late_s < 0.005:
-            return
-        with self._lock:
-            i = bisect.bisect(self._ends, end)
-            self._ends.insert(i, end)
-            self._lates.insert(i, late_s)
-
-    def worst(self, t0: float, t1: float) -> float:
-        """The worst lateness (s) of a wake-up whose late span overlaps [t0, t1]."""
-        with self._lock:
-            i = bisect.bisect_left(self._ends, t0)
-            return max((late for end, late in zip(self._ends[i:], self._lates[i:],
-                                                  strict=True)
-                        if end - late <= t1), default=0.0)
+def stall_watch() -> StallGuard:
+    """The selftest's own watch: the harness's stall guard (harness/run/guard.py), in
+    this process, fed by no agent worker, so every late wake-up of its sampler counts."""
+    return StallGuard(threshold_s=STALL_S, tick_s=TICK_S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +83,7 @@ def stalled_failure(report: TestReport, worst_s: float) -> Stalled | None:
 class Reruns:
     """The plugin: registered by tests/conftest.py, which gives it the turns."""
 
-    def __init__(self, watch: StallWatch) -> None:
+    def __init__(self, watch: StallGuard) -> None:
         self.watch = watch
         self.done: list[tuple[str, str]] = []  # (nodeid, why) of each test run again
 
@@ -140,7 +98,7 @@ class Reruns:
             why = None
             call = next((r for r in reports if r.when == "call"), None)
             if attempt == 1 and call is not None:
-                why = stalled_failure(call, self.watch.worst(*_monotonic(call)))
+                why = stalled_failure(call, self.watch.report(*_monotonic(call)).max_stall_s)
             if why is not None and call is not None:
                 call.outcome = RERUN  # type: ignore[assignment]  # pytest-rerunfailures' word
                 call.sections.append(("rerun", why.describe()))

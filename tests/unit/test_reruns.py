@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 CONFTEST = '''
 import pytest
-from tests.reruns import Reruns, StallWatch
+from tests.reruns import Reruns, stall_watch
 
-WATCH = StallWatch()
+WATCH = stall_watch()
 RERUNS = Reruns(WATCH)
 
 def pytest_configure(config):
