@@ -363,12 +363,8 @@ class CallRunner:
                               expect=Expect(final_code=487, mos_lqo_min=None,
                                             rings=spec.caller),
                               description=f"{party} rings {spec.caller}, unanswered")
-            r = self.attempt(before)
-            criterion = f"call return.before{i}"
-            checks += [Check(criterion, c.outcome, f"call return: the call before from "
-                                                   f"{party} to {spec.caller}: {c.message}",
-                             cause=c.cause)
-                       for c in r.verdict.checks if not c.passed] or [passed(criterion)]
+            checks += part_of_row(f"call return.before{i}", f"call return: the call "
+                                  f"before from {party} to {spec.caller}", self.attempt(before))
         return checks
 
     def waiting_call(self, spec: CallSpec) -> _Waiting | None:
@@ -390,12 +386,9 @@ class CallRunner:
         """The second call's verdict ("call waiting.second call"), and the first call's
         part: the line held it to take the second, resumed it once the second was down,
         and it stayed up to its end."""
-        checks = [Check("call waiting.second call", c.outcome,
-                        f"call waiting: the second call from {spec.waiting_caller}: "
-                        f"{c.message}", cause=c.cause)
-                  for c in second.verdict.checks if not c.passed] or \
-            [passed("call waiting.second call")]
-        return checks + judged("call waiting", waiting_first_call(out))
+        return part_of_row("call waiting.second call",
+                           f"call waiting: the second call from {spec.waiting_caller}",
+                           second) + judged("call waiting", waiting_first_call(out))
 
     @staticmethod
     def with_delay_stage(result: CallResult, delay: DelayReport | None,
@@ -724,6 +717,15 @@ def disposition(final_code: int | None) -> str:
         return "answered"
     return {486: "busy", 600: "busy", 487: "cancelled", 408: "no_answer",
             480: "no_answer"}.get(final_code or 0, "failed")
+
+
+def part_of_row(criterion: str, what: str, call: CallResult) -> list[Check]:
+    """A further call a row places (call return's calls before, call waiting's second
+    call), judged as the row's: each of its checks that did not pass, as `criterion`,
+    its message after `what`, its outcome and cause kept (an invalid measurement stays
+    one); one passed check when all passed."""
+    return [Check(criterion, c.outcome, f"{what}: {c.message}", cause=c.cause)
+            for c in call.verdict.checks if not c.passed] or [passed(criterion)]
 
 
 def error_result(spec: CallSpec, error: str, started_wall: float) -> CallResult:

@@ -63,7 +63,9 @@ class _Queued:
     parties: frozenset[str]  # lines it uses (a probe's identity, its real call's)
 
 
-PSTN_LEGS = 4  # the simulated PSTN's worker holds 4 calls (one pjsua2 process)
+# an agent worker holds 4 calls (one pjsua2 process): a gateway of the simulated PSTN,
+# or a worker hosting beta lines, whichever of its lines they are on
+WORKER_CALLS = 4
 CALL_BEFORE_S = 3.5  # a call return row's call before: 2 s ringing, set-up, measuring
 
 
@@ -139,7 +141,7 @@ def line_legs(spec: CallSpec, plan: NumberPlan,
     target's, a third party's (a line its call may be forwarded or hunted to takes the
     place of the one it dials), and a second on a line that holds two calls at once (a
     3-way or blind-transfer caller, an attended transferor, a line taking a waiting
-    call). A worker holds PSTN_LEGS calls (one pjsua2 Endpoint), whichever of its lines
+    call). A worker holds WORKER_CALLS calls (one pjsua2 Endpoint), whichever of its lines
     they are on."""
     route = _route(spec.reaches, plan)
     dialled = plan.line_by_number(route.number) if route is not None else None
@@ -171,10 +173,10 @@ class PlanScheduler:
         """`links`: the access-link pairs rows under a profile cross (the profile
         impairs those links only), so they run beside other rows, one to a pair; with
         none a profile impairs every agent's media and its row runs alone. `gateway_of`:
-        the simulated PSTN's gateway worker of a trunk group (each holds PSTN_LEGS).
+        the simulated PSTN's gateway worker of a trunk group (each holds WORKER_CALLS).
         `duration`: how long a
         row's call lasts (the session's estimate follows the call's script). `worker_of`:
-        the agent worker hosting a line (each holds PSTN_LEGS calls too); None: not
+        the agent worker hosting a line (each holds WORKER_CALLS calls too); None: not
         counted."""
         self.run_call = run_call
         self.links = links
@@ -186,10 +188,10 @@ class PlanScheduler:
         self._since: dict[str, float] = {}  # running rows: when each was placed
         # calls each row puts on each agent worker: the simulated PSTN's gateways and,
         # when known, the workers hosting its lines
-        self._pstn = {s.plan_id: pstn_legs(s, plan, gateway_of) + (
+        self._calls = {s.plan_id: pstn_legs(s, plan, gateway_of) + (
             line_legs(s, plan, worker_of) if worker_of is not None else Counter())
             for s in specs}
-        self._pstn_up: Counter[str] = Counter()
+        self._calls_up: Counter[str] = Counter()
         self._busy: set[str] = set()
         self._running: set[str] = set()
         self._exclusive = False
@@ -252,7 +254,7 @@ class PlanScheduler:
                 return False
         elif spec.profile:
             return not self._running  # impaired on the loopback: alone
-        if any(self._pstn_up[gw] + n > PSTN_LEGS for gw, n in self._pstn[spec.plan_id].items()):
+        if any(self._calls_up[w] + n > WORKER_CALLS for w, n in self._calls[spec.plan_id].items()):
             return False
         return not (self._parties[spec.plan_id] & self._busy)
 
@@ -327,7 +329,7 @@ class PlanScheduler:
                 self._running.add(spec.plan_id)
                 self._since[spec.plan_id] = time.monotonic()
                 self._busy |= self._parties[spec.plan_id]
-                self._pstn_up.update(self._pstn[spec.plan_id])
+                self._calls_up.update(self._calls[spec.plan_id])
                 self._exclusive = bool(spec.profile) and not self.links
                 self._impaired += bool(spec.profile)
                 threading.Thread(target=self._one, args=(spec,), name=f"call-{spec.plan_id}",
@@ -368,7 +370,7 @@ class PlanScheduler:
             self._results[spec.plan_id] = result
             self._running.discard(spec.plan_id)
             self._busy -= self._parties[spec.plan_id]
-            self._pstn_up.subtract(self._pstn[spec.plan_id])
+            self._calls_up.subtract(self._calls[spec.plan_id])
             self._exclusive = False
             self._impaired -= bool(spec.profile)
             self._cond.notify_all()
