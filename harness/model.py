@@ -181,7 +181,7 @@ class CallSpec:
         otherwise ring and never answer, and be blamed on the switch."""
         problems = [p for name, value, choice, none_ok in self._choices()
                     for p in choice_problem(name, value, choice, none_ok)]
-        for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s"):
+        for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s", "waiting_at_s"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} = {getattr(self, name)!r}: must be 0 or more")
         if self.hold_at_s is not None and self.resume_at_s is not None and \
@@ -243,8 +243,6 @@ class CallSpec:
         if self.expect.final_code != 200 or self.callee_behaviour != "answer":
             problems.append("waiting_caller: the row's call must be answered "
                             "(expect.final_code 200, callee_behaviour 'answer')")
-        if not self.waiting_at_s >= 0:
-            problems.append(f"waiting_at_s = {self.waiting_at_s!r}: must be 0 or more")
         return problems
 
     @property
