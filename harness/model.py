@@ -463,6 +463,10 @@ class QualityScore:
     # material cannot score higher through the codec alone); None: the row's floor
     floor_mos_lqo: float | None = None
     floor_why: str = ""
+    # how far the talking agent fell behind its own media clock while it talked this
+    # speech, ms, as the capture saw it leave (harness.capture.rtp.sender_lateness_ms);
+    # None: not measured (no stream from the talker in the capture)
+    talker_late_ms: float | None = None
 
     def floor_for(self, row_floor: float) -> float:
         return row_floor if self.floor_mos_lqo is None else min(row_floor, self.floor_mos_lqo)

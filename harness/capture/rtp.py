@@ -99,14 +99,50 @@ def _main_ssrc(rtp: list[RtpPacket]) -> int | None:
     return max(counts, key=lambda k: counts[k]) if counts else None
 
 
-def stream_stats(rtp: list[RtpPacket]) -> StreamStats | None:
-    """Statistics of the dominant SSRC among `rtp` (RFC 3550 A.3 and A.8)."""
+def audio_packets(rtp: list[RtpPacket]) -> list[RtpPacket]:
+    """The dominant SSRC's packets of its dominant payload type: the audio. RFC 4733
+    telephone-event shares the SSRC but not the audio timing, under whatever dynamic
+    payload type the offer and answer gave it (101, 96, a B2BUA's own)."""
     ssrc = _main_ssrc(rtp)
-    if ssrc is None:
+    mine = [r for r in rtp if r.ssrc == ssrc]
+    counts: dict[int, int] = {}
+    for r in mine:
+        counts[r.pt] = counts.get(r.pt, 0) + 1
+    if not counts:
+        return []
+    pt = max(counts, key=lambda k: counts[k])
+    return [r for r in mine if r.pt == pt]
+
+
+def sender_lateness_ms(rtp: list[RtpPacket]) -> float | None:
+    """How far a sender fell behind its own media clock, ms: the spread of its audio
+    packets' transit (arrival less RTP timestamp, ITU-T Y.1540 packet delay variation
+    against the earliest packet) over `rtp`. Taken where the packets leave the sender,
+    it is the sender's own lateness (a healthy endpoint: a few ms; one its host starved:
+    the starvation). None for fewer than two packets."""
+    pkts = audio_packets(rtp)
+    if len(pkts) < 2:
         return None
-    # RFC 4733 telephone-event shares the SSRC but not the audio timing
-    pkts = [r for r in rtp if r.ssrc == ssrc and r.pt != 101]
-    codec, rate = STATIC_PT.get(pkts[0].pt, (f"PT{pkts[0].pt}", 8000))
+    rate = STATIC_PT.get(pkts[0].pt, ("", 8000))[1]
+    base, transits = pkts[0].timestamp, []
+    for r in pkts:
+        off = (r.timestamp - base) & 0xFFFFFFFF
+        if off > 0x7FFFFFFF:  # a timestamp before the first (reordered)
+            off -= 0x100000000
+        transits.append(r.ts_arrival - off / rate)
+    return 1000.0 * (max(transits) - min(transits))
+
+
+def stream_stats(rtp: list[RtpPacket]) -> StreamStats | None:
+    """Statistics of the dominant SSRC among `rtp` (RFC 3550 A.3 and A.8): sequence
+    numbers over all its packets (telephone-events take theirs from the same space),
+    jitter over its audio payload type only (`audio_packets`)."""
+    audio = audio_packets(rtp)
+    if not audio:
+        return None
+    ssrc, audio_pt = audio[0].ssrc, audio[0].pt
+    pkts = [r for r in rtp if r.ssrc == ssrc]
+    codec, rate = STATIC_PT.get(audio_pt, (f"PT{audio_pt}", 8000))
     ext_seqs, seen = [], set()
     dup = ooo = 0
     cycles, last = 0, None
@@ -126,6 +162,8 @@ def stream_stats(rtp: list[RtpPacket]) -> StreamStats | None:
             ooo += 1
         max_ext = max(max_ext, ext)
         ext_seqs.append(ext)
+        if r.pt != audio_pt:
+            continue
         transit = r.ts_arrival * rate - r.timestamp
         if prev_transit is not None:
             d = abs(transit - prev_transit)
@@ -135,7 +173,7 @@ def stream_stats(rtp: list[RtpPacket]) -> StreamStats | None:
     expected = max(ext_seqs) - min(ext_seqs) + 1
     lost = max(0, expected - len(ext_seqs))
     return StreamStats(
-        src=pkts[0].src, dst=pkts[0].dst, ssrc=ssrc, codec=codec, packets=len(ext_seqs),
+        src=audio[0].src, dst=audio[0].dst, ssrc=ssrc, codec=codec, packets=len(ext_seqs),
         expected=expected, lost=lost, loss_pct=100.0 * lost / expected if expected else 0.0,
         duplicates=dup, out_of_order=ooo, jitter_ms=jitter / rate * 1000.0,
         max_jitter_ms=max_jitter / rate * 1000.0,

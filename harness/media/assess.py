@@ -2,22 +2,32 @@
 
 * `agent`: the audio the receiving agent recorded (end to end, what a user hears);
   it depends on the receiver's media clock, so it is valid only when the stall guard
-  saw no stall while the speech scored was heard, and must cover the time the recorder
-  was connected (within `RECORDING_TOLERANCE`) when no stall happened in that time.
+  saw no stall while the speech scored was heard, and when it covers the time the
+  recorder was connected (within `RECORDING_TOLERANCE`): the recorder takes a frame
+  per tick of the agent's clock whatever arrives (silence when nothing does), so a
+  shorter recording is a clock its host starved, even where the guard saw no stall.
+* the talker: its speech as the capture saw it leave the talking agent must be on
+  the agent's own clock (`TALKER_LATE_MS`), else both sources are invalid.
 * `wire`: the RTP that reached the receiver, taken from the capture and decoded in
   RTP-timestamp order; a late sender (host stall) does not shorten it.
 
 Defects that no host stall explains are hard reasons on their own: no RTP toward the
-receiver, silence, a recording shorter than the connected time on a clean host, a
-codec other than the one the plan row asked for.
+receiver, silence, a codec other than the one the plan row asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.capture.rtp import RtpPacket, StreamStats, decode_stream, stream_stats
+from harness.capture.rtp import (
+    RtpPacket,
+    StreamStats,
+    decode_stream,
+    sender_lateness_ms,
+    stream_stats,
+)
 from harness.errors import MediaError
 from harness.media.reference import (
     Reference,
@@ -45,6 +55,9 @@ class DirectionInput:
     agent_connected_s: float  # how long the receiving recorder was connected
     wire_rtp: list[RtpPacket]
     wire_wav_out: Path | None  # where to keep the decoded wire audio (evidence)
+    # the talker's RTP of the speech scored, as it left the talking agent (before the
+    # switch); empty: not in the capture, its timing not judged
+    talker_rtp: Sequence[RtpPacket] = ()
 
 
 def stall_reasons(stall: StallReport | None) -> tuple[str, ...]:
@@ -61,7 +74,37 @@ def assess(d: DirectionInput, stall: StallReport | None,
     window of the speech scored (a stall in it makes both scores invalid);
     `call_stall`: for the whole time the recorder was connected, when longer (a stall
     in it, even in silence after the speech, shortens the recording by its length, so
-    the recording's length is then not judged). Defaults to `stall`."""
+    the recording's length is then not judged). Defaults to `stall`. A talker that fell
+    behind its own clock (`talker_late`) makes both scores invalid too."""
+    agent, wire, stats = _assess(d, stall, call_stall)
+    late_ms = sender_lateness_ms(list(d.talker_rtp)) if d.talker_rtp else None
+    why = talker_late(late_ms)
+    scores = [replace(q, talker_late_ms=None if late_ms is None else round(late_ms, 1),
+                      valid=q.valid and not why, reasons=(*q.reasons, *why))
+              for q in (agent, wire)]
+    return scores[0], scores[1], stats
+
+
+# a talking agent that left its speech more than this behind its own media clock was
+# starved by its host: the switch was fed speech no phone sends (a gap, then the rest
+# late), and both the receiver's recording and the wire after the switch carry it.
+# Healthy agents: 1-5 ms (measured, docs/voice-quality.md).
+TALKER_LATE_MS = 100.0
+
+
+def talker_late(late_ms: float | None) -> tuple[str, ...]:
+    """The invalid_measurement reason a starved talking agent gives, or ()."""
+    if late_ms is None or late_ms <= TALKER_LATE_MS:
+        return ()
+    return (invalid_reason(
+        f"the harness's talking agent sent this speech up to {late_ms:.0f} ms behind "
+        f"its own media clock, as it left the agent before the switch (a healthy agent: "
+        f"a few ms; at most {TALKER_LATE_MS:.0f} ms): its host starved it"),)
+
+
+def _assess(d: DirectionInput, stall: StallReport | None,
+            call_stall: StallReport | None = None,
+            ) -> tuple[QualityScore, QualityScore, StreamStats | None]:
     call_stall = stall if call_stall is None else call_stall
     band = band_for(d.codec_expected)  # P.862.2 for G.722, P.862.1 for G.711
     rate = rate_for(band)
@@ -93,12 +136,17 @@ def assess(d: DirectionInput, stall: StallReport | None,
         if recorded_rate < rate:  # e.g. G.722 through an 8 kHz conference bridge
             reasons.append(f"recording at {recorded_rate} Hz: the agents' bridge "
                            f"(media.clock_rate) cannot carry {band} audio ({rate} Hz)")
+        own: tuple[str, ...] = ()
         if not invalid and not stall_reasons(call_stall) and d.agent_connected_s > 0 and \
                 abs(received / d.agent_connected_s - 1.0) > RECORDING_TOLERANCE:
-            reasons.append(f"recording {received:.2f} s of {d.agent_connected_s:.2f} s "
-                           f"connected ({100 * received / d.agent_connected_s:.0f} %)")
-        agent = QualityScore(d.direction, "agent", out.mos_lqo, band, not invalid,
-                             tuple(reasons) + invalid, received, d.agent_connected_s,
+            own = (invalid_reason(
+                f"the receiving agent recorded {received:.2f} s of the "
+                f"{d.agent_connected_s:.2f} s it was connected "
+                f"({100 * received / d.agent_connected_s:.0f} %): its media clock lost "
+                "time, the harness host's (a switch that sends nothing leaves silence "
+                "in the recording, not a shorter one)"),)
+        agent = QualityScore(d.direction, "agent", out.mos_lqo, band, not (invalid or own),
+                             tuple(reasons) + invalid + own, received, d.agent_connected_s,
                              out.active_ratio, out.delay_s, ceiling)
 
     # -- the RTP on the wire toward the receiver -----------------------------------------
@@ -139,9 +187,12 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
     It is the harness's when the wire toward the receiver scored at or above the floor
     and clearly above the agent, on a stream with clean timing: nothing the switch or the
     network did reached the agent differently from the wire, so the loss happened
-    inside the harness's host (scheduling of the agent's jitter buffer or recorder). A
-    stream with loss or jitter on the wire is the path's (a late packet the wire decode
-    places by its timestamp can still be the agent's real loss), and so is silence;
+    inside the harness's host (scheduling of the agent's jitter buffer or recorder).
+    Loss on the wire excuses nothing: both sources lack the same packets (the capture
+    sees what reaches the agent), and the agent conceals them where the wire decode
+    leaves silence. A stream with jitter, duplicates or reordering on the wire is the
+    path's (a late packet the wire decode places by its timestamp can still be the
+    agent's real loss), and so is silence;
     unless `sent`, the same talker's stream on its way into the switch, already had
     that jitter: then the harness's own talking agent sent it unevenly (its host was
     busy), and the switch added no more than SWITCH_ADDED_JITTER_MS."""
@@ -150,7 +201,7 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
     if agent.mos_lqo >= floor or wire.mos_lqo < floor or \
             wire.mos_lqo - agent.mos_lqo < AGENT_BELOW_WIRE or stats is None:
         return ""
-    if stats.lost or stats.duplicates or stats.out_of_order:
+    if stats.duplicates or stats.out_of_order:
         return ""
     own_jitter = sent is not None and not sent.lost and \
         stats.max_jitter_ms - sent.max_jitter_ms <= SWITCH_ADDED_JITTER_MS
@@ -163,3 +214,28 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
     return invalid_reason(f"the receiving agent scored {agent.mos_lqo:.2f}, the wire "
                           f"toward it {wire.mos_lqo:.2f} on a clean stream (no loss, {how}): "
                           "lost inside the harness's own agents, not on the path")
+
+
+# packets the wire lost beyond what the receiving agent itself counted lost: a few may
+# fall between the two counts' windows (the wire's from the INVITE, the agent's from
+# its stream's start)
+CAPTURE_LOSS_SLACK = 2
+
+
+def lost_in_capture(wire: StreamStats | None, rx_packets: int | None,
+                    rx_loss: int | None) -> str:
+    """Why the wire's figures toward a receiver are the capture's own (an invalid
+    measurement), or '': the wire lacks packets that the receiving agent got (it counted
+    `rx_loss` lost of `rx_packets` + `rx_loss`, RFC 3550, its own RTP session). The
+    packets reached the agent, so the switch sent them: the capture (the harness's
+    dumpcap, starved or overrun) dropped them, and the wire's decode and loss describe
+    the capture, not the path."""
+    if wire is None or rx_packets is None or rx_loss is None or rx_packets == 0:
+        return ""
+    missing = wire.lost - rx_loss
+    if missing <= CAPTURE_LOSS_SLACK:
+        return ""
+    return invalid_reason(
+        f"the capture lacks {missing} packet(s) the receiving agent got (the wire "
+        f"{wire.lost} lost of {wire.expected}, the agent {rx_loss} of "
+        f"{rx_packets + rx_loss}): the harness's capture dropped them")

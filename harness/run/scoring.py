@@ -19,7 +19,13 @@ from typing import Any
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import RtpPacket, StreamStats, rtp_toward, stream_stats
 from harness.media import reference
-from harness.media.assess import DirectionInput, assess, lost_in_agent, stall_reasons
+from harness.media.assess import (
+    DirectionInput,
+    assess,
+    lost_in_agent,
+    lost_in_capture,
+    stall_reasons,
+)
 from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.emodel import assess_stream
 from harness.media.score import codec_ceiling, pesq_score
@@ -70,19 +76,24 @@ class CallScorer:
                 streams[f"wire_{direction}"] = stream_stats(rtp)
                 continue
             negotiated = receiver.stats.codec if receiver.stats else ""
-            encrypted = spec.srtp and receiver.stats is not None and \
-                receiver.stats.media_profile == "RTP/SAVP"
-            wire_rtp = [] if encrypted else rtp  # SRTP: the wire is not decodable
+            # SRTP, whether the row asked for it or the two ends agreed on it: the wire
+            # is not decodable (its payload scored as G.711 is noise, ~1.1)
+            encrypted = receiver.stats is not None and "SAVP" in receiver.stats.media_profile
+            wire_rtp = [] if encrypted else rtp
+            start = since if spec.transfer_to else speech_start(out, since)
             agent_q, wire_q, st = assess(DirectionInput(
                 direction, ref, spec.codec, negotiated,
                 receiver.record_wav,
                 receiver.record_span_s - held_s(out), wire_rtp,
-                call_dir / f"wire_{direction}.wav" if self.keep_wire and wire_rtp else None),
+                call_dir / f"wire_{direction}.wav" if self.keep_wire and wire_rtp else None,
+                talker_rtp(packets, receivers, receiver, start, ref.duration_s)),
                 stall, call_stall)
             if encrypted:
                 wire_q = wire_note(direction, agent_q.band, receiver.record_span_s,
                                    agent_q.ceiling_mos_lqo)
                 st = stream_stats(rtp)
+            elif why := lost_in_capture(st, *receiver_counts(receiver)):
+                wire_q = replace(wire_q, valid=False, reasons=(*wire_q.reasons, why))
             elif why := lost_in_agent(agent_q, wire_q, st,
                                       agent_q.floor_for(row_floor),
                                       sent_stream(packets, receivers, receiver, since)):
@@ -91,13 +102,13 @@ class CallScorer:
             streams[f"wire_{direction}"] = st
             if replay_at_s(spec) is not None and not encrypted:
                 scores += self.resumed(direction, receiver, ref, spec, out, rtp, call_dir,
-                                       stall, call_stall)
+                                       stall, call_stall, packets=packets)
         return tuple(scores), streams
 
     def resumed(self, direction: str, receiver: LegOutcome, ref: reference.Reference,
                 spec: CallSpec, out: CallOutcome, rtp: list[RtpPacket], call_dir: Path,
-                stall: StallReport, call_stall: StallReport | None = None,
-                ) -> list[QualityScore]:
+                stall: StallReport, call_stall: StallReport | None = None, *,
+                packets: list[UdpPacket] | None = None) -> list[QualityScore]:
         """A held and resumed call: the speech after the resume, scored on its own
         (direction `<direction>.resumed`) from the receiver's recording of what it heard
         after the resume (a file of its own, started when the media came back) and the
@@ -113,10 +124,12 @@ class CallScorer:
         lead_s = 0.5  # the wire from a little before the talker's REPLAY: align() finds it
         wire = [p for p in rtp if p.ts_arrival >= replay.t_wall - lead_s]
         negotiated = receiver.stats.codec if receiver.stats else ""
+        receivers = [leg for leg in (out.a, out.b) if leg is not None]
         agent_q, wire_q, st = assess(DirectionInput(
             name, ref, spec.codec, negotiated, receiver.resumed_wav, receiver.resumed_span_s,
-            wire, call_dir / f"wire_{name}.wav" if self.keep_wire and wire else None), stall,
-            call_stall)
+            wire, call_dir / f"wire_{name}.wav" if self.keep_wire and wire else None,
+            talker_rtp(packets or [], receivers, receiver, replay.t_wall, ref.duration_s)),
+            stall, call_stall)
         if receiver.resumed_wav is None:  # no re-INVITE brought the media back to it
             agent_q = replace(agent_q, valid=not stall_reasons(stall), reasons=(
                 "the receiver's media never came back after the hold",
@@ -251,11 +264,36 @@ def sent_stream(packets: list[UdpPacket], receivers: list[LegOutcome], receiver:
                 since: float) -> StreamStats | None:
     """The talker's stream on its way into the switch (the other receiver of the pair
     sends to its leg's remote RTP address): how evenly the harness's own agent sent it."""
+    rtp = talker_rtp(packets, receivers, receiver, since)
+    return stream_stats(rtp) if rtp else None
+
+
+def talker_rtp(packets: list[UdpPacket], receivers: list[LegOutcome], receiver: LegOutcome,
+               since: float, speech_s: float | None = None) -> list[RtpPacket]:
+    """The talker's RTP as it left the talking agent, on its way into the switch (the
+    other leg of the pair sends to its remote RTP address), from `since` (wall time)
+    for `speech_s` and SPEECH_MARGIN_S (None: to the end)."""
     talker = next((leg for leg in receivers if leg is not receiver), None)
     if talker is None or talker.stats is None or not talker.stats.remote_rtp:
-        return None
+        return []
     rtp = rtp_toward(packets, talker.stats.remote_rtp, since)
-    return stream_stats(rtp) if rtp else None
+    if speech_s is None:
+        return rtp
+    return [r for r in rtp if r.ts_arrival <= since + speech_s + SPEECH_MARGIN_S]
+
+
+def receiver_counts(receiver: LegOutcome) -> tuple[int | None, int | None]:
+    """What the receiving agent's own RTP session counted: (packets, lost)."""
+    st = receiver.stats
+    return (st.rx_packets, st.rx_loss) if st is not None else (None, None)
+
+
+def speech_start(out: CallOutcome, since: float) -> float:
+    """Wall time the parties start talking: the caller's answer (a called agent may
+    send early media before it, and a switch's re-INVITE at the answer may restart its
+    stream); `since` without one."""
+    answer = answer_event(out.a.events)
+    return max(since, answer.t_wall) if answer is not None else since
 
 
 def held_s(out: CallOutcome) -> float:

@@ -106,7 +106,7 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
             if q.note:  # not scored by design (the wire of an SRTP call)
                 continue
             checks.extend(_quality_checks(q, floor))
-    checks += _stream_checks(limits, streams or {}, call_stall)
+    checks += _stream_checks(limits, streams or {}, call_stall, quality)
     if expect.cdr and cdr is not None:
         checks.extend(_cdr_checks(cdr, cdr_clean, cdr_stall))
     return Verdict.of(checks)
@@ -158,12 +158,18 @@ _UNITS = {"loss_pct": "%", "jitter_ms": "ms"}
 
 
 def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
-                   stall: StallReport | None = None) -> list[Check]:
+                   stall: StallReport | None = None,
+                   quality: tuple[QualityScore, ...] = ()) -> list[Check]:
     """The wire's RFC 3550 figures of each direction against the codec's limits; one
     that fails while the host stalled during the call is invalid, not a fail (a
     paused talking agent sends its packets late and bunched: jitter the path did not
-    add). One that passes stands: a stall adds jitter and loss, it hides none."""
+    add), and so is one that fails where a wire score is invalid for a cause of the
+    harness's own (a talking agent behind its clock, a capture that dropped packets):
+    those figures are the same packets'. One that passes stands: a stall adds jitter
+    and loss, it hides none."""
     stalled = stall is not None and not stall.clean
+    own = next((c for q in quality if q.source == "wire" and not q.valid
+                for c in map(cause_of, q.reasons) if c), "")
     out = []
     for metric in ("loss_pct", "jitter_ms"):
         bound = limits.get(metric)
@@ -176,6 +182,9 @@ def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
             outcome, why = Outcome.FAIL, f"stream.{metric}: {result.text}"
             if stalled and stall is not None:
                 outcome, cause = Outcome.INVALID, stall.describe()
+                why = f"{why} ({invalid_reason(cause)})"
+            elif own:
+                outcome, cause = Outcome.INVALID, own
                 why = f"{why} ({invalid_reason(cause)})"
         out.append(Check(f"stream.{metric}", outcome, why, result.measured, _UNITS[metric],
                          str(bound.threshold), bound.origin, cause=cause))

@@ -210,6 +210,44 @@ def test_a_stall_during_the_call_is_flagged_not_blamed_on_the_switch(
 
 
 @pytest.mark.fault
+def test_a_talking_agent_starved_where_the_guard_cannot_see_is_caught_from_the_capture(
+        live: HarnessSession) -> None:
+    """The caller's agent worker stopped 0.8 s mid-speech, with its lateness reports
+    kept from the guard (as CPU starvation kept them: talkers 2.8-5.5 s behind their
+    clock under two CPU hogs while no sampler woke 100 ms late). The capture saw the
+    caller's speech leave its agent 800 ms behind its own media clock: that direction's
+    scores are the harness's own, invalid with that cause, never the switch's fail.
+    The same stopped worker received B's speech: its recorder lost the 0.8 s its clock
+    stood still, and a recording shorter than its connected time is the harness's own
+    too. B's wire, from a talker on its clock, is judged as usual."""
+    assert live.farm is not None
+    pid = live.farm.pid(live.farm.worker_of(ONNET.caller))
+    feed, live.farm.on_stalls = live.farm.on_stalls, None  # the guard blind to workers
+    helper = stall_process(pid, after_s=6.0, for_s=0.8)  # mid-speech
+    try:
+        r = live.run_call(ONNET, retries_on_stall=0)
+    finally:
+        helper.wait(timeout=60)
+        ensure_running(pid)
+        live.farm.on_stalls = feed
+    assert r.stall is not None and r.stall.clean, r.stall  # the guard saw nothing
+    a_to_b = [q for q in r.quality if q.direction == "a_to_b"]
+    b_to_a = [q for q in r.quality if q.direction == "b_to_a"]
+    assert len(a_to_b) == 2 and all(not q.valid for q in a_to_b), a_to_b
+    assert all(q.talker_late_ms is not None and q.talker_late_ms >= 700 for q in a_to_b)
+    assert all(any("talking agent sent this speech up to" in x for x in q.reasons)
+               for q in a_to_b), a_to_b
+    assert all(q.talker_late_ms is not None and q.talker_late_ms < 100 for q in b_to_a)
+    heard = {q.source: q for q in b_to_a}
+    assert not heard["agent"].valid and any(
+        "its media clock lost time" in x for x in heard["agent"].reasons), heard["agent"]
+    assert heard["wire"].valid and heard["wire"].mos_lqo is not None and \
+        heard["wire"].mos_lqo >= 4.2, heard["wire"]
+    assert r.verdict.status is Status.ERROR and r.verdict.invalid_measurement, \
+        r.verdict.reasons
+
+
+@pytest.mark.fault
 def test_a_stall_of_the_controller_alone_is_its_own_not_the_calls(
         live: HarnessSession) -> None:
     """The controller stopped 0.8 s mid-speech while the agents ran on: the guard's

@@ -37,10 +37,10 @@ def test_a_clean_wire_above_a_low_agent_is_the_harnesss_own_loss() -> None:
 
 def test_the_path_keeps_what_is_the_paths() -> None:
     agent, wire = _pair(4.17, 4.37)
-    lossy = replace(CLEAN_STREAM, lost=3, loss_pct=0.6)
     jittery = replace(CLEAN_STREAM, max_jitter_ms=45.0)
     reordered = replace(CLEAN_STREAM, out_of_order=1)
-    for stats in (lossy, jittery, reordered, None):
+    duplicated = replace(CLEAN_STREAM, duplicates=1)
+    for stats in (jittery, reordered, duplicated, None):
         assert lost_in_agent(agent, wire, stats, 4.2) == "", stats
     assert lost_in_agent(*_pair(4.10, 4.15), CLEAN_STREAM, 4.2) == ""  # both low: the path
     assert lost_in_agent(*_pair(4.12, 4.18), CLEAN_STREAM, 4.1) == ""  # agent passes
@@ -60,3 +60,11 @@ def test_jitter_the_harnesss_own_talker_sent_is_the_harnesss() -> None:
     assert "22.0 ms already as the harness's talking agent sent it" in why
     assert lost_in_agent(agent, wire, jittery, 4.2, sent_even) == ""  # the switch's jitter
     assert lost_in_agent(agent, wire, jittery, 4.2, None) == ""  # not known: the path's
+
+
+def test_loss_on_the_wire_is_in_both_sources_and_excuses_nothing() -> None:
+    """The packet the wire lacks, the agent lacks too (and conceals): a wire that scored
+    4.37 with one packet lost leaves the agent's 3.76 unexplained by the path."""
+    lossy = replace(CLEAN_STREAM, lost=1, loss_pct=0.08)
+    why = lost_in_agent(*_pair(3.76, 4.37), lossy, 4.2)
+    assert why.startswith("invalid_measurement: the receiving agent scored 3.76")
