@@ -430,15 +430,32 @@ class StallReport:
     # above; kept as evidence (harness/run/guard.py)
     controller_only: int = 0
     controller_max_s: float = 0.0
+    # how much of the window the harness's real-time processes (agents, embedded
+    # switch) waited for a CPU, % (PSI of their group, harness/cpuwait.py; None: no
+    # group), and the most that leaves their figures valid (None: not judged)
+    rt_wait_pct: float | None = None
+    rt_wait_limit_pct: float | None = None
+
+    @property
+    def starved(self) -> bool:
+        """The real-time processes waited for a CPU more than the limit allows."""
+        return self.rt_wait_pct is not None and self.rt_wait_limit_pct is not None and \
+            self.rt_wait_pct > self.rt_wait_limit_pct
 
     @property
     def clean(self) -> bool:
-        return self.stalls_over_threshold == 0
+        return self.stalls_over_threshold == 0 and not self.starved
 
     def describe(self) -> str:
-        return (f"host stalled {self.max_stall_s * 1000:.0f} ms (threshold "
-                f"{self.threshold_s * 1000:.0f} ms, {self.stalls_over_threshold} stall(s) "
-                f"in {self.window_s:.1f} s)")
+        stalled = (f"host stalled {self.max_stall_s * 1000:.0f} ms (threshold "
+                   f"{self.threshold_s * 1000:.0f} ms, {self.stalls_over_threshold} "
+                   f"stall(s) in {self.window_s:.1f} s)")
+        if not self.starved:
+            return stalled
+        starved = (f"host starved the harness's real-time processes: they waited for a "
+                   f"CPU {self.rt_wait_pct:.0f} % of {self.window_s:.1f} s (at most "
+                   f"{self.rt_wait_limit_pct:.0f} %)")
+        return f"{stalled}; {starved}" if self.stalls_over_threshold else starved
 
 
 @dataclass(frozen=True, slots=True)

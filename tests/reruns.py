@@ -17,7 +17,8 @@ words alone:
     call phase whose window holds a wake-up later than `STALL_S` (the guard's default
     threshold) was measured across a stall;
   * or the failure is the harness guard's own verdict ("host stalled", "invalid
-    measurement", "no valid attempt").
+    measurement", "no valid attempt"), or names a figure the harness found invalid
+    ("invalid_measurement: ...": its own instruments, harness/media/assess.py).
 
 What is not done: a test that failed with no stall in its window is not run again
 (a flaky detector must show as failed), a failed set-up or teardown is not run again,
@@ -41,7 +42,8 @@ from harness.run.guard import StallGuard
 
 TICK_S = 0.02  # the watch's sleep
 STALL_S = 0.1  # a wake-up this late is a stall (the harness guard's default threshold)
-GUARD_WORDS = ("host stalled", "invalid measurement", "no valid attempt")
+# the guard's words, and the verdict reason the harness gives an invalid figure
+GUARD_WORDS = ("host stalled", "invalid measurement", "invalid_measurement", "no valid attempt")
 RERUN = "rerun"
 
 

@@ -92,6 +92,18 @@ def rtp_toward(packets: list[UdpPacket], dst: str, since_wall: float = 0.0) -> l
     return out
 
 
+def rtp_from(packets: list[UdpPacket], src: str, since_wall: float = 0.0) -> list[RtpPacket]:
+    """RTP packets sent from `src` ("ip:port", a sender's RTP socket) from `since_wall`
+    on, in capture order: a sender's stream whatever it was sent to."""
+    out = []
+    for p in packets:
+        if p.src_addr == src and p.ts >= since_wall:
+            r = parse_rtp(p)
+            if r is not None:
+                out.append(r)
+    return out
+
+
 def _main_ssrc(rtp: list[RtpPacket]) -> int | None:
     counts: dict[int, int] = {}
     for r in rtp:

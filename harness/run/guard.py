@@ -28,8 +28,9 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from harness.cpuwait import RealtimeGroup
 from harness.model import StallReport
 
 _RECORD_FLOOR_S = 0.005  # lateness below this is scheduler noise, not recorded
@@ -46,9 +47,17 @@ class _CpuSnap:
     steal_jiffies: int | None
     total_jiffies: int | None
     pressure_us: int | None
+    rt_wait_us: int | None = None  # the real-time group's PSI (harness/cpuwait.py)
 
 
-def _cpu_snapshot() -> _CpuSnap:
+def _cpu_snapshot(group: RealtimeGroup | None = None) -> _CpuSnap:
+    snap = _host_snapshot()
+    if group is None:
+        return snap
+    return replace(snap, rt_wait_us=group.waited_us())
+
+
+def _host_snapshot() -> _CpuSnap:
     steal = total = pressure = None
     try:
         with open("/proc/stat", encoding="ascii") as fh:
@@ -69,9 +78,16 @@ def _cpu_snapshot() -> _CpuSnap:
 class StallGuard:
     """Background sampler of scheduling latency (start once per session)."""
 
-    def __init__(self, threshold_s: float = 0.1, tick_s: float = 0.01) -> None:
+    def __init__(self, threshold_s: float = 0.1, tick_s: float = 0.01,
+                 group: RealtimeGroup | None = None,
+                 rt_wait_limit_pct: float | None = None) -> None:
+        """`group`: the session's real-time processes (harness/cpuwait.py), whose wait
+        for a CPU is judged against `rt_wait_limit_pct` of a window (None: reported,
+        not judged)."""
         self.threshold_s = threshold_s
         self.tick_s = tick_s
+        self.group = group
+        self.rt_wait_limit_pct = rt_wait_limit_pct
         self._ends: list[float] = []  # monotonic time each late wake-up happened
         self._lates: list[float] = []  # how late (s), parallel to _ends
         self._sources: list[str] = []  # who was late (CONTROLLER | WORKER), parallel
@@ -86,7 +102,7 @@ class StallGuard:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._snaps.append(_cpu_snapshot())
+        self._snaps.append(_cpu_snapshot(self.group))
         self._thread = threading.Thread(target=self._run, name="stall-guard", daemon=True)
         self._thread.start()
 
@@ -109,7 +125,7 @@ class StallGuard:
                 if self._count % 50 == 0:
                     self._marks.append((now, self._count))
                     if self._count % 100 == 0:
-                        self._snaps.append(_cpu_snapshot())
+                        self._snaps.append(_cpu_snapshot(self.group))
 
     def record(self, end_mono: float, late_s: float, source: str = CONTROLLER) -> None:
         """One wake-up `late_s` late at `end_mono`: the sampler's (CONTROLLER), an
@@ -150,13 +166,14 @@ class StallGuard:
         samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
         over = _merged([(end - late, end) for end, late in counted if late > self.threshold_s])
         own_over = _merged([(end - late, end) for end, late in own if late > self.threshold_s])
-        steal, pressure = self._cpu_over(snaps)
+        steal, pressure, rt_wait = self._cpu_over(snaps, self.group)
         return StallReport(window_s=max(t1 - t0, 0.0),
                            max_stall_s=max((late for _e, late in counted), default=0.0),
                            stalls_over_threshold=len(over), threshold_s=self.threshold_s,
                            samples=samples, cpu_steal_pct=steal, cpu_pressure_pct=pressure,
                            controller_only=len(own_over),
-                           controller_max_s=max((late for _e, late in own), default=0.0))
+                           controller_max_s=max((late for _e, late in own), default=0.0),
+                           rt_wait_pct=rt_wait, rt_wait_limit_pct=self.rt_wait_limit_pct)
 
     def _worker_saw(self, start: float, end: float) -> bool:
         """Did an agent worker fall behind, by half the threshold, while the controller's
@@ -168,13 +185,16 @@ class StallGuard:
                                            self._sources[lo:hi], strict=True))
 
     @staticmethod
-    def _cpu_over(snaps: list[_CpuSnap]) -> tuple[float | None, float | None]:
+    def _cpu_over(snaps: list[_CpuSnap], group: RealtimeGroup | None = None,
+                  ) -> tuple[float | None, float | None, float | None]:
+        """(CPU steal %, host CPU pressure %, the real-time group's wait %) over the
+        snapshots (one a second) around a window."""
         if len(snaps) < 2:
-            snaps = snaps + [_cpu_snapshot()]
+            snaps = snaps + [_cpu_snapshot(group)]
         if len(snaps) < 2:
-            return None, None
+            return None, None, None
         first, last = snaps[0], snaps[-1]
-        steal = pressure = None
+        steal = pressure = rt_wait = None
         if None not in (first.steal_jiffies, last.steal_jiffies, first.total_jiffies,
                         last.total_jiffies):
             dtotal = (last.total_jiffies or 0) - (first.total_jiffies or 0)
@@ -183,7 +203,9 @@ class StallGuard:
         dt = last.t_mono - first.t_mono
         if first.pressure_us is not None and last.pressure_us is not None and dt > 0:
             pressure = 100.0 * (last.pressure_us - first.pressure_us) / 1e6 / dt
-        return steal, pressure
+        if first.rt_wait_us is not None and last.rt_wait_us is not None and dt > 0:
+            rt_wait = 100.0 * (last.rt_wait_us - first.rt_wait_us) / 1e6 / dt
+        return steal, pressure, rt_wait
 
 
 def _merged(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

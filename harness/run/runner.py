@@ -658,7 +658,7 @@ def clock_readings_stall(guard: StallGuard, out: CallOutcome, call: StallReport,
     m = CDR_READING_MARGIN_S
     reports = [guard.report(invite.t_mono - m, answer.t_mono + m),
                guard.report(min(ends) - m, max(ends) + m)]
-    return max(reports, key=lambda r: (r.stalls_over_threshold, r.max_stall_s))
+    return max(reports, key=lambda r: (not r.clean, r.stalls_over_threshold, r.max_stall_s))
 
 
 def far_ends(out: CallOutcome) -> tuple[FarEndLeg, ...]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import RtpPacket, StreamStats, rtp_toward, stream_stats
+from harness.capture.rtp import RtpPacket, StreamStats, rtp_from, rtp_toward, stream_stats
 from harness.media import reference
 from harness.media.assess import (
     DirectionInput,
@@ -271,12 +271,13 @@ def sent_stream(packets: list[UdpPacket], receivers: list[LegOutcome], receiver:
 def talker_rtp(packets: list[UdpPacket], receivers: list[LegOutcome], receiver: LegOutcome,
                since: float, speech_s: float | None = None) -> list[RtpPacket]:
     """The talker's RTP as it left the talking agent, on its way into the switch (the
-    other leg of the pair sends to its remote RTP address), from `since` (wall time)
-    for `speech_s` and SPEECH_MARGIN_S (None: to the end)."""
+    other leg of the pair, from its own RTP socket, to wherever the switch told it to
+    send), from `since` (wall time) for `speech_s` and SPEECH_MARGIN_S (None: to the
+    end)."""
     talker = next((leg for leg in receivers if leg is not receiver), None)
-    if talker is None or talker.stats is None or not talker.stats.remote_rtp:
+    if talker is None or talker.stats is None or not talker.stats.local_rtp:
         return []
-    rtp = rtp_toward(packets, talker.stats.remote_rtp, since)
+    rtp = rtp_from(packets, talker.stats.local_rtp, since)
     if speech_s is None:
         return rtp
     return [r for r in rtp if r.ts_arrival <= since + speech_s + SPEECH_MARGIN_S]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
 from harness.config import HarnessConfig
+from harness.cpuwait import RealtimeGroup, realtime_children
 from harness.errors import DialGuardError, HarnessError, SipError, SoftswitchError
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
@@ -128,7 +129,11 @@ class HarnessSession:
             from harness.softswitch.carrier import OtherCarrier
 
             self.carrier = OtherCarrier(cfg.pstn, self.run_dir)
-        self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s)
+        # the agents' and the embedded switch's wait for a CPU (harness/cpuwait.py)
+        limit = cfg.guard.rt_wait_limit_pct or None
+        self.rt_group = RealtimeGroup.create(f"beta-{self.run_id}") if limit else None
+        self.guard = StallGuard(cfg.guard.stall_threshold_s, cfg.guard.tick_s,
+                                self.rt_group, limit)
         self.capture: Capture | Captures | None = None
         self.farm: AgentFarm | None = None
         self.access: AccessLinks | None = None  # rows under a profile run over these
@@ -163,7 +168,8 @@ class HarnessSession:
             if self.cfg.agents.access_links and self.switch.serves_access_links:
                 self.access = AccessLinks.create()
                 self.switch.access_address = self.access.core
-            self._start_switch()
+            with realtime_children(self.rt_group):
+                self._start_switch()
             self._cdr_mark = self.switch.cdr_store_errors()[0]  # its own store's losses
             self.agent_rtp_base = self._free_agent_ports()
             if self.cfg.capture.enabled:
@@ -178,7 +184,8 @@ class HarnessSession:
                     Captures(main, self.access.captures(self.run_dir))
                 self.capture.start()
             self.guard.start()
-            self._start_agents()
+            with realtime_children(self.rt_group):
+                self._start_agents()
         except HarnessError as exc:
             self.store.add_error(str(exc))
             self.close()
@@ -268,6 +275,8 @@ class HarnessSession:
         if self.access is not None:
             self.access.destroy()
             self.access = None
+        if self.rt_group is not None:
+            self.rt_group.remove()
         if self.store is not None and not self.store.finished:
             if self.breaker.switch_failed:
                 self.store.add_error(f"the switch failed during the run "

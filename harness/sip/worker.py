@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 
+from harness.cpuwait import join_from_env
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.network import netns
@@ -550,6 +551,7 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     controller handles by stopping its workers in order."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    join_from_env()  # the session's real-time group (harness/cpuwait.py), if any
     if os.geteuid() == 0:  # before pjsua2's threads start: they inherit it
         with contextlib.suppress(OSError):  # no CAP_SYS_NICE: at the controller's
             os.setpriority(os.PRIO_PROCESS, 0, AGENT_NICENESS)
