@@ -83,21 +83,21 @@ def rtp_toward(packets: list[UdpPacket], dst: str, since_wall: float = 0.0) -> l
     """RTP packets addressed to `dst` ("ip:port") from `since_wall` on (a call's media
     cannot precede its INVITE: earlier packets to that port are an earlier call's
     tail), in capture order."""
-    out = []
-    for p in packets:
-        if p.dst_addr == dst and p.ts >= since_wall:
-            r = parse_rtp(p)
-            if r is not None:
-                out.append(r)
-    return out
+    return _rtp_at(packets, dst, "dst_addr", since_wall)
 
 
 def rtp_from(packets: list[UdpPacket], src: str, since_wall: float = 0.0) -> list[RtpPacket]:
     """RTP packets sent from `src` ("ip:port", a sender's RTP socket) from `since_wall`
     on, in capture order: a sender's stream whatever it was sent to."""
+    return _rtp_at(packets, src, "src_addr", since_wall)
+
+
+def _rtp_at(packets: list[UdpPacket], addr: str, end: str, since_wall: float,
+            ) -> list[RtpPacket]:
+    """The RTP among `packets` whose `end` ("src_addr" | "dst_addr") is `addr`."""
     out = []
     for p in packets:
-        if p.src_addr == src and p.ts >= since_wall:
+        if p.ts >= since_wall and getattr(p, end) == addr:
             r = parse_rtp(p)
             if r is not None:
                 out.append(r)
