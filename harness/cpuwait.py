@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class RealtimeGroup:
         root = cgroup2_root()
         if root is None:
             return None
+        prune(root)
         path = root / name
         try:
             path.mkdir(exist_ok=True)
@@ -85,13 +87,44 @@ class RealtimeGroup:
         return [int(p) for p in text.split()]
 
     def remove(self) -> None:
-        """Move any process still in the group back to the root group, and remove it."""
+        """Move any process still in the group back to the root group, and remove it
+        (a process just stopped leaves it once reaped: tried for up to a second)."""
         root = self.path.parent
-        for pid in self.members():
-            with contextlib.suppress(OSError):
-                (root / "cgroup.procs").write_text(str(pid), encoding="ascii")
+        for _ in range(REMOVE_TRIES):
+            for pid in self.members():
+                with contextlib.suppress(OSError):
+                    (root / "cgroup.procs").write_text(str(pid), encoding="ascii")
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+REMOVE_TRIES = 20
+
+
+def prune(root: Path) -> None:
+    """Remove the groups of sessions that died without removing theirs: a run's group is
+    named beta-<run id>, whose last part is the pid of the process that made it."""
+    for group in root.glob("beta-*"):
+        pid = group.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
         with contextlib.suppress(OSError):
-            self.path.rmdir()
+            group.rmdir()  # refused while a process is still in it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def join(path: str | os.PathLike[str], pid: int = 0) -> bool:

@@ -82,3 +82,22 @@ def test_a_real_group_counts_its_members_wait_for_a_cpu() -> None:
     finally:
         group.remove()
     assert not group.path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a cgroup of its own needs root")
+def test_a_dead_sessions_group_is_removed_and_a_live_ones_kept() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = RealtimeGroup.create(f"beta-20261206-000000-{dead.pid}")
+    if stale is None:
+        pytest.skip("no writable cgroup v2 hierarchy with PSI on this host")
+    mine = RealtimeGroup.create(f"beta-20261206-000001-{os.getpid()}")
+    assert mine is not None
+    try:
+        fresh = RealtimeGroup.create(f"beta-test-{uuid.uuid4().hex[:8]}")  # prunes
+        assert fresh is not None
+        fresh.remove()
+        assert not stale.path.exists() and mine.path.exists()
+    finally:
+        stale.remove()
+        mine.remove()
