@@ -15,10 +15,11 @@ from harness.model import CallResult, CallSpec, Expect, Status
 from harness.plugin import read_plan
 from harness.run.session import HarnessSession
 
-# ~20 rows at once, as a plan runs them: beside one other test of the selftest (its
-# agents, like theirs, at nice -5 above the measuring), not beside a busy hour or a
-# flood (tests/turns.py)
-pytestmark = [pytest.mark.integration]
+# ~22 rows at once, as a plan runs them: alone (tests/turns.py). Beside another test
+# of the selftest it failed twice (CI at 6a1b104; a clean clone at 8c37871): agent
+# scores 1.1-3.8 on transfer, 3-way and waiting-call legs that the harness's own checks
+# did not attribute to the host (docs/performance.md, thirteenth session)
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PLANS = Path(__file__).resolve().parents[2] / "testplans"
 # a row or more of every section: on-net, off-net (early media), services (911),
 # incoming, completion, identity (*67, caller ID), forwarding, blind and attended
