@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.hostlock import alive
+
 ENV = "BETA_REALTIME_CGROUP"  # the group's directory, for the processes that join it
 
 
@@ -111,20 +113,10 @@ def prune(root: Path) -> None:
     named beta-<run id>, whose last part is the pid of the process that made it."""
     for group in root.glob("beta-*"):
         pid = group.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         with contextlib.suppress(OSError):
             group.rmdir()  # refused while a process is still in it
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def join(path: str | os.PathLike[str], pid: int = 0) -> bool:
