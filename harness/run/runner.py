@@ -121,6 +121,7 @@ class CallEnv(Protocol):
     def refs_for(self, codec: str) -> dict[str, reference.Reference]: ...
     def seat_of(self, caller: str) -> str: ...
     def first_hop(self, caller: str) -> str: ...
+    def tls_hop(self, seat: str) -> str: ...
     def agent_rtp_span(self) -> tuple[int, int]: ...
     def crossing(self, spec: CallSpec, seat: str,
                  callee_number: str) -> AbstractContextManager[Crossing]: ...
@@ -445,8 +446,11 @@ class CallRunner:
         quality, streams = self.scorer.quality(spec, out, call_dir, speech_stall, packets,
                                                stall)
         ratings = emodel_ratings(out, streams, s.cfg.media.jb_init_ms)
+        # a call whose INVITE never left the caller's agent (the harness's error) has no
+        # record to find: not handed to billing, where it would count against the switch
+        sent = out.a.first("INVITE_SENT") is not None
         cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
-            if spec.expect.cdr else None
+            if spec.expect.cdr and sent else None
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
@@ -556,7 +560,7 @@ class CallRunner:
         if spec.transport == "tls" and tls is not None and not spec.caller_party.is_pstn:
             # the caller's own connection (a PSTN caller stays on the UDP trunk)
             fails += judged("tls", tls_checks(list(out.a.tls_sessions),
-                                              f"{tls.host}:{tls.port}"))
+                                              self.s.tls_hop(spec.caller)))
         if spec.srtp and out.b is not None and out.a.final_code == 200:
             toward = {d: rtp_toward(packets, leg.stats.local_rtp, media_since(out))
                       for d, leg in (("a_to_b", out.b), ("b_to_a", out.a))
