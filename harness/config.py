@@ -431,6 +431,16 @@ class AgentsConfig:
     # rows under an impairment profile run with their lines behind access links:
     # network namespaces + veth to the switch (harness/network/netns.py; embedded switch, root)
     access_links: bool = True
+    # the customer sites whose lines run on an agent host (docs/agent-hosts.md):
+    # "site1=ssh:root@10.1.1.5; site2=ssh:beta@10.1.2.5:2222", or "=lab" for the lab's own
+    # namespaced SSH host; "" (every line on this machine) or "local" for a site: here
+    hosts: str = ""
+    host_python: str = "python3"  # the agent hosts' Python, with the project installed
+    host_dir: str = ""  # where the project lies on an agent host ("" : the login's home)
+    ssh_config: str = ""  # an ssh_config for the agent hosts (ssh -F), "" : ssh's own
+    # the most a host's clock offset may be uncertain (half the least round trip of the
+    # NTP-style exchange at start); a host over it is refused
+    clock_tolerance_ms: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,6 +738,10 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     if not 1 <= cfg.agents.lines_per_worker <= 4:
         raise ConfigError(f, "agents.lines_per_worker", cfg.agents.lines_per_worker,
                           "must be 1..4 (a pjsua2 process holds 4 calls)")
+    parse_hosts(cfg.agents.hosts, cfg.numbers.sites, f)
+    if not 0 < cfg.agents.clock_tolerance_ms <= 1000:
+        raise ConfigError(f, "agents.clock_tolerance_ms", cfg.agents.clock_tolerance_ms,
+                          "must be > 0 and at most 1000")
     if not 1 <= cfg.agents.concurrent_calls <= 84:
         raise ConfigError(f, "agents.concurrent_calls", cfg.agents.concurrent_calls,
                           "must be 1..84")
@@ -773,6 +787,55 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
         forwarding, parse_faults(cfg.sut.test_faults, SWITCH_FAULTS, f, "sut.test_faults"),
         parse_faults(cfg.pstn.test_faults, CARRIER_FAULTS, f, "pstn.test_faults"))
+
+
+@dataclass(frozen=True, slots=True)
+class HostTarget:
+    """Where a customer site's lines run (agents.hosts): the lab's namespaced SSH host
+    (`kind` "lab"), or a machine reached over SSH as `user@address` (port 22 unless
+    given)."""
+
+    kind: str  # "lab" | "ssh"
+    login: str = ""  # user@address
+    port: int = 22
+
+    @property
+    def address(self) -> str:
+        return self.login.rsplit("@", 1)[-1]
+
+
+_SSH_TARGET = re.compile(r"^ssh:([A-Za-z0-9._-]+)@([A-Za-z0-9.:-]+?)(?::(\d{1,5}))?$")
+
+
+def parse_hosts(text: str, sites: int, file: str = "<config>") -> dict[int, HostTarget]:
+    """agents.hosts: `siteN=lab`, `siteN=ssh:user@host[:port]` or `siteN=local`, `;`
+    between; every other site on this machine."""
+    field = "agents.hosts"
+    out: dict[int, HostTarget] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        site, sep, target = (x.strip() for x in part.partition("="))
+        m = re.fullmatch(r"site(\d+)", site)
+        if not sep or m is None:
+            raise ConfigError(file, field, part, "expected siteN=lab, siteN=ssh:user@host"
+                              "[:port] or siteN=local")
+        n = int(m.group(1))
+        if not 1 <= n <= sites:
+            raise ConfigError(file, field, part, f"no site {n} (numbers.sites: {sites})")
+        if n in out:
+            raise ConfigError(file, field, part, f"site{n} is given twice")
+        if target == "local":
+            continue
+        if target == "lab":
+            out[n] = HostTarget("lab")
+            continue
+        ssh = _SSH_TARGET.fullmatch(target)
+        if ssh is None:
+            raise ConfigError(file, field, part, "expected lab, local or ssh:user@host[:port]")
+        port = int(ssh.group(3) or 22)
+        if not 1 <= port <= 65535:
+            raise ConfigError(file, field, part, f"port {port} is not 1..65535")
+        out[n] = HostTarget("ssh", f"{ssh.group(1)}@{ssh.group(2)}", port)
+    return out
 
 
 def _porting(n: NumbersConfig, file: str) -> None:

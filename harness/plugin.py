@@ -161,10 +161,14 @@ class _SessionHolder:
         return "\n".join(spec for _, _, spec in self.plan_rows.values())
 
     def close(self, finished: bool = True) -> None:
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        if self.session is not None:
-            self.session.close(finished, self.rows(), self.digest())
+        """The scheduler stopped, then the session closed and the run judged, even when
+        stopping the scheduler raised (pytest shows that error)."""
+        try:
+            if self.scheduler is not None:
+                self.scheduler.stop()
+        finally:
+            if self.session is not None:
+                self.session.close(finished, self.rows(), self.digest())
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 source scripts/steps.sh
 
 # Debian packages: the system under test, capture, audio tools, reference speech,
-# the compiler and headers the `pesq` build needs, the browser the report test uses.
+# the compiler and headers the `pesq` build needs, the browser the report test uses,
+# OpenSSH for the lab's agent hosts (docs/agent-hosts.md) and libfaketime for their tests.
 PACKAGES=(
   kamailio kamailio-sqlite-modules kamailio-tls-modules rtpengine-daemon openssl
   tshark sox sqlite3 asterisk-core-sounds-en-wav espeak-ng flite
   sip-tester iproute2 iptables procps
+  openssh-server openssh-client faketime
   python3 python3-venv python3-dev gcc
   chromium
 )
@@ -48,7 +50,7 @@ if [[ ! -x .venv/bin/python || ! -f $stamp ]]; then
   # compiles: a few minutes the first time
   step "the harness and its Python packages" .venv/bin/python -m pip install -q -e ".[dev]"
   step "imports" .venv/bin/python -c \
-    "import pjsua2, pesq, pyshark, numpy, yaml, jinja2, mypy, ruff, xdist"
+    "import pjsua2, pesq, pyshark, numpy, yaml, jinja2, execnet, mypy, ruff, xdist"
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 echo "bootstrap: ready (set-up log: $BOOTSTRAP_LOG)"

@@ -222,6 +222,23 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
 CAPTURE_LOSS_SLACK = 2
 
 
+def unseen_by_capture(wire_packets: int, rx_packets: int | None, connected_s: float,
+                      ptime_s: float = 0.02) -> str:
+    """Why the wire cannot score a direction whose receiving agent got its stream, or
+    '': no capture saw a packet toward the receiver, yet its own RTP session counted at
+    least half of the call's packets. The media took a path that crosses none of the
+    harness's capture points (direct media between two lines of one agent host): the
+    wire is not scored, the agent's recording is. A switch that sends nothing leaves
+    the agent's count at 0, and that stays one-way audio."""
+    if wire_packets or not rx_packets or connected_s <= 0 or \
+            rx_packets < 0.5 * connected_s / ptime_s:
+        return ""
+    return (f"not scored: the receiving agent's RTP session got {rx_packets} packets and "
+            "no capture of the harness saw one (the media crossed none of its capture "
+            "points: direct media between lines of one agent host); its recording is "
+            "scored")
+
+
 def lost_in_capture(wire: StreamStats | None, rx_packets: int | None,
                     rx_loss: int | None) -> str:
     """Why the wire's figures toward a receiver are the capture's own (an invalid

@@ -53,16 +53,19 @@ class Crossing:
 
 
 class AccessLinks:
-    def __init__(self, net: AccessNet) -> None:
+    def __init__(self, net: AccessNet, hosts: int = 0) -> None:
+        """`hosts`: the last links of `net` are the lab's agent hosts' (one each,
+        harness/network/sshhost.py), not rows'."""
         self.net = net
-        self.pairs = tuple(range(len(net.links) // 2))
+        self.host_links = net.links[len(net.links) - hosts:] if hosts else ()
+        self.pairs = tuple(range((len(net.links) - hosts) // 2))
         self.workers = tuple(w for p in self.pairs for w in pair_workers(p))
         self._free = list(self.pairs)  # pairs no row is crossing
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, pairs: int = PAIRS) -> AccessLinks:
-        return cls(AccessNet.create(2 * pairs))
+    def create(cls, pairs: int = PAIRS, hosts: int = 0) -> AccessLinks:
+        return cls(AccessNet.create(2 * pairs + hosts), hosts)
 
     def destroy(self) -> None:
         self.net.destroy()
@@ -81,7 +84,8 @@ class AccessLinks:
                            sip_port=template.sip_port, clock_rate=template.clock_rate,
                            jb_init_ms=template.jb_init_ms, address=link.address,
                            netns=link.netns)
-                for name, link in zip(self.workers, self.net.links, strict=True)]
+                for name, link in zip(self.workers, self.net.links[:len(self.workers)],
+                                      strict=True)]
 
     def captures(self, run_dir: Path) -> list[tuple[Capture, str, str]]:
         """A dumpcap on each link's host-side veth (only the harness's traffic is there)."""

@@ -38,6 +38,7 @@ from harness.hostlock import alive, host_lock
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 PREFIX = "198.18"  # RFC 2544 benchmarking range: never routed off this host
+LINKS_MAX = 32  # links of one session: 198.18.K.2 .. 198.18.K.33
 _NS_NAME = re.compile(r"^beta-(\d+)-(\d+)-(\d+)$")  # beta-<pid>-<K>-<j>
 _LABEL = re.compile(r"\blo:b(\d+)\b")
 
@@ -66,8 +67,8 @@ class AccessNet:
         """`count` links behind one access address 198.18.K.1 (K free on this host)."""
         if os.geteuid() != 0:
             raise HarnessError("access links need root (network namespaces, veth pairs)")
-        if not 1 <= count <= 8:
-            raise HarnessError(f"access links: count {count} (1..8)")
+        if not 1 <= count <= LINKS_MAX:
+            raise HarnessError(f"access links: count {count} (1..{LINKS_MAX})")
         # chosen and assigned under the host's lock: another harness process on this
         # host choosing at the same moment sees the address and takes the next K
         with host_lock("access"):

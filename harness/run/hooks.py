@@ -6,6 +6,9 @@
     codec_override    offer this codec instead of the plan row's (a wrong-codec fault)
     agent_faults      the agents misbehave on purpose (harness/sip/scenario.py
                       Script.agent_faults: e.g. a 3-way bridge that drops a path)
+    host_clock_s      lab agent hosts whose clocks are set off: (host, seconds) each,
+                      their Python run under libfaketime (FAKETIME=+Ns: wall and
+                      monotonic clocks both off), as a machine with a wrong clock is
 
 A module-scoped test session that needs one fault for one test swaps the whole value
 for the test with `HarnessSession.hooked(...)`, and gets the previous one back after.
@@ -26,6 +29,7 @@ class TestHooks:
     before_cdr_fetch: tuple[Callable[[str], None], ...] = ()
     codec_override: str = ""
     agent_faults: frozenset[str] = frozenset()
+    host_clock_s: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         from harness.sip.scenario import AGENT_FAULTS
@@ -37,7 +41,8 @@ class TestHooks:
 
     @property
     def any(self) -> bool:
-        return bool(self.before_cdr_fetch or self.codec_override or self.agent_faults)
+        return bool(self.before_cdr_fetch or self.codec_override or self.agent_faults or
+                    self.host_clock_s)
 
 
 NO_HOOKS = TestHooks()

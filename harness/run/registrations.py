@@ -17,13 +17,17 @@ from harness.errors import SipError
 from harness.model import CallSpec, Line
 from harness.numberplan import NumberPlan
 from harness.sip.farm import AgentFarm
-from harness.sip.register import Registrar, register_each
+from harness.sip.register import Registered, Registrar, register_each
 from harness.softswitch import Softswitch
 
 
 class Registrations:
-    def __init__(self, switch: Softswitch, plan: NumberPlan, farm: AgentFarm) -> None:
+    def __init__(self, switch: Softswitch, plan: NumberPlan, farm: AgentFarm,
+                 via: dict[str, str] | None = None) -> None:
+        """`via`: lines whose REGISTER goes to the switch at another of its addresses
+        (a lab agent host's lines: the switch's access address, which reaches them)."""
         self.switch, self.plan, self.farm = switch, plan, farm
+        self.via = dict(via or {})
         self.summary: dict[str, Any] = {}  # results.json environment.registration
 
     def caller_addr(self, seat: str, tls: bool = False) -> str:
@@ -42,10 +46,13 @@ class Registrations:
         """Every line of the plan at its worker's address; the figures (lines,
         registered, RRD) kept in `summary`. A line the switch refuses stops the run."""
         sw = self.switch
-        done = register_each(
-            Registrar(sw.sip_host, sw.sip_port, sw.domain),
+        batches = [register_each(
+            Registrar(via, sw.sip_port, sw.domain),
             [(f"{line.name} ({line.number})", line.number, line.password, self.contact(line))
-             for line in self.plan.lines])
+             for line in self.plan.lines if self.via.get(line.name, sw.sip_host) == via])
+            for via in sorted({self.via.get(line.name, sw.sip_host) for line in self.plan.lines})]
+        done = Registered(tuple(f for b in batches for f in b.failed),
+                          tuple(r for b in batches for r in b.rrd_s))
         n, rrd = len(self.plan.lines), sorted(done.rrd_s)
         self.summary.update({"lines": n, "registered": n - len(done.failed),
                              "rrd_s_max": round(rrd[-1], 4) if rrd else None,
@@ -56,11 +63,11 @@ class Registrations:
 
     def move(self, line: Line, old: str, new: str, via: str = "") -> None:
         """Re-register `line` at contact `new` instead of `old` (expires 0, then 3600),
-        sent to the switch at `via` (default its own address): the switch reaches the
-        contact from the socket the REGISTER arrived on (an access link's: its access
-        address)."""
-        registrar = Registrar(via or self.switch.sip_host, self.switch.sip_port,
-                              self.switch.domain)
+        sent to the switch at `via` (default: where the line registers, its own address
+        unless the line is on a lab agent host): the switch reaches the contact from the
+        socket the REGISTER arrived on (an access link's: its access address)."""
+        registrar = Registrar(via or self.via.get(line.name) or self.switch.sip_host,
+                              self.switch.sip_port, self.switch.domain)
         try:
             for contact, expires in ((old, 0), (new, 3600)):
                 reg = registrar.register(line.number, line.password, contact, expires)

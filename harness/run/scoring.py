@@ -25,6 +25,7 @@ from harness.media.assess import (
     lost_in_agent,
     lost_in_capture,
     stall_reasons,
+    unseen_by_capture,
 )
 from harness.media.conference import conference_paths, path_legs, received, talker_window
 from harness.media.emodel import assess_stream
@@ -92,6 +93,10 @@ class CallScorer:
                 wire_q = wire_note(direction, agent_q.band, receiver.record_span_s,
                                    agent_q.ceiling_mos_lqo)
                 st = stream_stats(rtp)
+            elif note := unseen_by_capture(len(rtp), receiver_counts(receiver)[0],
+                                           receiver.record_span_s):
+                wire_q = replace(wire_note(direction, agent_q.band, receiver.record_span_s,
+                                           agent_q.ceiling_mos_lqo), note=note)
             elif why := lost_in_capture(st, *receiver_counts(receiver)):
                 wire_q = replace(wire_q, valid=False, reasons=(*wire_q.reasons, why))
             elif why := lost_in_agent(agent_q, wire_q, st,

@@ -16,9 +16,11 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -26,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
-from harness.config import HarnessConfig
+from harness.config import HarnessConfig, HostTarget, parse_hosts
 from harness.cpuwait import RealtimeGroup, realtime_children
 from harness.errors import DialGuardError, HarnessError, SipError, SoftswitchError
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
 from harness.network.access import AccessLinks, Crossing
+from harness.network.sshhost import LabHosts, faketime
 from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
@@ -49,11 +52,13 @@ from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
 from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
+from harness.sip.hosts import AgentHost
 from harness.sip.layout import (
     AGENT_PORTS_PER_LINE,
     PSTN_AGENTS,
     RECEIVER_PORTS,
     AgentLayout,
+    deal_apart,
     deal_lines,
 )
 from harness.sip.scenario import Seat, TlsFiles, TlsSession, WorkerSpec
@@ -98,6 +103,17 @@ def new_run_id() -> str:
 AGENT_PORT_WINDOWS = ((10000, 20000), (61000, 65536))
 
 
+_HERE = HostTarget("local")
+
+
+def _connect(host: AgentHost) -> Exception | None:
+    try:
+        host.connect()
+    except SipError as exc:
+        return exc
+    return None
+
+
 class HarnessSession:
     def __init__(self, cfg: HarnessConfig, reports_dir: Path, run_id: str | None = None,
                  switch: Softswitch | None = None, hooks: TestHooks = NO_HOOKS) -> None:
@@ -137,6 +153,11 @@ class HarnessSession:
         self.capture: Capture | Captures | None = None
         self.farm: AgentFarm | None = None
         self.access: AccessLinks | None = None  # rows under a profile run over these
+        # customer sites whose lines run on an agent host (docs/agent-hosts.md)
+        self.host_targets = parse_hosts(cfg.agents.hosts, cfg.numbers.sites, cfg.source)
+        self.hosts: dict[str, AgentHost] = {}  # by host name: "site1" (lab), "h1", ...
+        self.host_of_site: dict[int, str] = {}
+        self.lab_hosts: LabHosts | None = None
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
@@ -165,8 +186,13 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         self._rusage = rusage_now()
         try:
-            if self.cfg.agents.access_links and self.switch.serves_access_links:
-                self.access = AccessLinks.create()
+            lab = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
+            if lab and not self.switch.serves_access_links:
+                raise HarnessError("agents.hosts: lab agent hosts (site=lab) live behind the "
+                                   "embedded switch's access links; this switch has none "
+                                   "(use ssh:user@host for an external switch)")
+            if (self.cfg.agents.access_links or lab) and self.switch.serves_access_links:
+                self.access = AccessLinks.create(hosts=len(lab))
                 self.switch.access_address = self.access.core
             with realtime_children(self.rt_group):
                 self._start_switch()
@@ -184,6 +210,7 @@ class HarnessSession:
                     Captures(main, self.access.captures(self.run_dir))
                 self.capture.start()
             self.guard.start()
+            self._start_hosts()
             with realtime_children(self.rt_group):
                 self._start_agents()
         except HarnessError as exc:
@@ -224,6 +251,15 @@ class HarnessSession:
             return f"{access.host}:{access.port}"
         return f"{self.switch.sip_host}:{self.switch.sip_port}"
 
+    def tls_hop(self, seat: str) -> str:
+        """Where the seat's worker reaches the switch over TLS (host:port): the switch's
+        TLS listener, at its access address for a line on a lab agent host."""
+        listener = self.switch.tls_listener()
+        spec = self.farm.specs.get(self.farm.worker_of(seat)) if self.farm else None
+        if spec is not None and spec.tls is not None:
+            return spec.tls.proxy.removeprefix("sip:").split(";", 1)[0]
+        return f"{listener.host}:{listener.port}" if listener is not None else ""
+
     def environment(self) -> dict[str, Any]:
         env: dict[str, Any] = {"run_id": self.run_id, "system_under_test": self.switch.name}
         env.update(self.switch.versions())
@@ -233,6 +269,15 @@ class HarnessSession:
         env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
                         f"up to {self.cfg.agents.concurrent_calls} calls at once"
         env["registration"] = self.registration
+        if self.hosts:
+            env["agent_hosts"] = {
+                name: {"login": host.login,
+                       "address": host.address, "clock": host.clock.as_dict(),
+                       "sites": [f"site{n}" for n, h in sorted(self.host_of_site.items())
+                                 if h == name],
+                       "workers": [w for w, h in (self.farm.hosts.items() if self.farm else ())
+                                   if h is host], **host.about}
+                for name, host in self.hosts.items()}
         if self.access is not None:
             env["access_links"] = (f"{len(self.access.net.links)} network namespaces, veth "
                                    f"to the switch's access address {self.access.core} "
@@ -254,29 +299,13 @@ class HarnessSession:
         if self._closed:
             return
         self._closed = True
-        if self.farm is not None:
-            self.farm.close()
-            for why in self.farm.dead.values():  # workers lost during the run
+        for step, stop in self._teardown():
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - named in the run's errors, the rest go on
                 if self.store is not None:
-                    self.store.add_error(why)
-            self.farm = None
-        self.guard.stop()
-        pool.shutdown()
-        if self.capture is not None:
-            self.capture.stop()
-        self._billing()
-        self.switch.stop()
-        if self.carrier is not None:
-            self.carrier.stop()
-        self.pstn.release_ports()
-        release_udp_range(self.agent_rtp_base)
-        if self.store is not None and self._rusage is not None:
-            self.store.cost = run_cost(self._rusage, len(self.store.calls))
-        if self.access is not None:
-            self.access.destroy()
-            self.access = None
-        if self.rt_group is not None:
-            self.rt_group.remove()
+                    self.store.add_error(f"closing the run: {step} failed: "
+                                         f"{type(exc).__name__}: {exc}")
         if self.store is not None and not self.store.finished:
             if self.breaker.switch_failed:
                 self.store.add_error(f"the switch failed during the run "
@@ -287,9 +316,72 @@ class HarnessSession:
                 self.store.verdict = judge_run(rows, done, tuple(billing),
                                                tuple(self.store.errors))
                 self.store.provenance = provenance(plan_digest, repr(self.thresholds))
-                self.store.provenance["switch_build"] = "; ".join(
-                    f"{k} {v}" for k, v in self.switch.versions().items())
+                try:
+                    build = "; ".join(f"{k} {v}" for k, v in self.switch.versions().items())
+                except Exception as exc:  # noqa: BLE001 - the verdict is written regardless
+                    build = f"not known ({type(exc).__name__}: {exc})"
+                self.store.provenance["switch_build"] = build
             self.store.close(done)
+
+    def _teardown(self) -> list[tuple[str, Callable[[], None]]]:
+        """What `close` stops, in order: the workers before the capture and the switch,
+        billing once the switch's records are final. A step that fails is named in the
+        run's errors (the run is then INCOMPLETE), and every later step still runs, so
+        the verdict and the report are always written."""
+        def farm() -> None:
+            if self.farm is not None:
+                farm, self.farm = self.farm, None
+                farm.close()
+                for why in farm.dead.values():  # workers lost during the run
+                    if self.store is not None:
+                        self.store.add_error(why)
+
+        def capture() -> None:
+            if self.capture is not None:
+                self.capture.stop()
+
+        def carrier() -> None:
+            if self.carrier is not None:
+                self.carrier.stop()
+
+        def ports() -> None:
+            self.pstn.release_ports()
+            release_udp_range(self.agent_rtp_base)
+
+        def cost() -> None:
+            if self.store is not None and self._rusage is not None:
+                self.store.cost = run_cost(self._rusage, len(self.store.calls))
+
+        def hosts() -> None:
+            for host in self.hosts.values():
+                again, used = host.resync(), host.describe()
+                if self.store is not None:
+                    doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
+                        host.name, {})
+                    doc["clock_at_end"] = again.as_dict() if again is not None else None
+                    doc["at_end"] = used or f"{host.label} lost: {host.lost}"
+                host.close()
+            if self.lab_hosts is not None:
+                lab, self.lab_hosts = self.lab_hosts, None
+                lab.stop()
+
+        def access() -> None:
+            if self.access is not None:
+                access, self.access = self.access, None
+                access.destroy()
+
+        def rt_group() -> None:
+            if self.rt_group is not None:
+                self.rt_group.remove()
+
+        return [("the agent workers' stop", farm), ("the agent hosts' stop", hosts),
+                ("the stall guard's stop", self.guard.stop),
+                ("the scoring pool's shutdown", pool.shutdown),
+                ("the capture's stop", capture), ("billing", self._billing),
+                ("the switch's stop", self.switch.stop), ("the carrier's stop", carrier),
+                ("releasing the ports", ports), ("the run's cost", cost),
+                ("the access links' removal", access),
+                ("the real-time group's removal", rt_group)]
 
     @property
     def ledgers(self) -> list[Ledger]:
@@ -327,15 +419,60 @@ class HarnessSession:
         self.close()
 
     # -- lines -------------------------------------------------------------------------
+    def _start_hosts(self) -> None:
+        """The agent hosts up (harness/sip/hosts.py): the lab's namespaced SSH hosts
+        started first; each host connected over SSH and its clocks compared, all at
+        once. A host that cannot be reached stops the run, named."""
+        if not self.host_targets:
+            return
+        agents = self.cfg.agents
+        tolerance = agents.clock_tolerance_ms / 1000
+        lab = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
+        if lab:
+            assert self.access is not None
+            self.lab_hosts = LabHosts([f"site{n}" for n in lab], list(self.access.host_links))
+            self.lab_hosts.start()
+            here = Path(__file__).resolve().parents[2]  # the project, as this machine has it
+            skew = dict(self.hooks.host_clock_s)
+            for host in self.lab_hosts.hosts:
+                python = sys.executable if host.name not in skew else \
+                    faketime(skew[host.name], sys.executable)
+                xspec = (f"ssh=-F {self.lab_hosts.ssh_config} root@{host.address}"
+                         f"//python={python}//chdir={here}")
+                self.hosts[host.name] = AgentHost(host.name, xspec, host.address, tolerance)
+                self.host_of_site[int(host.name.removeprefix("site"))] = host.name
+        logins: dict[tuple[str, int], str] = {}
+        for n, target in sorted(self.host_targets.items()):
+            if target.kind != "ssh":
+                continue
+            key = (target.login, target.port)
+            if key not in logins:
+                name = logins[key] = f"h{len(logins) + 1}"
+                ssh = f"-p {target.port} " + (f"-F {agents.ssh_config} " if agents.ssh_config
+                                               else "")
+                xspec = f"ssh={ssh}{target.login}//python={agents.host_python}" + \
+                    (f"//chdir={agents.host_dir}" if agents.host_dir else "")
+                self.hosts[name] = AgentHost(name, xspec, target.address, tolerance)
+            self.host_of_site[n] = logins[key]
+        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool_:
+            problems = [str(exc) for exc in pool_.map(_connect, self.hosts.values()) if exc]
+        if problems:
+            raise SipError("; ".join(problems))
+
     def _start_agents(self) -> None:
         """The agent farm (the beta lines spread over worker processes, the simulated
         PSTN in one of its own), then every line registered with the switch at its
         worker's address (see harness/sip/register.py for why not through pjsua)."""
         specs = self.worker_specs()
-        self.farm = AgentFarm(specs, self._on_worker_stalls)
+        on_host = {spec.name: self.hosts[host] for spec in specs
+                   if (host := spec.name.rsplit("-w", 1)[0]) in self.hosts}
+        self.farm = AgentFarm(specs, self._on_worker_stalls, on_host)
         self.farm.start()
         self.farm.watch = self._failure
-        self.registrations = Registrations(self.switch, self.plan, self.farm)
+        via = {line.name: self.access.core for line in self.plan.lines
+               if self.access is not None and
+               self.host_targets.get(line.site, _HERE).kind == "lab"}
+        self.registrations = Registrations(self.switch, self.plan, self.farm, via)
         self.registrations.register_all()
         if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
             self.registrations.summary["pstn_dids"] = register_dids(
@@ -356,8 +493,16 @@ class HarnessSession:
         apart = [(src.name, dst.name) for rule in self.plan.forwarding
                  if (src := self.plan.line(rule.line)) and
                  (dst := self.plan.line_by_number(rule.target))]
-        groups = [[Seat(lines[i], lines[i].name, layout.line_rtp(i)) for i in group]
-                  for group in deal_lines([line.name for line in lines], layout.workers, apart)]
+        # a hunt group's lines (and its overflow line) ring one after another for one
+        # request: apart on an agent host too
+        rung = [(*hunt.members, *filter(None, [hunt.overflow])) for hunt in self.plan.hunt_groups]
+        hunting = [(a, b) for group in rung for k, a in enumerate(group) for b in group[k + 1:]]
+        here = [i for i, line in enumerate(lines) if line.site not in self.host_of_site]
+        per = max(1, self.cfg.agents.lines_per_worker)
+        groups = [[Seat(lines[here[j]], lines[here[j]].name, layout.line_rtp(here[j]))
+                   for j in group]
+                  for group in deal_lines([lines[i].name for i in here],
+                                          max(1, -(-len(here) // per)), apart)] if here else []
         proxy, media = self._proxy(), self.cfg.media
         listener = self.switch.tls_listener()
         tls = TlsFiles(listener.ca_file, listener.agent_cert, listener.agent_key,
@@ -391,8 +536,41 @@ class HarnessSession:
                              gateway=True, trunk=trunk, clock_rate=media.clock_rate,
                              jb_init_ms=media.jb_init_ms)
                   for i, (trunk, port) in enumerate(self.pstn.trunk_ports.items())]
+        template = WorkerSpec("template", self.run_dir, self.switch.domain, proxy, (),
+                              AGENT_PORTS_PER_LINE, (layout.receiver_base(0), RECEIVER_PORTS),
+                              sip_port=layout.worker_sip_port(0), clock_rate=media.clock_rate,
+                              jb_init_ms=media.jb_init_ms)
+        specs += self._host_specs(template, apart + hunting)
         if self.access is not None:
-            specs += self.access.worker_specs(specs[0], self.run_dir, self.switch.sip_port)
+            specs += self.access.worker_specs(template, self.run_dir, self.switch.sip_port)
+        return specs
+
+    def _host_specs(self, template: WorkerSpec,
+                    apart: list[tuple[str, str]]) -> list[WorkerSpec]:
+        """The workers on agent hosts: each host's lines dealt over workers of its own
+        (`<host>-w<j>`), bound to the host's address; a lab host reaches the switch at
+        its access address, any other at the switch's own. The same port layout as
+        here: each host has its own ports."""
+        layout, lines = self.layout, self.plan.lines
+        per = max(1, self.cfg.agents.lines_per_worker)
+        specs = []
+        for name, host in self.hosts.items():
+            mine = [i for i, line in enumerate(lines) if self.host_of_site.get(line.site) == name]
+            lab = self.lab_hosts is not None and name in {h.name for h in self.lab_hosts.hosts}
+            proxy = f"sip:{self.access.core}:{self.switch.sip_port};lr" \
+                if lab and self.access is not None else template.proxy
+            listener = self.switch.tls_listener()
+            tls = TlsFiles(listener.ca_file, listener.agent_cert, listener.agent_key,
+                           f"sip:{self.access.core}:{listener.port};transport=tls;lr") \
+                if lab and listener is not None and self.access is not None else None
+            for j, group in enumerate(deal_apart([lines[i].name for i in mine], per, apart)):
+                specs.append(dataclasses.replace(
+                    template, name=f"{name}-w{j + 1}",
+                    log_path=self.run_dir / f"pjsua-{name}-w{j + 1}.log", proxy=proxy,
+                    seats=tuple(Seat(lines[mine[k]], lines[mine[k]].name,
+                                     layout.line_rtp(mine[k])) for k in group),
+                    receiver_rtp=(layout.receiver_base(j), RECEIVER_PORTS),
+                    sip_port=layout.worker_sip_port(j), address=host.address, tls=tls))
         return specs
 
     def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:

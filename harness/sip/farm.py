@@ -17,13 +17,14 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from harness.errors import SipError
 from harness.sip.attribution import Stray
+from harness.sip.hosts import AgentHost, RemoteProcess
 from harness.sip.messages import (
     Abort,
     ADone,
@@ -75,8 +76,12 @@ class _Pending:
 
 
 class AgentFarm:
-    def __init__(self, specs: list[WorkerSpec], on_stalls: StallSink | None = None) -> None:
+    def __init__(self, specs: list[WorkerSpec], on_stalls: StallSink | None = None,
+                 hosts: Mapping[str, AgentHost] | None = None) -> None:
+        """`hosts`: the workers that run on an agent host (harness/sip/hosts.py), by
+        name; every other worker is a process of this machine."""
         self.specs = {spec.name: spec for spec in specs}
+        self.hosts = dict(hosts or {})
         self.seat_worker = {seat.name: spec.name for spec in specs for seat in spec.seats}
         self._home = dict(self.seat_worker)  # where each seat started
         self._acks: dict[tuple[type[Adopted | Dropped], str],
@@ -87,7 +92,7 @@ class AgentFarm:
         self.tls_ports: dict[str, int] = {}  # workers' TLS transports (sut.tls), else 0
         self.failed = ""  # the switch failed: calls in flight were aborted with this
         self.dead: dict[str, str] = {}  # workers that exited, and why
-        self._procs: dict[str, BaseProcess] = {}
+        self._procs: dict[str, BaseProcess | RemoteProcess] = {}
         self._conns: dict[str, Connection] = {}
         self._send_locks: dict[str, threading.Lock] = {}
         self._calls: dict[str, _Pending] = {}
@@ -104,6 +109,11 @@ class AgentFarm:
 
         ctx = multiprocessing.get_context("spawn")
         for name, spec in self.specs.items():
+            host = self.hosts.get(name)
+            if host is not None:
+                self._procs[name], self._conns[name] = host.start_worker(spec)
+                self._send_locks[name] = threading.Lock()
+                continue
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=main, args=(spec, child), name=f"beta-agent-{name}",
                                daemon=True)
@@ -114,7 +124,7 @@ class AgentFarm:
         deadline = time.monotonic() + timeout_s
         problems = []
         for name, conn in self._conns.items():
-            msg = self._recv_before(conn, deadline)
+            msg = self._recv_before(conn, deadline, self._procs[name])
             if msg is None:
                 problems.append(f"agent worker {name} did not start within {timeout_s:.0f} s")
             elif isinstance(msg, Ready):
@@ -129,7 +139,8 @@ class AgentFarm:
         self._thread.start()
 
     @staticmethod
-    def _recv_before(conn: Connection, deadline: float) -> Report | None:
+    def _recv_before(conn: Connection, deadline: float,
+                     proc: BaseProcess | RemoteProcess | None = None) -> Report | None:
         while time.monotonic() < deadline:
             if conn.poll(0.2):
                 try:
@@ -138,6 +149,8 @@ class AgentFarm:
                     return Failed("agent worker exited during start-up")
                 if not isinstance(msg, Stalls):
                     return msg
+            if isinstance(proc, RemoteProcess) and proc.lost:
+                return Failed(proc.lost)
         return None
 
     def close(self, timeout_s: float = 20.0) -> None:
@@ -213,9 +226,17 @@ class AgentFarm:
         t0 = time.monotonic()
         why = self.failed or (self.watch() if self.watch else "")
         caller_worker = self.seat_worker.get(order.caller, "")
-        if why or not caller_worker or caller_worker in self.dead:
+        # the caller, or a line the call is to reach, on a worker that is gone: the
+        # harness cannot place or answer it (a line the switch rings there would never
+        # answer, and that is not the switch's fault)
+        down = [(seat, worker) for seat in (order.caller, *_seats_of(order))
+                if (worker := self.seat_worker.get(seat, "")) in self.dead or
+                (seat == order.caller and not worker)]
+        if why or down:
+            seat, worker = down[0] if down else ("", "")
             what = f"{why} while waiting for an answer from {order.target_uri}" if why else \
-                f"agent worker {caller_worker or '?'} hosting {order.caller} is not running"
+                f"agent worker {worker or '?'} hosting {seat} is not running" + \
+                (f" ({self.dead[worker]})" if worker in self.dead else "")
             return CallOutcome(_no_leg(order.caller), None, t0, t0, what)
         workers = self.alive()
         pending = _Pending(order, set(workers))
@@ -297,9 +318,12 @@ class AgentFarm:
                         self._send(name, Abort(why))
 
     def _exit(self, worker: str) -> str:
-        """How a worker ended: its exit code (-9: SIGKILL), once the process is reaped."""
+        """How a worker ended: its exit code (-9: SIGKILL), once the process is reaped;
+        a remote one's host lost: that, with the host named."""
         proc = self._procs[worker]
         proc.join(1.0)
+        if isinstance(proc, RemoteProcess) and proc.lost:
+            return proc.lost
         return "its pipe closed" if proc.exitcode is None else f"exit code {proc.exitcode}"
 
     def _on_message(self, worker: str, msg: Report) -> None:
@@ -364,6 +388,11 @@ class AgentFarm:
                         not pending.a_done.is_set():
                     pending.error = pending.error or self.dead[worker]
                     pending.a_done.set()
+                elif pending.phase != "expect" and not pending.finished.is_set():
+                    # its legs there are lost, and who the switch rang may have been
+                    # there: the call is not judged against the switch
+                    pending.error = pending.error or \
+                        f"{self.dead[worker]} while the call was up"
                 event = {"expect": pending.expected, "finish": pending.finished}.get(
                     pending.phase)
                 if event is not None and worker in pending.waiting_for:
@@ -377,6 +406,15 @@ class AgentFarm:
                 self._conns[worker].send(msg)
         except (OSError, ValueError) as exc:
             self._on_death(worker, f"agent worker {worker}: pipe broken ({exc})")
+
+
+def _seats_of(order: CallOrder) -> tuple[str, ...]:
+    """The beta lines a call is to ring or reach by name: the dialled line, a
+    transfer's and a 3-way call's third party."""
+    policy = order.far_end
+    return tuple(s for s in (policy.dialled_line, policy.transfer_seat,
+                             policy.conference_seat, *policy.busy_lines)
+                 if s and not s.startswith("pstn:"))
 
 
 def _no_leg(caller: str) -> LegOutcome:

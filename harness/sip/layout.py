@@ -94,3 +94,27 @@ def deal_lines(names: Sequence[str], workers: int,
         groups[here][groups[here].index(dst)], groups[there][-1] = other, dst
         home[dst], home[other] = there, here
     return groups
+
+
+def deal_apart(names: Sequence[str], per: int,
+               apart: Sequence[tuple[str, str]] = ()) -> list[list[int]]:
+    """The lines (indices into `names`) in workers of at most `per` lines, no two lines
+    of a pair in `apart` in one worker (one pjsua2 Endpoint answers 482 to the second
+    branch of a request that reaches it twice: a forwarded call, a hunt group's next
+    line). Greedy: each line to the least-filled worker it may join, a new worker when
+    none may. For a host whose lines are one site's, where round-robin over the
+    machine's many workers does not spread them."""
+    index = {name: i for i, name in enumerate(names)}
+    avoid: dict[int, set[int]] = {i: set() for i in range(len(names))}
+    for a, b in apart:
+        if a in index and b in index:
+            avoid[index[a]].add(index[b])
+            avoid[index[b]].add(index[a])
+    groups: list[list[int]] = [[] for _ in range(max(1, -(-len(names) // max(1, per))))]
+    for i in range(len(names)):
+        fits = [g for g in groups if len(g) < per and not avoid[i] & set(g)]
+        if not fits:
+            groups.append([])
+            fits = groups[-1:]
+        min(fits, key=len).append(i)
+    return [g for g in groups if g]

@@ -74,7 +74,7 @@ class Seats:
             if twin is None:
                 twin = LineAgent(agent.line, agent.domain, tls.proxy, agent.rtp_port,
                                  agent.rtp_range, self.tls_transport, self.board, name,
-                                 static=agent.static, secure=True)
+                                 static=agent.static, secure=True, address=agent.address)
                 self.agents[key] = twin
             name, agent = key, twin
         self.dialling.pop(name, None)

@@ -156,8 +156,8 @@ class SipStack:
         return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
 
     def add_tls_transport(self, ca_file: Path, cert_file: Path, key_file: Path,
-                          port: int = 0) -> tuple[int, int]:
-        """A SIP/TLS transport on 127.0.0.1 (docs/tls-srtp.md): TLS 1.2 only (the wheel's
+                          port: int = 0, address: str = "127.0.0.1") -> tuple[int, int]:
+        """A SIP/TLS transport on `address` (docs/tls-srtp.md): TLS 1.2 only (the wheel's
         OpenSSL 1.0.2k has no TLS 1.3), the peer's certificate verified against
         `ca_file` when connecting (name included); `cert_file`/`key_file` are what it
         presents when the switch connects to it. Returns (transport id, port).
@@ -166,8 +166,8 @@ class SipStack:
         assert self.ep is not None
         tcfg = pj.TransportConfig()
         tcfg.port = port
-        tcfg.boundAddress = "127.0.0.1"
-        tcfg.publicAddress = "127.0.0.1"
+        tcfg.boundAddress = address
+        tcfg.publicAddress = address
         tls = tcfg.tlsConfig
         tls.CaListFile = str(ca_file)
         tls.certFile = str(cert_file)
@@ -180,7 +180,7 @@ class SipStack:
         try:
             tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tcfg)
         except pj.Error as exc:
-            raise SipError(f"no SIP/TLS transport on 127.0.0.1: {exc.info()}") from exc
+            raise SipError(f"no SIP/TLS transport on {address}: {exc.info()}") from exc
         return tid, int(self.ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
 
     @property

@@ -147,7 +147,8 @@ class Worker:
         port = transport[1]
         if spec.tls is not None:  # after the UDP one: PJSIP answers from its first transport
             self.tls_transport = self.stack.add_tls_transport(
-                spec.tls.ca_file, spec.tls.cert_file, spec.tls.key_file)
+                spec.tls.ca_file, spec.tls.cert_file, spec.tls.key_file,
+                address=spec.address)
         self.seats.transports(transport, self.tls_transport)
         self.receiver = LineAgent(Line(0, 0, "receiver", ""), spec.domain, spec.proxy,
                                   spec.receiver_rtp[0], spec.receiver_rtp[1], transport,

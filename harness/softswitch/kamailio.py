@@ -33,6 +33,7 @@ from harness.cdr.kamailio_sqlite import KamailioSqliteCdr
 from harness.config import SWITCH_FAULTS, LoadConfig, SutConfig
 from harness.errors import EnvironmentMissing, SoftswitchError
 from harness.model import Line
+from harness.network.netns import LINKS_MAX as ACCESS_LINKS_MAX
 from harness.numberplan import NumberPlan
 from harness.pstn.directory import DIAL_AROUND_CLASSES, DIAL_AROUND_TRUNK, TOLLFREE_NPAS
 from harness.softswitch import TlsListener
@@ -444,7 +445,12 @@ class EmbeddedKamailio:
         else:
             self.tls_port = free_tcp_port()
         faults = self.cfg.fault_set()
-        self.test_ca = ca = make_test_ca(self.dir / "tls", self.domain, faults)
+        # behind the access links: the access address and every line side's (lab agent
+        # hosts' lines dial and answer over TLS from there, docs/agent-hosts.md)
+        block = self.access_address.rsplit(".", 1)[0]
+        more = tuple(f"{block}.{j}" for j in range(1, 2 + ACCESS_LINKS_MAX)) \
+            if self.access_address else ()
+        self.test_ca = ca = make_test_ca(self.dir / "tls", self.domain, faults, more)
         (self.dir / "tls.cfg").write_text(
             "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
             f"require_certificate = no\ncertificate = {ca.server.cert.resolve()}\n"

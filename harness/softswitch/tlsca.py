@@ -98,19 +98,22 @@ def make_cert(directory: Path, name: str, ca: CertFiles, sans: tuple[str, ...]) 
     return files
 
 
-def make_test_ca(directory: Path, domain: str, faults: frozenset[str] = frozenset()) -> TestCa:
+def make_test_ca(directory: Path, domain: str, faults: frozenset[str] = frozenset(),
+                 more_ips: tuple[str, ...] = ()) -> TestCa:
     """The run's test CA, the switch's and the agents' certificates.
 
     `faults` (the harness's own tests): `tls_foreign_ca` signs the switch's certificate
     with another CA than the one the agents trust; `tls_wrong_name` gives it a name
-    that is neither 127.0.0.1 nor the SIP domain."""
+    that is neither 127.0.0.1 nor the SIP domain. `more_ips`: addresses the switch
+    and the agents also answer at (the access links' and the lab's agent hosts')."""
     ca = make_ca(directory, "ca")
-    server_sans: tuple[str, ...] = ("IP:127.0.0.1", f"DNS:{domain}")
+    more = tuple(f"IP:{ip}" for ip in more_ips)
+    server_sans: tuple[str, ...] = ("IP:127.0.0.1", f"DNS:{domain}", *more)
     signer = ca
     if "tls_foreign_ca" in faults:
         signer = make_ca(directory, "foreign-ca")
     if "tls_wrong_name" in faults:
         server_sans = ("DNS:wrong-host.invalid",)
     server = make_cert(directory, "server", signer, server_sans)
-    agent = make_cert(directory, "agent", ca, ("IP:127.0.0.1",))
+    agent = make_cert(directory, "agent", ca, ("IP:127.0.0.1", *more))
     return TestCa(ca, server, agent)

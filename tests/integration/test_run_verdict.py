@@ -40,6 +40,9 @@ def _run(tmp_path: Path, *args: str) -> tuple[int, str, dict, ET.Element]:
                           check=False)
     run_dir = reports / "latest"
     doc = json.loads((run_dir / "results.json").read_text())
+    assert doc["verdict"] is not None, (  # the inner run's own words, when it was not judged
+        f"exit {done.returncode}; results.json errors {doc['errors']}\n"
+        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.returncode, done.stdout, doc, ET.parse(run_dir / "junit.xml").getroot()
 
 

@@ -1,0 +1,291 @@
+"""Agent hosts: the lines of a customer site on a machine of their own, reached over
+the network (docs/agent-hosts.md).
+
+The transport is execnet, the layer under pytest-xdist: a gateway per host, started
+over SSH (`ssh=user@host`), the host's side sent as source (`harness/sip/hostagent.py`)
+and run by the host's own Python with the project installed. Each agent worker on a
+host is one execnet channel; the worker itself is the same process as on the
+controller's machine (`harness/sip/worker.py`), spawned by the host. The farm
+(`harness/sip/farm.py`) sees a remote worker as it sees a local one: a pipe and a
+process-like handle. Between the two, at the edge, this module
+
+* passes the worker's pickled messages both ways, and
+* moves every time a remote worker reports into the controller's clocks: each host's
+  monotonic and wall-clock offsets are estimated at start by an NTP-style exchange
+  (the round trip with the least delay; its half is the offset's uncertainty) and
+  subtracted from every `t_mono`/`t_wall` (and `*_mono`/`*_wall`) field, `ADone`'s
+  call span and `Stalls`' pump ends. Set-up timing is measured on the caller's host;
+  a figure across hosts compares corrected times. A host whose uncertainty exceeds
+  `agents.clock_tolerance_ms` is refused at start: its figures could not be trusted.
+
+A host that is lost (its SSH session dropped, the machine gone) closes every channel
+of its gateway: each of its workers is dead to the farm with the host named, and the
+calls it carried are the harness's `error`, never the switch's `fail`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Pipe
+from typing import Any
+
+from harness.errors import SipError
+from harness.sip import hostagent
+from harness.sip.messages import ADone, Stalls
+from harness.sip.scenario import WorkerSpec
+
+CLOCK_ROUNDS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """How far a host's clocks are from the controller's (host minus controller, s),
+    and how sure that is: half the least round trip of the exchange."""
+
+    mono_s: float
+    wall_s: float
+    uncertainty_s: float
+    rounds: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"monotonic_offset_ms": round(self.mono_s * 1000, 3),
+                "wall_offset_ms": round(self.wall_s * 1000, 3),
+                "uncertainty_ms": round(self.uncertainty_s * 1000, 3), "rounds": self.rounds}
+
+
+ZERO = ClockOffset(0.0, 0.0, 0.0, 0)
+
+
+def estimate(samples: list[tuple[float, float, float, float, float, float]]) -> ClockOffset:
+    """The offsets from (sent_mono, sent_wall, host_mono, host_wall, back_mono, back_wall)
+    exchanges: the one with the shortest round trip, its host reading taken as made at
+    the midpoint (NTP's assumption of a symmetric path; its error is at most half the
+    round trip)."""
+    if not samples:
+        raise ValueError("no clock exchange")
+    s0m, s0w, hm, hw, s1m, s1w = min(samples, key=lambda s: s[4] - s[0])
+    return ClockOffset(hm - (s0m + s1m) / 2, hw - (s0w + s1w) / 2, (s1m - s0m) / 2,
+                       len(samples))
+
+
+def to_controller(obj: Any, clock: ClockOffset) -> Any:
+    """`obj` (a worker's message, its legs, events, strays) with every time the host
+    took moved into the controller's clocks."""
+    if clock.mono_s == 0.0 and clock.wall_s == 0.0:
+        return obj
+    if isinstance(obj, tuple):
+        return tuple(to_controller(x, clock) for x in obj)
+    if isinstance(obj, list):
+        return [to_controller(x, clock) for x in obj]
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return obj
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, float) and _is_mono(obj, f.name):
+            changes[f.name] = value - clock.mono_s
+        elif isinstance(value, float) and (f.name == "t_wall" or f.name.endswith("_wall")):
+            changes[f.name] = value - clock.wall_s
+        elif isinstance(obj, Stalls) and f.name == "lates":
+            changes[f.name] = tuple((end - clock.mono_s, late) for end, late in value)
+        elif isinstance(value, (tuple, list)) or dataclasses.is_dataclass(value):
+            changes[f.name] = to_controller(value, clock)
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _is_mono(obj: Any, name: str) -> bool:
+    return name == "t_mono" or name.endswith("_mono") or \
+        (isinstance(obj, ADone) and name in ("t_start", "t_end"))
+
+
+class RemoteProcess:
+    """A worker on an agent host, as the farm handles a process: `sentinel` becomes
+    readable when it is gone, `exitcode` once the host said how it ended, `lost` why
+    it is gone when the host could not say (the host or its connection lost)."""
+
+    def __init__(self, host: AgentHost, name: str) -> None:
+        self.host, self.name = host, name
+        self.pid: int | None = None
+        self.exitcode: int | None = None
+        self.lost = ""
+        self._done = threading.Event()
+        self.sentinel, self._wake = os.pipe()
+        self.channel: Any = None
+
+    def ended(self, lost: str = "") -> None:
+        if self._done.is_set():
+            return
+        self.lost = self.lost or lost
+        self._done.set()
+        os.close(self._wake)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def is_alive(self) -> bool:
+        return not self._done.is_set()
+
+    def kill(self) -> None:
+        """Close its conversation: the host kills the worker if it still runs."""
+        if self.channel is not None:
+            try:
+                self.channel.close()
+            except Exception:  # noqa: BLE001 - already closed by the host's loss
+                pass
+        self.ended(f"killed: {self.host.label} did not see it stop")
+
+    def close(self) -> None:
+        try:
+            os.close(self.sentinel)
+        except OSError:
+            pass
+
+
+class AgentHost:
+    """One agent host: its execnet gateway, its clock offsets, its workers."""
+
+    def __init__(self, name: str, xspec: str, address: str, tolerance_s: float) -> None:
+        self.name, self.xspec, self.address = name, xspec, address
+        self.tolerance_s = tolerance_s
+        self.clock = ZERO
+        self.about: dict[str, Any] = {}
+        self.group: Any = None
+        self.gateway: Any = None
+        self.procs: list[RemoteProcess] = []
+        self.lost = ""
+
+    @property
+    def login(self) -> str:
+        """user@host, as the SSH spec names it."""
+        return self.xspec.split("//")[0].split()[-1].removeprefix("ssh=")
+
+    @property
+    def label(self) -> str:
+        """'agent host site1 (root@198.18.1.6)': its name and the login reached."""
+        return f"agent host {self.name} ({self.login})"
+
+    def connect(self, timeout_s: float = 30.0) -> None:
+        """The gateway up (over SSH), the clocks compared, the host described; a
+        SipError naming the host if any of it fails."""
+        import execnet
+
+        self.group = execnet.Group()
+        try:
+            self.gateway = self.group.makegateway(self.xspec)
+            self.clock = self._sync(timeout_s)
+            self.about = self.describe(timeout_s)
+        except Exception as exc:  # noqa: BLE001 - execnet raises many kinds; named here
+            self.close()
+            raise SipError(f"{self.label} could not be started: "
+                           f"{type(exc).__name__}: {exc}".strip()) from exc
+        if self.clock.uncertainty_s > self.tolerance_s:
+            self.close()
+            raise SipError(f"{self.label}: its clock offset is known to "
+                           f"±{self.clock.uncertainty_s * 1000:.1f} ms only, over the "
+                           f"tolerance of {self.tolerance_s * 1000:.0f} ms "
+                           "(agents.clock_tolerance_ms): figures across hosts would not hold")
+
+    def _sync(self, timeout_s: float) -> ClockOffset:
+        ch = self.gateway.remote_exec(hostagent)
+        samples = []
+        try:
+            for _ in range(CLOCK_ROUNDS):
+                s0m, s0w = time.monotonic(), time.time()
+                ch.send(("clock",))
+                _, hm, hw = ch.receive(timeout_s)
+                samples.append((s0m, s0w, hm, hw, time.monotonic(), time.time()))
+            ch.send(None)
+        finally:
+            ch.close()
+        return estimate(samples)
+
+    def describe(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """What the host says of itself now (harness/sip/hostagent.py about): its
+        processes' CPU seconds and memory so far; {} if it is lost."""
+        if self.gateway is None or self.lost:
+            return {}
+        try:
+            ch = self.gateway.remote_exec(hostagent)
+            ch.send(("about",))
+            about: dict[str, Any] = ch.receive(timeout_s)
+            return about
+        except Exception:  # noqa: BLE001 - a host lost by now
+            return {}
+
+    def resync(self) -> ClockOffset | None:
+        """The offsets measured again (at the end of a run: how far they drifted)."""
+        if self.gateway is None or self.lost:
+            return None
+        try:
+            return self._sync(10.0)
+        except Exception:  # noqa: BLE001 - a host lost by now: nothing to compare
+            return None
+
+    def start_worker(self, spec: WorkerSpec) -> tuple[RemoteProcess, Connection]:
+        """Start `spec`'s worker on this host: a process-like handle and the farm's end
+        of a pipe, as `multiprocessing` would give for a local worker."""
+        proc = RemoteProcess(self, spec.name)
+        farm_end, bridge = Pipe()
+        try:
+            ch = self.gateway.remote_exec(hostagent)
+            ch.send(("worker", pickle.dumps(spec)))
+            kind, pid = ch.receive(30.0)
+        except Exception as exc:  # noqa: BLE001 - named, and the farm reports the worker
+            proc.ended(f"{self.label} did not start it: {type(exc).__name__}: {exc}")
+            bridge.close()
+            return proc, farm_end
+        proc.pid, proc.channel = pid, ch
+        self.procs.append(proc)
+        threading.Thread(target=self._up, args=(proc, ch, bridge), daemon=True,
+                         name=f"host-{spec.name}-up").start()
+        threading.Thread(target=self._down, args=(ch, bridge), daemon=True,
+                         name=f"host-{spec.name}-down").start()
+        return proc, farm_end
+
+    def _up(self, proc: RemoteProcess, ch: Any, bridge: Connection) -> None:
+        """The worker's messages to the farm, in the controller's clocks."""
+        lost = ""
+        try:
+            while True:
+                item = ch.receive()
+                if isinstance(item, tuple):  # the host's own word: ("exit", code)
+                    if item and item[0] == "exit":
+                        proc.exitcode = item[1]
+                    continue
+                msg = to_controller(pickle.loads(item), self.clock)  # noqa: S301 - our host
+                bridge.send(msg)
+        except EOFError:
+            if proc.exitcode is None:
+                lost = f"{self.label}: the connection closed"
+        except Exception as exc:  # noqa: BLE001 - execnet's RemoteError, a dead gateway
+            lost = f"{self.label} lost: {type(exc).__name__}: {str(exc).strip()[:200]}"
+        if lost and not self.lost:
+            self.lost = lost
+        bridge.close()
+        proc.ended(lost)
+
+    @staticmethod
+    def _down(ch: Any, bridge: Connection) -> None:
+        """The farm's orders to the worker, as they were pickled."""
+        try:
+            while True:
+                ch.send(bridge.recv_bytes())
+        except (EOFError, OSError):
+            pass
+        except Exception:  # noqa: BLE001 - the channel died with the host: _up says so
+            pass
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.close()
+        if self.group is not None:
+            try:
+                self.group.terminate(timeout=5.0)
+            except Exception:  # noqa: BLE001 - a host already gone
+                pass
+            self.group = self.gateway = None

@@ -1,0 +1,119 @@
+"""Lines at the customer sites (docs/agent-hosts.md): a site's lines on an agent host
+reached over real SSH (Debian's OpenSSH server in a network namespace of its own, a
+key made for the run), through execnet, with real calls through the embedded switch.
+
+* site1's and site2's lines each on their own namespaced host; site2's clocks set
+  2 s off (libfaketime in its Python): calls between the hosts, with a line of this
+  machine and to the PSTN pass, set-up timing and the CDR reconcile, and the offsets
+  are reported as measured;
+* the host of site1 killed with a call up: that call and a later call to one of its
+  lines are the harness's errors naming the host; a call between other sites passes.
+"""
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.config import load_config
+from harness.model import CallSpec, Expect, Status
+from harness.run.hooks import TestHooks
+from harness.run.session import HarnessSession
+
+pytestmark = [pytest.mark.integration]
+
+SKEW_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]:
+    cfg = load_config()
+    cfg = replace(cfg, agents=replace(cfg.agents, hosts="site1=lab; site2=lab"))
+    session = HarnessSession(cfg, tmp_path_factory.mktemp("hosts"),
+                             hooks=TestHooks(host_clock_s=(("site2", SKEW_S),)))
+    session.start()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _sip_from(pcap: Path, address: str) -> int:
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"sip && ip.src == {address}",
+                          "-T", "fields", "-e", "frame.number"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    return len(out.stdout.split())
+
+
+def test_lines_on_namespaced_ssh_hosts_place_calls_with_their_clocks_corrected(
+        hosted: HarnessSession) -> None:
+    farm = hosted.farm
+    assert farm is not None
+    assert farm.worker_of("site1/01").startswith("site1-w")
+    assert farm.worker_of("site2/01").startswith("site2-w")
+    assert farm.worker_of("site3/01").startswith("w")  # a line of this machine
+    hosts = hosted.store.environment["agent_hosts"] if hosted.store else {}
+    assert set(hosts) == {"site1", "site2"}
+    # the offsets as measured over SSH: site2's wall clock 2 s ahead, site1's not
+    assert abs(hosts["site2"]["clock"]["wall_offset_ms"] - SKEW_S * 1000) < 20, hosts["site2"]
+    assert abs(hosts["site1"]["clock"]["wall_offset_ms"]) < 20, hosts["site1"]
+    assert all(h["clock"]["uncertainty_ms"] < 10 for h in hosts.values())
+    rows = [CallSpec("1.1", "on-net cross-site", "site1/01", "site2/01", talk_s=6.0),
+            CallSpec("1.1", "on-net cross-site", "site3/01", "site1/02", talk_s=6.0),
+            CallSpec("1.1", "on-net cross-site", "site2/03", "site4/03", talk_s=6.0),
+            # off-net from the host whose clock is off: billed, its CDR reconciled
+            # against the caller's times, which came from that host
+            CallSpec("2.1", "local 7-digit", "site2/04", "5550100", talk_s=6.0)]
+    results = [hosted.run_call(spec) for spec in rows]
+    for spec, r in zip(rows, results, strict=True):
+        assert r.verdict.status is Status.PASS, (spec.caller, spec.dial, r.verdict.reasons)
+        assert r.timing.valid and r.timing.setup_s is not None and r.timing.setup_s < 2.0
+        assert r.quality, "scored"
+    print(f"\nclock offsets (wall, ms): site1 {hosts['site1']['clock']['wall_offset_ms']}, "
+          f"site2 {hosts['site2']['clock']['wall_offset_ms']} "
+          f"(± {hosts['site2']['clock']['uncertainty_ms']})")
+    billed = results[-1]
+    assert billed.cdr is not None and billed.cdr.matched and billed.cdr.record is not None, \
+        billed.cdr
+    assert results[0].caller_worker.startswith("site1-w")
+    assert results[2].caller_worker.startswith("site2-w")
+    # each host's own link captured: its SIP is in the run's evidence
+    link = {h.name: h.link for h in hosted.lab_hosts.hosts} if hosted.lab_hosts else {}
+    assert _sip_from(hosted.run_dir / f"capture-{link['site2'].host_if}.pcap",
+                     link["site2"].address) > 0
+
+
+def test_a_host_killed_with_a_call_up_is_the_harness_error_naming_it(
+        hosted: HarnessSession) -> None:
+    lab = hosted.lab_hosts
+    assert lab is not None
+    long = CallSpec("1.1", "on-net cross-site", "site1/05", "site3/05", talk_s=12.0,
+                    expect=Expect(mos_lqo_min=None))
+    timer = threading.Timer(5.0, lab.kill, args=("site1",))
+    timer.start()
+    t0 = time.monotonic()
+    during = hosted.run_call(long, retries_on_stall=0)
+    took = time.monotonic() - t0
+    timer.join()
+    assert during.verdict.status is Status.ERROR, during.verdict.reasons
+    assert any("agent host site1" in why for why in during.verdict.reasons), \
+        during.verdict.reasons
+    assert took < 60.0
+    print(f"\nsite1's host killed 5 s after the dial; the call's verdict came {took:.1f} s "
+          f"after the dial: {during.verdict.reasons[0]}")
+    to_it = hosted.run_call(CallSpec("1.1", "on-net cross-site", "site3/06", "site1/06",
+                                     talk_s=2.0), retries_on_stall=0)
+    assert to_it.verdict.status is Status.ERROR, to_it.verdict.reasons
+    assert any("site1/06" in why and "agent host site1" in why
+               for why in to_it.verdict.reasons), to_it.verdict.reasons
+    # the rest of the run goes on: the other host and this machine's lines
+    after = hosted.run_call(CallSpec("1.1", "on-net cross-site", "site2/07", "site4/07",
+                                     talk_s=4.0))
+    assert after.verdict.status is Status.PASS, after.verdict.reasons
+    assert hosted.farm is not None
+    assert {w for w, why in hosted.farm.dead.items() if "agent host site1" in why} == \
+        {w for w in hosted.farm.specs if w.startswith("site1-w")}, hosted.farm.dead

@@ -1,0 +1,128 @@
+"""Agent hosts' pure logic (harness/sip/hosts.py, harness/config.py parse_hosts): the
+clock offset from NTP-style exchanges, a worker's times moved into the controller's
+clocks at the edge, and the agents.hosts mini-language."""
+
+import pytest
+
+from harness.config import HostTarget, parse_hosts
+from harness.errors import ConfigError
+from harness.media.assess import unseen_by_capture
+from harness.model import SipEvent
+from harness.sip.attribution import IncomingInvite, Stray
+from harness.sip.hosts import ZERO, AgentHost, ClockOffset, estimate, to_controller
+from harness.sip.layout import deal_apart
+from harness.sip.messages import ADone, Expected, Finished, Stalls, StrayInvite
+from harness.sip.scenario import LegOutcome
+
+
+def _exchange(sent: float, out_s: float, back_s: float, offset: float,
+              wall_offset: float) -> tuple[float, float, float, float, float, float]:
+    """One exchange: sent at `sent` (controller), read at the host `out_s` later, back
+    `back_s` after that; the host's clocks `offset` / `wall_offset` ahead."""
+    host = sent + out_s
+    return (sent, 1e9 + sent, host + offset, 1e9 + host + wall_offset, host + back_s,
+            1e9 + host + back_s)
+
+
+def test_the_offset_comes_from_the_quickest_round_trip_and_its_half_bounds_the_error() -> None:
+    samples = [_exchange(10.0, 0.030, 0.002, 5.0, 2.0),  # queued on the way out: skewed
+               _exchange(11.0, 0.001, 0.001, 5.0, 2.0),  # the quickest, symmetric
+               _exchange(12.0, 0.002, 0.040, 5.0, 2.0)]  # queued on the way back
+    clock = estimate(samples)
+    assert clock.mono_s == pytest.approx(5.0, abs=1e-9)
+    assert clock.wall_s == pytest.approx(2.0, abs=1e-6)
+    assert clock.uncertainty_s == pytest.approx(0.001, abs=1e-9)
+    assert clock.rounds == 3
+    # the asymmetric ones alone: the estimate is off, but by no more than its bound
+    skewed = estimate(samples[:1])
+    assert abs(skewed.mono_s - 5.0) <= skewed.uncertainty_s + 1e-9
+    assert abs(skewed.mono_s - 5.0) > 0.01
+    with pytest.raises(ValueError, match="no clock exchange"):
+        estimate([])
+
+
+def _leg(t_mono: float, t_wall: float) -> LegOutcome:
+    return LegOutcome("b", "site2/01", "cid", (SipEvent("b", "INCOMING", t_mono, t_wall),
+                                              SipEvent("b", "CONFIRMED", t_mono + 1,
+                                                       t_wall + 1, 200)),
+                      200, None, None, 0.0, 0.0)
+
+
+def test_every_time_a_host_reports_is_moved_into_the_controllers_clocks() -> None:
+    clock = ClockOffset(mono_s=1000.0, wall_s=2.0, uncertainty_s=0.0001, rounds=16)
+    done = to_controller(ADone("k", _leg(1100.0, 5002.0), "", 1099.0, 1110.0,
+                               (_leg(1105.0, 5007.0),)), clock)
+    assert (done.t_start, done.t_end) == (99.0, 110.0)
+    assert [(e.t_mono, e.t_wall) for e in done.leg.events] == \
+        [(100.0, 5000.0), (101.0, 5001.0)]
+    assert done.more[0].events[0].t_mono == 105.0 and done.more[0].events[0].t_wall == 5005.0
+    fin = to_controller(Finished("k", (_leg(1200.0, 6002.0),)), clock)
+    assert fin.legs[0].events[1].t_mono == 201.0
+    assert to_controller(Stalls(((1300.0, 0.2),)), clock).lates == ((300.0, 0.2),)
+    invite = IncomingInvite("site2/01", "cid", "sip:x", "f", "t", (), "", 1400.0, 6400.0)
+    stray = to_controller(StrayInvite(Stray("site2-w1", invite, "no call fits")), clock)
+    assert (stray.stray.invite.t_mono, stray.stray.invite.t_wall) == (400.0, 6398.0)
+    # durations and counters are not times of a clock: left as they are
+    assert done.leg.record_s == 0.0 and done.leg.final_code == 200
+    same = Expected("k")
+    assert to_controller(same, clock) is same
+    assert to_controller(done, ZERO) is done
+
+
+def test_agents_hosts_names_each_sites_host() -> None:
+    hosts = parse_hosts("site1=lab; site2 = ssh:beta@10.20.2.5:2222; site3=local;"
+                        "site4=ssh:beta@10.20.2.5:2222", 7, "c.yaml")
+    assert hosts == {1: HostTarget("lab"), 2: HostTarget("ssh", "beta@10.20.2.5", 2222),
+                     4: HostTarget("ssh", "beta@10.20.2.5", 2222)}
+    assert hosts[2].address == "10.20.2.5"
+    assert parse_hosts("", 7) == {}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("site8=lab", "no site 8"),
+    ("site1", "expected siteN=lab"),
+    ("pstn=lab", "expected siteN=lab"),
+    ("site1=ftp://x", "expected lab, local or ssh:user@host"),
+    ("site1=ssh:10.0.0.5", "expected lab, local or ssh:user@host"),
+    ("site1=ssh:u@h:99999", "port 99999"),
+    ("site1=lab; site1=ssh:u@h", "site1 is given twice"),
+])
+def test_a_bad_agents_hosts_entry_is_named_with_the_file_and_field(text: str,
+                                                                    problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_hosts(text, 7, "beta.yaml")
+    assert err.value.file == "beta.yaml" and err.value.field == "agents.hosts"
+    assert problem in str(err.value)
+
+
+def test_a_host_is_named_by_its_login_whatever_ssh_options_precede_it() -> None:
+    host = AgentHost("h1", "ssh=-p 2222 -F /etc/beta/ssh_config beta@10.20.2.5//python=py",
+                     "10.20.2.5", 0.01)
+    assert host.login == "beta@10.20.2.5"
+    assert host.label == "agent host h1 (beta@10.20.2.5)"
+
+
+def test_a_hosts_lines_that_one_request_can_ring_twice_never_share_a_worker() -> None:
+    names = [f"site3/{i:02d}" for i in range(1, 13)]
+    hunt = ("site3/08", "site3/09", "site3/12")
+    apart = [(a, b) for k, a in enumerate(hunt) for b in hunt[k + 1:]] + \
+        [("site3/01", "site3/04")]  # a forwarding rule
+    groups = deal_apart(names, 4, apart)
+    where = {names[i]: g for g, group in enumerate(groups) for i in group}
+    assert len({where[n] for n in hunt}) == 3
+    assert where["site3/01"] != where["site3/04"]
+    assert all(len(g) <= 4 for g in groups) and sorted(i for g in groups for i in g) == \
+        list(range(12))
+    # more lines that must be apart than workers of 4 would give: a worker more
+    many = deal_apart(names[:5], 4, [(a, b) for k, a in enumerate(names[:5])
+                                     for b in names[k + 1:5]])
+    assert len(many) == 5
+
+
+def test_media_no_capture_saw_is_not_scored_on_the_wire_only_when_the_agent_got_it() -> None:
+    # 10 s connected, 20 ms packets: 500 expected
+    assert "not scored" in unseen_by_capture(0, 480, 10.0)
+    assert unseen_by_capture(0, 0, 10.0) == ""  # nothing reached the agent: one-way audio
+    assert unseen_by_capture(0, 100, 10.0) == ""  # a trickle is not the stream
+    assert unseen_by_capture(3, 480, 10.0) == ""  # the wire saw it: the wire is scored
+    assert unseen_by_capture(0, None, 10.0) == ""
