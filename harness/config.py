@@ -134,7 +134,7 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "swallow_bye", "hunt_stops_at_busy",
                            "bill_toll_free_as_incoming", "truncate_intl_caller_id",
                            "hunt_no_overflow", "call_return_first_caller",
-                           "no_call_waiting"})
+                           "call_return_discloses_withheld", "no_call_waiting"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
@@ -147,7 +147,9 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
 # truncate_intl_caller_id: an international calling number from the PSTN is cut to
 # its last 10 digits, as if it were a NANP number;
 # call_return_first_caller: call return (*69) reaches the first caller the line ever
-# had, not the last (who called last is never updated); no_call_waiting: a line on a
+# had, not the last (who called last is never updated); call_return_discloses_withheld:
+# call return calls back a caller that withheld its number (*67) instead of refusing
+# 403; no_call_waiting: a line on a
 # call is busy (486) to a second caller;
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);

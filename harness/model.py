@@ -169,6 +169,9 @@ class CallSpec:
     # 'pstn:<number>') call the row's caller first, one after another; each rings it
     # and gives up unanswered. The call return must reach the last of them.
     calls_before: tuple[str, ...] = ()
+    # ... each withholding its number (*67 before the line's number): the call return
+    # must then be refused (403), the withheld caller neither called nor disclosed
+    withheld_before: bool = False
     # call waiting: this party (a beta line, or a PSTN subscriber 'pstn:<number>') calls
     # the called line `waiting_at_s` after the row's call was answered, while it is up;
     # the line is presented the second call (180), holds the first, answers the second,
@@ -223,6 +226,10 @@ class CallSpec:
         problems = [] if self.dial == CALL_RETURN else [
             f"calls_before = {self.calls_before!r}: only for a call return row "
             f"(dial {CALL_RETURN!r})"]
+        if self.withheld_before and any(Party.in_pstn(p) for p in self.calls_before):
+            problems.append(f"withheld_before with calls_before = {self.calls_before!r}: "
+                            "a PSTN subscriber's privacy is not the plan's to set (beta "
+                            "lines only)")
         if not isinstance(self.calls_before, tuple):
             return [*problems, f"calls_before = {self.calls_before!r}: must be a tuple"]
         problems += _line_problems("caller", self.caller) if not problems else []

@@ -41,6 +41,9 @@ NOBODY = "none"  # Expect.rings: no far end may ring
 # the NANP vertical service code for call return ("*69"): a plan row dials it after its
 # `calls_before`; a switch that uses another code is told in numbers.call_return
 CALL_RETURN = "*69"
+# the NANP vertical service code a caller dials before a number to withhold its own
+# (plans dial "*67site2/01"; numberplan.py resolves the line after it)
+PRIVACY_CODE = "*67"
 
 
 def allowed(choice: Any) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Beta plan §6 — calling-number delivery, *67 privacy at the far end, anonymous call
 rejection (RFC 5079) on a line provisioned with it (numbers.anonymous_rejection), and
-call return (*69, numbers.call_return)."""
+call return (*69, numbers.call_return), refused to a caller that withheld its number."""
 
 from harness.model import CallSpec, Expect
 
@@ -31,4 +31,11 @@ PLAN = [
                          "does, each unanswered; site4/07 dials *69 and the switch calls "
                          "back the last of them, on the long-distance trunk (PESQ both "
                          "ways), billed as if dialled (class ld_intralata, *69 dialled)"),
+    CallSpec("6.8", "call return to a withheld caller (*69)", caller="site4/09", dial="*69",
+             calls_before=("site7/08",), withheld_before=True,
+             expect=Expect(final_code=403, mos_lqo_min=None, rings="none"),
+             description="site7/08 rings site4/09 withholding its number (*67), "
+                         "unanswered; site4/09 dials *69 and the switch refuses it (403): "
+                         "the withheld caller is neither called nor disclosed; the refused "
+                         "attempt is recorded, not charged"),
 ]

@@ -66,6 +66,7 @@ from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passe
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
+from harness.vocab import PRIVACY_CODE
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -358,12 +359,18 @@ class CallRunner:
         called it last unknown, and the call return is then not placed."""
         checks: list[Check] = []
         for i, party in enumerate(spec.calls_before, 1):
+            withheld = spec.withheld_before
             before = CallSpec(f"{spec.plan_id}.before{i}", f"{spec.call_type}: call before",
-                              party, spec.caller, callee_behaviour="no_answer",
+                              party,
+                              f"{PRIVACY_CODE}{spec.caller}" if withheld else spec.caller,
+                              callee_behaviour="no_answer",
                               cancel_after_s=CALL_BEFORE_RING_S,
                               expect=Expect(final_code=487, mos_lqo_min=None,
-                                            rings=spec.caller),
-                              description=f"{party} rings {spec.caller}, unanswered")
+                                            rings=spec.caller,
+                                            caller_id="anonymous" if withheld else None),
+                              description=f"{party} rings {spec.caller}"
+                                          f"{' withholding its number' if withheld else ''}, "
+                                          "unanswered")
             checks += part_of_row(f"call return.before{i}", f"call return: the call "
                                   f"before from {party} to {spec.caller}", self.attempt(before))
         return checks
@@ -589,6 +596,8 @@ class CallRunner:
         group = served != route.number or plan.hunt(served) is not None
         callee = answered_by.number if answered_by and (
             group or answered_by != plan.line_by_number(route.number)) else route.number
+        if spec.withheld_before:  # a call return to a withheld caller calls nobody: the
+            callee = plan.resolve_dial(spec.dial)  # record keeps the code dialled
         check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
                                        (out.b, *out.legs)))
         if not check.matched and (lost := self.s.switch.cdr_store_errors(store_mark)[1]):

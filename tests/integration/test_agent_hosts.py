@@ -5,7 +5,8 @@ key made for the run), through execnet, with real calls through the embedded swi
 * site1's and site2's lines each on their own namespaced host; site2's clocks set
   2 s off (libfaketime in its Python): calls between the hosts, with a line of this
   machine and to the PSTN pass, set-up timing and the CDR reconcile, and the offsets
-  are reported as measured;
+  are reported as measured; the plan's hunt group row from site1's host: the next
+  line's media anchored in the switch (scored on the wire both ways);
 * the host of site1 killed with a call up: that call and a later call to one of its
   lines are the harness's errors naming the host; a call between other sites passes.
 """
@@ -21,12 +22,14 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallSpec, Expect, Status
+from harness.plugin import read_plan
 from harness.run.hooks import TestHooks
 from harness.run.session import HarnessSession
 
 pytestmark = [pytest.mark.integration]
 
 SKEW_S = 2.0
+PLANS = Path(__file__).resolve().parents[2] / "testplans"
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +71,18 @@ def test_lines_on_namespaced_ssh_hosts_place_calls_with_their_clocks_corrected(
             # off-net from the host whose clock is off: billed, its CDR reconciled
             # against the caller's times, which came from that host
             CallSpec("2.1", "local 7-digit", "site2/04", "5550100", talk_s=6.0)]
+    # the plan's hunt group row: its caller on site1's host, the group's lines here; the
+    # next line is rung from the switch's failure route, its media anchored there too
+    hunt = next(r for r in read_plan(PLANS / "plan_07_features.py")
+                if isinstance(r, CallSpec) and r.plan_id == "7.9")
+    assert hunt.caller.startswith("site1/")
+    rows.append(hunt)
     results = [hosted.run_call(spec) for spec in rows]
-    for spec, r in zip(rows, results, strict=True):
+    hunted = results[-1]
+    assert all(q.mos_lqo is not None for q in hunted.quality if q.source == "wire"), \
+        [(q.direction, q.source, q.mos_lqo, q.reasons) for q in hunted.quality]
+    rows, results = rows[:-1], results[:-1]
+    for spec, r in zip([*rows, hunt], [*results, hunted], strict=True):
         assert r.verdict.status is Status.PASS, (spec.caller, spec.dial, r.verdict.reasons)
         assert r.timing.valid and r.timing.setup_s is not None and r.timing.setup_s < 2.0
         assert r.quality, "scored"

@@ -315,6 +315,19 @@ def test_call_return_to_the_wrong_caller_is_caught(faulty: HarnessSession) -> No
     assert "routing: site7/05 rang, expected pstn:ld" in r.verdict.reasons, r.verdict.reasons
 
 
+def test_call_return_that_calls_back_a_withheld_caller_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that keeps a withheld caller's number for call return: *69 calls it
+    back (and so discloses it) instead of refusing 403. Its own session."""
+    from tests.integration.test_call_types import CALL_RETURN_WITHHELD
+
+    r = on_a_switch_of_its_own(tmp_path_factory, "call_return_discloses_withheld",
+                               CALL_RETURN_WITHHELD)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert "final_code: expected 403, got 200" in r.verdict.reasons, r.verdict.reasons
+    assert "routing: site7/08 rang, expected none" in r.verdict.reasons, r.verdict.reasons
+
+
 def test_a_line_on_a_call_that_is_busy_to_a_second_caller_is_caught(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """A switch without call waiting: the second call gets 486 while the line is on the

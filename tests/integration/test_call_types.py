@@ -201,6 +201,26 @@ def test_call_return_calls_back_the_last_caller_billed_as_dialled(live: HarnessS
                                                                        "6.7.before2"}
 
 
+CALL_RETURN_WITHHELD = CallSpec("6.8", "call return to a withheld caller (*69)", "site4/09",
+                                "*69", calls_before=("site7/08",), withheld_before=True,
+                                expect=Expect(final_code=403, mos_lqo_min=None, rings="none"))
+
+
+def test_call_return_to_a_withheld_caller_is_refused_and_recorded_uncharged(
+        live: HarnessSession) -> None:
+    """site7/08 rings site4/09 withholding its number; site4/09's *69 is refused 403:
+    nobody rings, and the switch's record of the attempt keeps the code dialled,
+    failed, not charged."""
+    r = live.run_call(CALL_RETURN_WITHHELD)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    before = next(c for c in r.verdict.checks if c.criterion == "call return.before1")
+    assert before.passed, before  # the call before showed "anonymous" at site4/09
+    assert r.final_code == 403 and not r.far_ends
+    assert r.cdr is not None and r.cdr.record is not None and r.cdr.matched
+    assert r.cdr.record.callee == "*69" and r.cdr.record.disposition == "failed"
+    assert r.cdr.record.sip_code == 403 and r.cdr.record.duration_s == 0.0
+
+
 CALL_WAITING = CallSpec("7.11", "call waiting", "site4/08", "site7/07",
                        waiting_caller="pstn:2125550188", waiting_at_s=3.0, talk_s=22.0,
                        expect=Expect(mos_lqo_min=None, rings="site7/07", call_class="onnet"))
