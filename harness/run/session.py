@@ -448,8 +448,11 @@ class HarnessSession:
             key = (target.login, target.port)
             if key not in logins:
                 name = logins[key] = f"h{len(logins) + 1}"
-                ssh = f"-p {target.port} " + (f"-F {agents.ssh_config} " if agents.ssh_config
-                                               else "")
+                # keys only, never a prompt; a host that does not answer within 10 s is
+                # not reached, and one that stops answering is lost within 6 s
+                ssh = (f"-F {agents.ssh_config} " if agents.ssh_config else "") + \
+                    "-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=2 " \
+                    f"-o ServerAliveCountMax=3 -p {target.port} "
                 xspec = f"ssh={ssh}{target.login}//python={agents.host_python}" + \
                     (f"//chdir={agents.host_dir}" if agents.host_dir else "")
                 self.hosts[name] = AgentHost(name, xspec, target.address, tolerance)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ class AgentHost:
         SipError naming the host if any of it fails."""
         import execnet
 
+        self._preflight(timeout_s)
         self.group = execnet.Group()
         try:
             self.gateway = self.group.makegateway(self.xspec)
@@ -181,14 +183,34 @@ class AgentHost:
             self.about = self.describe(timeout_s)
         except Exception as exc:  # noqa: BLE001 - execnet raises many kinds; named here
             self.close()
-            raise SipError(f"{self.label} could not be started: "
-                           f"{type(exc).__name__}: {exc}".strip()) from exc
+            raise SipError(f"{self.label} could not be started: {type(exc).__name__}: "
+                           f"{exc}".strip()) from exc
         if self.clock.uncertainty_s > self.tolerance_s:
             self.close()
             raise SipError(f"{self.label}: its clock offset is known to "
                            f"±{self.clock.uncertainty_s * 1000:.1f} ms only, over the "
                            f"tolerance of {self.tolerance_s * 1000:.0f} ms "
                            "(agents.clock_tolerance_ms): figures across hosts would not hold")
+
+    def _preflight(self, timeout_s: float) -> None:
+        """One `ssh ... <python> -c ''` first, its output kept: a host that cannot be
+        reached, refuses the key or has no such Python is named with ssh's own words
+        (execnet's gateway would only say the host was not found)."""
+        head = self.xspec.split("//")
+        if not head[0].startswith("ssh="):
+            return
+        python = next((p.removeprefix("python=") for p in head[1:]
+                       if p.startswith("python=")), "python3")
+        argv = ["ssh", *head[0].removeprefix("ssh=").split(), f"{python} -c ''"]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,  # noqa: S603
+                                 check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise SipError(f"{self.label} could not be started: ssh did not finish within "
+                           f"{timeout_s:.0f} s") from exc
+        if out.returncode != 0:
+            said = " ".join(out.stderr.split())[-300:] or f"exit code {out.returncode}"
+            raise SipError(f"{self.label} could not be started: ssh: {said}")
 
     def _sync(self, timeout_s: float) -> ClockOffset:
         ch = self.gateway.remote_exec(hostagent)

@@ -15,12 +15,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.config import load_config
+from harness.errors import SipError
 from harness.model import CallSpec, Expect, Status
 from harness.plugin import read_plan
 from harness.run.hooks import TestHooks
@@ -77,7 +79,8 @@ def test_lines_on_namespaced_ssh_hosts_place_calls_with_their_clocks_corrected(
                 if isinstance(r, CallSpec) and r.plan_id == "7.9")
     assert hunt.caller.startswith("site1/")
     rows.append(hunt)
-    results = [hosted.run_call(spec) for spec in rows]
+    with ThreadPoolExecutor(len(rows)) as pool:  # no party in two of them: all at once
+        results = list(pool.map(hosted.run_call, rows))
     hunted = results[-1]
     assert all(q.mos_lqo is not None for q in hunted.quality if q.source == "wire"), \
         [(q.direction, q.source, q.mos_lqo, q.reasons) for q in hunted.quality]
@@ -130,3 +133,19 @@ def test_a_host_killed_with_a_call_up_is_the_harness_error_naming_it(
     assert hosted.farm is not None
     assert {w for w, why in hosted.farm.dead.items() if "agent host site1" in why} == \
         {w for w in hosted.farm.specs if w.startswith("site1-w")}, hosted.farm.dead
+
+
+def test_a_host_that_cannot_be_reached_stops_the_run_naming_it(tmp_path: Path) -> None:
+    """agents.hosts naming a machine that does not answer: the session does not start,
+    and says which host, as whom, and what ssh said (within the connect timeout)."""
+    cfg = load_config()
+    cfg = replace(cfg, agents=replace(cfg.agents, hosts="site3=ssh:beta@198.18.255.254"))
+    session = HarnessSession(cfg, tmp_path)
+    t0 = time.monotonic()
+    with pytest.raises(SipError) as err:
+        session.start()
+    assert time.monotonic() - t0 < 40.0
+    assert "agent host h1 (beta@198.18.255.254) could not be started" in str(err.value)
+    assert "198.18.255.254" in str(err.value).split("could not be started", 1)[1]
+    doc = (session.run_dir / "results.json").read_text()
+    assert "agent host h1" in doc  # the run's errors say it too
