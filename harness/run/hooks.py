@@ -9,6 +9,9 @@
     host_clock_s      lab agent hosts whose clocks are set off: (host, seconds) each,
                       their Python run under libfaketime (FAKETIME=+Ns: wall and
                       monotonic clocks both off), as a machine with a wrong clock is
+    host_run_dir_apart  lab agent hosts keep the run directory in one of their own
+                      (/tmp/beta-host-<host>-<run>), as a machine that shares no file
+                      system with the controller: files put and got over execnet
 
 A module-scoped test session that needs one fault for one test swaps the whole value
 for the test with `HarnessSession.hooked(...)`, and gets the previous one back after.
@@ -30,6 +33,7 @@ class TestHooks:
     codec_override: str = ""
     agent_faults: frozenset[str] = frozenset()
     host_clock_s: tuple[tuple[str, float], ...] = ()
+    host_run_dir_apart: bool = False
 
     def __post_init__(self) -> None:
         from harness.sip.scenario import AGENT_FAULTS
@@ -42,7 +46,7 @@ class TestHooks:
     @property
     def any(self) -> bool:
         return bool(self.before_cdr_fetch or self.codec_override or self.agent_faults or
-                    self.host_clock_s)
+                    self.host_clock_s or self.host_run_dir_apart)
 
 
 NO_HOOKS = TestHooks()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from harness.capture.dumpcap import Capture, Captures
@@ -52,7 +53,7 @@ from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
 from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
-from harness.sip.hosts import AgentHost
+from harness.sip.hosts import AgentHost, RunRoot
 from harness.sip.layout import (
     AGENT_PORTS_PER_LINE,
     PSTN_AGENTS,
@@ -158,6 +159,7 @@ class HarnessSession:
         self.hosts: dict[str, AgentHost] = {}  # by host name: "site1" (lab), "h1", ...
         self.host_of_site: dict[int, str] = {}
         self.lab_hosts: LabHosts | None = None
+        self.farm_specs: dict[str, WorkerSpec] = {}
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
@@ -353,17 +355,26 @@ class HarnessSession:
                 self.store.cost = run_cost(self._rusage, len(self.store.calls))
 
         def hosts() -> None:
+            by_host = {h: [s for w, s in self.farm_specs.items()
+                           if w.rsplit("-w", 1)[0] == h] for h in self.hosts}
             for host in self.hosts.values():
+                host.fetch_logs(by_host[host.name])
                 again, used = host.resync(), host.describe()
                 if self.store is not None:
                     doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
                         host.name, {})
                     doc["clock_at_end"] = again.as_dict() if again is not None else None
                     doc["at_end"] = used or f"{host.label} lost: {host.lost}"
+                    if host.root is not None:
+                        doc["files"] = {"run_dir": str(host.root.there), "put": host.copied[0],
+                                        "got": host.copied[1]}
                 host.close()
             if self.lab_hosts is not None:
                 lab, self.lab_hosts = self.lab_hosts, None
                 lab.stop()
+                for host in self.hosts.values():  # a lab host lost before it could
+                    if host.root is not None:  # remove its own run directory
+                        shutil.rmtree(Path(host.root.there), ignore_errors=True)
 
         def access() -> None:
             if self.access is not None:
@@ -439,7 +450,13 @@ class HarnessSession:
                     faketime(skew[host.name], sys.executable)
                 xspec = (f"ssh=-F {self.lab_hosts.ssh_config} root@{host.address}"
                          f"//python={python}//chdir={here}")
-                self.hosts[host.name] = AgentHost(host.name, xspec, host.address, tolerance)
+                # the lab's hosts share this file system; the harness's own test of a
+                # host that does not sets the run directory apart on it
+                root = RunRoot(self.run_dir, PurePosixPath(
+                    f"/tmp/beta-host-{host.name}-{self.run_id}")) \
+                    if self.hooks.host_run_dir_apart else None
+                self.hosts[host.name] = AgentHost(host.name, xspec, host.address, tolerance,
+                                                  root)
                 self.host_of_site[int(host.name.removeprefix("site"))] = host.name
         logins: dict[tuple[str, int], str] = {}
         for n, target in sorted(self.host_targets.items()):
@@ -455,7 +472,11 @@ class HarnessSession:
                     f"-o ServerAliveCountMax=3 -p {target.port} "
                 xspec = f"ssh={ssh}{target.login}//python={agents.host_python}" + \
                     (f"//chdir={agents.host_dir}" if agents.host_dir else "")
-                self.hosts[name] = AgentHost(name, xspec, target.address, tolerance)
+                # the host's own run directory, under its project directory (or the
+                # login's home): references and certificates put there, recordings and
+                # logs got back
+                root = RunRoot(self.run_dir, PurePosixPath("beta-runs") / self.run_id)
+                self.hosts[name] = AgentHost(name, xspec, target.address, tolerance, root)
             self.host_of_site[n] = logins[key]
         with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool_:
             problems = [str(exc) for exc in pool_.map(_connect, self.hosts.values()) if exc]
@@ -467,6 +488,7 @@ class HarnessSession:
         PSTN in one of its own), then every line registered with the switch at its
         worker's address (see harness/sip/register.py for why not through pjsua)."""
         specs = self.worker_specs()
+        self.farm_specs = {spec.name: spec for spec in specs}
         on_host = {spec.name: self.hosts[host] for spec in specs
                    if (host := spec.name.rsplit("-w", 1)[0]) in self.hosts}
         self.farm = AgentFarm(specs, self._on_worker_stalls, on_host)

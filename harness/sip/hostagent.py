@@ -10,6 +10,9 @@ One channel is one conversation; its first message says which:
   the round trips);
 * ``("about",)``: answered once with what this host is (its name, Python, CPUs, load,
   the CPU seconds its processes used);
+* ``("files",)``: the controller's files on this host, where the run directory is not
+  shared: references and certificates put before a worker needs them, recordings and
+  logs got back once written;
 * ``("worker", pickled WorkerSpec)``: start one agent worker process on this host
   (`harness/sip/worker.py main`, spawned as on the controller's machine) and pass its
   pipe's bytes both ways, unchanged, until it ends; ``("pid", n)`` first,
@@ -39,6 +42,8 @@ def serve(channel: Any) -> None:
         channel.send(_about())
     elif kind == "worker":
         _worker(channel, first[1])
+    elif kind == "files":
+        _files(channel)
     else:
         channel.send(("error", f"agent host: unknown conversation {first!r}"))
 
@@ -52,6 +57,41 @@ def _clock(channel: Any) -> None:
             return
         if again is None:
             return
+
+
+def _files(channel: Any) -> None:
+    """The controller's files on this host: ("put", path, bytes), ("get", path),
+    ("mkdir", path), ("rmtree", path), each answered ("ok"[, bytes]), ("missing",) or
+    ("error", why)."""
+    from pathlib import Path
+
+    while True:
+        try:
+            req = channel.receive()
+        except EOFError:
+            return
+        if req is None:
+            return
+        op, path = req[0], Path(req[1])
+        try:
+            if op == "put":
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(req[2])
+                channel.send(("ok",))
+            elif op == "get":
+                channel.send(("ok", path.read_bytes()) if path.is_file() else ("missing",))
+            elif op == "mkdir":
+                path.mkdir(parents=True, exist_ok=True)
+                channel.send(("ok",))
+            elif op == "rmtree":  # the run's directory here, once all of it was got
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+                channel.send(("ok",))
+            else:
+                channel.send(("error", f"unknown file operation {op!r}"))
+        except OSError as exc:
+            channel.send(("error", f"{path}: {exc.strerror or exc}"))
 
 
 def _about() -> dict[str, Any]:

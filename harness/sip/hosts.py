@@ -31,8 +31,10 @@ import pickle
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.errors import SipError
@@ -104,6 +106,54 @@ def _is_mono(obj: Any, name: str) -> bool:
         (isinstance(obj, ADone) and name in ("t_start", "t_end"))
 
 
+@dataclass(frozen=True, slots=True)
+class RunRoot:
+    """Where the run directory is on a host that does not share it: every path under
+    `here` (the controller's run directory) is `there` + the same relative path."""
+
+    here: Path
+    there: PurePosixPath
+
+    def out(self, path: Path) -> Path | None:
+        """`path` as the host knows it (None: not under the run directory)."""
+        try:
+            return Path(self.there / path.relative_to(self.here))
+        except ValueError:
+            return None
+
+    def back(self, path: Path) -> Path | None:
+        try:
+            return self.here / path.relative_to(Path(self.there))
+        except ValueError:
+            return None
+
+
+def map_paths(obj: Any, move: Callable[[Path], Path | None], seen: list[tuple[Path, Path]],
+              ) -> Any:
+    """`obj` (an order, a spec, a worker's message) with every Path `move` knows
+    replaced; each (old, new) pair is appended to `seen`."""
+    if isinstance(obj, Path):
+        new = move(obj)
+        if new is None:
+            return obj
+        seen.append((obj, new))
+        return new
+    if isinstance(obj, tuple):
+        return tuple(map_paths(x, move, seen) for x in obj)
+    if isinstance(obj, list):
+        return [map_paths(x, move, seen) for x in obj]
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return obj
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, (Path, tuple, list)) or dataclasses.is_dataclass(value):
+            new_value = map_paths(value, move, seen)
+            if new_value is not value:
+                changes[f.name] = new_value
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
 class RemoteProcess:
     """A worker on an agent host, as the farm handles a process: `sentinel` becomes
     readable when it is gone, `exitcode` once the host said how it ended, `lost` why
@@ -150,9 +200,17 @@ class RemoteProcess:
 class AgentHost:
     """One agent host: its execnet gateway, its clock offsets, its workers."""
 
-    def __init__(self, name: str, xspec: str, address: str, tolerance_s: float) -> None:
+    def __init__(self, name: str, xspec: str, address: str, tolerance_s: float,
+                 root: RunRoot | None = None) -> None:
+        """`root`: where the run directory is on the host, when the host does not share
+        this machine's file system (None: it does, at the same path)."""
         self.name, self.xspec, self.address = name, xspec, address
         self.tolerance_s = tolerance_s
+        self.root = root
+        self._files: Any = None
+        self._files_lock = threading.Lock()
+        self._pushed: set[Path] = set()
+        self.copied = [0, 0]  # files put, files got (results.json environment)
         self.clock = ZERO
         self.about: dict[str, Any] = {}
         self.group: Any = None
@@ -254,6 +312,9 @@ class AgentHost:
         proc = RemoteProcess(self, spec.name)
         farm_end, bridge = Pipe()
         try:
+            if self.root is not None:
+                spec = self.outward(spec)
+                self.file_op("mkdir", str(spec.log_path.parent))
             ch = self.gateway.remote_exec(hostagent)
             ch.send(("worker", pickle.dumps(spec)))
             kind, pid = ch.receive(30.0)
@@ -280,6 +341,8 @@ class AgentHost:
                         proc.exitcode = item[1]
                     continue
                 msg = to_controller(pickle.loads(item), self.clock)  # noqa: S301 - our host
+                if self.root is not None:
+                    msg = self.inward(msg)
                 bridge.send(msg)
         except EOFError:
             if proc.exitcode is None:
@@ -291,15 +354,83 @@ class AgentHost:
         bridge.close()
         proc.ended(lost)
 
-    @staticmethod
-    def _down(ch: Any, bridge: Connection) -> None:
-        """The farm's orders to the worker, as they were pickled."""
+    def _down(self, ch: Any, bridge: Connection) -> None:
+        """The farm's orders to the worker, as they were pickled (on a host that does
+        not share the run directory: its paths moved there, the files they name put)."""
         try:
             while True:
-                ch.send(bridge.recv_bytes())
+                data = bridge.recv_bytes()
+                if self.root is not None:
+                    data = pickle.dumps(self.outward(pickle.loads(data)))  # noqa: S301
+                ch.send(data)
         except (EOFError, OSError):
             pass
         except Exception:  # noqa: BLE001 - the channel died with the host: _up says so
+            pass
+
+    # -- the run directory on a host that does not share it ------------------------------
+    def outward(self, obj: Any) -> Any:
+        """`obj` with its paths under the run directory moved to the host's, and every
+        file it names that exists here put there first (once: references,
+        certificates); the directories of the others made (where recordings go)."""
+        assert self.root is not None
+        seen: list[tuple[Path, Path]] = []
+        moved = map_paths(obj, self.root.out, seen)
+        for here, there in seen:
+            if here.is_file():
+                if here not in self._pushed:
+                    self.file_op("put", str(there), here.read_bytes())
+                    self._pushed.add(here)
+                    self.copied[0] += 1
+            elif here.parent.is_dir():
+                self.file_op("mkdir", str(there.parent))
+        return moved
+
+    def inward(self, obj: Any) -> Any:
+        """`obj` (a worker's message) with the host's paths moved back here, each file
+        it names got from the host (a recording written there)."""
+        assert self.root is not None
+        seen: list[tuple[Path, Path]] = []
+        moved = map_paths(obj, self.root.back, seen)
+        for there, here in seen:
+            self.fetch(there, here)
+        return moved
+
+    def fetch(self, there: Path, here: Path) -> bool:
+        answer = self.file_op("get", str(there))
+        if answer[0] != "ok":
+            return False
+        here.parent.mkdir(parents=True, exist_ok=True)
+        here.write_bytes(answer[1])
+        self.copied[1] += 1
+        return True
+
+    def file_op(self, *request: Any) -> tuple[Any, ...]:
+        """One request of the host's files conversation; an error is raised, named."""
+        with self._files_lock:
+            if self._files is None:
+                self._files = self.gateway.remote_exec(hostagent)
+                self._files.send(("files",))
+            self._files.send(request)
+            answer: tuple[Any, ...] = self._files.receive(60.0)
+        if answer[0] == "error":
+            raise SipError(f"{self.label}: {request[0]} {request[1]}: {answer[1]}")
+        return answer
+
+    def fetch_logs(self, specs: list[WorkerSpec]) -> None:
+        """The workers' logs, from the host into the run directory (evidence); then
+        the run's directory on the host is removed (everything the run needs of it is
+        here by now)."""
+        if self.root is None or self.gateway is None or self.lost:
+            return
+        try:
+            for spec in specs:
+                for path in (spec.log_path, spec.log_path.with_suffix(".out")):
+                    there = self.root.out(path)
+                    if there is not None:
+                        self.fetch(there, path)
+            self.file_op("rmtree", str(self.root.there))
+        except Exception:  # noqa: BLE001 - evidence, not a result: best effort
             pass
 
     def close(self) -> None:

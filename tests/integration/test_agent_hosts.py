@@ -2,7 +2,9 @@
 reached over real SSH (Debian's OpenSSH server in a network namespace of its own, a
 key made for the run), through execnet, with real calls through the embedded switch.
 
-* site1's and site2's lines each on their own namespaced host; site2's clocks set
+* site1's and site2's lines each on their own namespaced host, each keeping the run
+  directory in one of its own (references put there, recordings and logs got back
+  over execnet, as from a machine that shares no file system); site2's clocks set
   2 s off (libfaketime in its Python): calls between the hosts, with a line of this
   machine and to the PSTN pass, set-up timing and the CDR reconcile, and the offsets
   are reported as measured; the plan's hunt group row from site1's host: the next
@@ -39,7 +41,8 @@ def hosted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HarnessSession]
     cfg = load_config()
     cfg = replace(cfg, agents=replace(cfg.agents, hosts="site1=lab; site2=lab"))
     session = HarnessSession(cfg, tmp_path_factory.mktemp("hosts"),
-                             hooks=TestHooks(host_clock_s=(("site2", SKEW_S),)))
+                             hooks=TestHooks(host_clock_s=(("site2", SKEW_S),),
+                                             host_run_dir_apart=True))
     session.start()
     try:
         yield session
@@ -97,6 +100,11 @@ def test_lines_on_namespaced_ssh_hosts_place_calls_with_their_clocks_corrected(
         billed.cdr
     assert results[0].caller_worker.startswith("site1-w")
     assert results[2].caller_worker.startswith("site2-w")
+    # the hosts keep the run directory apart: the references were put there, and the
+    # recordings scored here were got from there
+    assert all(h.copied[0] >= 2 and h.copied[1] >= 2 for h in hosted.hosts.values()), \
+        {n: h.copied for n, h in hosted.hosts.items()}
+    assert results[0].quality and all(q.valid for q in results[0].quality)
     # each host's own link captured: its SIP is in the run's evidence
     link = {h.name: h.link for h in hosted.lab_hosts.hosts} if hosted.lab_hosts else {}
     assert _sip_from(hosted.run_dir / f"capture-{link['site2'].host_if}.pcap",
