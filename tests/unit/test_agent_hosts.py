@@ -2,6 +2,9 @@
 clock offset from NTP-style exchanges, a worker's times moved into the controller's
 clocks at the edge, and the agents.hosts mini-language."""
 
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
 import pytest
 
 from harness.config import HostTarget, parse_hosts
@@ -9,7 +12,15 @@ from harness.errors import ConfigError
 from harness.media.assess import unseen_by_capture
 from harness.model import SipEvent
 from harness.sip.attribution import IncomingInvite, Stray
-from harness.sip.hosts import ZERO, AgentHost, ClockOffset, estimate, to_controller
+from harness.sip.hosts import (
+    ZERO,
+    AgentHost,
+    ClockOffset,
+    RunRoot,
+    estimate,
+    map_paths,
+    to_controller,
+)
 from harness.sip.layout import deal_apart
 from harness.sip.messages import ADone, Expected, Finished, Stalls, StrayInvite
 from harness.sip.scenario import LegOutcome
@@ -126,3 +137,18 @@ def test_media_no_capture_saw_is_not_scored_on_the_wire_only_when_the_agent_got_
     assert unseen_by_capture(0, 100, 10.0) == ""  # a trickle is not the stream
     assert unseen_by_capture(3, 480, 10.0) == ""  # the wire saw it: the wire is scored
     assert unseen_by_capture(0, None, 10.0) == ""
+
+
+def test_paths_under_the_run_directory_move_to_the_hosts_and_back() -> None:
+    root = RunRoot(Path("/srv/reports/run1"), PurePosixPath("beta-runs/run1"))
+    leg = replace(_leg(1.0, 2.0), record_wav=Path("/srv/reports/run1/calls/1.1-1/rec.wav"),
+                  resumed_wav=Path("/elsewhere/x.wav"))
+    seen: list[tuple[Path, Path]] = []
+    out = map_paths(Finished("k", (leg,)), root.out, seen)
+    assert out.legs[0].record_wav == Path("beta-runs/run1/calls/1.1-1/rec.wav")
+    assert out.legs[0].resumed_wav == Path("/elsewhere/x.wav")  # not the run's: left
+    assert seen == [(Path("/srv/reports/run1/calls/1.1-1/rec.wav"),
+                     Path("beta-runs/run1/calls/1.1-1/rec.wav"))]
+    back = map_paths(out, root.back, [])
+    assert back.legs[0].record_wav == leg.record_wav
+    assert map_paths(Expected("k"), root.out, []) == Expected("k")
