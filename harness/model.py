@@ -619,6 +619,10 @@ class CallResult:
     # when each earlier placing of the row started (re-placed after a host stall): the
     # row's time on the run's timeline begins at the first
     earlier_walls: tuple[float, ...] = ()
+    # the agent hosts whose times this call's figures use, and the clock offsets moved
+    # out of them (harness/sip/hosts.py): host -> ClockOffset.as_dict(); empty when every
+    # party was on the controller's machine
+    clocks: Mapping[str, Any] | None = None
 
     def score(self, direction: str, source: str) -> QualityScore | None:
         for q in self.quality:

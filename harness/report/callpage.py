@@ -163,9 +163,22 @@ def party_logs(call: Call, loc: Locator) -> list[dict[str, str]]:
     parties = [(f"caller {call.get('caller')}", str(call.get("caller_worker") or ""))]
     parties += [(f"far end {f.get('seat')}", str(f.get("worker") or ""))
                 for f in call.get("far_ends") or [] if isinstance(f, dict)]
+    clocks = call.get("clocks") or {}
     return [{"party": party, "worker": worker,
-             "href": loc.href(f"pjsua-{worker}.log", 1) if worker else ""}
+             "href": loc.href(f"pjsua-{worker}.log", 1) if worker else "",
+             "host": _host_clock(worker, clocks)}
             for party, worker in parties]
+
+
+def _host_clock(worker: str, clocks: dict[str, Any]) -> str:
+    """'on agent host site2, its clock corrected by +2000.0 ms (± 0.05)' for a worker
+    on an agent host (`<host>-w<j>`), else ''."""
+    clock = clocks.get(worker.rsplit("-w", 1)[0]) if "-w" in worker else None
+    if not isinstance(clock, dict):
+        return ""
+    return (f"on agent host {worker.rsplit('-w', 1)[0]}, its clock corrected by "
+            f"{-float(clock.get('wall_offset_ms', 0.0)):+.1f} ms "
+            f"(± {float(clock.get('uncertainty_ms', 0.0)):.2f})")
 
 
 def log_excerpts(call: Call, run_dir: Path | None) -> list[dict[str, Any]]:

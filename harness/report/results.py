@@ -107,6 +107,7 @@ def call_to_json(r: CallResult) -> dict[str, Any]:
         "artifacts": dict(r.artifacts),
         "far_ends": [asdict(f) for f in r.far_ends],
         "caller_worker": r.caller_worker,
+        "clocks": dict(r.clocks or {}),
         "early_media": asdict(r.early_media) if r.early_media else None,
     }
 

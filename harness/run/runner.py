@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import STATIC_PT, rtp_toward
@@ -123,6 +123,7 @@ class CallEnv(Protocol):
     def seat_of(self, caller: str) -> str: ...
     def first_hop(self, caller: str) -> str: ...
     def tls_hop(self, seat: str) -> str: ...
+    def clocks_of(self, workers: set[str]) -> dict[str, Any]: ...
     def agent_rtp_span(self) -> tuple[int, int]: ...
     def crossing(self, spec: CallSpec, seat: str,
                  callee_number: str) -> AbstractContextManager[Crossing]: ...
@@ -488,7 +489,8 @@ class CallRunner:
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
                           started_wall, "; ".join(errors), far_ends(out), early, out.a.worker,
-                          stream_doc)
+                          stream_doc, clocks=s.clocks_of(
+                              {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}))
 
     def refused(self, spec: CallSpec, out: CallOutcome,
                 packets: list[UdpPacket]) -> tuple[str, str] | None:

@@ -253,6 +253,13 @@ class HarnessSession:
             return f"{access.host}:{access.port}"
         return f"{self.switch.sip_host}:{self.switch.sip_port}"
 
+    def clocks_of(self, workers: set[str]) -> dict[str, Any]:
+        """The agent hosts among `workers`' and their clock offsets, as corrected in the
+        times they reported (docs/agent-hosts.md)."""
+        hosts = self.farm.hosts if self.farm else {}
+        return {host.name: host.clock.as_dict()
+                for w in sorted(workers) if (host := hosts.get(w)) is not None}
+
     def tls_hop(self, seat: str) -> str:
         """Where the seat's worker reaches the switch over TLS (host:port): the switch's
         TLS listener, at its access address for a line on a lab agent host."""
@@ -360,6 +367,8 @@ class HarnessSession:
             for host in self.hosts.values():
                 host.fetch_logs(by_host[host.name])
                 again, used = host.resync(), host.describe()
+                if (drift := host.drift(again)) and self.store is not None:
+                    self.store.add_error(drift)
                 if self.store is not None:
                     doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
                         host.name, {})

@@ -297,6 +297,20 @@ class AgentHost:
         except Exception:  # noqa: BLE001 - a host lost by now
             return {}
 
+    def drift(self, again: ClockOffset | None) -> str:
+        """Why the run's figures across this host are not to be trusted, or '': its
+        clock offsets measured `again` (at the close) moved further than the tolerance
+        since the start (less their uncertainties)."""
+        if again is None:
+            return ""
+        moved = max(abs(again.mono_s - self.clock.mono_s), abs(again.wall_s - self.clock.wall_s))
+        slack = self.clock.uncertainty_s + again.uncertainty_s
+        if moved - slack <= self.tolerance_s:
+            return ""
+        return (f"{self.label}: its clock drifted {moved * 1000:.1f} ms during the run "
+                f"(agents.clock_tolerance_ms {self.tolerance_s * 1000:.0f}): the figures "
+                "across it were corrected with the offset measured at the start")
+
     def resync(self) -> ClockOffset | None:
         """The offsets measured again (at the end of a run: how far they drifted)."""
         if self.gateway is None or self.lost:

@@ -98,6 +98,10 @@ def test_lines_on_namespaced_ssh_hosts_place_calls_with_their_clocks_corrected(
     billed = results[-1]
     assert billed.cdr is not None and billed.cdr.matched and billed.cdr.record is not None, \
         billed.cdr
+    # each call states the offsets corrected in its figures, for the hosts it used
+    assert set(results[0].clocks or {}) == {"site1", "site2"}
+    assert set(results[2].clocks or {}) == {"site2"}
+    assert abs((results[2].clocks or {})["site2"]["wall_offset_ms"] - SKEW_S * 1000) < 20
     assert results[0].caller_worker.startswith("site1-w")
     assert results[2].caller_worker.startswith("site2-w")
     # the hosts keep the run directory apart: the references were put there, and the

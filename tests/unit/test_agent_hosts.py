@@ -152,3 +152,13 @@ def test_paths_under_the_run_directory_move_to_the_hosts_and_back() -> None:
     back = map_paths(out, root.back, [])
     assert back.legs[0].record_wav == leg.record_wav
     assert map_paths(Expected("k"), root.out, []) == Expected("k")
+
+
+def test_a_clock_that_drifted_beyond_the_tolerance_during_the_run_is_named() -> None:
+    host = AgentHost("site2", "ssh=root@198.18.1.7//python=py", "198.18.1.7", 0.010)
+    host.clock = ClockOffset(5.0, 2.0, 0.0001, 16)
+    assert host.drift(ClockOffset(5.004, 2.004, 0.0001, 16)) == ""  # 4 ms: within 10
+    assert host.drift(None) == ""  # lost by the close: nothing measured
+    why = host.drift(ClockOffset(5.0, 2.030, 0.0001, 16))
+    assert "agent host site2 (root@198.18.1.7): its clock drifted 30.0 ms" in why
+    assert "agents.clock_tolerance_ms 10" in why
