@@ -373,6 +373,9 @@ class HarnessSession:
                     doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
                         host.name, {})
                     doc["clock_at_end"] = again.as_dict() if again is not None else None
+                    # its workers have stopped by now: their CPU counts, their memory
+                    # is gone (bench/agent_hosts.py reads it while they run)
+                    used.pop("workers_rss_mb", None)
                     doc["at_end"] = used or f"{host.label} lost: {host.lost}"
                     if host.root is not None:
                         doc["files"] = {"run_dir": str(host.root.there), "put": host.copied[0],

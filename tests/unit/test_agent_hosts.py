@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from harness.capture.pcap import UdpPacket
 from harness.config import HostTarget, parse_hosts
 from harness.errors import ConfigError
 from harness.media.assess import unseen_by_capture
@@ -23,7 +24,8 @@ from harness.sip.hosts import (
 )
 from harness.sip.layout import deal_apart
 from harness.sip.messages import ADone, Expected, Finished, Stalls, StrayInvite
-from harness.sip.scenario import LegOutcome
+from harness.sip.scenario import LegOutcome, StreamSnapshot
+from harness.verdict.call_types import _short_of_audio
 
 
 def _exchange(sent: float, out_s: float, back_s: float, offset: float,
@@ -162,3 +164,23 @@ def test_a_clock_that_drifted_beyond_the_tolerance_during_the_run_is_named() -> 
     why = host.drift(ClockOffset(5.0, 2.030, 0.0001, 16))
     assert "agent host site2 (root@198.18.1.7): its clock drifted 30.0 ms" in why
     assert "agents.clock_tolerance_ms 10" in why
+
+
+def _receiver(local: str, rx_packets: int) -> LegOutcome:
+    stats = StreamSnapshot("PCMU", local, "198.18.1.1:30000", rx_packets, 0, 0, 0.3, 1.0,
+                           rx_packets, 0.1, 60.0, 0, 0, 0)
+    return replace(_leg(1.0, 2.0), stats=stats)
+
+
+def test_audio_that_no_capture_saw_counts_only_what_the_receiving_agent_got() -> None:
+    """The wire is the evidence when it saw the stream; where it saw nothing (direct
+    media inside an agent host), the receiving agent's own RTP count; a receiver that got
+    nothing is one-way audio either way."""
+    got, starved = _receiver("198.18.1.8:12590", 538), _receiver("198.18.1.8:12592", 0)
+    assert _short_of_audio([], (("a_to_b", got),)) == []
+    assert _short_of_audio([], (("a_to_b", starved),)) == [("a_to_b", 0)]
+    # from a moment on (after a transfer): the wire only, the agent's count is the call's
+    assert _short_of_audio([], (("a_to_c", got),), since_wall=5.0) == [("a_to_c", 0)]
+    seen = [UdpPacket(1.0 + i * 0.02, "198.18.1.1", 30000, "198.18.1.8", 12590, b"\\x80")
+            for i in range(10)]
+    assert _short_of_audio(seen, (("a_to_b", got),)) == [("a_to_b", 10)]  # the wire's
