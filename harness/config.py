@@ -816,6 +816,10 @@ def parse_hosts(text: str, sites: int, file: str = "<config>") -> dict[int, Host
     out: dict[int, HostTarget] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         site, sep, target = (x.strip() for x in part.partition("="))
+        if site == "pstn":
+            raise ConfigError(file, field, part, "the simulated PSTN runs on this machine: "
+                              "an agent host of its own is not supported yet "
+                              "(docs/agent-hosts.md)")
         m = re.fullmatch(r"site(\d+)", site)
         if not sep or m is None:
             raise ConfigError(file, field, part, "expected siteN=lab, siteN=ssh:user@host"

@@ -94,7 +94,7 @@ def test_agents_hosts_names_each_sites_host() -> None:
 @pytest.mark.parametrize(("text", "problem"), [
     ("site8=lab", "no site 8"),
     ("site1", "expected siteN=lab"),
-    ("pstn=lab", "expected siteN=lab"),
+    ("pstn=lab", "the simulated PSTN runs on this machine"),
     ("site1=ftp://x", "expected lab, local or ssh:user@host"),
     ("site1=ssh:10.0.0.5", "expected lab, local or ssh:user@host"),
     ("site1=ssh:u@h:99999", "port 99999"),
