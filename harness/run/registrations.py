@@ -42,6 +42,11 @@ class Registrations:
             return f"sip:{line.number}@{self.caller_addr(line.name, tls=True)};transport=tls"
         return f"sip:{line.number}@{self.caller_addr(line.name)}"
 
+    def registrar_of(self, line: Line) -> str:
+        """The switch's address `line` registers at: its own, or (a lab agent host's
+        line) the access address that reaches the line."""
+        return self.via.get(line.name) or self.switch.sip_host
+
     def register_all(self) -> dict[str, Any]:
         """Every line of the plan at its worker's address; the figures (lines,
         registered, RRD) kept in `summary`. A line the switch refuses stops the run."""
@@ -49,8 +54,8 @@ class Registrations:
         batches = [register_each(
             Registrar(via, sw.sip_port, sw.domain),
             [(f"{line.name} ({line.number})", line.number, line.password, self.contact(line))
-             for line in self.plan.lines if self.via.get(line.name, sw.sip_host) == via])
-            for via in sorted({self.via.get(line.name, sw.sip_host) for line in self.plan.lines})]
+             for line in self.plan.lines if self.registrar_of(line) == via])
+            for via in sorted({self.registrar_of(line) for line in self.plan.lines})]
         done = Registered(tuple(f for b in batches for f in b.failed),
                           tuple(r for b in batches for r in b.rrd_s))
         n, rrd = len(self.plan.lines), sorted(done.rrd_s)
@@ -66,8 +71,8 @@ class Registrations:
         sent to the switch at `via` (default: where the line registers, its own address
         unless the line is on a lab agent host): the switch reaches the contact from the
         socket the REGISTER arrived on (an access link's: its access address)."""
-        registrar = Registrar(via or self.via.get(line.name) or self.switch.sip_host,
-                              self.switch.sip_port, self.switch.domain)
+        registrar = Registrar(via or self.registrar_of(line), self.switch.sip_port,
+                              self.switch.domain)
         try:
             for contact, expires in ((old, 0), (new, 3600)):
                 reg = registrar.register(line.number, line.password, contact, expires)

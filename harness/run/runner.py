@@ -66,7 +66,7 @@ from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passe
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
-from harness.vocab import PRIVACY_CODE
+from harness.vocab import ANONYMOUS_ID, PRIVACY_CODE
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -368,7 +368,7 @@ class CallRunner:
                               cancel_after_s=CALL_BEFORE_RING_S,
                               expect=Expect(final_code=487, mos_lqo_min=None,
                                             rings=spec.caller,
-                                            caller_id="anonymous" if withheld else None),
+                                            caller_id=ANONYMOUS_ID if withheld else None),
                               description=f"{party} rings {spec.caller}"
                                           f"{' withholding its number' if withheld else ''}, "
                                           "unanswered")
