@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
-from harness.config import HarnessConfig, HostTarget, parse_hosts
+from harness.config import HarnessConfig, parse_hosts
 from harness.cpuwait import RealtimeGroup, realtime_children
 from harness.errors import DialGuardError, HarnessError, SipError, SoftswitchError
 from harness.media import pool, reference
@@ -104,9 +104,6 @@ def new_run_id() -> str:
 AGENT_PORT_WINDOWS = ((10000, 20000), (61000, 65536))
 
 
-_HERE = HostTarget("local")
-
-
 def _connect(host: AgentHost) -> Exception | None:
     try:
         host.connect()
@@ -156,10 +153,10 @@ class HarnessSession:
         self.access: AccessLinks | None = None  # rows under a profile run over these
         # customer sites whose lines run on an agent host (docs/agent-hosts.md)
         self.host_targets = parse_hosts(cfg.agents.hosts, cfg.numbers.sites, cfg.source)
+        self.lab_sites = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
         self.hosts: dict[str, AgentHost] = {}  # by host name: "site1" (lab), "h1", ...
         self.host_of_site: dict[int, str] = {}
         self.lab_hosts: LabHosts | None = None
-        self.farm_specs: dict[str, WorkerSpec] = {}
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
@@ -188,7 +185,7 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         self._rusage = rusage_now()
         try:
-            lab = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
+            lab = self.lab_sites
             if lab and not self.switch.serves_access_links:
                 raise HarnessError("agents.hosts: lab agent hosts (site=lab) live behind the "
                                    "embedded switch's access links; this switch has none "
@@ -362,10 +359,8 @@ class HarnessSession:
                 self.store.cost = run_cost(self._rusage, len(self.store.calls))
 
         def hosts() -> None:
-            by_host = {h: [s for w, s in self.farm_specs.items()
-                           if w.rsplit("-w", 1)[0] == h] for h in self.hosts}
             for host in self.hosts.values():
-                host.fetch_logs(by_host[host.name])
+                host.fetch_logs()
                 again, used = host.resync(), host.describe()
                 if (drift := host.drift(again)) and self.store is not None:
                     self.store.add_error(drift)
@@ -450,10 +445,10 @@ class HarnessSession:
             return
         agents = self.cfg.agents
         tolerance = agents.clock_tolerance_ms / 1000
-        lab = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
-        if lab:
+        if self.lab_sites:
             assert self.access is not None
-            self.lab_hosts = LabHosts([f"site{n}" for n in lab], list(self.access.host_links))
+            self.lab_hosts = LabHosts([f"site{n}" for n in self.lab_sites],
+                                      list(self.access.host_links))
             self.lab_hosts.start()
             here = Path(__file__).resolve().parents[2]  # the project, as this machine has it
             skew = dict(self.hooks.host_clock_s)
@@ -500,15 +495,13 @@ class HarnessSession:
         PSTN in one of its own), then every line registered with the switch at its
         worker's address (see harness/sip/register.py for why not through pjsua)."""
         specs = self.worker_specs()
-        self.farm_specs = {spec.name: spec for spec in specs}
         on_host = {spec.name: self.hosts[host] for spec in specs
                    if (host := spec.name.rsplit("-w", 1)[0]) in self.hosts}
         self.farm = AgentFarm(specs, self._on_worker_stalls, on_host)
         self.farm.start()
         self.farm.watch = self._failure
         via = {line.name: self.access.core for line in self.plan.lines
-               if self.access is not None and
-               self.host_targets.get(line.site, _HERE).kind == "lab"}
+               if self.access is not None and line.site in self.lab_sites}
         self.registrations = Registrations(self.switch, self.plan, self.farm, via)
         self.registrations.register_all()
         if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
@@ -593,7 +586,7 @@ class HarnessSession:
         specs = []
         for name, host in self.hosts.items():
             mine = [i for i, line in enumerate(lines) if self.host_of_site.get(line.site) == name]
-            lab = self.lab_hosts is not None and name in {h.name for h in self.lab_hosts.hosts}
+            lab = name in {f"site{n}" for n in self.lab_sites}
             proxy = f"sip:{self.access.core}:{self.switch.sip_port};lr" \
                 if lab and self.access is not None else template.proxy
             listener = self.switch.tls_listener()

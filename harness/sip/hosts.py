@@ -81,24 +81,16 @@ def to_controller(obj: Any, clock: ClockOffset) -> Any:
     took moved into the controller's clocks."""
     if clock.mono_s == 0.0 and clock.wall_s == 0.0:
         return obj
-    if isinstance(obj, tuple):
-        return tuple(to_controller(x, clock) for x in obj)
-    if isinstance(obj, list):
-        return [to_controller(x, clock) for x in obj]
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return obj
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, float) and _is_mono(obj, f.name):
-            changes[f.name] = value - clock.mono_s
-        elif isinstance(value, float) and (f.name == "t_wall" or f.name.endswith("_wall")):
-            changes[f.name] = value - clock.wall_s
-        elif isinstance(obj, Stalls) and f.name == "lates":
-            changes[f.name] = tuple((end - clock.mono_s, late) for end, late in value)
-        elif isinstance(value, (tuple, list)) or dataclasses.is_dataclass(value):
-            changes[f.name] = to_controller(value, clock)
-    return dataclasses.replace(obj, **changes) if changes else obj
+
+    def moved(owner: Any, name: str, value: Any) -> Any:
+        if isinstance(value, float) and _is_mono(owner, name):
+            return value - clock.mono_s
+        if isinstance(value, float) and (name == "t_wall" or name.endswith("_wall")):
+            return value - clock.wall_s
+        if isinstance(owner, Stalls) and name == "lates":
+            return tuple((end - clock.mono_s, late) for end, late in value)
+        return None
+    return rebuild(obj, moved)
 
 
 def _is_mono(obj: Any, name: str) -> bool:
@@ -132,26 +124,44 @@ def map_paths(obj: Any, move: Callable[[Path], Path | None], seen: list[tuple[Pa
               ) -> Any:
     """`obj` (an order, a spec, a worker's message) with every Path `move` knows
     replaced; each (old, new) pair is appended to `seen`."""
-    if isinstance(obj, Path):
-        new = move(obj)
+    def moved(_owner: Any, _name: str, value: Any) -> Any:
+        if not isinstance(value, Path):
+            return None
+        new = move(value)
         if new is None:
-            return obj
-        seen.append((obj, new))
+            return value
+        seen.append((value, new))
         return new
-    if isinstance(obj, tuple):
-        return tuple(map_paths(x, move, seen) for x in obj)
-    if isinstance(obj, list):
-        return [map_paths(x, move, seen) for x in obj]
+    return _one(None, "", obj, moved)
+
+
+Leaf = Callable[[Any, str, Any], Any]
+
+
+def rebuild(obj: Any, leaf: Leaf) -> Any:
+    """`obj` with each field of a dataclass, and each item of a tuple or list, replaced
+    by what `leaf(owner, field name, value)` returns; where it returns None, the value is
+    walked into in turn. Parts that did not change are the same objects (frozen
+    dataclasses are rebuilt with `replace` only where something changed)."""
+    if isinstance(obj, (tuple, list)):
+        items = [_one(obj, "", x, leaf) for x in obj]
+        if all(new is old for new, old in zip(items, obj, strict=True)):
+            return obj
+        return tuple(items) if isinstance(obj, tuple) else items
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         return obj
     changes = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if isinstance(value, (Path, tuple, list)) or dataclasses.is_dataclass(value):
-            new_value = map_paths(value, move, seen)
-            if new_value is not value:
-                changes[f.name] = new_value
+        new = _one(obj, f.name, value, leaf)
+        if new is not value:
+            changes[f.name] = new
     return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _one(owner: Any, name: str, value: Any, leaf: Leaf) -> Any:
+    new = leaf(owner, name, value)
+    return rebuild(value, leaf) if new is None else new
 
 
 class RemoteProcess:
@@ -216,6 +226,7 @@ class AgentHost:
         self.group: Any = None
         self.gateway: Any = None
         self.procs: list[RemoteProcess] = []
+        self.specs: list[WorkerSpec] = []  # the workers it started, as the controller sees them
         self.lost = ""
 
     @property
@@ -324,6 +335,7 @@ class AgentHost:
         """Start `spec`'s worker on this host: a process-like handle and the farm's end
         of a pipe, as `multiprocessing` would give for a local worker."""
         proc = RemoteProcess(self, spec.name)
+        self.specs.append(spec)
         farm_end, bridge = Pipe()
         try:
             if self.root is not None:
@@ -431,14 +443,14 @@ class AgentHost:
             raise SipError(f"{self.label}: {request[0]} {request[1]}: {answer[1]}")
         return answer
 
-    def fetch_logs(self, specs: list[WorkerSpec]) -> None:
+    def fetch_logs(self) -> None:
         """The workers' logs, from the host into the run directory (evidence); then
         the run's directory on the host is removed (everything the run needs of it is
         here by now)."""
         if self.root is None or self.gateway is None or self.lost:
             return
         try:
-            for spec in specs:
+            for spec in self.specs:
                 for path in (spec.log_path, spec.log_path.with_suffix(".out")):
                     there = self.root.out(path)
                     if there is not None:
