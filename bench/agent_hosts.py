@@ -1,11 +1,13 @@
 """What agent hosts cost the controller (docs/agent-hosts.md): the same batch of calls
 with 0 (every line on this machine), 1, 4 and 7 customer sites on lab agent hosts
-(network namespaces reached over SSH); prints per level the session's start, the
+(network namespaces reached over SSH), and 8: the seven sites and the simulated PSTN
+on a host of its own; prints per level the session's start, the
 calls' wall and verdicts, the controller's CPU per call and resident memory, and per
 host the CPU and memory its processes used (as the host reports them).
 
     .venv/bin/python bench/agent_hosts.py [CALLS] [HOSTS,HOSTS,...]
-    (defaults: 24 calls, 6 at a time, 4 s of talk each; levels 0,1,4,7)
+    (defaults: 24 calls, 6 at a time, 4 s of talk each, one in four off-net; levels
+    0,1,4,7,8)
 
 The controller's CPU is this process's (threads included: the farm, scoring, CDR,
 capture reading); the local agent workers are children and not in it. Run as root on
@@ -42,20 +44,36 @@ def rss_mb() -> float:
     return 0.0
 
 
+# the off-net calls' numbers, each a different PSTN far end (and trunk group)
+OFF_NET = ("5550190", "19785550123", "18005550199", "12125550123", "411", "311")
+
+
 def calls(n: int) -> list[CallSpec]:
-    """n cross-site calls, callers over every site in turn, each line in one call."""
+    """n calls, callers over every site in turn, each line in one call: cross-site
+    on-net, and every fourth one off-net to a PSTN far end of its own."""
     out = []
     for k in range(n):
         site, line = k % 7 + 1, k // 7 % 6 + 1
-        out.append(CallSpec("1.1", "on-net cross-site", f"site{site}/{line:02d}",
-                            f"site{site % 7 + 1}/{line + 6:02d}", talk_s=TALK_S))
+        caller = f"site{site}/{line:02d}"
+        if k % 4 == 3:
+            out.append(CallSpec("2.1", "off-net", caller, OFF_NET[k // 4 % len(OFF_NET)],
+                                talk_s=TALK_S))
+        else:
+            out.append(CallSpec("1.1", "on-net cross-site", caller,
+                                f"site{site % 7 + 1}/{line + 6:02d}", talk_s=TALK_S))
     return out
+
+
+def hosts_text(hosts: int) -> str:
+    """agents.hosts for a level: sites 1..hosts on lab hosts; 8, all seven sites and
+    the simulated PSTN."""
+    sites = [f"site{i}=lab" for i in range(1, min(hosts, 7) + 1)]
+    return "; ".join(sites + (["pstn=lab"] if hosts > 7 else []))
 
 
 def level(hosts: int, n: int) -> str:
     cfg = load_config()
-    cfg = replace(cfg, agents=replace(cfg.agents, hosts="; ".join(
-        f"site{i}=lab" for i in range(1, hosts + 1))),
+    cfg = replace(cfg, agents=replace(cfg.agents, hosts=hosts_text(hosts)),
         guard=replace(cfg.guard, retries_on_stall=0))
     t0 = time.monotonic()
     with HarnessSession(cfg, Path("reports")) as s:
@@ -78,7 +96,7 @@ def level(hosts: int, n: int) -> str:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
-    levels = [int(x) for x in (sys.argv[2] if len(sys.argv) > 2 else "0,1,4,7").split(",")]
+    levels = [int(x) for x in (sys.argv[2] if len(sys.argv) > 2 else "0,1,4,7,8").split(",")]
     print(f"{'hosts':>5} {'start s':>7} {'calls':>5} {'pass':>5} {'wall s':>7} "
           f"{'ctl ms/call':>9} {'ctl MB':>8} {'host cpu s':>9} {'host MB':>9}")
     for hosts in levels:

@@ -435,7 +435,8 @@ class AgentsConfig:
     access_links: bool = True
     # the customer sites whose lines run on an agent host (docs/agent-hosts.md):
     # "site1=ssh:root@10.1.1.5; site2=ssh:beta@10.1.2.5:2222", or "=lab" for the lab's own
-    # namespaced SSH host; "" (every line on this machine) or "local" for a site: here
+    # namespaced SSH host; "" (every line on this machine) or "local" for a site: here;
+    # "pstn=lab" / "pstn=ssh:..." the simulated PSTN's gateways on a host of their own
     hosts: str = ""
     host_python: str = "python3"  # the agent hosts' Python, with the project installed
     host_dir: str = ""  # where the project lies on an agent host ("" : the login's home)
@@ -443,6 +444,12 @@ class AgentsConfig:
     # the most a host's clock offset may be uncertain (half the least round trip of the
     # NTP-style exchange at start); a host over it is refused
     clock_tolerance_ms: float = 10.0
+    # how often each host's clock offsets are measured again during the run; one that
+    # moved beyond the tolerance makes every later call across that host an error
+    clock_check_s: float = 30.0
+    # each agent host captures its own traffic (dumpcap there; it needs the capability
+    # to capture), copied into the run's evidence and read with the run's captures
+    host_capture: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -740,7 +747,18 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
     if not 1 <= cfg.agents.lines_per_worker <= 4:
         raise ConfigError(f, "agents.lines_per_worker", cfg.agents.lines_per_worker,
                           "must be 1..4 (a pjsua2 process holds 4 calls)")
-    parse_hosts(cfg.agents.hosts, cfg.numbers.sites, f)
+    hosts = parse_hosts(cfg.agents.hosts, cfg.numbers.sites, f)
+    if hosts.pstn is not None and cfg.pstn.mode == "carrier":
+        raise ConfigError(f, "agents.hosts", cfg.agents.hosts,
+                          "pstn= places the simulated PSTN's gateways; with pstn.mode "
+                          "carrier the PSTN's numbers are DIDs at another carrier")
+    if hosts.pstn is not None and cfg.sut.pstn_b2bua:
+        raise ConfigError(f, "agents.hosts", cfg.agents.hosts,
+                          "pstn= with sut.pstn_b2bua: the lab's B2BUA relays to this "
+                          "machine's loopback")
+    if not 1 <= cfg.agents.clock_check_s <= 3600:
+        raise ConfigError(f, "agents.clock_check_s", cfg.agents.clock_check_s,
+                          "must be 1..3600 (seconds)")
     if not 0 < cfg.agents.clock_tolerance_ms <= 1000:
         raise ConfigError(f, "agents.clock_tolerance_ms", cfg.agents.clock_tolerance_ms,
                           "must be > 0 and at most 1000")
@@ -809,39 +827,56 @@ class HostTarget:
 _SSH_TARGET = re.compile(r"^ssh:([A-Za-z0-9._-]+)@([A-Za-z0-9.:-]+?)(?::(\d{1,5}))?$")
 
 
-def parse_hosts(text: str, sites: int, file: str = "<config>") -> dict[int, HostTarget]:
+@dataclass(frozen=True, slots=True)
+class HostTargets:
+    """agents.hosts parsed: the customer sites on agent hosts (by site number), and the
+    simulated PSTN's host (`pstn=`; None: this machine)."""
+
+    sites: dict[int, HostTarget] = field(default_factory=dict)
+    pstn: HostTarget | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sites) or self.pstn is not None
+
+
+def parse_hosts(text: str, sites: int, file: str = "<config>") -> HostTargets:
     """agents.hosts: `siteN=lab`, `siteN=ssh:user@host[:port]` or `siteN=local`, `;`
-    between; every other site on this machine."""
-    field = "agents.hosts"
+    between; `pstn=` the same for the simulated PSTN's gateways and subscribers; every
+    other site on this machine."""
+    field_ = "agents.hosts"
     out: dict[int, HostTarget] = {}
+    pstn: HostTarget | None = None
+    seen: set[str] = set()
     for part in filter(None, (p.strip() for p in text.split(";"))):
         site, sep, target = (x.strip() for x in part.partition("="))
-        if site == "pstn":
-            raise ConfigError(file, field, part, "the simulated PSTN runs on this machine: "
-                              "an agent host of its own is not supported yet "
-                              "(docs/agent-hosts.md)")
         m = re.fullmatch(r"site(\d+)", site)
-        if not sep or m is None:
-            raise ConfigError(file, field, part, "expected siteN=lab, siteN=ssh:user@host"
-                              "[:port] or siteN=local")
-        n = int(m.group(1))
-        if not 1 <= n <= sites:
-            raise ConfigError(file, field, part, f"no site {n} (numbers.sites: {sites})")
-        if n in out:
-            raise ConfigError(file, field, part, f"site{n} is given twice")
+        if not sep or (m is None and site != "pstn"):
+            raise ConfigError(file, field_, part, "expected siteN=lab, siteN=ssh:user@host"
+                              "[:port], siteN=local or pstn=...")
+        if m is not None and not 1 <= int(m.group(1)) <= sites:
+            raise ConfigError(file, field_, part, f"no site {m.group(1)} (numbers.sites: "
+                              f"{sites})")
+        if site in seen:
+            raise ConfigError(file, field_, part, f"{site} is given twice")
+        seen.add(site)
         if target == "local":
             continue
         if target == "lab":
-            out[n] = HostTarget("lab")
-            continue
-        ssh = _SSH_TARGET.fullmatch(target)
-        if ssh is None:
-            raise ConfigError(file, field, part, "expected lab, local or ssh:user@host[:port]")
-        port = int(ssh.group(3) or 22)
-        if not 1 <= port <= 65535:
-            raise ConfigError(file, field, part, f"port {port} is not 1..65535")
-        out[n] = HostTarget("ssh", f"{ssh.group(1)}@{ssh.group(2)}", port)
-    return out
+            host = HostTarget("lab")
+        else:
+            ssh = _SSH_TARGET.fullmatch(target)
+            if ssh is None:
+                raise ConfigError(file, field_, part,
+                                  "expected lab, local or ssh:user@host[:port]")
+            port = int(ssh.group(3) or 22)
+            if not 1 <= port <= 65535:
+                raise ConfigError(file, field_, part, f"port {port} is not 1..65535")
+            host = HostTarget("ssh", f"{ssh.group(1)}@{ssh.group(2)}", port)
+        if m is None:
+            pstn = host
+        else:
+            out[int(m.group(1))] = host
+    return HostTargets(out, pstn)
 
 
 def _porting(n: NumbersConfig, file: str) -> None:

@@ -87,10 +87,13 @@ class AccessLinks:
                 for name, link in zip(self.workers, self.net.links[:len(self.workers)],
                                       strict=True)]
 
-    def captures(self, run_dir: Path) -> list[tuple[Capture, str, str]]:
-        """A dumpcap on each link's host-side veth (only the harness's traffic is there)."""
+    def captures(self, run_dir: Path, hosts: bool = True) -> list[tuple[Capture, str, str]]:
+        """A dumpcap on each link's host-side veth (only the harness's traffic is there);
+        `hosts` False: not on the lab agent hosts' links (each host captures its own)."""
+        links = self.net.links if hosts else self.net.links[:len(self.net.links) -
+                                                            len(self.host_links)]
         return [(Capture(run_dir / f"capture-{link.host_if}.pcap", link.host_if, "udp"),
-                 link.core, link.address) for link in self.net.links]
+                 link.core, link.address) for link in links]
 
     @contextmanager
     def crossing(self, lines_at: Registrations,

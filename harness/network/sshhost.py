@@ -143,10 +143,12 @@ def _listening(address: str, port: int) -> bool:
         return False
 
 
-def faketime(offset_s: float, python: str) -> str:
-    """`python` run with its clocks `offset_s` off (libfaketime, Debian's `faketime`):
-    the harness's own tests' host with a wrong clock."""
+def faketime(offset_s: float, python: str, rate: float = 1.0) -> str:
+    """`python` run with its clocks `offset_s` off, and running `rate` times as fast
+    (libfaketime, Debian's `faketime`): the harness's own tests' host with a wrong or a
+    drifting clock."""
     libs = sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))
     if not libs:
         raise EnvironmentMissing("libfaketime", "faketime")
-    return f"env LD_PRELOAD={libs[0]} FAKETIME={offset_s:+g}s {python}"
+    speed = "" if rate == 1.0 else f" x{rate:g}"
+    return f"env LD_PRELOAD={libs[0]} 'FAKETIME={offset_s:+g}s{speed}' {python}"

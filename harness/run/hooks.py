@@ -9,6 +9,8 @@
     host_clock_s      lab agent hosts whose clocks are set off: (host, seconds) each,
                       their Python run under libfaketime (FAKETIME=+Ns: wall and
                       monotonic clocks both off), as a machine with a wrong clock is
+    host_clock_rate   lab agent hosts whose clocks run fast or slow: (host, rate) each
+                      (FAKETIME=+0s x<rate>), as a machine whose clock drifts
     host_run_dir_apart  lab agent hosts keep the run directory in one of their own
                       (/tmp/beta-host-<host>-<run>), as a machine that shares no file
                       system with the controller: files put and got over execnet
@@ -33,6 +35,7 @@ class TestHooks:
     codec_override: str = ""
     agent_faults: frozenset[str] = frozenset()
     host_clock_s: tuple[tuple[str, float], ...] = ()
+    host_clock_rate: tuple[tuple[str, float], ...] = ()
     host_run_dir_apart: bool = False
 
     def __post_init__(self) -> None:
@@ -46,7 +49,7 @@ class TestHooks:
     @property
     def any(self) -> bool:
         return bool(self.before_cdr_fetch or self.codec_override or self.agent_faults or
-                    self.host_clock_s or self.host_run_dir_apart)
+                    self.host_clock_s or self.host_clock_rate or self.host_run_dir_apart)
 
 
 NO_HOOKS = TestHooks()

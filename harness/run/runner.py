@@ -124,6 +124,7 @@ class CallEnv(Protocol):
     def first_hop(self, caller: str) -> str: ...
     def tls_hop(self, seat: str) -> str: ...
     def clocks_of(self, workers: set[str]) -> dict[str, Any]: ...
+    def clock_errors(self, workers: set[str]) -> list[str]: ...
     def agent_rtp_span(self) -> tuple[int, int]: ...
     def crossing(self, spec: CallSpec, seat: str,
                  callee_number: str) -> AbstractContextManager[Crossing]: ...
@@ -472,8 +473,13 @@ class CallRunner:
         if spec.expect.conferenced is not None:
             extra += judged("3-way.audio",
                             self.scorer.conference_audio(spec, out, packets, call_dir))
+        workers = {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}
+        # a host whose clock drifted beyond the tolerance: figures across it (a far
+        # end's answer, the CDR's times) cannot be put in one clock; the harness's error
         errors = [e for e in (out.error, *unattributed(out), "" if alive else
-                              f"{LOST_OPTIONS} after the call") if e]
+                              f"{LOST_OPTIONS} after the call",
+                              *(f"figures across agent hosts not trusted: {why}"
+                                for why in s.clock_errors(workers))) if e]
         verdict = Verdict.of((*verdict.checks, *extra,
                               *(Check("harness", Outcome.ERROR, e) for e in errors)))
         stream_doc = {**{k: ({**asdict(v), **ratings.get(k, {})} if v else None)
@@ -489,8 +495,7 @@ class CallRunner:
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,
                           started_wall, "; ".join(errors), far_ends(out), early, out.a.worker,
-                          stream_doc, clocks=s.clocks_of(
-                              {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}))
+                          stream_doc, clocks=s.clocks_of(workers))
 
     def refused(self, spec: CallSpec, out: CallOutcome,
                 packets: list[UdpPacket]) -> tuple[str, str] | None:

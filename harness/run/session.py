@@ -40,7 +40,7 @@ from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
-from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator, gateway_worker
+from harness.pstn.simulator import MAIN_GATEWAY, PSTN_DOMAIN, PstnSimulator, gateway_worker
 from harness.report.results import ResultStore, prune_runs
 from harness.run import busyhour
 from harness.run.billing import cdr_book, close_billing
@@ -53,7 +53,7 @@ from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
 from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
-from harness.sip.hosts import AgentHost, RunRoot
+from harness.sip.hosts import AgentHost, HostCapture, RunRoot
 from harness.sip.layout import (
     AGENT_PORTS_PER_LINE,
     PSTN_AGENTS,
@@ -153,10 +153,15 @@ class HarnessSession:
         self.access: AccessLinks | None = None  # rows under a profile run over these
         # customer sites whose lines run on an agent host (docs/agent-hosts.md)
         self.host_targets = parse_hosts(cfg.agents.hosts, cfg.numbers.sites, cfg.source)
-        self.lab_sites = sorted(n for n, t in self.host_targets.items() if t.kind == "lab")
+        self.lab_sites = sorted(n for n, t in self.host_targets.sites.items()
+                                if t.kind == "lab")
+        pstn_host = self.host_targets.pstn
+        self.pstn_lab = pstn_host is not None and pstn_host.kind == "lab"
         self.hosts: dict[str, AgentHost] = {}  # by host name: "site1" (lab), "h1", ...
         self.host_of_site: dict[int, str] = {}
+        self.pstn_host = ""  # the simulated PSTN's agent host ('': this machine)
         self.lab_hosts: LabHosts | None = None
+        self.host_captures: list[HostCapture] = []  # each agent host's own
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
@@ -185,14 +190,19 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         self._rusage = rusage_now()
         try:
-            lab = self.lab_sites
+            lab = len(self.lab_sites) + self.pstn_lab
             if lab and not self.switch.serves_access_links:
                 raise HarnessError("agents.hosts: lab agent hosts (site=lab) live behind the "
                                    "embedded switch's access links; this switch has none "
                                    "(use ssh:user@host for an external switch)")
             if (self.cfg.agents.access_links or lab) and self.switch.serves_access_links:
-                self.access = AccessLinks.create(hosts=len(lab))
+                self.access = AccessLinks.create(hosts=lab)
                 self.switch.access_address = self.access.core
+            if self.pstn_lab:  # the last host link: the switch routes its trunks there
+                assert self.access is not None
+                self.switch.pstn_address = self.access.host_links[-1].address
+            elif self.host_targets.pstn is not None:
+                self.switch.pstn_address = self.host_targets.pstn.address
             with realtime_children(self.rt_group):
                 self._start_switch()
             self._cdr_mark = self.switch.cdr_store_errors()[0]  # its own store's losses
@@ -205,11 +215,15 @@ class HarnessSession:
                     access = self.carrier_access()
                     bpf += f" or (udp and host {access.host} and port {access.port})"
                 main = Capture(self.run_dir / "capture.pcap", self.cfg.capture.interface, bpf)
+                # the lab's agent hosts capture their own traffic (unless told not to):
+                # their links are not captured here too
                 self.capture = main if self.access is None else \
-                    Captures(main, self.access.captures(self.run_dir))
+                    Captures(main, self.access.captures(
+                        self.run_dir, hosts=not self.cfg.agents.host_capture))
                 self.capture.start()
             self.guard.start()
             self._start_hosts()
+            self._start_host_captures()
             with realtime_children(self.rt_group):
                 self._start_agents()
         except HarnessError as exc:
@@ -257,6 +271,13 @@ class HarnessSession:
         return {host.name: host.clock.as_dict()
                 for w in sorted(workers) if (host := hosts.get(w)) is not None}
 
+    def clock_errors(self, workers: set[str]) -> list[str]:
+        """Why figures across the agent hosts among `workers` cannot be trusted: each
+        such host whose clock was seen to drift beyond the tolerance during the run."""
+        hosts = self.farm.hosts if self.farm else {}
+        return sorted({host.drifted for w in workers
+                       if (host := hosts.get(w)) is not None and host.drifted})
+
     def tls_hop(self, seat: str) -> str:
         """Where the seat's worker reaches the switch over TLS (host:port): the switch's
         TLS listener, at its access address for a line on a lab agent host."""
@@ -280,10 +301,14 @@ class HarnessSession:
                 name: {"login": host.login,
                        "address": host.address, "clock": host.clock.as_dict(),
                        "sites": [f"site{n}" for n, h in sorted(self.host_of_site.items())
-                                 if h == name],
+                                 if h == name] + (["pstn"] if name == self.pstn_host else []),
                        "workers": [w for w, h in (self.farm.hosts.items() if self.farm else ())
                                    if h is host], **host.about}
                 for name, host in self.hosts.items()}
+            for cap in self.host_captures:  # its own capture, and that clock's offset
+                env["agent_hosts"][cap.host.name]["capture"] = {
+                    "file": cap.path.name, "interface": cap.interface, "filter": cap.bpf,
+                    "clock_offset_ms": round(cap.clock_s * 1000, 3)}
         if self.access is not None:
             env["access_links"] = (f"{len(self.access.net.links)} network namespaces, veth "
                                    f"to the switch's access address {self.access.core} "
@@ -360,6 +385,10 @@ class HarnessSession:
 
         def hosts() -> None:
             for host in self.hosts.values():
+                host.stop_watching()
+            for cap in self.host_captures:  # their last bytes, while the hosts are up
+                cap.stop()
+            for host in self.hosts.values():
                 host.fetch_logs()
                 again, used = host.resync(), host.describe()
                 if (drift := host.drift(again)) and self.store is not None:
@@ -368,6 +397,12 @@ class HarnessSession:
                     doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
                         host.name, {})
                     doc["clock_at_end"] = again.as_dict() if again is not None else None
+                    moved = host.drift_since_start()
+                    doc["clock_checks"] = {
+                        "every_s": self.cfg.agents.clock_check_s,
+                        "count": len(host.clock_checks),
+                        "max_moved_ms": None if moved is None else round(moved * 1000, 3),
+                        "drifted": host.drifted}
                     # its workers have stopped by now: their CPU counts, their memory
                     # is gone (bench/agent_hosts.py reads it while they run)
                     used.pop("workers_rss_mb", None)
@@ -445,16 +480,18 @@ class HarnessSession:
             return
         agents = self.cfg.agents
         tolerance = agents.clock_tolerance_ms / 1000
-        if self.lab_sites:
+        if self.lab_sites or self.pstn_lab:
             assert self.access is not None
-            self.lab_hosts = LabHosts([f"site{n}" for n in self.lab_sites],
+            self.lab_hosts = LabHosts([f"site{n}" for n in self.lab_sites] +
+                                      ([MAIN_GATEWAY] if self.pstn_lab else []),
                                       list(self.access.host_links))
             self.lab_hosts.start()
             here = Path(__file__).resolve().parents[2]  # the project, as this machine has it
-            skew = dict(self.hooks.host_clock_s)
+            skew, rate = dict(self.hooks.host_clock_s), dict(self.hooks.host_clock_rate)
             for host in self.lab_hosts.hosts:
-                python = sys.executable if host.name not in skew else \
-                    faketime(skew[host.name], sys.executable)
+                python = sys.executable if host.name not in skew | rate else \
+                    faketime(skew.get(host.name, 0.0), sys.executable,
+                             rate.get(host.name, 1.0))
                 xspec = (f"ssh=-F {self.lab_hosts.ssh_config} root@{host.address}"
                          f"//python={python}//chdir={here}")
                 # the lab's hosts share this file system; the harness's own test of a
@@ -464,10 +501,14 @@ class HarnessSession:
                     if self.hooks.host_run_dir_apart else None
                 self.hosts[host.name] = AgentHost(host.name, xspec, host.address, tolerance,
                                                   root)
-                self.host_of_site[int(host.name.removeprefix("site"))] = host.name
+                if host.name == MAIN_GATEWAY:
+                    self.pstn_host = host.name
+                else:
+                    self.host_of_site[int(host.name.removeprefix("site"))] = host.name
         logins: dict[tuple[str, int], str] = {}
-        for n, target in sorted(self.host_targets.items()):
-            if target.kind != "ssh":
+        pstn = self.host_targets.pstn
+        for n, target in [*sorted(self.host_targets.sites.items()), (0, pstn)]:
+            if target is None or target.kind != "ssh":
                 continue
             key = (target.login, target.port)
             if key not in logins:
@@ -484,11 +525,34 @@ class HarnessSession:
                 # logs got back
                 root = RunRoot(self.run_dir, PurePosixPath("beta-runs") / self.run_id)
                 self.hosts[name] = AgentHost(name, xspec, target.address, tolerance, root)
-            self.host_of_site[n] = logins[key]
+            if target is pstn:
+                self.pstn_host = logins[key]
+            else:
+                self.host_of_site[n] = logins[key]
         with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool_:
             problems = [str(exc) for exc in pool_.map(_connect, self.hosts.values()) if exc]
         if problems:
             raise SipError("; ".join(problems))
+        for agent_host in self.hosts.values():  # measured again while the run lasts
+            agent_host.watch_clock(agents.clock_check_s)
+
+    def _start_host_captures(self) -> None:
+        """Each agent host's own capture (dumpcap there, its traffic only), read with
+        the run's other captures as one (harness/sip/hosts.py HostCapture); the
+        marker a reader waits for is sent to each host's address. A host that cannot
+        capture stops the run, named (agents.host_capture: false runs without)."""
+        if not (self.hosts and self.capture is not None and self.cfg.agents.host_capture):
+            return
+        if isinstance(self.capture, Capture):
+            self.capture = Captures(self.capture, [])
+        lab = {host.name for host in self.lab_hosts.hosts} if self.lab_hosts else set()
+        core = self.access.core if self.access is not None else ""
+        self.host_captures = [HostCapture(host, self.run_dir / f"capture-host-{name}.pcap")
+                              for name, host in self.hosts.items()]
+        with ThreadPoolExecutor(max_workers=len(self.host_captures)) as pool_:
+            list(pool_.map(lambda cap: cap.start(), self.host_captures))  # all at once
+        for cap in self.host_captures:
+            self.capture.add(cap, core if cap.host.name in lab else "", cap.host.address)
 
     def _start_agents(self) -> None:
         """The agent farm (the beta lines spread over worker processes, the simulated
@@ -496,7 +560,8 @@ class HarnessSession:
         worker's address (see harness/sip/register.py for why not through pjsua)."""
         specs = self.worker_specs()
         on_host = {spec.name: self.hosts[host] for spec in specs
-                   if (host := spec.name.rsplit("-w", 1)[0]) in self.hosts}
+                   if (host := self.pstn_host if spec.gateway else
+                       spec.name.rsplit("-w", 1)[0]) in self.hosts}
         self.farm = AgentFarm(specs, self._on_worker_stalls, on_host)
         self.farm.start()
         self.farm.watch = self._failure
@@ -566,6 +631,9 @@ class HarnessSession:
                              gateway=True, trunk=trunk, clock_rate=media.clock_rate,
                              jb_init_ms=media.jb_init_ms)
                   for i, (trunk, port) in enumerate(self.pstn.trunk_ports.items())]
+        if self.switch.pstn_address != "127.0.0.1":  # the PSTN on an agent host of its own
+            specs = [dataclasses.replace(spec, address=self.switch.pstn_address)
+                     if spec.gateway else spec for spec in specs]
         template = WorkerSpec("template", self.run_dir, self.switch.domain, proxy, (),
                               AGENT_PORTS_PER_LINE, (layout.receiver_base(0), RECEIVER_PORTS),
                               sip_port=layout.worker_sip_port(0), clock_rate=media.clock_rate,

@@ -13,6 +13,13 @@ One channel is one conversation; its first message says which:
 * ``("files",)``: the controller's files on this host, where the run directory is not
   shared: references and certificates put before a worker needs them, recordings and
   logs got back once written;
+* ``("capture", address, interface)``: this host's own capture of its traffic (dumpcap
+  on `interface`, UDP to or from `address`, into a file of its own):
+  ``("started", offset)`` once it captures (or ``("error", why)``), `offset` how far
+  the capture's clock (the kernel's packet times) is from this process's wall clock,
+  measured with a datagram this side sends itself; then ``("read", offset)`` answered with the
+  file's bytes from there, and ``("stop",)`` answered with the last of them, the
+  capture stopped and its file removed (the controller keeps the copy);
 * ``("worker", pickled WorkerSpec)``: start one agent worker process on this host
   (`harness/sip/worker.py main`, spawned as on the controller's machine) and pass its
   pipe's bytes both ways, unchanged, until it ends; ``("pid", n)`` first,
@@ -44,6 +51,8 @@ def serve(channel: Any) -> None:
         _worker(channel, first[1])
     elif kind == "files":
         _files(channel)
+    elif kind == "capture":
+        _capture(channel, first[1], first[2])
     else:
         channel.send(("error", f"agent host: unknown conversation {first!r}"))
 
@@ -92,6 +101,79 @@ def _files(channel: Any) -> None:
                 channel.send(("error", f"unknown file operation {op!r}"))
         except OSError as exc:
             channel.send(("error", f"{path}: {exc.strerror or exc}"))
+
+
+def _capture(channel: Any, address: str, interface: str) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from harness.softswitch.process import ChildProcess
+
+    exe = shutil.which("dumpcap") or shutil.which("dumpcap", path="/usr/bin:/usr/sbin")
+    if exe is None:
+        channel.send(("error", "dumpcap is not installed (Debian: tshark or wireshark-common)"))
+        return
+    here = Path(tempfile.mkdtemp(prefix="beta-capture-"))
+    path = here / "capture.pcap"
+    child = ChildProcess("dumpcap", [exe, "-i", interface, "-f", f"udp and host {address}",
+                                     "-w", "-", "-P", "-B", "8"], here / "dumpcap.log",
+                         stdout_path=path)
+    try:
+        child.start()
+        deadline = time.monotonic() + 20.0
+        while not (path.exists() and path.stat().st_size >= 24 and
+                   "Capturing on" in (here / "dumpcap.log").read_text(errors="replace")):
+            if not child.running() or time.monotonic() > deadline:
+                channel.send(("error", "dumpcap " + ("exited" if not child.running() else
+                                                     "did not start within 20 s") +
+                              ": " + child.log_tail()))
+                return
+            time.sleep(0.05)
+        channel.send(("started", _capture_clock(path, address)))
+        while True:
+            try:
+                req = channel.receive()
+            except EOFError:
+                return
+            if req is None:
+                return
+            if req[0] == "stop":
+                child.stop()
+            with open(path, "rb") as fh:
+                fh.seek(req[1])
+                channel.send(("data", fh.read()))
+            if req[0] == "stop":
+                return
+    finally:
+        child.stop()
+        shutil.rmtree(here, ignore_errors=True)
+
+
+def _capture_clock(path: Any, address: str, timeout_s: float = 5.0) -> float | None:
+    """The capture's clock minus this process's wall clock (s): a datagram sent to this
+    host's own discard port, its capture time against the wall clock around the send
+    (the kernel stamps packets with its own clock; a process's clock may be another,
+    e.g. under libfaketime). None if it was not seen."""
+    import secrets
+    import socket
+
+    from harness.capture.pcap import read_udp
+
+    tag = b"beta-capture-clock-" + secrets.token_hex(8).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((address, 0))
+        before = time.time()
+        sock.sendto(tag, (address, 9))
+        after = time.time()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        packets, _ = read_udp(path)
+        seen = next((p for p in packets if p.payload == tag), None)
+        if seen is not None:
+            return seen.ts - (before + after) / 2
+        time.sleep(0.05)
+    return None
 
 
 def _about() -> dict[str, Any]:

@@ -18,6 +18,11 @@ process-like handle. Between the two, at the edge, this module
   a figure across hosts compares corrected times. A host whose uncertainty exceeds
   `agents.clock_tolerance_ms` is refused at start: its figures could not be trusted.
 
+Each host captures its own traffic (`HostCapture`): dumpcap on the host, its file
+read over a channel of its own as the run's readers ask, copied into the run directory
+(`capture-host-<name>.pcap`, in the host's clock as taken) and its packets' times moved
+into the controller's clock, read with the run's other captures as one.
+
 A host that is lost (its SSH session dropped, the machine gone) closes every channel
 of its gateway: each of its workers is dead to the farm with the host named, and the
 calls it carried are the harness's `error`, never the switch's `fail`.
@@ -37,7 +42,9 @@ from multiprocessing.connection import Connection, Pipe
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.errors import SipError
+from harness.capture.dumpcap import Capture
+from harness.capture.pcap import UdpPacket, read_udp
+from harness.errors import CaptureError, SipError
 from harness.sip import hostagent
 from harness.sip.messages import ADone, Stalls
 from harness.sip.scenario import WorkerSpec
@@ -228,6 +235,11 @@ class AgentHost:
         self.procs: list[RemoteProcess] = []
         self.specs: list[WorkerSpec] = []  # the workers it started, as the controller sees them
         self.lost = ""
+        # why its figures can no longer be put in the controller's clocks ('' while they
+        # can): its offsets, measured again during the run, moved beyond the tolerance
+        self.drifted = ""
+        self.clock_checks: list[ClockOffset] = []  # the offsets measured again, in order
+        self._watching = threading.Event()
 
     @property
     def login(self) -> str:
@@ -321,6 +333,36 @@ class AgentHost:
         return (f"{self.label}: its clock drifted {moved * 1000:.1f} ms during the run "
                 f"(agents.clock_tolerance_ms {self.tolerance_s * 1000:.0f}): the figures "
                 "across it were corrected with the offset measured at the start")
+
+    def drift_since_start(self) -> float | None:
+        """The most the offsets moved since the start, as last measured (s); None if
+        never measured again."""
+        if not self.clock_checks:
+            return None
+        last = self.clock_checks[-1]
+        return max(abs(last.mono_s - self.clock.mono_s), abs(last.wall_s - self.clock.wall_s))
+
+    def watch_clock(self, every_s: float) -> None:
+        """Measure the offsets again every `every_s` while the run lasts: the first that
+        moved beyond the tolerance since the start sets `drifted` (for good: the calls
+        measured after that are not trusted across this host)."""
+        self._watching.set()
+
+        def watch() -> None:
+            while self._watching.is_set():
+                time.sleep(every_s)
+                if not self._watching.is_set():
+                    return
+                again = self.resync()
+                if again is None:
+                    return
+                self.clock_checks.append(again)
+                if not self.drifted:
+                    self.drifted = self.drift(again)
+        threading.Thread(target=watch, daemon=True, name=f"host-{self.name}-clock").start()
+
+    def stop_watching(self) -> None:
+        self._watching.clear()
 
     def resync(self) -> ClockOffset | None:
         """The offsets measured again (at the end of a run: how far they drifted)."""
@@ -468,3 +510,79 @@ class AgentHost:
             except Exception:  # noqa: BLE001 - a host already gone
                 pass
             self.group = self.gateway = None
+
+
+class HostCapture(Capture):
+    """An agent host's own capture: dumpcap on the host (`interface`, default every one
+    it has), UDP to or from its address, its file's bytes fetched over a channel when
+    a reader refreshes, appended to `path` here (the evidence, in the host's clock as
+    taken), and its packets' times moved into the controller's wall clock: less the
+    host's wall-clock offset and its capture clock's own offset from that."""
+
+    def __init__(self, host: AgentHost, path: Path, interface: str = "any") -> None:
+        super().__init__(path, interface, f"udp and host {host.address}")
+        self.host = host
+        self._channel: Any = None
+        self._fetched = 0  # bytes of the host's file copied here
+        self._pull_lock = threading.Lock()
+        # the host's capture clock (its kernel's packet times) minus its processes' wall
+        # clock, as the host measured it: ~0 but for a process under libfaketime
+        self.clock_s = 0.0
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        try:
+            ch = self.host.gateway.remote_exec(hostagent)
+            ch.send(("capture", self.host.address, self.interface))
+            answer = ch.receive(timeout_s)
+        except Exception as exc:  # noqa: BLE001 - execnet's errors: named here
+            raise CaptureError(f"{self.host.label}: its capture could not be started: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if answer[0] != "started":
+            raise CaptureError(f"{self.host.label}: its capture could not be started: "
+                               f"{answer[1]}")
+        if answer[1] is None:
+            ch.close()
+            raise CaptureError(f"{self.host.label}: its capture did not see the datagram "
+                               f"the host sent itself ({self.host.address}, UDP port 9): its "
+                               "times could not be put in the controller's clock")
+        self.clock_s = answer[1]
+        self._channel = ch
+        self.path.write_bytes(b"")
+
+    def stop(self) -> None:
+        """The host's capture stopped and its last bytes copied here."""
+        self._pull(("stop",))
+        with self._pull_lock:
+            if self._channel is not None:
+                try:
+                    self._channel.close()
+                except Exception:  # noqa: BLE001 - a host already gone
+                    pass
+                self._channel = None
+
+    def refresh(self) -> list[UdpPacket]:
+        self._pull(("read",))
+        with self._lock:
+            new, self._offset = read_udp(self.path, self._offset)
+            shift = self.host.clock.wall_s + self.clock_s
+            self._packets.extend(dataclasses.replace(p, ts=p.ts - shift) for p in new)
+            return self._packets
+
+    def _pull(self, request: tuple[str]) -> None:
+        """The host's file from where this copy ends, appended to it; a host lost
+        leaves the copy as it was (its calls are errors already)."""
+        with self._pull_lock:
+            if self.host.lost and not self.lost:
+                self.lost = self.host.lost
+            if self._channel is None or self.lost:
+                return
+            try:
+                self._channel.send((*request, self._fetched))
+                kind, data = self._channel.receive(30.0)
+            except Exception as exc:  # noqa: BLE001 - the host or its channel lost
+                self.lost = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+                return
+            if kind == "data" and data:
+                with open(self.path, "ab") as fh:
+                    fh.write(data)
+                self._fetched += len(data)

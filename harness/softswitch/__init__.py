@@ -37,6 +37,10 @@ class Softswitch(Protocol):
     # harness does not run cannot
     serves_access_links: bool
     access_address: str
+    # where the simulated PSTN's gateways listen (agents.hosts pstn=, set before start):
+    # 127.0.0.1, or their agent host's address; a switch the harness does not run is
+    # told by its own configuration
+    pstn_address: str
 
     @property
     def sip_host(self) -> str: ...

@@ -23,6 +23,7 @@ class ExternalSwitch:
     name = "external"
     serves_access_links = False  # lines stay on this host's loopback (docs/impairments.md)
     access_address = ""
+    pstn_address = "127.0.0.1"  # its trunks' routes are its own configuration's
 
     def __init__(self, cfg: SutConfig, source: str = "<config>") -> None:
         self.cfg = cfg

@@ -21,6 +21,7 @@ class FakeSoftswitch:
     started: bool = False
     serves_access_links: bool = False
     access_address: str = ""
+    pstn_address: str = "127.0.0.1"
 
     @property
     def pstn_entry(self) -> tuple[str, int]:

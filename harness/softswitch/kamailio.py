@@ -139,6 +139,8 @@ class EmbeddedKamailio:
         # access links (harness/network/netns.py): the address lines in the harness's network
         # namespaces reach; set before start(), '' for none
         self.access_address = ""
+        # the simulated PSTN's gateways (agents.hosts pstn=): set before start()
+        self.pstn_address = "127.0.0.1"
 
     # -- Softswitch protocol -------------------------------------------------------
     @property
@@ -290,6 +292,8 @@ class EmbeddedKamailio:
         with sut.pstn_b2bua the B2BUA in front of it (docs/b2bua-lab.md)."""
         if self.b2bua_in is not None:
             return ("127.0.0.1", self.b2bua_in.port)
+        if self.pstn_address != "127.0.0.1" and self.access_address:
+            return (self.access_address, self._sip_port)  # a lab host behind an access link
         return (self.sip_host, self._sip_port)
 
     # -- internals -----------------------------------------------------------------
@@ -355,6 +359,7 @@ class EmbeddedKamailio:
             sip_port=self._sip_port, domain=self.domain, module_path=module_path,
             auth_db=self.auth_db.resolve(), acc_db=self.acc_db.resolve(),
             ng_port=self.ng_port, home_npa=plan.home_npa, pstn_port=pstn_port,
+            pstn_host=self.pstn_address,
             trunk_ports=self.trunk_ports,
             onnet_regex=range_regex(lo, hi, 10), tollfree_npas="|".join(TOLLFREE_NPAS),
             intralata_npas="|".join(plan.intralata_npas) or "NONE",

@@ -2,13 +2,15 @@
 clock offset from NTP-style exchanges, a worker's times moved into the controller's
 clocks at the edge, and the agents.hosts mini-language."""
 
+import time
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pytest
 
+from harness.capture.dumpcap import Capture, Captures
 from harness.capture.pcap import UdpPacket
-from harness.config import HostTarget, parse_hosts
+from harness.config import HostTarget, HostTargets, load_config, parse_hosts
 from harness.errors import ConfigError
 from harness.media.assess import unseen_by_capture
 from harness.model import SipEvent
@@ -17,6 +19,7 @@ from harness.sip.hosts import (
     ZERO,
     AgentHost,
     ClockOffset,
+    HostCapture,
     RunRoot,
     estimate,
     map_paths,
@@ -85,16 +88,45 @@ def test_every_time_a_host_reports_is_moved_into_the_controllers_clocks() -> Non
 def test_agents_hosts_names_each_sites_host() -> None:
     hosts = parse_hosts("site1=lab; site2 = ssh:beta@10.20.2.5:2222; site3=local;"
                         "site4=ssh:beta@10.20.2.5:2222", 7, "c.yaml")
-    assert hosts == {1: HostTarget("lab"), 2: HostTarget("ssh", "beta@10.20.2.5", 2222),
-                     4: HostTarget("ssh", "beta@10.20.2.5", 2222)}
-    assert hosts[2].address == "10.20.2.5"
-    assert parse_hosts("", 7) == {}
+    assert hosts.sites == {1: HostTarget("lab"), 2: HostTarget("ssh", "beta@10.20.2.5", 2222),
+                           4: HostTarget("ssh", "beta@10.20.2.5", 2222)}
+    assert hosts.sites[2].address == "10.20.2.5"
+    assert hosts.pstn is None
+    assert not parse_hosts("", 7)
+    assert parse_hosts("site1=local", 7).sites == {}
+
+
+def test_agents_hosts_places_the_simulated_pstn_on_a_host_of_its_own() -> None:
+    assert parse_hosts("pstn=lab", 7) == HostTargets({}, HostTarget("lab"))
+    hosts = parse_hosts("site2=lab; pstn=ssh:beta@10.20.9.5", 7)
+    assert hosts.pstn == HostTarget("ssh", "beta@10.20.9.5", 22) and bool(hosts)
+    assert parse_hosts("pstn=local", 7).pstn is None
+
+
+@pytest.mark.parametrize(("overrides", "problem"), [
+    ({"pstn.mode": "carrier"}, "with pstn.mode carrier"),
+    ({"sut.pstn_b2bua": "sippy"}, "with sut.pstn_b2bua"),
+])
+def test_a_pstn_host_where_the_pstn_is_not_the_simulated_gateway_is_refused(
+        tmp_path: Path, overrides: dict[str, str], problem: str) -> None:
+    lines = ["agents:", '  hosts: "pstn=lab"']
+    for key, value in overrides.items():
+        section, name = key.split(".")
+        lines += [f"{section}:", f"  {name}: {value}"]
+    path = tmp_path / "beta.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == "agents.hosts" and problem in str(err.value)
+    assert str(path) in str(err.value)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
     ("site8=lab", "no site 8"),
     ("site1", "expected siteN=lab"),
-    ("pstn=lab", "the simulated PSTN runs on this machine"),
+    ("pstn=ftp://x", "expected lab, local or ssh:user@host"),
+    ("psnt=lab", "expected siteN=lab"),
+    ("pstn=lab; pstn=local", "pstn is given twice"),
     ("site1=ftp://x", "expected lab, local or ssh:user@host"),
     ("site1=ssh:10.0.0.5", "expected lab, local or ssh:user@host"),
     ("site1=ssh:u@h:99999", "port 99999"),
@@ -184,3 +216,66 @@ def test_audio_that_no_capture_saw_counts_only_what_the_receiving_agent_got() ->
     seen = [UdpPacket(1.0 + i * 0.02, "198.18.1.1", 30000, "198.18.1.8", 12590, b"\\x80")
             for i in range(10)]
     assert _short_of_audio(seen, (("a_to_b", got),)) == [("a_to_b", 10)]  # the wire's
+
+
+class _Channel:
+    """A host's capture conversation, as execnet would carry it: the file's bytes from
+    the offset asked, handed out in the chunks the host had written by then."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks, self.file = chunks, b""
+        self.asked: list[tuple[str, int]] = []
+
+    def send(self, request: tuple[str, int]) -> None:
+        self.asked.append(request)
+
+    def receive(self, timeout: float) -> tuple[str, bytes]:
+        if self.chunks:
+            self.file += self.chunks.pop(0)
+        return "data", self.file[self.asked[-1][1]:]
+
+    def close(self) -> None:
+        pass
+
+
+def _pcap(tmp_path: Path, packets: list[UdpPacket]) -> bytes:
+    path = tmp_path / "made.pcap"
+    Capture(path, "any", "").write_slice(packets, path)
+    return path.read_bytes()
+
+
+def test_a_hosts_capture_is_copied_here_as_it_grows_and_put_in_the_controllers_clock(
+        tmp_path: Path) -> None:
+    sent = [UdpPacket(100.75 + k * 0.02, "198.18.1.6", 10000, "198.18.1.1", 20000,
+                      bytes([k]) * 172) for k in range(3)]
+    data = _pcap(tmp_path, sent)
+    cut = len(data) - 50  # the host had written the third packet in part only
+    host = AgentHost("site1", "ssh=root@198.18.1.6", "198.18.1.6", 0.01)
+    host.clock = ClockOffset(0.0, 0.5, 0.0001, 16)  # its processes' wall clock 0.5 s ahead
+    cap = HostCapture(host, tmp_path / "capture-host-site1.pcap")
+    cap.clock_s = 0.25  # its kernel's packet times 0.25 s ahead of its processes'
+    cap._channel = _Channel([data[:cut], data[cut:]])
+    first = list(cap.refresh())
+    assert [round(p.ts, 6) for p in first] == [100.0, 100.02]
+    assert [round(p.ts, 6) for p in cap.refresh()] == [100.0, 100.02, 100.04]
+    assert cap._channel.asked == [("read", 0), ("read", cut)]
+    # the copy here is the host's file as taken, in the host's own clock (evidence)
+    assert (tmp_path / "capture-host-site1.pcap").read_bytes() == data
+    assert cap.packets_between(100.01, 100.05)[0].payload == sent[1].payload
+
+
+def test_a_capture_lost_with_its_host_is_not_waited_for(tmp_path: Path) -> None:
+    """The calls a lost host's capture would have shown are errors naming the host: the
+    run's readers do not fail every later call waiting for a marker it cannot show."""
+    main = Capture(tmp_path / "capture.pcap", "lo", "")
+    tag = b"sync-1"
+    main.path.write_bytes(_pcap(tmp_path, [UdpPacket(time.time(), "127.0.0.1", 5060,
+                                                     "127.0.0.1", 5061, tag)]))
+    silent = Capture(tmp_path / "capture-host-site1.pcap", "any", "")
+    silent.path.write_bytes(_pcap(tmp_path, []))
+    both = Captures(main, [])
+    both.add(silent, "", "198.18.1.6")
+    both._marks = [(time.time(), tag)]
+    assert not both.sync(lambda p: p.payload == tag, timeout_s=0.2, since_wall=time.time() - 5)
+    silent.lost = "agent host site1 (root@198.18.1.6): the connection closed"
+    assert both.sync(lambda p: p.payload == tag, timeout_s=0.2, since_wall=time.time() - 5)
