@@ -17,7 +17,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from harness.capture.pcap import UdpPacket, read_udp
@@ -69,9 +69,9 @@ class Capture:
             return self._packets
 
     def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0,
-             since_wall: float = 0.0) -> bool:
+             since_wall: float = 0.0, only: Collection[str] | None = None) -> bool:
         """Read until a packet matching `marker` (sent at `since_wall` or later) is in
-        the file: dumpcap has flushed everything before it."""
+        the file: dumpcap has flushed everything before it. (`only`: see Captures.)"""
         deadline = time.monotonic() + timeout_s
         while True:
             packets = self.refresh()
@@ -147,9 +147,12 @@ class Captures:
                 sock.sendto(tag, (address, 9))
 
     def sync(self, marker: Callable[[UdpPacket], bool], timeout_s: float = 5.0,
-             since_wall: float = 0.0) -> bool:
+             since_wall: float = 0.0, only: Collection[str] | None = None) -> bool:
         """The loopback capture up to `marker`; each link's up to the last `mark` sent
-        since `since_wall` (none sent: the links are not waited for)."""
+        since `since_wall` (none sent: the links are not waited for). `only`: the
+        line-side addresses whose captures a reader needs (a call's parties'); the
+        others are neither read nor waited for (an agent host's capture is fetched over
+        the network: a call reads its own hosts' only). None: every one."""
         if not self.main.sync(marker, timeout_s, since_wall):
             return False
         with self._lock:
@@ -160,7 +163,8 @@ class Captures:
         # a capture lost (an agent host's, with the host) is not waited for: the calls
         # it would have shown are the harness's errors, named with the host
         return all(cap.sync(lambda p: tag in p.payload, timeout_s, since_wall) or
-                   bool(cap.lost) for cap, _, _ in self.links)
+                   bool(cap.lost) for cap, _, address in self.links
+                   if only is None or address in only)
 
     def packets_between(self, t0_wall: float, t1_wall: float) -> list[UdpPacket]:
         return list(heapq.merge(*(cap.packets_between(t0_wall, t1_wall)

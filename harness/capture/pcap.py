@@ -40,14 +40,20 @@ def _ipv4(b: bytes) -> str:
 
 
 def read_udp(path: Path, offset: int = 0) -> tuple[list[UdpPacket], int]:
-    """UDP/IPv4 packets from `offset` on; returns them and the offset to resume at."""
+    """UDP/IPv4 packets from `offset` on; returns them and the offset to resume at.
+    Only the header and what lies past `offset` are read (a growing capture is read
+    again and again while a run lasts)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+            if len(head) < 24:
+                return [], offset
+            base = max(offset, 24)
+            fh.seek(base)
+            data = fh.read()
     except OSError as exc:
         raise CaptureError(f"{path}: cannot read capture: {exc.strerror}") from exc
-    if len(data) < 24:
-        return [], offset
-    magic = data[:4]
+    magic = head[:4]
     if magic == b"\xd4\xc3\xb2\xa1":
         endian, nano = "<", False
     elif magic == b"\xa1\xb2\xc3\xd4":
@@ -58,8 +64,8 @@ def read_udp(path: Path, offset: int = 0) -> tuple[list[UdpPacket], int]:
         raise CaptureError(f"{path}: pcapng capture; the harness writes classic pcap (-P)")
     else:
         raise CaptureError(f"{path}: not a pcap file (magic {magic.hex()})")
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    pos = max(offset, 24)
+    linktype = struct.unpack(endian + "I", head[20:24])[0]
+    pos = 0
     rec = struct.Struct(endian + "IIII")
     out: list[UdpPacket] = []
     frac = 1e-9 if nano else 1e-6
@@ -72,7 +78,7 @@ def read_udp(path: Path, offset: int = 0) -> tuple[list[UdpPacket], int]:
         pkt = _parse_frame(frame, linktype, sec + sub * frac)
         if pkt is not None:
             out.append(pkt)
-    return out, pos
+    return out, base + pos
 
 
 def _parse_frame(frame: bytes, linktype: int, ts: float) -> UdpPacket | None:

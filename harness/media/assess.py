@@ -216,6 +216,41 @@ def lost_in_agent(agent: QualityScore, wire: QualityScore, stats: StreamStats | 
                           "lost inside the harness's own agents, not on the path")
 
 
+# a receiving agent's jitter buffer holds its initial delay, and grows with the path's
+# jitter (clean: 60 ms; 50 +- 20 ms of jitter, RFC 3550 J 11-14 ms: 51-75 ms, measured).
+# Held beyond its initial delay + JB_JITTER_FACTOR x J + JB_MARGIN_MS, it grew because
+# the agent itself ran late (its host starved it: 414-424 ms held on a 0.3 ms path),
+# and that delay is the harness host's, not the path's.
+JB_JITTER_FACTOR = 8.0
+JB_MARGIN_MS = 60.0
+
+
+def jb_explained_ms(jb_init_ms: float, wire_jitter_ms: float) -> float:
+    """The most a receiving agent's jitter buffer holds for the path's own jitter."""
+    return jb_init_ms + JB_JITTER_FACTOR * wire_jitter_ms + JB_MARGIN_MS
+
+
+def held_in_agent(agent: QualityScore, floor: float, jb_ms: float | None,
+                  wire_jitter_ms: float | None, jb_init_ms: float) -> str:
+    """Why `agent`'s score below `floor` is the harness's own (an invalid measurement,
+    re-placed like a stall), or '' when it stands against the path: the receiving
+    agent's jitter buffer held more than the jitter on the wire toward it explains
+    (`jb_explained_ms`), so the agent ran late, starved by its host, and played out
+    and recorded what its own lateness did to the speech. A path with jitter grows the
+    buffer within the bound, and its score stands."""
+    if agent.mos_lqo is None or not agent.valid or agent.mos_lqo >= floor or \
+            jb_ms is None or wire_jitter_ms is None:
+        return ""
+    explained = jb_explained_ms(jb_init_ms, wire_jitter_ms)
+    if jb_ms <= explained:
+        return ""
+    return invalid_reason(
+        f"the receiving agent scored {agent.mos_lqo:.2f} with its jitter buffer holding "
+        f"{jb_ms:.0f} ms against {wire_jitter_ms:.1f} ms of jitter on the wire toward it "
+        f"(at most {explained:.0f} ms explained): the agent ran late, its host starved "
+        "it; not the path")
+
+
 # packets the wire lost beyond what the receiving agent itself counted lost: a few may
 # fall between the two counts' windows (the wire's from the INVITE, the agent's from
 # its stream's start)

@@ -194,7 +194,7 @@ class AfterCall:
 class CallRunner:
     def __init__(self, session: CallEnv) -> None:
         self.scorer = CallScorer(session.refs_for, session.run_dir / "reference",
-                                 session.cfg.capture.enabled)
+                                 session.cfg.capture.enabled, session.cfg.media.jb_init_ms)
         self.s = session
         self._measuring = {lane: threading.BoundedSemaphore(n)
                            for lane, n in MEASURING_AT_ONCE.items()}
@@ -532,19 +532,29 @@ class CallRunner:
         if capture is None or not out.events:  # nothing was sent (e.g. the switch was gone)
             return []
         tag = marker.encode()  # sent by after_call()
-        if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall):
+        legs = [out.a, *out.legs, *out.other_legs]
+        if not capture.sync(lambda p: tag in p.payload, 20.0, sent_wall,
+                            self.addresses_of(legs)):
             raise CaptureError(f"{capture.path}: the post-call marker {marker} never "
                                "reached the capture (dumpcap stalled or stopped)")
         packets = capture.packets_between(min(e.t_wall for e in out.all_events) - 1.0,
                                           max(e.t_wall for e in out.all_events) + 2.0)
         # on disk: this call's own packets, not every call's in its window (a busy-hour
         # call's slice held 42 dialogs, 20 MB; its own packets are ~0.5 MB)
-        legs = [out.a, *out.legs, *out.other_legs]
         media = {addr for leg in legs if leg.stats is not None
                  for addr in (leg.stats.local_rtp, leg.stats.remote_rtp) if addr}
         capture.write_slice(own_packets(packets, {leg.call_id for leg in legs if leg.call_id},
                                         media), call_dir / "call.pcap")
         return packets
+
+    def addresses_of(self, legs: list[LegOutcome]) -> frozenset[str] | None:
+        """Where the call's parties' workers are (their captures are the ones it reads);
+        None, every capture, when a leg's worker is not known."""
+        specs = self.s.farm.specs if self.s.farm is not None else {}
+        found = [specs.get(leg.worker) for leg in legs]
+        if not found or any(spec is None for spec in found):
+            return None
+        return frozenset(spec.address for spec in found if spec is not None)
 
     def timing(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
                setup_stall: StallReport, caller_addr: str, call_dir: Path) -> CallTiming:

@@ -22,6 +22,8 @@ from harness.media import reference
 from harness.media.assess import (
     DirectionInput,
     assess,
+    held_in_agent,
+    jb_explained_ms,
     lost_in_agent,
     lost_in_capture,
     stall_reasons,
@@ -38,10 +40,11 @@ from harness.verdict.secure import wire_note
 
 class CallScorer:
     def __init__(self, refs_for: Callable[[str], dict[str, reference.Reference]],
-                 reference_dir: Path, keep_wire: bool) -> None:
+                 reference_dir: Path, keep_wire: bool, jb_init_ms: float = 60.0) -> None:
         self.refs_for = refs_for  # codec -> the pair a call in it plays ("a", "b")
         self.reference_dir = reference_dir  # where the third voice is made
         self.keep_wire = keep_wire  # keep each direction's decoded wire audio
+        self.jb_init_ms = jb_init_ms  # the agents' jitter buffer's initial delay
 
     @staticmethod
     def has_third_party(spec: CallSpec) -> bool:
@@ -99,9 +102,12 @@ class CallScorer:
                                            agent_q.ceiling_mos_lqo), note=note)
             elif why := lost_in_capture(st, *receiver_counts(receiver)):
                 wire_q = replace(wire_q, valid=False, reasons=(*wire_q.reasons, why))
-            elif why := lost_in_agent(agent_q, wire_q, st,
-                                      agent_q.floor_for(row_floor),
-                                      sent_stream(packets, receivers, receiver, since)):
+            elif why := (lost_in_agent(agent_q, wire_q, st, agent_q.floor_for(row_floor),
+                                       sent_stream(packets, receivers, receiver, since)) or
+                         held_in_agent(agent_q, agent_q.floor_for(row_floor),
+                                       receiver.stats.jb_avg_delay_ms if receiver.stats
+                                       else None, st.jitter_ms if st else None,
+                                       self.jb_init_ms)):
                 agent_q = replace(agent_q, valid=False, reasons=(*agent_q.reasons, why))
             scores += [agent_q, wire_q]
             streams[f"wire_{direction}"] = st
@@ -229,15 +235,6 @@ class CallScorer:
         return fails
 
 
-# a receiving agent's jitter buffer holds its initial delay, and grows with the path's
-# jitter (clean: 60 ms; 50 +- 20 ms of jitter, RFC 3550 J 11-14 ms: 51-75 ms, measured).
-# Held beyond its initial delay + JB_JITTER_FACTOR x J + JB_MARGIN_MS, it grew because
-# the agent itself ran late (its host starved it: 414-424 ms held on a 0.3 ms path),
-# and that delay is the harness host's, not the path's.
-JB_JITTER_FACTOR = 8.0
-JB_MARGIN_MS = 60.0
-
-
 def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
                    jb_init_ms: int = 60) -> dict[str, dict[str, float | str]]:
     """ITU-T G.107 rating R and MOS-CQE per direction, from the wire's RFC 3550 loss and
@@ -256,7 +253,7 @@ def emodel_ratings(out: CallOutcome, streams: dict[str, StreamStats | None],
         rating = assess_stream(st, delay_ms)
         out_map[key] = {"emodel_delay_ms": round(delay_ms, 1), "r_factor": round(rating.r, 1),
                         "mos_cqe": round(rating.mos_cqe, 2)}
-        explained = jb_init_ms + JB_JITTER_FACTOR * st.jitter_ms + JB_MARGIN_MS
+        explained = jb_explained_ms(jb_init_ms, st.jitter_ms)
         if jb_ms > explained:
             out_map[key]["r_invalid"] = (
                 f"the receiving agent's jitter buffer held {jb_ms:.0f} ms against "

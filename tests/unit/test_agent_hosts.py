@@ -277,5 +277,10 @@ def test_a_capture_lost_with_its_host_is_not_waited_for(tmp_path: Path) -> None:
     both.add(silent, "", "198.18.1.6")
     both._marks = [(time.time(), tag)]
     assert not both.sync(lambda p: p.payload == tag, timeout_s=0.2, since_wall=time.time() - 5)
+    # a call whose parties are elsewhere does not read (nor wait for) that host's capture
+    assert both.sync(lambda p: p.payload == tag, timeout_s=0.2, since_wall=time.time() - 5,
+                     only={"127.0.0.1", "198.18.1.7"})
+    assert not both.sync(lambda p: p.payload == tag, timeout_s=0.2,
+                         since_wall=time.time() - 5, only={"198.18.1.6"})
     silent.lost = "agent host site1 (root@198.18.1.6): the connection closed"
     assert both.sync(lambda p: p.payload == tag, timeout_s=0.2, since_wall=time.time() - 5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from harness.capture.rtp import StreamStats
-from harness.media.assess import lost_in_agent
+from harness.media.assess import held_in_agent, lost_in_agent
 from harness.model import QualityScore, Status
 from harness.verdict.checks import Outcome
 from harness.verdict.metrics import call_timing
@@ -68,3 +68,31 @@ def test_loss_on_the_wire_is_in_both_sources_and_excuses_nothing() -> None:
     lossy = replace(CLEAN_STREAM, lost=1, loss_pct=0.08)
     why = lost_in_agent(*_pair(3.76, 4.37), lossy, 4.2)
     assert why.startswith("invalid_measurement: the receiving agent scored 3.76")
+
+
+def test_an_agent_whose_jitter_buffer_held_more_than_the_path_explains_is_the_harnesss_own(
+        ) -> None:
+    """The false alarm a busy host gave (a clean clone's selftest, 27cb964): the
+    receiving agent scored 3.62 with its playout 200 ms later than usual, no stall seen.
+    Its jitter buffer holding far beyond what the wire's jitter explains says the agent
+    ran late; the score is the harness's own (invalid, re-placed), whatever the wire
+    scored."""
+    agent, wire = _pair(3.62, 3.9)  # the wire below the floor too: lost_in_agent is silent
+    assert lost_in_agent(agent, wire, CLEAN_STREAM, 4.2) == ""
+    why = held_in_agent(agent, 4.2, jb_ms=257.0, wire_jitter_ms=0.3, jb_init_ms=60)
+    assert why.startswith("invalid_measurement: the receiving agent scored 3.62 with its "
+                          "jitter buffer holding 257 ms against 0.3 ms of jitter"), why
+    assert "at most 122 ms explained" in why
+
+
+def test_a_jitter_buffer_the_path_grew_leaves_the_score_against_the_path() -> None:
+    agent = _q("c_to_a", "agent", 3.62)
+    # 20 ms of RFC 3550 jitter on the wire explains 60 + 8 x 20 + 60 = 280 ms held
+    assert held_in_agent(agent, 4.2, jb_ms=257.0, wire_jitter_ms=20.0, jb_init_ms=60) == ""
+    assert held_in_agent(agent, 4.2, jb_ms=61.0, wire_jitter_ms=0.3, jb_init_ms=60) == ""
+    # a score at the floor, or one already invalid, or nothing known: nothing to excuse
+    assert held_in_agent(_q("c_to_a", "agent", 4.25), 4.2, 257.0, 0.3, 60) == ""
+    stalled = replace(agent, valid=False)
+    assert held_in_agent(stalled, 4.2, 257.0, 0.3, 60) == ""
+    assert held_in_agent(agent, 4.2, None, 0.3, 60) == ""
+    assert held_in_agent(agent, 4.2, 257.0, None, 60) == ""
