@@ -15,34 +15,32 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.capture.dumpcap import Capture, Captures
 from harness.cdr.ledger import Ledger
-from harness.config import HarnessConfig, parse_hosts
+from harness.config import HarnessConfig
 from harness.cpuwait import RealtimeGroup, realtime_children
 from harness.errors import DialGuardError, HarnessError, SipError, SoftswitchError
 from harness.media import pool, reference
 from harness.model import CallResult, CallSpec, LoadSpec, ProbeSpec, Status
 from harness.network.access import AccessLinks, Crossing
-from harness.network.sshhost import LabHosts, faketime
+from harness.network.sshhost import LabHosts
 from harness.numberplan import NumberPlan
 from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
-from harness.pstn.simulator import MAIN_GATEWAY, PSTN_DOMAIN, PstnSimulator, gateway_worker
+from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator, gateway_worker
 from harness.report.results import ResultStore, prune_runs
 from harness.run import busyhour
+from harness.run.agenthosts import AgentHosts
 from harness.run.billing import cdr_book, close_billing
 from harness.run.breaker import CircuitBreaker
 from harness.run.busyhour import LoadReport, run_cost, rusage_now
@@ -53,7 +51,7 @@ from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
 from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
-from harness.sip.hosts import AgentHost, HostCapture, RunRoot
+from harness.sip.hosts import AgentHost
 from harness.sip.layout import (
     AGENT_PORTS_PER_LINE,
     PSTN_AGENTS,
@@ -104,14 +102,6 @@ def new_run_id() -> str:
 AGENT_PORT_WINDOWS = ((10000, 20000), (61000, 65536))
 
 
-def _connect(host: AgentHost) -> Exception | None:
-    try:
-        host.connect()
-    except SipError as exc:
-        return exc
-    return None
-
-
 class HarnessSession:
     def __init__(self, cfg: HarnessConfig, reports_dir: Path, run_id: str | None = None,
                  switch: Softswitch | None = None, hooks: TestHooks = NO_HOOKS) -> None:
@@ -151,17 +141,9 @@ class HarnessSession:
         self.capture: Capture | Captures | None = None
         self.farm: AgentFarm | None = None
         self.access: AccessLinks | None = None  # rows under a profile run over these
-        # customer sites whose lines run on an agent host (docs/agent-hosts.md)
-        self.host_targets = parse_hosts(cfg.agents.hosts, cfg.numbers.sites, cfg.source)
-        self.lab_sites = sorted(n for n, t in self.host_targets.sites.items()
-                                if t.kind == "lab")
-        pstn_host = self.host_targets.pstn
-        self.pstn_lab = pstn_host is not None and pstn_host.kind == "lab"
-        self.hosts: dict[str, AgentHost] = {}  # by host name: "site1" (lab), "h1", ...
-        self.host_of_site: dict[int, str] = {}
-        self.pstn_host = ""  # the simulated PSTN's agent host ('': this machine)
-        self.lab_hosts: LabHosts | None = None
-        self.host_captures: list[HostCapture] = []  # each agent host's own
+        # customer sites (and the simulated PSTN) whose lines run on an agent host
+        # (docs/agent-hosts.md)
+        self.agent_hosts = AgentHosts(cfg, self.run_dir, self.run_id, self.hooks)
         self.tls_sessions: list[TlsSession] = []  # secure callers' TLS connections, as seen
         self.registrations: Registrations | None = None  # where each line is registered
         self.store: ResultStore | None = None
@@ -190,7 +172,7 @@ class HarnessSession:
         self.store = ResultStore(self.run_dir, self.run_id, {"status": "starting"})
         self._rusage = rusage_now()
         try:
-            lab = len(self.lab_sites) + self.pstn_lab
+            lab = self.agent_hosts.lab_count
             if lab and not self.switch.serves_access_links:
                 raise HarnessError("agents.hosts: lab agent hosts (site=lab) live behind the "
                                    "embedded switch's access links; this switch has none "
@@ -198,11 +180,7 @@ class HarnessSession:
             if (self.cfg.agents.access_links or lab) and self.switch.serves_access_links:
                 self.access = AccessLinks.create(hosts=lab)
                 self.switch.access_address = self.access.core
-            if self.pstn_lab:  # the last host link: the switch routes its trunks there
-                assert self.access is not None
-                self.switch.pstn_address = self.access.host_links[-1].address
-            elif self.host_targets.pstn is not None:
-                self.switch.pstn_address = self.host_targets.pstn.address
+            self.switch.pstn_address = self.agent_hosts.pstn_address(self.access)
             with realtime_children(self.rt_group):
                 self._start_switch()
             self._cdr_mark = self.switch.cdr_store_errors()[0]  # its own store's losses
@@ -222,8 +200,8 @@ class HarnessSession:
                         self.run_dir, hosts=not self.cfg.agents.host_capture))
                 self.capture.start()
             self.guard.start()
-            self._start_hosts()
-            self._start_host_captures()
+            self.agent_hosts.start(self.access)
+            self.capture = self.agent_hosts.start_captures(self.capture, self.access)
             with realtime_children(self.rt_group):
                 self._start_agents()
         except HarnessError as exc:
@@ -267,16 +245,20 @@ class HarnessSession:
     def clocks_of(self, workers: set[str]) -> dict[str, Any]:
         """The agent hosts among `workers`' and their clock offsets, as corrected in the
         times they reported (docs/agent-hosts.md)."""
-        hosts = self.farm.hosts if self.farm else {}
-        return {host.name: host.clock.as_dict()
-                for w in sorted(workers) if (host := hosts.get(w)) is not None}
+        return self.agent_hosts.clocks_of(self.farm, workers)
 
     def clock_errors(self, workers: set[str]) -> list[str]:
-        """Why figures across the agent hosts among `workers` cannot be trusted: each
-        such host whose clock was seen to drift beyond the tolerance during the run."""
-        hosts = self.farm.hosts if self.farm else {}
-        return sorted({host.drifted for w in workers
-                       if (host := hosts.get(w)) is not None and host.drifted})
+        """Why figures across the agent hosts among `workers` cannot be trusted."""
+        return self.agent_hosts.clock_errors(self.farm, workers)
+
+    # the agent hosts, as the harness's own tests and benches look at them
+    @property
+    def hosts(self) -> dict[str, AgentHost]:
+        return self.agent_hosts.hosts
+
+    @property
+    def lab_hosts(self) -> LabHosts | None:
+        return self.agent_hosts.lab
 
     def tls_hop(self, seat: str) -> str:
         """Where the seat's worker reaches the switch over TLS (host:port): the switch's
@@ -296,19 +278,8 @@ class HarnessSession:
         env["agents"] = f"{len(self.farm.ports) if self.farm else 0} worker processes, " \
                         f"up to {self.cfg.agents.concurrent_calls} calls at once"
         env["registration"] = self.registration
-        if self.hosts:
-            env["agent_hosts"] = {
-                name: {"login": host.login,
-                       "address": host.address, "clock": host.clock.as_dict(),
-                       "sites": [f"site{n}" for n, h in sorted(self.host_of_site.items())
-                                 if h == name] + (["pstn"] if name == self.pstn_host else []),
-                       "workers": [w for w, h in (self.farm.hosts.items() if self.farm else ())
-                                   if h is host], **host.about}
-                for name, host in self.hosts.items()}
-            for cap in self.host_captures:  # its own capture, and that clock's offset
-                env["agent_hosts"][cap.host.name]["capture"] = {
-                    "file": cap.path.name, "interface": cap.interface, "filter": cap.bpf,
-                    "clock_offset_ms": round(cap.clock_s * 1000, 3)}
+        if self.agent_hosts:
+            env["agent_hosts"] = self.agent_hosts.environment(self.farm)
         if self.access is not None:
             env["access_links"] = (f"{len(self.access.net.links)} network namespaces, veth "
                                    f"to the switch's access address {self.access.core} "
@@ -384,39 +355,10 @@ class HarnessSession:
                 self.store.cost = run_cost(self._rusage, len(self.store.calls))
 
         def hosts() -> None:
-            for host in self.hosts.values():
-                host.stop_watching()
-            for cap in self.host_captures:  # their last bytes, while the hosts are up
-                cap.stop()
-            for host in self.hosts.values():
-                host.fetch_logs()
-                again, used = host.resync(), host.describe()
-                if (drift := host.drift(again)) and self.store is not None:
-                    self.store.add_error(drift)
+            env = self.store.environment if self.store is not None else {}
+            for drift in self.agent_hosts.close(env):
                 if self.store is not None:
-                    doc = self.store.environment.setdefault("agent_hosts", {}).setdefault(
-                        host.name, {})
-                    doc["clock_at_end"] = again.as_dict() if again is not None else None
-                    moved = host.drift_since_start()
-                    doc["clock_checks"] = {
-                        "every_s": self.cfg.agents.clock_check_s,
-                        "count": len(host.clock_checks),
-                        "max_moved_ms": None if moved is None else round(moved * 1000, 3),
-                        "drifted": host.drifted}
-                    # its workers have stopped by now: their CPU counts, their memory
-                    # is gone (bench/agent_hosts.py reads it while they run)
-                    used.pop("workers_rss_mb", None)
-                    doc["at_end"] = used or f"{host.label} lost: {host.lost}"
-                    if host.root is not None:
-                        doc["files"] = {"run_dir": str(host.root.there), "put": host.copied[0],
-                                        "got": host.copied[1]}
-                host.close()
-            if self.lab_hosts is not None:
-                lab, self.lab_hosts = self.lab_hosts, None
-                lab.stop()
-                for host in self.hosts.values():  # a lab host lost before it could
-                    if host.root is not None:  # remove its own run directory
-                        shutil.rmtree(Path(host.root.there), ignore_errors=True)
+                    self.store.add_error(drift)
 
         def access() -> None:
             if self.access is not None:
@@ -472,101 +414,16 @@ class HarnessSession:
         self.close()
 
     # -- lines -------------------------------------------------------------------------
-    def _start_hosts(self) -> None:
-        """The agent hosts up (harness/sip/hosts.py): the lab's namespaced SSH hosts
-        started first; each host connected over SSH and its clocks compared, all at
-        once. A host that cannot be reached stops the run, named."""
-        if not self.host_targets:
-            return
-        agents = self.cfg.agents
-        tolerance = agents.clock_tolerance_ms / 1000
-        if self.lab_sites or self.pstn_lab:
-            assert self.access is not None
-            self.lab_hosts = LabHosts([f"site{n}" for n in self.lab_sites] +
-                                      ([MAIN_GATEWAY] if self.pstn_lab else []),
-                                      list(self.access.host_links))
-            self.lab_hosts.start()
-            here = Path(__file__).resolve().parents[2]  # the project, as this machine has it
-            skew, rate = dict(self.hooks.host_clock_s), dict(self.hooks.host_clock_rate)
-            for host in self.lab_hosts.hosts:
-                python = sys.executable if host.name not in skew | rate else \
-                    faketime(skew.get(host.name, 0.0), sys.executable,
-                             rate.get(host.name, 1.0))
-                xspec = (f"ssh=-F {self.lab_hosts.ssh_config} root@{host.address}"
-                         f"//python={python}//chdir={here}")
-                # the lab's hosts share this file system; the harness's own test of a
-                # host that does not sets the run directory apart on it
-                root = RunRoot(self.run_dir, PurePosixPath(
-                    f"/tmp/beta-host-{host.name}-{self.run_id}")) \
-                    if self.hooks.host_run_dir_apart else None
-                self.hosts[host.name] = AgentHost(host.name, xspec, host.address, tolerance,
-                                                  root)
-                if host.name == MAIN_GATEWAY:
-                    self.pstn_host = host.name
-                else:
-                    self.host_of_site[int(host.name.removeprefix("site"))] = host.name
-        logins: dict[tuple[str, int], str] = {}
-        pstn = self.host_targets.pstn
-        for n, target in [*sorted(self.host_targets.sites.items()), (0, pstn)]:
-            if target is None or target.kind != "ssh":
-                continue
-            key = (target.login, target.port)
-            if key not in logins:
-                name = logins[key] = f"h{len(logins) + 1}"
-                # keys only, never a prompt; a host that does not answer within 10 s is
-                # not reached, and one that stops answering is lost within 6 s
-                ssh = (f"-F {agents.ssh_config} " if agents.ssh_config else "") + \
-                    "-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=2 " \
-                    f"-o ServerAliveCountMax=3 -p {target.port} "
-                xspec = f"ssh={ssh}{target.login}//python={agents.host_python}" + \
-                    (f"//chdir={agents.host_dir}" if agents.host_dir else "")
-                # the host's own run directory, under its project directory (or the
-                # login's home): references and certificates put there, recordings and
-                # logs got back
-                root = RunRoot(self.run_dir, PurePosixPath("beta-runs") / self.run_id)
-                self.hosts[name] = AgentHost(name, xspec, target.address, tolerance, root)
-            if target is pstn:
-                self.pstn_host = logins[key]
-            else:
-                self.host_of_site[n] = logins[key]
-        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool_:
-            problems = [str(exc) for exc in pool_.map(_connect, self.hosts.values()) if exc]
-        if problems:
-            raise SipError("; ".join(problems))
-        for agent_host in self.hosts.values():  # measured again while the run lasts
-            agent_host.watch_clock(agents.clock_check_s)
-
-    def _start_host_captures(self) -> None:
-        """Each agent host's own capture (dumpcap there, its traffic only), read with
-        the run's other captures as one (harness/sip/hosts.py HostCapture); the
-        marker a reader waits for is sent to each host's address. A host that cannot
-        capture stops the run, named (agents.host_capture: false runs without)."""
-        if not (self.hosts and self.capture is not None and self.cfg.agents.host_capture):
-            return
-        if isinstance(self.capture, Capture):
-            self.capture = Captures(self.capture, [])
-        lab = {host.name for host in self.lab_hosts.hosts} if self.lab_hosts else set()
-        core = self.access.core if self.access is not None else ""
-        self.host_captures = [HostCapture(host, self.run_dir / f"capture-host-{name}.pcap")
-                              for name, host in self.hosts.items()]
-        with ThreadPoolExecutor(max_workers=len(self.host_captures)) as pool_:
-            list(pool_.map(lambda cap: cap.start(), self.host_captures))  # all at once
-        for cap in self.host_captures:
-            self.capture.add(cap, core if cap.host.name in lab else "", cap.host.address)
-
     def _start_agents(self) -> None:
         """The agent farm (the beta lines spread over worker processes, the simulated
         PSTN in one of its own), then every line registered with the switch at its
         worker's address (see harness/sip/register.py for why not through pjsua)."""
         specs = self.worker_specs()
-        on_host = {spec.name: self.hosts[host] for spec in specs
-                   if (host := self.pstn_host if spec.gateway else
-                       spec.name.rsplit("-w", 1)[0]) in self.hosts}
-        self.farm = AgentFarm(specs, self._on_worker_stalls, on_host)
+        self.farm = AgentFarm(specs, self._on_worker_stalls, self.agent_hosts.on_host(specs))
         self.farm.start()
         self.farm.watch = self._failure
         via = {line.name: self.access.core for line in self.plan.lines
-               if self.access is not None and line.site in self.lab_sites}
+               if self.access is not None and line.site in self.agent_hosts.lab_sites}
         self.registrations = Registrations(self.switch, self.plan, self.farm, via)
         self.registrations.register_all()
         if self.cfg.pstn.mode == "carrier":  # the PSTN's numbers: DIDs at the other carrier
@@ -592,7 +449,8 @@ class HarnessSession:
         # request: apart on an agent host too
         rung = [(*hunt.members, *filter(None, [hunt.overflow])) for hunt in self.plan.hunt_groups]
         hunting = [(a, b) for group in rung for k, a in enumerate(group) for b in group[k + 1:]]
-        here = [i for i, line in enumerate(lines) if line.site not in self.host_of_site]
+        on_hosts = self.agent_hosts.host_of_site
+        here = [i for i, line in enumerate(lines) if line.site not in on_hosts]
         per = max(1, self.cfg.agents.lines_per_worker)
         groups = [[Seat(lines[here[j]], lines[here[j]].name, layout.line_rtp(here[j]))
                    for j in group]
@@ -652,9 +510,10 @@ class HarnessSession:
         layout, lines = self.layout, self.plan.lines
         per = max(1, self.cfg.agents.lines_per_worker)
         specs = []
+        sites = self.agent_hosts
         for name, host in self.hosts.items():
-            mine = [i for i, line in enumerate(lines) if self.host_of_site.get(line.site) == name]
-            lab = name in {f"site{n}" for n in self.lab_sites}
+            mine = [i for i, line in enumerate(lines) if sites.host_of_site.get(line.site) == name]
+            lab = name in {f"site{n}" for n in sites.lab_sites}
             proxy = f"sip:{self.access.core}:{self.switch.sip_port};lr" \
                 if lab and self.access is not None else template.proxy
             listener = self.switch.tls_listener()
