@@ -442,6 +442,9 @@ class StallReport:
     # group), and the most that leaves their figures valid (None: not judged)
     rt_wait_pct: float | None = None
     rt_wait_limit_pct: float | None = None
+    # who saw the largest stall counted: "agent worker w3", "the harness's own sampler"
+    # ('' unknown): evidence of where the host's time went
+    max_stall_by: str = ""
 
     @property
     def starved(self) -> bool:
@@ -456,7 +459,8 @@ class StallReport:
     def describe(self) -> str:
         stalled = (f"host stalled {self.max_stall_s * 1000:.0f} ms (threshold "
                    f"{self.threshold_s * 1000:.0f} ms, {self.stalls_over_threshold} "
-                   f"stall(s) in {self.window_s:.1f} s)")
+                   f"stall(s) in {self.window_s:.1f} s)" +
+                   (f", the largest seen by {self.max_stall_by}" if self.max_stall_by else ""))
         if not self.starved:
             return stalled
         starved = (f"host starved the harness's real-time processes: they waited for a "

@@ -91,6 +91,7 @@ class StallGuard:
         self._ends: list[float] = []  # monotonic time each late wake-up happened
         self._lates: list[float] = []  # how late (s), parallel to _ends
         self._sources: list[str] = []  # who was late (CONTROLLER | WORKER), parallel
+        self._who: list[str] = []  # which worker ('' the sampler), parallel
         self._workers_seen = False  # a worker has reported (its lateness corroborates)
         self._marks: list[tuple[float, int]] = []  # (time, wake-ups so far), every 50th
         self._count = 0
@@ -127,7 +128,8 @@ class StallGuard:
                     if self._count % 100 == 0:
                         self._snaps.append(_cpu_snapshot(self.group))
 
-    def record(self, end_mono: float, late_s: float, source: str = CONTROLLER) -> None:
+    def record(self, end_mono: float, late_s: float, source: str = CONTROLLER,
+               who: str = "") -> None:
         """One wake-up `late_s` late at `end_mono`: the sampler's (CONTROLLER), an
         agent worker's (WORKER), or a test's."""
         with self._lock:
@@ -140,6 +142,7 @@ class StallGuard:
                 self._ends.insert(idx, end_mono)
                 self._lates.insert(idx, late_s)
                 self._sources.insert(idx, source)
+                self._who.insert(idx, who)
 
     def report(self, t0: float, t1: float | None = None) -> StallReport:
         """Stalls that overlap [t0, t1] (monotonic seconds); t1 defaults to now.
@@ -154,13 +157,18 @@ class StallGuard:
             settled = time.monotonic() - WORKER_FEED_LAG_S  # workers' reports are in
             counted: list[tuple[float, float]] = []  # the host's, or a worker's own
             own: list[tuple[float, float]] = []  # the controller's own (no worker saw it)
-            for end, late, src in zip(self._ends[lo:], self._lates[lo:], self._sources[lo:],
-                                      strict=True):
+            worst, worst_by = 0.0, ""  # the largest counted stall, and who saw it
+            for end, late, src, who in zip(self._ends[lo:], self._lates[lo:],
+                                           self._sources[lo:], self._who[lo:], strict=True):
                 if end - late > t1:
                     continue
                 alone = src == CONTROLLER and self._workers_seen and end <= settled and \
                     not self._worker_saw(end - late, end)
                 (own if alone else counted).append((end, late))
+                if not alone and late > worst:
+                    worst, worst_by = late, (f"agent worker {who}" if who else
+                                             "the harness's own sampler" if src == CONTROLLER
+                                             else src)
             marks = [(t, n) for t, n in self._marks if t0 <= t <= t1]
             snaps = [s for s in self._snaps if t0 - 1.0 <= s.t_mono <= t1 + 1.0]
         samples = marks[-1][1] - marks[0][1] if len(marks) >= 2 else 0
@@ -173,7 +181,8 @@ class StallGuard:
                            samples=samples, cpu_steal_pct=steal, cpu_pressure_pct=pressure,
                            controller_only=len(own_over),
                            controller_max_s=max((late for _e, late in own), default=0.0),
-                           rt_wait_pct=rt_wait, rt_wait_limit_pct=self.rt_wait_limit_pct)
+                           rt_wait_pct=rt_wait, rt_wait_limit_pct=self.rt_wait_limit_pct,
+                           max_stall_by=worst_by)
 
     def _worker_saw(self, start: float, end: float) -> bool:
         """Did an agent worker fall behind, by half the threshold, while the controller's

@@ -530,9 +530,9 @@ class HarnessSession:
                     sip_port=layout.worker_sip_port(j), address=host.address, tls=tls))
         return specs
 
-    def _on_worker_stalls(self, lates: list[tuple[float, float]]) -> None:
+    def _on_worker_stalls(self, worker: str, lates: list[tuple[float, float]]) -> None:
         for end, late in lates:
-            self.guard.record(end, late, WORKER)
+            self.guard.record(end, late, WORKER, worker)
 
     @property
     def registration(self) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from harness.sip.scenario import (
     assemble,
 )
 
-StallSink = Callable[[list[tuple[float, float]]], None]
+StallSink = Callable[[str, list[tuple[float, float]]], None]  # (worker, its lates)
 
 
 @dataclass
@@ -330,7 +330,7 @@ class AgentFarm:
         match msg:
             case Stalls(lates):
                 if self.on_stalls is not None:
-                    self.on_stalls(list(lates))
+                    self.on_stalls(worker, list(lates))
             case Failed(why):
                 self._on_death(worker, why)
             case Stopped() | Ready():

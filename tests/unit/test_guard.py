@@ -5,7 +5,7 @@ import os
 import time
 
 from harness.network.faults import ensure_running, stall_process
-from harness.run.guard import StallGuard
+from harness.run.guard import WORKER, StallGuard
 
 
 def test_guard_flags_a_stall_caused_on_purpose() -> None:
@@ -94,3 +94,18 @@ def test_without_a_worker_feed_or_before_it_arrives_the_controller_stands_for_th
     fed.record(now, 0.125)  # just now: the workers' reports of it may be on their way
     assert not fed.report(now - 1.0, now).clean
     assert WORKER_FEED_LAG_S >= 0.5  # a worker sends its lateness every 0.5 s
+
+
+def test_a_stall_names_who_saw_the_largest_of_it() -> None:
+    """Where the host's time went is evidence: the largest stall counted names the agent
+    worker that fell behind (an agent host's included), or the harness's own sampler."""
+    guard = StallGuard(threshold_s=0.1)
+    guard.record(110.0, 0.104, WORKER, "pstn")
+    guard.record(110.01, 0.06, WORKER, "site3-w1")
+    report = guard.report(100.0, 120.0)
+    assert report.max_stall_by == "agent worker pstn"
+    assert report.describe().endswith(", the largest seen by agent worker pstn")
+    guard.record(130.0, 0.3)  # the sampler, longest, in a pause a worker saw too
+    guard.record(130.05, 0.06, WORKER, "w2")
+    assert guard.report(125.0, 131.0).max_stall_by == "the harness's own sampler"
+    assert guard.report(140.0, 150.0).max_stall_by == ""
