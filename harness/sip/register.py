@@ -48,11 +48,18 @@ def _params(challenge: str) -> dict[str, str]:
             re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', challenge)}
 
 
+T1_S, T2_S = 0.5, 4.0  # RFC 3261's timers T1 and T2
+
+
 class Registrar:
     """A REGISTER client over one UDP socket on 127.0.0.1."""
 
     def __init__(self, switch_host: str, switch_port: int, domain: str,
-                 timeout_s: float = 3.0) -> None:
+                 timeout_s: float = 8.0) -> None:
+        """`timeout_s`: how long a REGISTER waits for its final answer, sent again
+        meanwhile as RFC 3261 17.1.2.2 has it over UDP (after 0.5, 1, 2, 4, 4 ... s). 8 s:
+        a switch whose UDP worker waits on its media proxy (Kamailio's rtpengine module:
+        1 s per try, 5 tries more) answers late but answers."""
         self.switch = (switch_host, switch_port)
         self.domain = domain
         self.timeout_s = timeout_s
@@ -75,21 +82,35 @@ class Registrar:
                 ).encode()
 
     def _exchange(self, msg: bytes, call_id: str) -> tuple[int, str, dict[str, str]]:
+        """Send `msg` and wait for its final answer, sending it again on RFC 3261's
+        timer E (T1 = 0.5 s doubling to T2 = 4 s; T2 once a provisional answer came)."""
         self.sock.sendto(msg, self.switch)
-        deadline = time.monotonic() + self.timeout_s
+        now = time.monotonic()
+        deadline, interval = now + self.timeout_s, T1_S
+        resend = now + interval
         while True:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            now = time.monotonic()
+            if now >= deadline:
+                raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
+                               f"within {self.timeout_s:.0f} s (sent again on RFC 3261's "
+                               "timer E)")
+            if now >= resend:
+                self.sock.sendto(msg, self.switch)
+                interval = min(2 * interval, T2_S)
+                resend = now + interval
+            self.sock.settimeout(max(0.01, min(deadline, resend) - now))
             try:
                 data = self.sock.recv(65535).decode("utf-8", "replace")
-            except TimeoutError as exc:
-                raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
-                               f"within {self.timeout_s:.0f} s") from exc
+            except TimeoutError:
+                continue
             answer = parse_lenient(data)
             headers = dict(answer.fields)  # a name's last field, as the challenge to answer
             if headers.get("call-id") != call_id or answer.status is None:
                 continue
             if answer.status >= 200:
                 return answer.status, answer.reason, headers
+            interval = T2_S  # a provisional answer: the switch has it, resend less often
+            resend = time.monotonic() + interval
 
     def register(self, user: str, password: str, contact: str,
                  expires: int = 3600) -> Registration:

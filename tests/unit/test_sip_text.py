@@ -1,13 +1,17 @@
 """The one SIP text parser (harness.sip.text), and each of its callers reading a
 compact header form it used to miss."""
 
+import contextlib
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.sip import parse_sip
+from harness.errors import SipError
 from harness.security.client import parse_response
 from harness.security.rows import _busy
 from harness.security.torture import load_manifest, readdress
@@ -188,3 +192,53 @@ def test_capture_passes_over_rtp_and_other_non_sip_packets() -> None:
     lf_only = INVITE.replace("\r\n", "\n").encode()
     m = parse_sip(UdpPacket(1.0, "127.0.0.1", 5001, "127.0.0.1", 5060, lf_only))
     assert m is not None and m.method == "INVITE"
+
+
+def test_registrar_sends_a_register_again_until_the_switch_answers() -> None:
+    """A switch whose one UDP worker waits on its media proxy (Kamailio's rtpengine
+    module: 1 s per try) reads a REGISTER late, or drops it when its queue is full: the
+    client sends it again on RFC 3261's timer E (0.5, 1, 2 s ...) and takes the answer
+    to any copy. Before: one send, 3 s, "no answer" (a selftest failure, 2026-12-06)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as switch:
+        switch.bind(("127.0.0.1", 0))
+        switch.settimeout(5.0)
+        reg = Registrar("127.0.0.1", switch.getsockname()[1], "beta.test", timeout_s=4.0)
+        got: list[float] = []
+
+        def answer_the_third() -> None:
+            while len(got) < 3:
+                _data, peer = switch.recvfrom(65535)
+                got.append(time.monotonic())
+            switch.sendto(b"SIP/2.0 200 OK\r\nCall-ID: reg-2\r\nCSeq: 1 REGISTER\r\n\r\n", peer)
+
+        t = threading.Thread(target=answer_the_third)
+        t.start()
+        try:
+            code, _reason, _headers = reg._exchange(b"REGISTER sip:x SIP/2.0\r\n\r\n", "reg-2")
+        finally:
+            t.join(5.0)
+            reg.close()
+    assert code == 200
+    gaps = [b - a for a, b in zip(got, got[1:], strict=False)]
+    # timer E: T1, then doubled (a busy host only sends later, never sooner)
+    assert len(gaps) == 2 and gaps[0] >= 0.45 and gaps[1] >= 0.95, gaps
+
+
+def test_registrar_names_the_switch_that_never_answered() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as switch:
+        switch.bind(("127.0.0.1", 0))
+        port = switch.getsockname()[1]
+        reg = Registrar("127.0.0.1", port, "beta.test", timeout_s=1.2)
+        try:
+            with pytest.raises(SipError) as err:
+                reg._exchange(b"REGISTER sip:x SIP/2.0\r\n\r\n", "reg-3")
+        finally:
+            reg.close()
+        copies = 0
+        switch.settimeout(0.1)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                switch.recv(65535)
+                copies += 1
+    assert f"no answer from 127.0.0.1:{port} within 1 s" in str(err.value)
+    assert copies == 2  # at 0 and 0.5 s; the next (1.5 s) falls after the deadline
