@@ -37,6 +37,7 @@ import platform
 import resource
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -68,12 +69,8 @@ def _clock(channel: Any) -> None:
             return
 
 
-def _files(channel: Any) -> None:
-    """The controller's files on this host: ("put", path, bytes), ("get", path),
-    ("mkdir", path), ("rmtree", path), each answered ("ok"[, bytes]), ("missing",) or
-    ("error", why)."""
-    from pathlib import Path
-
+def _requests(channel: Any) -> Iterator[Any]:
+    """A conversation's requests, until the controller closes it or sends None."""
     while True:
         try:
             req = channel.receive()
@@ -81,6 +78,16 @@ def _files(channel: Any) -> None:
             return
         if req is None:
             return
+        yield req
+
+
+def _files(channel: Any) -> None:
+    """The controller's files on this host: ("put", path, bytes), ("get", path),
+    ("mkdir", path), ("rmtree", path), each answered ("ok"[, bytes]), ("missing",) or
+    ("error", why)."""
+    from pathlib import Path
+
+    for req in _requests(channel):
         op, path = req[0], Path(req[1])
         try:
             if op == "put":
@@ -131,13 +138,7 @@ def _capture(channel: Any, address: str, interface: str) -> None:
                 return
             time.sleep(0.05)
         channel.send(("started", _capture_clock(path, address)))
-        while True:
-            try:
-                req = channel.receive()
-            except EOFError:
-                return
-            if req is None:
-                return
+        for req in _requests(channel):
             if req[0] == "stop":
                 child.stop()
             with open(path, "rb") as fh:
