@@ -12,6 +12,7 @@ post-call OPTIONS ping) before it reads.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import shutil
 import socket
@@ -62,9 +63,18 @@ class Capture:
     def mark(self, tag: bytes) -> None:
         """Nothing to do: the post-call OPTIONS ping on the loopback is the marker."""
 
+    @property
+    def shift_s(self) -> float:
+        """What to take off the file's packet times to have them in this machine's wall
+        clock (0: captured here)."""
+        return 0.0
+
     def refresh(self) -> list[UdpPacket]:
         with self._lock:
             new, self._offset = read_udp(self.path, self._offset)
+            shift = self.shift_s
+            if shift:
+                new = [dataclasses.replace(p, ts=p.ts - shift) for p in new]
             self._packets.extend(new)
             return self._packets
 

@@ -43,7 +43,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.capture.dumpcap import Capture
-from harness.capture.pcap import UdpPacket, read_udp
+from harness.capture.pcap import UdpPacket
 from harness.errors import CaptureError, SipError
 from harness.sip import hostagent
 from harness.sip.messages import ADone, Stalls
@@ -61,6 +61,11 @@ class ClockOffset:
     wall_s: float
     uncertainty_s: float
     rounds: int
+
+    def moved_from(self, earlier: ClockOffset) -> float:
+        """How far these offsets are from `earlier` ones (s): the larger of the two
+        clocks' moves."""
+        return max(abs(self.mono_s - earlier.mono_s), abs(self.wall_s - earlier.wall_s))
 
     def as_dict(self) -> dict[str, float | int]:
         return {"monotonic_offset_ms": round(self.mono_s * 1000, 3),
@@ -326,7 +331,7 @@ class AgentHost:
         since the start (less their uncertainties)."""
         if again is None:
             return ""
-        moved = max(abs(again.mono_s - self.clock.mono_s), abs(again.wall_s - self.clock.wall_s))
+        moved = again.moved_from(self.clock)
         slack = self.clock.uncertainty_s + again.uncertainty_s
         if moved - slack <= self.tolerance_s:
             return ""
@@ -339,8 +344,7 @@ class AgentHost:
         never measured again."""
         if not self.clock_checks:
             return None
-        last = self.clock_checks[-1]
-        return max(abs(last.mono_s - self.clock.mono_s), abs(last.wall_s - self.clock.wall_s))
+        return self.clock_checks[-1].moved_from(self.clock)
 
     def watch_clock(self, every_s: float) -> None:
         """Measure the offsets again every `every_s` while the run lasts: the first that
@@ -560,13 +564,13 @@ class HostCapture(Capture):
                     pass
                 self._channel = None
 
+    @property
+    def shift_s(self) -> float:
+        return self.host.clock.wall_s + self.clock_s
+
     def refresh(self) -> list[UdpPacket]:
         self._pull(("read",))
-        with self._lock:
-            new, self._offset = read_udp(self.path, self._offset)
-            shift = self.host.clock.wall_s + self.clock_s
-            self._packets.extend(dataclasses.replace(p, ts=p.ts - shift) for p in new)
-            return self._packets
+        return super().refresh()
 
     def _pull(self, request: tuple[str]) -> None:
         """The host's file from where this copy ends, appended to it; a host lost
