@@ -169,10 +169,14 @@ def rusage_now() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def run_cost(before: tuple[float, float], calls: int) -> dict[str, float | int]:
+def run_cost(before: tuple[float, float], calls: int,
+             agents_cpu_s: float = 0.0) -> dict[str, float | int]:
     """A whole run's CPU since `before` (rusage_now at its start), read once every child
-    has ended: the controller's, its children's, and per call placed."""
+    has ended: the controller's, its children's (with `agents_cpu_s`, what the agent
+    workers said they used: forked by the fork server, they are not this process's
+    children), and per call placed."""
     me, kids = (now - then for now, then in zip(rusage_now(), before, strict=True))
+    kids += agents_cpu_s
     return {"controller_cpu_s": round(me, 1), "children_cpu_s": round(kids, 1),
             "calls": calls, "cpu_per_call_s": round((me + kids) / max(1, calls), 2)}
 

@@ -152,6 +152,7 @@ class HarnessSession:
         self.agent_rtp_base = 0
         self.started = False
         self._rusage: tuple[float, float] | None = None  # CPU used before start (run_cost)
+        self._agents_cpu_s = 0.0  # what the local agent workers used (run_cost)
         self._closed = False
         self._cdr_mark = -1  # the switch's CDR-store error mark at start (-1: none yet)
         self.placed: dict[str, int] = {}  # calls placed per plan id: evidence folders
@@ -334,6 +335,7 @@ class HarnessSession:
             if self.farm is not None:
                 farm, self.farm = self.farm, None
                 farm.close()
+                self._agents_cpu_s += farm.worker_cpu_s
                 for why in farm.dead.values():  # workers lost during the run
                     if self.store is not None:
                         self.store.add_error(why)
@@ -352,7 +354,8 @@ class HarnessSession:
 
         def cost() -> None:
             if self.store is not None and self._rusage is not None:
-                self.store.cost = run_cost(self._rusage, len(self.store.calls))
+                self.store.cost = run_cost(self._rusage, len(self.store.calls),
+                                           self._agents_cpu_s)
 
         def hosts() -> None:
             env = self.store.environment if self.store is not None else {}

@@ -15,13 +15,16 @@ after anything else that worker said about the call.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from harness import cpuwait
 from harness.errors import SipError
 from harness.sip.attribution import Stray
 from harness.sip.hosts import AgentHost, RemoteProcess
@@ -102,12 +105,16 @@ class AgentFarm:
         self._gone: set[str] = set()  # workers that ended after close() asked them to
         self._thread: threading.Thread | None = None
         self.strays: list[Stray] = []  # INVITEs no call could be attributed to
+        # CPU the workers on this host used, as each said when it stopped: forked from
+        # the fork server, they are no children of this process (RUSAGE_CHILDREN)
+        self.worker_cpu_s = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, timeout_s: float = 60.0) -> None:
         from harness.sip.worker import main
 
-        ctx = multiprocessing.get_context("spawn")
+        ctx = worker_context()
+        group = os.environ.get(cpuwait.ENV, "")  # the session's real-time group, if any
         for name, spec in self.specs.items():
             host = self.hosts.get(name)
             if host is not None:
@@ -115,7 +122,8 @@ class AgentFarm:
                 self._send_locks[name] = threading.Lock()
                 continue
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=main, args=(spec, child), name=f"beta-agent-{name}",
+            proc = ctx.Process(target=main, args=(replace(spec, cpu_group=group), child),
+                               name=f"beta-agent-{name}",
                                daemon=True)
             proc.start()
             child.close()
@@ -333,7 +341,10 @@ class AgentFarm:
                     self.on_stalls(worker, list(lates))
             case Failed(why):
                 self._on_death(worker, why)
-            case Stopped() | Ready():
+            case Stopped(cpu_s):
+                if worker not in self.hosts:  # an agent host's CPU is that host's
+                    self.worker_cpu_s += cpu_s
+            case Ready():
                 pass
             case StrayInvite(stray):
                 with self._lock:
@@ -406,6 +417,19 @@ class AgentFarm:
                 self._conns[worker].send(msg)
         except (OSError, ValueError) as exc:
             self._on_death(worker, f"agent worker {worker}: pipe broken ({exc})")
+
+
+def worker_context() -> multiprocessing.context.ForkServerContext:
+    """How the agent workers are started: forked from a fork server (multiprocessing
+    "forkserver": a clean single-threaded process of its own, never the controller with
+    its threads), which has imported the worker's modules (pjsua2 among them, no
+    Endpoint created) once for every session of this process. A session starts its
+    ~34 workers ~2 s sooner than with "spawn", where each is a new interpreter that
+    imports them again. The fork server ends with the controller, and the workers with
+    it (PR_SET_PDEATHSIG, harness/sip/worker.py)."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["harness.sip.worker"])
+    return ctx
 
 
 def _seats_of(order: CallOrder) -> tuple[str, ...]:

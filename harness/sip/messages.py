@@ -78,7 +78,7 @@ class Failed:
 
 @dataclass(frozen=True, slots=True)
 class Stopped:
-    pass
+    cpu_s: float = 0.0  # user + system CPU the worker used, all its threads, to its end
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,10 @@ class WorkerSpec:
     address: str = "127.0.0.1"  # SIP and RTP bind here
     # an access worker: enters this network namespace first (harness/network/netns.py)
     netns: str = ""
+    # the session's real-time cgroup the worker joins (harness/cpuwait.py; "" none):
+    # given here, not by the environment, which a forked worker takes from the fork
+    # server that was started with the first session
+    cpu_group: str = ""
 
 
 @dataclass(frozen=True, slots=True)

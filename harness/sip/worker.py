@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import time
 import traceback
@@ -43,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 
-from harness.cpuwait import join_from_env
+from harness.cpuwait import join
 from harness.errors import HarnessError, SipError
 from harness.model import Line
 from harness.network import netns
@@ -552,7 +553,8 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
     controller handles by stopping its workers in order."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    join_from_env()  # the session's real-time group (harness/cpuwait.py), if any
+    if spec.cpu_group:  # the session's real-time group (harness/cpuwait.py)
+        join(spec.cpu_group)
     if os.geteuid() == 0:  # before pjsua2's threads start: they inherit it
         with contextlib.suppress(OSError):  # no CAP_SYS_NICE: at the controller's
             os.setpriority(os.PRIO_PROCESS, 0, AGENT_NICENESS)
@@ -581,4 +583,5 @@ def main(spec: WorkerSpec, conn: Connection) -> None:
                          f"{traceback.format_exc()}"))
     finally:
         worker.close()
-        conn.send(Stopped())
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        conn.send(Stopped(used.ru_utime + used.ru_stime))

@@ -413,7 +413,8 @@ class EmbeddedKamailio:
             "--num-threads=2", "--delete-delay=0", f"--pidfile={self.dir / 'rtpengine.pid'}",
         ], self.dir / "rtpengine.log", niceness=LAB_SWITCH_NICENESS)
         self.rtpengine.start()
-        self._wait(lambda: rtpengine_ping("127.0.0.1", self.ng_port), self.rtpengine,
+        # short tries: a ping sent before rtpengine binds is lost, not refused (UDP)
+        self._wait(lambda: rtpengine_ping("127.0.0.1", self.ng_port, 0.1), self.rtpengine,
                    "rtpengine did not answer an NG ping")
 
     def _rtpengine_interfaces(self) -> list[str]:
@@ -430,7 +431,7 @@ class EmbeddedKamailio:
         ], self.dir / "kamailio.log", death_signal=signal.SIGTERM,
            niceness=LAB_SWITCH_NICENESS)
         self.kamailio.start()
-        self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.5) == 200,
+        self._wait(lambda: sip_options_ping("127.0.0.1", self._sip_port, 0.1) == 200,
                    self.kamailio, "Kamailio did not answer SIP OPTIONS")
         if self.test_ca is not None:
             self._wait(lambda: tcp_listening("127.0.0.1", self.tls_port), self.kamailio,
@@ -473,5 +474,5 @@ class EmbeddedKamailio:
                 raise SoftswitchError(f"{child.name} exited at start-up: {child.log_tail()}")
             if ready():
                 return
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise SoftswitchError(f"{what} within {timeout_s:.0f} s: {child.log_tail()}")

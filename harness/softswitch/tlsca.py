@@ -3,7 +3,7 @@
 Python's `ssl` module can use certificates but not make them, so the `openssl` CLI
 (Debian package `openssl`) signs them. Per run, under `<run>/sut/tls/`:
 
-* `ca.pem` / `ca.key`: the test CA (RSA 2048, SHA-256, valid 2 days). The agents
+* `ca.pem` / `ca.key`: the test CA (ECDSA P-256, SHA-256, valid 2 days). The agents
   verify the switch against it; the switch verifies the agents against it.
 * `server.pem` / `server.key`: the switch's certificate, subjectAltName
   `IP:127.0.0.1` and `DNS:<the SIP domain>` (RFC 5922 §7.1: a SIP client matches the
@@ -60,7 +60,9 @@ def _run(argv: list[str], what: str) -> None:
 
 def _new_key(path: Path) -> None:
     path.unlink(missing_ok=True)
-    _run([openssl(), "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+    # ECDSA P-256 (RFC 8422): as strong as RSA 3072 and made in milliseconds, where a
+    # 2048-bit RSA key took ~0.2 s each, three per session
+    _run([openssl(), "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
           "-out", str(path)], f"key {path}")
     os.chmod(path, 0o600)
 
@@ -84,8 +86,8 @@ def make_cert(directory: Path, name: str, ca: CertFiles, sans: tuple[str, ...]) 
     _new_key(files.key)
     csr = directory / f"{name}.csr"
     ext = directory / f"{name}.ext"
-    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,"
-                   "keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n"
+    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=serverAuth,clientAuth\n"
                    f"subjectAltName={','.join(sans)}\n", encoding="utf-8")
     cn = sans[0].split(":", 1)[1]
     _run([openssl(), "req", "-new", "-key", str(files.key), "-subj",
