@@ -134,7 +134,8 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "swallow_bye", "hunt_stops_at_busy",
                            "bill_toll_free_as_incoming", "truncate_intl_caller_id",
                            "hunt_no_overflow", "call_return_first_caller",
-                           "call_return_discloses_withheld", "no_call_waiting"})
+                           "call_return_discloses_withheld", "no_call_waiting",
+                           "pickup_billed_to_picker"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
@@ -150,7 +151,8 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
 # had, not the last (who called last is never updated); call_return_discloses_withheld:
 # call return calls back a caller that withheld its number (*67) instead of refusing
 # 403; no_call_waiting: a line on a
-# call is busy (486) to a second caller;
+# call is busy (486) to a second caller; pickup_billed_to_picker: a picked-up call is
+# recorded as the picking line's call, not the caller's;
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -313,6 +315,30 @@ def parse_hunt_groups(text: str, file: str = "<config>",
     return tuple(groups)
 
 
+PICKUP_FORM = ("expected groups of two or more beta lines 'siteN/NN,siteN/NN[,...]', "
+               "';'-separated, each line in one group at most")
+
+
+def parse_pickup_groups(text: str, file: str = "<config>",
+                        field: str = "numbers.pickup_groups") -> tuple[tuple[Party, ...], ...]:
+    """'site3/05,site3/06,site3/07; site4/01,site4/02' -> the call pickup groups: any
+    line of a group answers a call ringing at another (numbers.call_pickup); else
+    ConfigError naming the group."""
+    groups: list[tuple[Party, ...]] = []
+    seen: set[Party] = set()
+    for item in (x.strip() for x in text.split(";") if x.strip()):
+        try:
+            members = tuple(Party.parse(m.strip()) for m in item.split(",") if m.strip())
+        except PartyError:
+            members = ()
+        if len(members) < 2 or not all(m.is_line for m in members) or \
+                len(set(members)) != len(members) or seen & set(members):
+            raise ConfigError(file, field, item, PICKUP_FORM)
+        seen.update(members)
+        groups.append(members)
+    return tuple(groups)
+
+
 @dataclass(frozen=True, slots=True)
 class NumbersConfig:
     """The test number plan. Defaults are fictional (NPA 413, 555-01XX)."""
@@ -369,6 +395,20 @@ class NumbersConfig:
     # whoever called the line last): plan rows dial "*69" and the harness dials this
     # code instead; "": the switch offers none (such a row is an error, not placed)
     call_return: str = "*69"
+    # call pickup groups: a line of a group that dials `call_pickup` answers a call
+    # ringing at another line of its group ('siteN/NN,siteN/NN[,...]', ';'-separated).
+    # "default": site3/05, site3/06, site3/07 where site 3 has 7 lines; "": none
+    pickup_groups: str = "default"
+    # the vertical service code for group call pickup ("*8", as most switches have it);
+    # "": the switch offers none (a call pickup row is then an error, not placed)
+    call_pickup: str = "*8"
+
+    def pickup(self) -> str:
+        """numbers.pickup_groups as written, or its default for this number plan."""
+        if self.pickup_groups != "default":
+            return self.pickup_groups
+        return "site3/05,site3/06,site3/07" if self.sites >= 3 and \
+            self.lines_per_site >= 7 else ""
 
     def ranges(self) -> tuple[range, range]:
         """(the beta lines' numbers, the on-net block they lie in), as integers."""
@@ -724,6 +764,11 @@ def validate(cfg: HarnessConfig) -> HarnessConfig:
         raise ConfigError(f, "numbers.call_return", n.call_return,
                           "expected a vertical service code (* or # and 2-3 digits, "
                           "as *69), or \"\" for none")
+    if n.call_pickup and (not re.fullmatch(r"\*[0-9]{1,3}|#[0-9]{1,3}", n.call_pickup)
+                          or n.call_pickup == n.call_return):
+        raise ConfigError(f, "numbers.call_pickup", n.call_pickup,
+                          "expected a vertical service code (* or # and 1-3 digits, as "
+                          "*8) other than numbers.call_return, or \"\" for none")
     for name in ("sites", "lines_per_site"):
         if getattr(n, name) < 1:
             raise ConfigError(f, f"numbers.{name}", getattr(n, name), "must be >= 1")
@@ -801,6 +846,8 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
                     parse_lines(getattr(n, name), f, f"numbers.{name}"))
     _porting(n, f)
     _hunting(n, f)
+    for group in parse_pickup_groups(n.pickup(), f):
+        _within(n, f, "numbers.pickup_groups", group)
     _toll_free_in(n, f)
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),

@@ -178,13 +178,20 @@ class CallSpec:
     # talks, and resumes the first when the second ends
     waiting_caller: str = ""
     waiting_at_s: float = 14.0
+    # call pickup: the row's call rings its called line unanswered; this beta line of
+    # the same pickup group (numbers.pickup_groups) dials the switch's pickup code
+    # (numbers.call_pickup) `pickup_at_s` after the row's call was placed, and the
+    # caller must then talk to it (the called line stops ringing)
+    picked_up_by: str = ""
+    pickup_at_s: float = 3.0
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would
         otherwise ring and never answer, and be blamed on the switch."""
         problems = [p for name, value, choice, none_ok in self._choices()
                     for p in choice_problem(name, value, choice, none_ok)]
-        for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s", "waiting_at_s"):
+        for name in ("answer_after_s", "talk_s", "transfer_at_s", "dtmf_at_s", "waiting_at_s",
+                     "pickup_at_s"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} = {getattr(self, name)!r}: must be 0 or more")
         if self.hold_at_s is not None and self.resume_at_s is not None and \
@@ -197,6 +204,7 @@ class CallSpec:
         for i, line in enumerate(self.busy_lines):
             problems += _line_problems(f"busy_lines[{i}]", line)
         problems += self._call_return_problems() + self._waiting_problems()
+        problems += self._pickup_problems()
         problems += _expect_problems(self.expect)
         if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
                 isinstance(self.expect.mos_lqo_min, FromTable):
@@ -250,6 +258,24 @@ class CallSpec:
         if self.expect.final_code != 200 or self.callee_behaviour != "answer":
             problems.append("waiting_caller: the row's call must be answered "
                             "(expect.final_code 200, callee_behaviour 'answer')")
+        return problems
+
+    def _pickup_problems(self) -> list[str]:
+        if not self.picked_up_by:
+            return []
+        problems = _line_problems("picked_up_by", self.picked_up_by) + \
+            _line_problems("dial", self.dial)
+        if self.picked_up_by in (self.caller, self.dial):
+            problems.append(f"picked_up_by = {self.picked_up_by!r}: another line than the "
+                            "row's caller and called line")
+        if self.callee_behaviour != "no_answer" or self.expect.final_code != 200:
+            problems.append("picked_up_by: the called line must ring unanswered "
+                            "(callee_behaviour 'no_answer') and the call be answered by "
+                            "the picking line (expect.final_code 200)")
+        if self.transfer_to or self.conference_with or self.waiting_caller or \
+                self.hold_at_s is not None:
+            problems.append("picked_up_by: not with a transfer, a 3-way call, call "
+                            "waiting or a hold in the same row")
         return problems
 
     @property

@@ -23,6 +23,7 @@ from harness.config import (
     parse_hunt_groups,
     parse_lines,
     parse_numbers,
+    parse_pickup_groups,
     parse_ported_in,
     parse_toll_free_in,
 )
@@ -92,6 +93,10 @@ class NumberPlan:
     toll_free_in: tuple[tuple[str, str], ...] = ()
     # the switch's call return code (numbers.call_return; plans dial "*69"); "": none
     call_return: str = CALL_RETURN
+    # call pickup groups (numbers.pickup_groups: line names) and the code a line of a
+    # group dials to answer a call ringing at another (numbers.call_pickup); "": none
+    pickup_groups: tuple[tuple[str, ...], ...] = ()
+    call_pickup: str = ""
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -106,7 +111,8 @@ class NumberPlan:
                    max(cfg.onnet_block_size, len(lines)), _csv(cfg.unassigned_test_numbers),
                    _csv(cfg.incomplete_test_numbers),
                    psap_is_simulated=cfg.emergency_to_simulated_psap,
-                   dial_around_cic=cfg.dial_around_cic, call_return=cfg.call_return)
+                   dial_around_cic=cfg.dial_around_cic, call_return=cfg.call_return,
+                   call_pickup=cfg.call_pickup)
         plan = replace(plan, pstn=(*plan.pstn, *plan._called_back()))
         out_text, in_text = cfg.porting()
         ported_out = parse_numbers(out_text, "<config>", "numbers.ported_out")
@@ -117,6 +123,9 @@ class NumberPlan:
         plan = replace(plan, hunt_groups=plan._hunting(cfg.hunting(),
                                                        cfg.hunt_groups == "default"))
         plan = replace(plan, toll_free_in=parse_toll_free_in(cfg.toll_free()))
+        plan = replace(plan, pickup_groups=tuple(
+            tuple(plan.line(str(m)).name for m in group)
+            for group in parse_pickup_groups(cfg.pickup())))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
@@ -167,6 +176,18 @@ class NumberPlan:
                                   str(exc)) from exc
             out.append(Hunt(group.pilot, members, overflow))
         return tuple(out)
+
+    def pickup_group(self, line: str) -> tuple[str, ...]:
+        """The call pickup group `line` (a line's name) belongs to; () for none."""
+        return next((g for g in self.pickup_groups if line in g), ())
+
+    def pickup_code(self) -> str:
+        """What a line dials to pick up a call ringing in its group; DialGuardError when
+        the switch offers no call pickup (numbers.call_pickup is "")."""
+        if not self.call_pickup:
+            raise DialGuardError("call pickup", "the switch offers no call pickup "
+                                                "(numbers.call_pickup is \"\")")
+        return self.call_pickup
 
     def hunt(self, number: str) -> Hunt | None:
         """The hunt group `number` is the pilot of, if any."""

@@ -100,3 +100,18 @@ PLAN += [
                          "ways), and resumes the first when the second is down; both calls "
                          "billed"),
 ]
+
+# call pickup: a line of the called line's pickup group (numbers.pickup_groups) answers
+# the call while it rings there, by dialling the switch's pickup code (numbers.call_pickup).
+# The caller and the picking line live in different agent workers: the switch may hand
+# the picking line's INVITE to the caller (Replaces), and one Endpoint answers its own
+# INVITE 482 (harness/run/runner.py check_apart).
+PLAN += [
+    CallSpec("7.12", "call pickup (group)", caller="site2/05", dial="site3/06",
+             callee_behaviour="no_answer", picked_up_by="site3/07", pickup_at_s=3.0,
+             talk_s=3.0, expect=Expect(rings="site3/06", call_class="onnet"),
+             description="site3/06 rings unanswered; site3/07, in its pickup group, dials "
+                         "the pickup code 3 s later and talks with the caller (PESQ both "
+                         "ways); site3/06 stops ringing; one CDR: the caller's call, "
+                         "answered by site3/07"),
+]

@@ -43,6 +43,7 @@ from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import TOLLFREE_NPAS, Route
 from harness.run.breaker import LOST_OPTIONS
+from harness.run.pickup import PickupCall, merged
 from harness.run.scoring import (
     CallScorer,
     agent_streams,
@@ -216,6 +217,13 @@ class CallRunner:
         seat = self.s.seat_of(spec.caller)
         number = plan.number_of(Party.parse(seat))
         self.check_apart(spec, seat, route)
+        if spec.picked_up_by:  # the switch offers it, to a line of the called line's group
+            plan.pickup_code()
+            if spec.picked_up_by not in plan.pickup_group(spec.dial):
+                raise ConfigError(f"plan row {spec.plan_id}", "picked_up_by",
+                                  spec.picked_up_by,
+                                  f"not in a pickup group with {spec.dial} "
+                                  "(numbers.pickup_groups)")
         return seat, f"sip:{dial}@{self.s.switch.domain}", route, number
 
     def transfer_route(self, spec: CallSpec) -> Route | None:
@@ -241,6 +249,8 @@ class CallRunner:
             pairs.append((caller, self.transfer_route(spec)))
         if spec.conference_with:
             pairs.append((seat, self.conference_route(spec)))
+        if spec.picked_up_by:  # its call may come to the caller (INVITE with Replaces)
+            pairs.append((spec.picked_up_by, plan.route(plan.resolve_dial(spec.caller))))
         for who, target in pairs:
             line = plan.line_by_number(target.number) if target else None
             if farm is None or line is None or Party.parse(who).is_pstn:
@@ -329,8 +339,11 @@ class CallRunner:
             caller_addr = s.registrations.caller_addr(seat)
             store_mark = s.switch.cdr_store_errors()[0]  # its own CDR store's failures
             waiting = self.waiting_call(spec)
+            picking = self.pickup_call(spec, order, call_dir)
             out = s.farm.place(order)
             waited = waiting.result() if waiting is not None else None
+            if picking is not None:  # one call: the caller, and the line that picked it up
+                out = merged(out, *picking.result())
         if on_down is not None:
             on_down()
         s.keep_tls(out.a.tls_sessions)
@@ -390,6 +403,26 @@ class CallRunner:
                           description=f"{spec.waiting_caller} calls {spec.dial} while it is "
                                       "on the row's call")
         return _Waiting(second, self.attempt, spec.answer_after_s + spec.waiting_at_s)
+
+    def pickup_call(self, spec: CallSpec, row: CallOrder, call_dir: Path,
+                    ) -> PickupCall | None:
+        """Call pickup: the row's `picked_up_by` dials the switch's pickup code
+        `pickup_at_s` after the row's call was placed (a thread of its own), talking with
+        the called party's voice and recording what it hears as the called party would;
+        it hangs up when the caller does. No far end is expected for it: the switch
+        answers it, or hands it to the caller's phone (harness/run/pickup.py)."""
+        if not spec.picked_up_by:
+            return None
+        s = self.s
+        assert s.farm is not None
+        farm = s.farm
+        script = Script(row.script.talk_s + 10.0, hangup_by="callee",
+                        a_play=row.far_end.play_wav, a_record=call_dir / "recorded_a_to_b.wav")
+        order = CallOrder(uuid.uuid4().hex, s.seat_of(spec.picked_up_by),
+                          f"sip:{s.plan.pickup_code()}@{s.switch.domain}", script,
+                          FarEndPolicy(None, identity=CallIdentity((), (), s.plan.home_npa)),
+                          row.codec)
+        return PickupCall(lambda: farm.place(order), spec.pickup_at_s)
 
     def waiting_checks(self, spec: CallSpec, out: CallOutcome, second: CallResult,
                        ) -> list[Check]:
@@ -616,7 +649,7 @@ class CallRunner:
         if spec.withheld_before:  # a call return to a withheld caller calls nobody: the
             callee = plan.resolve_dial(spec.dial)  # record keeps the code dialled
         check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),
-                                       (out.b, *out.legs)))
+                                       (out.b, *out.legs, out.replaced)))
         if not check.matched and (lost := self.s.switch.cdr_store_errors(store_mark)[1]):
             check = replace(check, store_error=lost)
         return check

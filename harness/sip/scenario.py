@@ -282,6 +282,11 @@ class CallOutcome:
     # INVITEs that reached a far end while the call was up and could not be attributed
     # to a call: those that may have been this call's (or, none fitting, any in its time)
     strays: tuple[Stray, ...] = ()
+    # call pickup by an INVITE with Replaces naming the caller's ringing call: the
+    # caller's call that took over ("ap", as the worker reports it); once the call is
+    # merged for the checks (harness/run/pickup.py), the ringing call it replaced ("a0")
+    picked: LegOutcome | None = None
+    replaced: LegOutcome | None = None
 
     @property
     def events(self) -> tuple[SipEvent, ...]:
@@ -297,7 +302,8 @@ class CallOutcome:
     def other_legs(self) -> tuple[LegOutcome, ...]:
         """The legs of the call's other dialogs: transferred, consultation, 3-way."""
         return tuple(leg for leg in (self.transfer, self.transfer_far, self.consult,
-                                     self.consult_far, self.conference, self.conference_far)
+                                     self.consult_far, self.conference, self.conference_far,
+                                     self.picked, self.replaced)
                      if leg is not None)
 
 
@@ -345,6 +351,7 @@ def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end
     legs = sorted(callee_legs, key=lambda leg: leg.events[0].t_mono if leg.events else 0.0)
     a2 = next((leg for leg in caller_legs if leg.party == "a2"), None)
     a3 = next((leg for leg in caller_legs if leg.party == "a3"), None)
+    picked = next((leg for leg in caller_legs if leg.party == "ap"), None)
     consult = next((leg for leg in legs if leg.party == "b2"), None)
     transfer_seat = policy.transfer_seat if policy else ""
     conference_seat = policy.conference_seat if policy else ""
@@ -367,4 +374,5 @@ def assemble(a: LegOutcome, callee_legs: list[LegOutcome], t_start: float, t_end
         also = tuple(leg.agent_name for leg in legs[idx + 1:])
         forwarded = tuple(leg.agent_name for leg in legs[:idx])
     return CallOutcome(a, b, t_start, end, error, also, forwarded, tuple(legs), a2, far,
-                       consult, as_party(k_far, "c"), a3, as_party(c_far, "c"), strays)
+                       consult, as_party(k_far, "c"), a3, as_party(c_far, "c"), strays,
+                       picked)

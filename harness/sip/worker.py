@@ -96,9 +96,13 @@ class _Outgoing:
     transfer: Leg | None = None  # the call a REFER asked the caller to place
     transfer_talking: bool = False
     three_way: ThreeWay | None = None  # a 3-way call: the second call and the bridge
+    # call pickup through a switch that hands the picking line's call to the caller with
+    # Replaces naming the caller's ringing call (RFC 3891 early-only): the call taking over
+    picked: Leg | None = None
+    picked_talking: bool = False
 
     def legs(self) -> list[Leg]:
-        more = [self.transfer, self.three_way.leg if self.three_way else None]
+        more = [self.transfer, self.three_way.leg if self.three_way else None, self.picked]
         return [self.leg, *(leg for leg in more if leg is not None)]
 
 
@@ -246,6 +250,7 @@ class Worker:
         agent.active_legs += 1
         out = _Outgoing(order, agent, leg, t_start)
         leg.on_transfer = lambda uri: self._transferred(out, uri)
+        leg.on_replaced = lambda request: self._picked_up(out, request)
         self.outgoing[order.key] = out
         if script.cancel_after_s is not None:
             self.stack.at(script.cancel_after_s, lambda: self._safely(
@@ -262,9 +267,21 @@ class Worker:
                            record_wav=rec.with_name(f"{rec.stem}-transfer.wav") if rec else None)
         return out.transfer
 
+    def _picked_up(self, out: _Outgoing, request: dict[str, str]) -> Leg:
+        """An INVITE with Replaces named the caller's call while it rang (call pickup, by
+        a switch that hands the picking line's call to the caller: RFC 3891 early-only;
+        pjsua answers it and cancels the ringing call). The call taking over is the
+        caller's ("ap"): it talks and records as the caller did, into a file of its own."""
+        rec = out.leg.record_wav
+        out.picked = Leg("ap", play_wav=out.leg.play_wav, agent_name=out.order.caller,
+                         request=request, attributed_by="replaces",
+                         record_wav=rec.with_name(f"{rec.stem}-picked.wav") if rec else None)
+        return out.picked
+
     def _timeout(self, out: _Outgoing, reached: str, after_s: float, what: str) -> None:
         legs = out.legs()
-        if all(leg.disconnected for leg in legs) or out.leg.state == reached or \
+        picked = out.picked is not None and out.picked.state == reached
+        if all(leg.disconnected for leg in legs) or out.leg.state == reached or picked or \
                 out.released_at is not None:
             return
         out.error = out.error or f"timed out after {after_s:.0f} s waiting for {what}"
@@ -452,6 +469,9 @@ class Worker:
                 out.transfer_talking = True  # the transferred call talks, then hangs up
                 self.stack.at(out.order.script.talk_s,
                               lambda x=xfer: self._quietly(x.hangup))  # type: ignore[misc]
+            picked = out.picked
+            if picked is not None and picked.state == "CONFIRMED" and not out.picked_talking:
+                self._picked_talk(out, picked)
             legs = out.legs()
             if out.released_at is None and all(leg.disconnected for leg in legs):
                 for leg in legs:
@@ -480,6 +500,15 @@ class Worker:
                 self.conn.send(Finished(key, tuple(leg.outcome(self.spec.name)
                                                    for leg in exp.all_legs())))
                 del self.expected[key]
+
+    def _picked_talk(self, out: _Outgoing, picked: Leg) -> None:
+        """The caller's call taken over by a pickup talks as the row's call would have."""
+        out.picked_talking = True
+        script = out.order.script
+        if script.hangup_by == "caller":
+            self.stack.at(script.talk_s, lambda: self._quietly(picked.hangup))
+        end_s = script.talk_s + 30.0
+        self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
 
     def _report_caller(self, key: str, out: _Outgoing, now: float) -> None:
         """Once its recordings are written (or FINALISE_S passed): the caller's legs

@@ -371,6 +371,8 @@ class EmbeddedKamailio:
             anonymous_rejection=[ln.number for ln in plan.anonymous_rejection],
             toll_free_in=list(plan.toll_free_in),
             call_return=plan.call_return,
+            call_pickup=plan.call_pickup,
+            pickup_groups=[[plan.line(m).number for m in group] for group in plan.pickup_groups],
             toll_restricted=[ln.number for ln in plan.toll_restricted],
             dial_around_cic=plan.dial_around_cic or "NONE",
             dial_around_classes="|".join(DIAL_AROUND_CLASSES),

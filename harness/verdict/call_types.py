@@ -203,6 +203,9 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         want = None  # judged
     elif want is not None and not promises.trunk_groups and to_pstn and Party.in_pstn(rang):
         want = rang = "pstn"
+    if spec.picked_up_by:  # the line dialled rang; another line of its group answered
+        judge("pickup", pickup_checks(spec.dial, spec.picked_up_by, out))
+        want = None
     if want is not None:
         judge("routing", [f"routing: {rang} rang, expected {want}"] if rang != want else [])
     if out.also_rang:
@@ -251,6 +254,45 @@ def call_type_checks(spec: CallSpec, out: CallOutcome, cdr: CdrCheck | None,
         judge("transfer", _transfer_checks(exp.transferred_to, out, packets))
     if exp.conferenced is not None:
         judge("3-way", _conference_checks(exp.conferenced, out))
+    return fails
+
+
+# call pickup: the ringing line must stop ringing this soon after the caller was
+# connected, and the caller be connected this soon after the picking line dialled
+STOP_RINGING_S = 2.0
+PICKUP_CONNECT_S = 4.0
+
+
+def pickup_checks(dialled: str, picker: str, out: CallOutcome) -> list[str]:
+    """Call pickup, on the merged call: `dialled` rang and never answered; the picking
+    line's call was answered and the caller connected within PICKUP_CONNECT_S of its
+    INVITE; `dialled` stopped ringing within STOP_RINGING_S of that (a line left ringing
+    after its call was taken rings for nobody, and may answer into a dead call)."""
+    rang = next((leg for leg in out.legs if leg.agent_name == dialled), None)
+    if rang is None:
+        return [f"pickup: {dialled} never rang: there was no call to pick up"]
+    if rang.answered:
+        return [f"pickup: {dialled} answered the call itself"]
+    b = out.b
+    if b is None or b.agent_name != picker:
+        return [f"pickup: {picker} placed no pickup call"]
+    if b.final_code != 200:
+        return [f"pickup: {picker}'s pickup call ended {b.final_code or 'unanswered'}: "
+                "nothing was picked up"]
+    invite = b.first("INVITE_SENT")
+    connected = out.a.first("CONFIRMED")
+    if connected is None or invite is None:
+        return [f"pickup: {picker}'s call was answered, the caller was never connected"]
+    fails = []
+    took = connected.t_mono - invite.t_mono
+    if took > PICKUP_CONNECT_S:
+        fails.append(f"pickup: the caller was connected {took:.1f} s after {picker} dialled "
+                     f"the pickup code (at most {PICKUP_CONNECT_S:.0f} s)")
+    down = rang.first("DISCONNECTED")
+    if down is None or down.t_mono - connected.t_mono > STOP_RINGING_S:
+        late = f"{down.t_mono - connected.t_mono:.1f} s" if down else "to its end"
+        fails.append(f"pickup: {dialled} kept ringing {late} after the caller was connected "
+                     f"to {picker}")
     return fails
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from harness.config import load_config
 from harness.model import CallResult, CallSpec, Expect, Status
+from harness.numberplan import NumberPlan
 from harness.run.session import HarnessSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -340,3 +341,25 @@ def test_a_line_on_a_call_that_is_busy_to_a_second_caller_is_caught(
         "got 486" in r.verdict.reasons, r.verdict.reasons
     assert "call waiting: the called line never held the first call (it was never " \
         "presented the second call while on the first)" in r.verdict.reasons
+
+
+PICKUP = CallSpec("7.12", "call pickup (group)", "site2/05", "site3/06",
+                  callee_behaviour="no_answer", picked_up_by="site3/07", talk_s=2.0,
+                  expect=Expect(mos_lqo_min=None, rings="site3/06", call_class="onnet"))
+
+
+def test_a_picked_up_call_billed_to_the_picking_line_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that records a picked-up call as the picking line's own (the caller,
+    who pays for it, goes unbilled): the pickup itself works, the CDR check names the
+    caller."""
+    r = on_a_switch_of_its_own(tmp_path_factory, "pickup_billed_to_picker", PICKUP)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert not [x for x in r.verdict.reasons if x.startswith("pickup:")], r.verdict.reasons
+    caller, picker = (load_config_plan().line(n).number for n in ("site2/05", "site3/07"))
+    assert any(x.startswith(f"cdr: caller: expected {caller}, got {picker}")
+               for x in r.verdict.reasons), r.verdict.reasons
+
+
+def load_config_plan() -> NumberPlan:
+    return NumberPlan.from_config(load_config().numbers)

@@ -284,3 +284,29 @@ def test_three_way_call_every_party_hears_every_other(live: HarnessSession) -> N
     assert len(paths) == 6 and all(figures[p]["score"] >= figures["heard_min"] for p in paths)
     a, b, c = (live.plan.line(x).number for x in ("site5/10", "site5/11", "site7/03"))
     assert {(a, b), (a, c)} <= {(ledger.caller, ledger.callee) for ledger in live.ledgers}
+
+
+PICKUP = CallSpec("7.12", "call pickup (group)", "site2/05", "site3/06",
+                  callee_behaviour="no_answer", picked_up_by="site3/07", talk_s=3.0,
+                  expect=Expect(rings="site3/06", call_class="onnet"))
+
+
+def test_call_pickup_connects_the_caller_to_the_picking_line_scored_and_billed_once(
+        live: HarnessSession) -> None:
+    """site3/06 rings; site3/07 of its pickup group dials *8 and talks with the caller.
+    The embedded switch hands site3/07's call to the caller with Replaces naming the
+    caller's ringing call (RFC 3891 early-only); the caller's phone takes it and cancels
+    the ringing call. Scored both ways between the caller and site3/07; one CDR, the
+    caller's call answered by site3/07 (the cancelled ringing call attached to it)."""
+    r = live.run_call(PICKUP)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    assert "pickup" in {c.criterion for c in r.verdict.checks}
+    assert {(e.party, e.kind) for e in r.events} >= {("a", "REPLACES_RX"), ("a", "REPLACED"),
+                                                     ("b", "INVITE_SENT")}
+    scored = {(q.direction, q.source) for q in r.quality if q.mos_lqo is not None and q.valid}
+    assert scored == {(d, s) for d in ("a_to_b", "b_to_a") for s in ("agent", "wire")}
+    assert r.cdr is not None and r.cdr.record is not None, r.cdr
+    plan = live.plan
+    assert (r.cdr.record.caller[-10:], r.cdr.record.callee[-10:]) == (
+        plan.line("site2/05").number, plan.line("site3/07").number)
+    assert r.cdr.record.call_id == r.call_id  # the dialog that talked, not the ringing one
