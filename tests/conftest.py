@@ -21,28 +21,29 @@ def _alone(item: pytest.Item | None) -> bool:
     return item is not None and item.get_closest_marker("alone") is not None
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Units of work for the selftest's workers (xdist `--dist loadgroup`, bin/selftest):
-    a module's tests are one unit, as with loadfile; every `alone` test is in one unit
-    of its own, `alone`, run first. One worker runs the `alone` tests one after another
-    while the other waits once, at the start, instead of before each of them (it waited
-    for the other worker's test in progress every time: ~90 s a run). Marked before
-    xdist names the units (its own hook, after this one); the order is set last."""
-    for item in items:
-        group = "alone" if _alone(item) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 class _AloneFirst:
-    """The `alone` tests first, then one module of unit tests, then the rest in the
-    order every other hook left them (the integration tests' shared session's,
-    tests/integration/conftest.py): a stable sort. The other worker's first unit is
-    then that module, whose tests last milliseconds: the `alone` tests start at once
-    (an exclusive turn waits for the test in progress), not after a call of ~25 s."""
+    """The modules of `alone` tests first, then one module of unit tests, then the rest
+    in the order every other hook left them (the integration tests' shared session's,
+    tests/integration/conftest.py): a stable sort, for the selftest's workers
+    (`--dist loadfile --no-loadscope-reorder`, bin/selftest: a module is a unit of work,
+    handed out in this order). Both workers take alone modules first and run them one
+    after another, each waiting for the other's alone test (it would wait anyway); the
+    waits for an ordinary test in progress that each alone module among the others
+    cost (~90 s of a worker idle a run) are gone. The second worker's first ordinary
+    unit is that module of unit tests, whose tests last milliseconds, not a call of
+    ~25 s the first alone test would wait for. An alone test lives in a module of alone
+    tests (a module holding both would be handed out as one unit, in the middle)."""
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        kinds: dict[str, set[bool]] = {}
+        for item in items:
+            kinds.setdefault(item.nodeid.split("::")[0], set()).add(_alone(item))
+        mixed = sorted(path for path, seen in kinds.items() if len(seen) > 1)
+        if mixed:
+            raise pytest.UsageError(f"{', '.join(mixed)}: `alone` and other tests in one "
+                                    "module; give the alone ones a module of their own "
+                                    "(tests/conftest.py _AloneFirst)")
         quick = next((getattr(item, "module", None) for item in items
                       if item.nodeid.startswith("tests/unit/")), None)
         items.sort(key=lambda item: 0 if _alone(item) else

@@ -18,10 +18,11 @@ from harness.security.rows import ProbeReport
 from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 
-pytestmark = [pytest.mark.integration]
 # the §12 row sets run 12.12, a flood of 200 INVITEs during a real call: no other test
-# beside them (tests/turns.py); the open-relay test sends two probes
-ALONE = pytest.mark.alone
+# beside them (tests/turns.py); the open-relay test (two probes) too, so that this is a
+# module of alone tests, which the selftest runs first, one after another
+# (tests/conftest.py)
+pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PLAN_12 = Path(__file__).parents[2] / "testplans" / "plan_12_security.py"
 SECRET = "user-switch-pw-5120"
 
@@ -43,7 +44,6 @@ def _judged(report: ProbeReport) -> bool:
     return report.status is Status.ERROR and call is not None and call.invalid_measurement
 
 
-@ALONE
 def test_every_row_of_section_12_passes_against_the_embedded_switch(tmp_path: Path) -> None:
     with HarnessSession(_cfg(load_config()), tmp_path / "reports") as session:
         reports = [session.run_probe(row) for row in _rows()
@@ -100,7 +100,6 @@ def user_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     switch.stop()
 
 
-@ALONE
 def test_section_12_probes_reach_the_external_switch_named_by_sut(
         user_switch: tuple[int, int, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
