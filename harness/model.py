@@ -184,6 +184,10 @@ class CallSpec:
     # caller must then talk to it (the called line stops ringing)
     picked_up_by: str = ""
     pickup_at_s: float = 3.0
+    # a fax call: both parties are G3 fax terminals (ITU-T T.30 over the call's G.711
+    # audio); the caller sends the harness's test page, the called party receives it,
+    # and the page received is compared with it bit for bit (harness/media/fax.py)
+    fax: bool = False
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would
@@ -205,6 +209,11 @@ class CallSpec:
             problems += _line_problems(f"busy_lines[{i}]", line)
         problems += self._call_return_problems() + self._waiting_problems()
         problems += self._pickup_problems()
+        if self.fax and (self.codec not in ("PCMU", "PCMA") or self.expect.mos_lqo_min
+                         is not None or self.callee_behaviour != "answer"):
+            problems.append("fax: a G.711 call (codec PCMU or PCMA), answered, with no "
+                            "voice to score (expect.mos_lqo_min None: the page received "
+                            "is compared bit for bit instead)")
         problems += _expect_problems(self.expect)
         if self.profile not in ("", "clean") and self.expect.final_code == 200 and \
                 isinstance(self.expect.mos_lqo_min, FromTable):

@@ -8,12 +8,14 @@ source scripts/steps.sh
 
 # Debian packages: the system under test, capture, audio tools, reference speech,
 # the compiler and headers the `pesq` build needs, the browser the report test uses,
-# OpenSSH for the lab's agent hosts (docs/agent-hosts.md) and libfaketime for their tests.
+# OpenSSH for the lab's agent hosts (docs/agent-hosts.md) and libfaketime for their tests,
+# the fax engine and its page files' library (harness/media/fax.py: spandsp, libtiff).
 PACKAGES=(
   kamailio kamailio-sqlite-modules kamailio-tls-modules rtpengine-daemon openssl
   tshark sox sqlite3 asterisk-core-sounds-en-wav espeak-ng flite
   sip-tester iproute2 iptables procps
   openssh-server openssh-client faketime
+  libspandsp2 libtiff6
   python3 python3-venv python3-dev gcc
   chromium
 )

@@ -115,3 +115,14 @@ PLAN += [
                          "ways); site3/06 stops ringing; one CDR: the caller's call, "
                          "answered by site3/07"),
 ]
+
+# fax: G3 fax machines on two beta lines (ITU-T T.30 over G.711 pass-through, no ECM,
+# harness/media/fax.py): a page sent is received intact only if the path neither drops,
+# suppresses nor alters what the modems send
+PLAN += [
+    CallSpec("7.13", "fax G3 over G.711 (T.30)", caller="site6/12", dial="site7/06",
+             fax=True, expect=Expect(mos_lqo_min=None, rings="site7/06", call_class="onnet"),
+             description="site6/12's fax machine sends the harness's test page (1728 "
+                         "pixels x 400 rows, T.4) to site7/06's; both T.30 sessions end "
+                         "normally and the page received is the page sent, bit for bit"),
+]

@@ -23,7 +23,7 @@ from harness.capture.rtp import STATIC_PT, rtp_toward
 from harness.capture.sip import call_ladder, own_packets, refusals, wire_timing
 from harness.cdr.reconcile import Ledger
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
-from harness.media import reference
+from harness.media import fax, reference
 from harness.media.early import early_media
 from harness.model import (
     CallResult,
@@ -62,7 +62,7 @@ from harness.sip.scenario import (
     Script,
 )
 from harness.softswitch.process import sip_options_ping
-from harness.verdict.call_types import call_type_checks, waiting_first_call
+from harness.verdict.call_types import call_type_checks, fax_checks, waiting_first_call
 from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passed
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
@@ -137,6 +137,11 @@ PSTN_WORKER = "pstn"  # the simulated PSTN's agent worker (harness/run/session.p
 # moments within 1 s: a stall this close to one of them can have delayed its reading
 CDR_READING_MARGIN_S = 1.0
 CALL_BEFORE_RING_S = 2.0  # a call return row's calls before ring the line this long
+# a fax call: the caller hangs up when T.30 ends, at this long after the answer at the
+# latest (one page at 9600 bps, training and retrain included, takes ~40 s)
+FAX_MAX_S = 90.0
+FAX_PAGE = "fax-page.tif"  # the test page, in the run's reference directory
+FAX_RECEIVED = "fax-received.tif"  # what the called party's terminal received
 WAITING_ANSWER_S = 2.0  # a waiting call rings (presented) this long before it is taken
 
 
@@ -199,6 +204,7 @@ class CallRunner:
         self.s = session
         self._measuring = {lane: threading.BoundedSemaphore(n)
                            for lane, n in MEASURING_AT_ONCE.items()}
+        self._fax_lock = threading.Lock()
 
     # -- placing the call --------------------------------------------------------------
     def resolve(self, spec: CallSpec) -> tuple[str, str, Route, str]:
@@ -326,6 +332,9 @@ class CallRunner:
         script = script_for(spec, refs, third, call_dir, s.cfg.media.tail_pad_s,
                             self.uri(self.transfer_route(spec)),
                             self.uri(self.conference_route(spec)), hooks.agent_faults)
+        if spec.fax:  # fax machines at both ends: the page, and where it is received
+            script = replace(script, talk_s=max(script.talk_s, FAX_MAX_S),
+                             fax_page=self.fax_page(), fax_receive=call_dir / FAX_RECEIVED)
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
                           hooks.codec_override or spec.codec,
@@ -389,6 +398,23 @@ class CallRunner:
             checks += part_of_row(f"call return.before{i}", f"call return: the call "
                                   f"before from {party} to {spec.caller}", self.attempt(before))
         return checks
+
+    def fax_page(self) -> Path:
+        """The test page fax rows send, written once per run beside the references."""
+        with self._fax_lock:
+            path = self.scorer.reference_dir / FAX_PAGE
+            if not path.exists():
+                fax.write_test_page(path)
+            return path
+
+    def fax_checks(self, out: CallOutcome) -> list[str]:
+        """A fax row: both terminals' T.30 sessions, and the page received, read from
+        the called party's file, against the page sent."""
+        b = out.b
+        received = b.fax.file if b is not None and b.fax is not None else None
+        rows = fax.read_page_rows(received) if received is not None else None
+        return fax_checks(out.a.fax, b.fax if b is not None else None,
+                          fax.test_page_rows(), rows)
 
     def waiting_call(self, spec: CallSpec) -> _Waiting | None:
         """Call waiting: the row's `waiting_caller` calls the called line, placed
@@ -506,6 +532,8 @@ class CallRunner:
         if spec.expect.conferenced is not None:
             extra += judged("3-way.audio",
                             self.scorer.conference_audio(spec, out, packets, call_dir))
+        if spec.fax and out.a.final_code == 200:
+            extra += judged("fax", self.fax_checks(out))
         workers = {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}
         # a host whose clock drifted beyond the tolerance: figures across it (a far
         # end's answer, the CDR's times) cannot be put in one clock; the harness's error
@@ -523,7 +551,7 @@ class CallRunner:
                 decoded.unlink()
         artifacts = tuple((p.stem, str(p.relative_to(s.run_dir)))
                           for p in sorted(call_dir.iterdir())
-                          if p.suffix in (".wav", ".pcap", ".json"))
+                          if p.suffix in (".wav", ".pcap", ".json", ".tif"))
         return CallResult(spec, out.a.call_id, out.a.final_code, timing, quality, cdr, stall,
                           verdict, tuple(sorted(out.all_events, key=lambda e: e.t_mono)),
                           artifacts,

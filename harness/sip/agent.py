@@ -18,6 +18,7 @@ from typing import Any
 import pjsua2 as pj
 
 from harness.errors import SipError
+from harness.media.fax import FaxResult, FaxTerminal
 from harness.model import Line, SipEvent
 from harness.party import Party
 from harness.sip.message import parse_request, ruri_parts
@@ -115,6 +116,31 @@ class _Call(pj.Call):  # type: ignore[misc]
         if self.leg is not None:
             self.leg.mark("XFER_NOTIFY", int(prm.statusCode))
             prm.cont = True
+
+
+class _FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
+    """A fax terminal as a port of the conference bridge (8 kHz, 20 ms, 16-bit): what
+    the call brings is fed to it, what it sends goes on the call. Called on pjmedia's
+    clock thread; the terminal is touched only there until the call ends."""
+
+    def __init__(self, terminal: FaxTerminal) -> None:
+        super().__init__()
+        self.terminal = terminal
+        self.failed = ""
+
+    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 - pjsua2 API
+        try:
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(self.terminal.tx())
+        except Exception as exc:  # noqa: BLE001 - must not leave a pjsua2 director
+            self.failed = self.failed or f"{type(exc).__name__}: {exc}"
+
+    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                self.terminal.rx(bytes(frame.buf))
+        except Exception as exc:  # noqa: BLE001
+            self.failed = self.failed or f"{type(exc).__name__}: {exc}"
 
 
 class Switchboard:
@@ -234,6 +260,13 @@ class Leg:
     _recorder: Any = None
     _resumed_recorder: Any = None
     resumed_start_mono: float | None = None
+    # a G3 fax terminal on this leg instead of speech (harness/media/fax.py): "send"
+    # `fax_path` (a TIFF page) or "receive" into it
+    fax_role: str = ""
+    fax_path: Path | None = None
+    fax_result: FaxResult | None = None
+    _fax: FaxTerminal | None = None
+    _fax_port: Any = None
 
     @property
     def resumed_wav(self) -> Path | None:
@@ -338,8 +371,44 @@ class Leg:
         self._player = player
         self.mark("ANNOUNCEMENT")
 
+    @property
+    def fax_done(self) -> bool:
+        """The fax terminal ended its T.30 session (phase E), whatever the outcome."""
+        return self._fax is not None and self._fax.done
+
+    def _start_fax(self, aud: Any) -> None:
+        """The fax terminal on the call's audio, both ways: the calling party's sends
+        its page, the called party's receives (T.30 over G.711)."""
+        assert self.fax_path is not None
+        self._fax = FaxTerminal(self.fax_role, self.fax_path, calling=self.party == "a")
+        fmt = pj.MediaFormatAudio()
+        fmt.type, fmt.clockRate, fmt.channelCount = pj.PJMEDIA_TYPE_AUDIO, 8000, 1
+        fmt.bitsPerSample, fmt.frameTimeUsec = 16, 20000
+        port = _FaxPort(self._fax)
+        try:
+            port.createPort(f"fax-{self.party}", fmt)
+            port.startTransmit(aud)
+            aud.startTransmit(port)
+        except pj.Error as exc:
+            raise SipError(f"leg {self.party}: fax terminal not connected: "
+                           f"{exc.info()}") from exc
+        self._fax_port = port
+        self.mark("FAX_START")
+
+    def _stop_fax(self) -> None:
+        if self._fax is None:
+            return
+        self._fax_port = None  # disconnected from the bridge as it goes
+        self.fax_result = self._fax.result()
+        self._fax.close()
+        self._fax = None
+        self.mark("FAX_END", self.fax_result.completion)
+
     def _start_media(self, aud: Any) -> None:
         self._media_started = True
+        if self.fax_role:
+            self._start_fax(aud)
+            return
         if self.record_wav is not None:
             self._recorder = pj.AudioMediaRecorder()
             self._recorder.createRecorder(str(self.record_wav))
@@ -433,6 +502,7 @@ class Leg:
         self.mark("BRIDGED")
 
     def _stop_media(self) -> None:
+        self._stop_fax()
         self._tone = None
         # the recorder finalises its WAV header only when destroyed
         if self._recorder is not None:
@@ -553,7 +623,7 @@ class Leg:
                           self.stats, self.record_wav, rec_s, span,
                           tuple(self.request.items()), self.dtmf_rx, worker,
                           attributed_by=self.attributed_by, resumed_wav=resumed_wav,
-                          resumed_span_s=resumed_span)
+                          resumed_span_s=resumed_span, fax=self.fax_result)
 
     def release(self) -> None:
         """Let go of the leg's pjsua2 call (after DISCONNECTED): its object is kept

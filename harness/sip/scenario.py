@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.media.fax import FaxResult
 from harness.model import Line, SipEvent, first_event
 from harness.numbers import canonical
 from harness.party import Party
@@ -173,6 +174,11 @@ class Script:
     # fault-injection for the harness's own tests (harness/run/hooks.py): one of
     # AGENT_FAULTS
     agent_faults: tuple[str, ...] = ()
+    # a fax call: the caller's fax terminal sends this page (TIFF-F) and the called
+    # party's receives into `fax_receive`; the caller hangs up once T.30 has ended
+    # (or at `talk_s`)
+    fax_page: Path | None = None
+    fax_receive: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +257,7 @@ class LegOutcome:
     # started when the media came back) and how long that recorder was connected
     resumed_wav: Path | None = None
     resumed_span_s: float = 0.0
+    fax: FaxResult | None = None  # a fax leg: what its terminal did (harness/media/fax.py)
 
     def first(self, kind: str, code_prefix: str = "") -> SipEvent | None:
         return first_event(self.events, kind, code_prefix)

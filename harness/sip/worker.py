@@ -234,6 +234,8 @@ class Worker:
         script = order.script
         leg = Leg("a", play_wav=script.a_play, record_wav=script.a_record,
                   agent_name=order.caller, play_on_cue=bool(script.three_way_uri))
+        if script.fax_page is not None:  # a fax machine, not a voice
+            leg.fax_role, leg.fax_path = "send", script.fax_page
         t_start = time.monotonic()
         try:
             agent = self.seats.dialler(order.caller, order.secure)
@@ -309,10 +311,23 @@ class Worker:
             out.three_way = ThreeWay(self.stack, out.order, out.agent, leg)
             self.stack.at(script.three_way_at_s, lambda: self._safely(
                 out, lambda: out.three_way.start() if out.three_way else None))
+        elif script.fax_page is not None:  # the fax machine hangs up when T.30 ends
+            self._fax_hangup(out, time.monotonic() + script.talk_s)
         elif script.hangup_by == "caller":
             self.stack.at(script.talk_s, lambda: self._safely(out, leg.hangup))
         end_s = script.talk_s + 30.0
         self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
+
+    def _fax_hangup(self, out: _Outgoing, by: float) -> None:
+        """A fax caller hangs up half a second after its T.30 session ended (phase E:
+        the page sent, or given up), at `by` (monotonic) at the latest."""
+        leg = out.leg
+        if leg.disconnected:
+            return
+        if leg.fax_done or time.monotonic() >= by:
+            self.stack.at(0.5, lambda: self._safely(out, leg.hangup))
+            return
+        self.stack.at(0.2, lambda: self._fax_hangup(out, by))
 
     def _safely(self, out: _Outgoing, action: Callable[[], None], codec: str = "") -> None:
         """A caller action; one that fails ends the call with the reason."""
@@ -395,6 +410,8 @@ class Worker:
         """A party of a 3-way call talks when cued (RFC 4733 '#'); a transfer target
         follows an INVITE with Replaces that takes over its call (attended transfer)."""
         script = exp.script
+        if script.fax_page is not None and script.fax_receive is not None:
+            leg.fax_role, leg.fax_path = "receive", script.fax_receive  # a fax machine
         if script.three_way_uri:
             leg.play_on_cue = True
             leg.on_dtmf = lambda digit: self._quietly(

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.capture.pcap import UdpPacket
+from harness.media.fax import FaxResult, compare_pages
 from harness.model import CallSpec, CdrCheck, EarlyMedia
 from harness.numbers import ANONYMOUS, canonical, form, user_part
 from harness.party import Party
@@ -293,6 +294,34 @@ def pickup_checks(dialled: str, picker: str, out: CallOutcome) -> list[str]:
         late = f"{down.t_mono - connected.t_mono:.1f} s" if down else "to its end"
         fails.append(f"pickup: {dialled} kept ringing {late} after the caller was connected "
                      f"to {picker}")
+    return fails
+
+
+def fax_checks(sender: FaxResult | None, receiver: FaxResult | None, sent: list[bytes],
+               received: list[bytes] | None) -> list[str]:
+    """A fax call (ITU-T T.30 over G.711): both terminals ended their session normally
+    (phase E), the page went and came (1 sent, 1 received), and the page received is
+    the page sent, row by row, bit for bit (without ECM a lossy path leaves damaged
+    rows; with it, retransmissions)."""
+    fails = []
+    for who, result, want, did in (("the sending", sender, "pages_tx", "sent"),
+                                   ("the receiving", receiver, "pages_rx", "received")):
+        if result is None:
+            fails.append(f"fax: {who} terminal never started (no media reached it)")
+        elif not result.ok:
+            fails.append(f"fax: {who} terminal ended T.30 with '{result.completion_text}' "
+                         f"({result.completion})")
+        elif getattr(result, want) < 1:
+            fails.append(f"fax: {who} terminal ended with no page {did}")
+    if received is None:
+        return fails or ["fax: no page was received"]
+    compare = compare_pages(sent, received)
+    if compare.rows_received != compare.rows_sent or compare.rows_differing:
+        at = f", the first at row {compare.first_differing}" \
+            if compare.first_differing is not None else ""
+        fails.append(f"fax: the page received has {compare.rows_received} rows, "
+                     f"{compare.rows_differing} of them differing from the {compare.rows_sent}"
+                     f" rows sent{at}")
     return fails
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.model import CallResult, CallSpec, Expect
+from harness.model import CallResult, CallSpec, Expect, Status
 from harness.network import netns
 from harness.network.netns import AccessNet
 from harness.run.session import HarnessSession
@@ -183,3 +183,24 @@ def test_harness_processes_creating_links_together_get_different_access_addresse
             kid.communicate("done\n", timeout=30)
     for m in made:
         assert m[0] not in _ip("-o", "-4", "addr", "show", "dev", "lo")
+
+
+def test_a_fax_crosses_a_clean_access_link_intact_and_one_losing_1_percent_is_caught(
+        live: HarnessSession) -> None:
+    """The fax row's page over access links: intact over clean ones (the links alone do
+    nothing to the modems' signal); over links that lose 1 % of packets at random T.30
+    without ECM cannot get it through intact (the modems lose their training, or rows
+    arrive damaged), and the fax check says which."""
+    def fax(profile: str) -> CallResult:
+        return live.run_call(CallSpec("7.13", f"fax under {profile}", "site6/12", "site7/06",
+                                      fax=True, profile=profile,
+                                      expect=Expect(mos_lqo_min=None, rings="site7/06")))
+
+    clean = fax("clean")
+    assert clean.verdict.status is Status.PASS, clean.verdict.reasons
+    lossy = fax("loss1")
+    assert lossy.final_code == 200, lossy.verdict.reasons
+    assert lossy.verdict.status is Status.FAIL, lossy.verdict.reasons
+    fax_fails = [x for x in lossy.verdict.reasons if x.startswith("fax: ")]
+    assert fax_fails, lossy.verdict.reasons
+    print("\n" + "\n".join(fax_fails))
