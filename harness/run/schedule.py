@@ -88,17 +88,26 @@ def parties(spec: CallSpec, plan: NumberPlan) -> frozenset[str]:
                         spec.conference_with)
     waiting = (spec.waiting_caller,) if spec.waiting_caller and \
         not Party.in_pstn(spec.waiting_caller) else ()
-    return frozenset({spec.caller, *waiting, *(seat for seat in far
+    picker = (spec.picked_up_by,) if spec.picked_up_by else ()
+    return frozenset({spec.caller, *waiting, *picker, *(seat for seat in far
                                      if withheld or not seat.startswith(PSTN_SEAT))})
 
 
 def expected_s(spec: CallSpec) -> float:
     """Roughly how long a row's call lasts: ringing, talk (a scored call talks at least
-    its ~12 s reference), a ring that is never answered (the switch's timeout)."""
+    its ~12 s reference; a fax call, T.30 sending one page: ~30 s), a ring that is never
+    answered (the switch's timeout) or picked up (when the picking line dials)."""
     talk = max(spec.talk_s, 12.0) if spec.expect.scored else spec.talk_s
+    if spec.fax:
+        talk = max(talk, FAX_CALL_S)
     ring = 8.0 if spec.callee_behaviour == "no_answer" else spec.answer_after_s
+    if spec.picked_up_by:
+        ring = spec.pickup_at_s + 1.0
     before = CALL_BEFORE_S * len(spec.calls_before)  # call return's, one after another
     return before + ring + (talk if spec.expect.final_code == 200 else 0.0)
+
+
+FAX_CALL_S = 30.0  # a fax row's call: one page through T.30 (measured 26-30 s)
 
 
 def quiet_from_s(spec: CallSpec, plan: NumberPlan) -> float | None:
@@ -145,7 +154,7 @@ def line_legs(spec: CallSpec, plan: NumberPlan,
     they are on."""
     route = _route(spec.reaches, plan)
     dialled = plan.line_by_number(route.number) if route is not None else None
-    seats = [spec.caller, spec.waiting_caller]
+    seats = [spec.caller, spec.waiting_caller, spec.picked_up_by]
     seats += [dialled.name] if dialled is not None else []
     for dial in (spec.transfer_to, spec.conference_with):
         far = _route(dial, plan) if dial else None
