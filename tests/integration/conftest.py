@@ -55,10 +55,18 @@ def _uses_shared(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The modules that use the shared session first (a stable sort: each module's
-    tests stay together and in their order), so that it is open once, for them."""
+    """The modules that use the shared session first, and in each module its tests that
+    use it before those that do not (a stable sort: each module's tests stay together,
+    otherwise in their order), so that it is open once, for them: the session is closed
+    when the next test does not use it, and a module's `live` is set up once (a user
+    after a non-user would be given the closed session)."""
     shared_modules = {item.module for item in items if _uses_shared(item)}  # type: ignore[attr-defined]
-    items.sort(key=lambda item: getattr(item, "module", None) not in shared_modules)
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(getattr(item, "module", None), i)
+    items.sort(key=lambda item: (getattr(item, "module", None) not in shared_modules,
+                                 first[getattr(item, "module", None)],
+                                 not _uses_shared(item)))
 
 
 @pytest.hookimpl(trylast=True)

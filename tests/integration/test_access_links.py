@@ -187,18 +187,19 @@ def test_harness_processes_creating_links_together_get_different_access_addresse
 
 def test_a_fax_crosses_a_clean_access_link_intact_and_one_losing_1_percent_is_caught(
         live: HarnessSession) -> None:
-    """The fax row's page over access links: intact over clean ones (the links alone do
-    nothing to the modems' signal); over links that lose 1 % of packets at random T.30
-    without ECM cannot get it through intact (the modems lose their training, or rows
-    arrive damaged), and the fax check says which."""
-    def fax(profile: str) -> CallResult:
-        return live.run_call(CallSpec("7.13", f"fax under {profile}", "site6/12", "site7/06",
-                                      fax=True, profile=profile,
-                                      expect=Expect(mos_lqo_min=None, rings="site7/06")))
-
-    clean = fax("clean")
+    """The fax row's page over access links, two fax calls at once, each on its own pair:
+    intact over clean links (the links alone do nothing to the modems' signal); over
+    links that lose 1 % of packets at random T.30 without ECM cannot get it through
+    intact (the modems lose their training, or rows arrive damaged), and the fax check
+    says which."""
+    specs = [CallSpec("7.13a", "fax under clean", "site6/12", "site7/06", fax=True,
+                      profile="clean", expect=Expect(mos_lqo_min=None, rings="site7/06")),
+             CallSpec("7.13b", "fax under loss1", "site1/12", "site2/11", fax=True,
+                      profile="loss1", expect=Expect(mos_lqo_min=None, rings="site2/11"))]
+    sched = live.schedule(specs)
+    clean, lossy = (sched.result(s.plan_id) for s in specs)
     assert clean.verdict.status is Status.PASS, clean.verdict.reasons
-    lossy = fax("loss1")
+    assert abs(lossy.started_wall - clean.started_wall) < 5.0  # up together
     assert lossy.final_code == 200, lossy.verdict.reasons
     assert lossy.verdict.status is Status.FAIL, lossy.verdict.reasons
     fax_fails = [x for x in lossy.verdict.reasons if x.startswith("fax: ")]

@@ -41,7 +41,7 @@ def _results(live: HarnessSession) -> dict:
 def test_probe_calls_measured_beside_the_load_level(live: HarnessSession) -> None:
     with BackgroundLoad.for_session(live, rate_cps=10, max_calls=20, hold_s=1.5) as load:
         pids = load.pids()
-        probes = [live.run_call(PROBE) for _ in range(3)]
+        probes = [live.run_call(PROBE) for _ in range(2)]
     stats = load.stats
     assert stats is not None
     # SIPp's own figures: it offered 10 cps and achieved it, every call completed
@@ -59,7 +59,7 @@ def test_probe_calls_measured_beside_the_load_level(live: HarnessSession) -> Non
     tagged = [c for c in doc["calls"] if (c["load"] or {}).get("id") == load.load_id]
     assert [c["call_id"] for c in tagged] == [p.call_id for p in probes]
     assert tagged[0]["load"]["rate_cps"] == 10
-    assert level["probes"]["calls"] == 3
+    assert level["probes"]["calls"] == 2
     assert level["status"] == "ok", level["reasons"]  # a stall alone is noted, not a failure
     valid = [p for p in probes if not p.verdict.invalid_measurement]
     assert valid, "every probe was invalid (host stalls): nothing was measured"

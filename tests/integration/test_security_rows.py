@@ -19,9 +19,9 @@ from harness.softswitch.kamailio import EmbeddedKamailio
 from harness.softswitch.process import free_udp_port
 
 # the §12 row sets run 12.12, a flood of 200 INVITEs during a real call: no other test
-# beside them (tests/turns.py); the open-relay test (two probes) too, so that this is a
-# module of alone tests, which the selftest runs first, one after another
-# (tests/conftest.py)
+# beside them (tests/turns.py; the selftest hands out modules of alone tests first,
+# tests/conftest.py). The open-relay test, two probes, runs beside others:
+# tests/integration/test_open_relay.py
 pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PLAN_12 = Path(__file__).parents[2] / "testplans" / "plan_12_security.py"
 SECRET = "user-switch-pw-5120"
@@ -69,24 +69,6 @@ def test_every_row_of_section_12_passes_against_the_embedded_switch(tmp_path: Pa
     doc = json.loads((session.run_dir / "results.json").read_text())
     assert [p["plan_id"] for p in doc["security"]] == [r.spec.plan_id for r in reports]
     assert "Security probes (§12)" in (session.run_dir / "index.html").read_text()
-
-
-def test_an_open_relay_fails_the_international_row_naming_the_invite_at_the_trunk(
-        tmp_path: Path) -> None:
-    cfg = _cfg(load_config())
-    cfg = replace(cfg, sut=replace(cfg.sut, test_faults="open_relay"))
-    intl, premium = _rows(ProbeKind.UNAUTHENTICATED_INVITE)[0], \
-        _rows(ProbeKind.UNAUTHENTICATED_INVITE)[2]
-    with HarnessSession(cfg, tmp_path / "reports") as session:
-        reports = [session.run_probe(intl), session.run_probe(premium)]
-    for r in reports:
-        assert r.status is Status.FAIL, r
-        first = r.reasons[0]
-        assert first.startswith(f"toll fraud: an unauthenticated INVITE to {r.dial} reached "
-                                "the PSTN trunk (INVITE Call-ID "), first
-    assert " at pstn:intl" in reports[0].reasons[0]
-    assert " at pstn:ld" in reports[1].reasons[0]  # premium rate: the LD trunk
-    print("\n" + "\n".join(line for r in reports for line in r.lines()))
 
 
 @pytest.fixture(scope="module")
