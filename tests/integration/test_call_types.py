@@ -310,19 +310,3 @@ def test_call_pickup_connects_the_caller_to_the_picking_line_scored_and_billed_o
     assert (r.cdr.record.caller[-10:], r.cdr.record.callee[-10:]) == (
         plan.line("site2/05").number, plan.line("site3/07").number)
     assert r.cdr.record.call_id == r.call_id  # the dialog that talked, not the ringing one
-
-
-FAX = CallSpec("7.13", "fax G3 over G.711 (T.30)", "site6/12", "site7/06", fax=True,
-               expect=Expect(mos_lqo_min=None, rings="site7/06", call_class="onnet"))
-
-
-def test_a_fax_page_crosses_the_switch_bit_for_bit(live: HarnessSession) -> None:
-    """Two fax machines (libspandsp T.30 in the agents) on a G.711 call through the
-    switch: the page received is the page sent, bit for bit; the caller hangs up when
-    T.30 has ended."""
-    r = live.run_call(FAX)
-    assert r.verdict.status is Status.PASS, r.verdict.reasons
-    assert "fax" in {c.criterion for c in r.verdict.checks}
-    ended = [e for e in r.events if e.kind == "FAX_END"]
-    assert {(e.party, e.code) for e in ended} == {("a", 0), ("b", 0)}
-    assert (live.run_dir / dict(r.artifacts)["fax-received"]).exists()

@@ -2,8 +2,8 @@
 terminal's last lines, in results.json, in JUnit and the exit code.
 
 * a busy-hour row that fails while each of its calls passes (its median floor above
-  what a clean call scores): NOT ACCEPTED, JUnit failures=1, exit 1
-  (tests/integration/test_run_verdict_busy_hour.py: a busy hour runs alone);
+  what a clean call scores): NOT ACCEPTED, JUnit failures=1, exit 1 (a busy hour of
+  two calls: it runs beside other tests);
 * a subset of the plan that passes: PARTIAL (n of N rows run), JUnit skipped, exit 0.
 """
 
@@ -45,6 +45,28 @@ def _run(tmp_path: Path, *args: str) -> tuple[int, str, dict, ET.Element]:
         f"exit {done.returncode}; results.json errors {doc['errors']}\n"
         f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.returncode, done.stdout, doc, ET.parse(run_dir / "junit.xml").getroot()
+
+
+def test_a_failing_busy_hour_row_is_not_accepted_everywhere(tmp_path: Path) -> None:
+    code, out, doc, junit = _run(tmp_path)
+    assert doc["verdict"]["word"] == "NOT ACCEPTED", doc["verdict"]
+    assert doc["verdict"]["failed"] == ["8.1"]
+    assert [c["verdict"] for c in doc["calls"] if c["plan_id"].startswith("8.1.")] == \
+        ["pass", "pass"]  # every busy-hour call passed its own floor
+    assert any(line.startswith("NOT ACCEPTED: 1 of 3 rows failed (8.1)")
+               for line in out.splitlines())
+    assert (junit.get("tests"), junit.get("failures"), junit.get("skipped")) == ("3", "1", "0")
+    assert code == 1
+    assert doc["harness_commit"] and len(doc["plan_hash"]) == 16 and doc["finished_at"]
+    # where the run's time went: a span per row (the busy hour one span), each measured
+    # after its call ended, within the run's wall
+    spans = {s["row"]: s for s in doc["timeline"]["spans"]}
+    assert set(spans) == {"1.1", "1.2", "8.1"} and spans["8.1"]["kind"] == "busy hour"
+    wall = doc["finished_at"] - doc["started_wall"]
+    assert all(0 < s["start_s"] < s["talk_end_s"] <= s["end_s"] <= wall
+               for s in spans.values())
+    report = (tmp_path / "reports" / "latest" / "index.html").read_text()
+    assert "Timeline of 3 plan rows" in report  # the chart, drawn from the same spans
 
 
 def test_a_subset_that_passes_is_partial_not_accepted(tmp_path: Path) -> None:
