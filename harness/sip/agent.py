@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,16 @@ _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAV
 # tests/integration/test_call_index_reuse.py). Kept here, no destructor runs while
 # calls are up.
 _RELEASED: list[_Call] = []
+
+
+@contextmanager
+def _pj_op(party: str, what: str) -> Iterator[None]:
+    """A pjsua2 operation on leg `party`: its error as the harness's SipError, saying
+    `what` went wrong and pjsua2's own words."""
+    try:
+        yield
+    except pj.Error as exc:
+        raise SipError(f"leg {party}: {what}: {exc.info()}") from exc
 
 
 def forget_released() -> None:
@@ -345,13 +356,10 @@ class Leg:
             desc.volume = 0
             tones.append(desc)
         gen = pj.ToneGenerator()
-        try:
+        with _pj_op(self.party, f"{self.early_tone} not played"):
             gen.createToneGenerator()
             gen.play(tones, self.early_tone == "ringback")
             gen.startTransmit(aud)
-        except pj.Error as exc:
-            raise SipError(f"leg {self.party}: {self.early_tone} not played: "
-                           f"{exc.info()}") from exc
         self._tone = gen
         self.mark("TONE_START")
 
@@ -362,12 +370,9 @@ class Leg:
             return
         self._tone = None
         player = pj.AudioMediaPlayer()
-        try:
+        with _pj_op(self.party, f"{self.announcement} not played"):
             player.createPlayer(str(self.announcement), pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(self.call.getAudioMedia(-1))
-        except pj.Error as exc:
-            raise SipError(f"leg {self.party}: {self.announcement} not played: "
-                           f"{exc.info()}") from exc
         self._player = player
         self.mark("ANNOUNCEMENT")
 
@@ -385,13 +390,10 @@ class Leg:
         fmt.type, fmt.clockRate, fmt.channelCount = pj.PJMEDIA_TYPE_AUDIO, 8000, 1
         fmt.bitsPerSample, fmt.frameTimeUsec = 16, 20000
         port = _FaxPort(self._fax)
-        try:
+        with _pj_op(self.party, "fax terminal not connected"):
             port.createPort(f"fax-{self.party}", fmt)
             port.startTransmit(aud)
             aud.startTransmit(port)
-        except pj.Error as exc:
-            raise SipError(f"leg {self.party}: fax terminal not connected: "
-                           f"{exc.info()}") from exc
         self._fax_port = port
         self.mark("FAX_START")
 
