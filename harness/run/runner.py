@@ -622,7 +622,8 @@ class CallRunner:
         timing = call_timing(out.a.events, setup_stall)
         if not packets or not caller_addr:
             return timing
-        ladder = call_ladder(packets, out.a.call_id)
+        # the caller's INVITE: a picked-up call's is its replaced ringing dialog's
+        ladder = call_ladder(packets, (out.replaced or out.a).call_id)
         switch = self.s.switch
         switch_addr = self.s.first_hop(spec.caller)
         if switch.access_address and not caller_addr.startswith(f"{switch.sip_host}:"):
