@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,15 @@ def _test_row(y: int) -> bytes:
     return bytes(row)
 
 
+@functools.cache
+def _test_page() -> tuple[bytes, ...]:
+    return tuple(_test_row(y) for y in range(ROWS))
+
+
 def test_page_rows() -> list[bytes]:
-    return [_test_row(y) for y in range(ROWS)]
+    """The test page, row by row: drawn once per process (written, then compared with
+    every page received)."""
+    return list(_test_page())
 
 
 def write_test_page(path: Path) -> Path:

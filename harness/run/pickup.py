@@ -59,7 +59,7 @@ def merged(out: CallOutcome, picking: CallOutcome | None, why: str = "") -> Call
     the lines that rang for it before (`forwarded_from`) and the caller's replaced
     ringing dialog (`replaced`, "a0"). A pickup call that could not be placed is the
     harness's error (`why`)."""
-    rang = tuple(leg for leg in out.legs)
+    rang = out.legs
     a, replaced = out.a, None
     if out.picked is not None:
         ringing = tuple(ev for ev in out.a.events if ev.kind != "DISCONNECTED")

@@ -98,13 +98,18 @@ def expected_s(spec: CallSpec) -> float:
     its ~12 s reference; a fax call, T.30 sending one page: ~30 s), a ring that is never
     answered (the switch's timeout) or picked up (when the picking line dials)."""
     talk = max(spec.talk_s, 12.0) if spec.expect.scored else spec.talk_s
-    if spec.fax:
-        talk = max(talk, FAX_CALL_S)
-    ring = 8.0 if spec.callee_behaviour == "no_answer" else spec.answer_after_s
-    if spec.picked_up_by:
-        ring = spec.pickup_at_s + 1.0
     before = CALL_BEFORE_S * len(spec.calls_before)  # call return's, one after another
-    return before + ring + (talk if spec.expect.final_code == 200 else 0.0)
+    if spec.expect.final_code != 200:
+        return before + (8.0 if spec.callee_behaviour == "no_answer" else
+                         spec.answer_after_s)
+    return before + answered_call_s(spec, talk)
+
+
+def answered_call_s(spec: CallSpec, talk_s: float) -> float:
+    """An answered row's call: its ringing (until the pickup, for a picked-up call),
+    then `talk_s` (a fax call: as long as T.30 takes)."""
+    ring = spec.pickup_at_s + 1.0 if spec.picked_up_by else spec.answer_after_s
+    return ring + (max(talk_s, FAX_CALL_S) if spec.fax else talk_s)
 
 
 FAX_CALL_S = 30.0  # a fax row's call: one page through T.30 (measured 26-30 s)

@@ -48,7 +48,7 @@ from harness.run.guard import WORKER, StallGuard
 from harness.run.hooks import NO_HOOKS, TestHooks
 from harness.run.registrations import Registrations, tls_unsupported
 from harness.run.runner import PSTN_WORKER, CallRunner, error_result, script_for
-from harness.run.schedule import CALL_BEFORE_S, FAX_CALL_S, PlanScheduler, expected_s
+from harness.run.schedule import CALL_BEFORE_S, PlanScheduler, answered_call_s, expected_s
 from harness.security.rows import ProbeReport
 from harness.sip.farm import AgentFarm
 from harness.sip.hosts import AgentHost
@@ -770,12 +770,9 @@ class HarnessSession:
                             self.cfg.media.tail_pad_s,
                             three_way_uri="sip:3way" if spec.conference_with else "")
         # a TLS row first moves both lines onto TLS registrations (about 10 s, measured);
-        # a call return row places its calls before first; a fax call lasts as T.30
-        # takes (the caller hangs up when it ends), a picked-up call from the pickup
-        talk = max(script.talk_s, FAX_CALL_S) if spec.fax else script.talk_s
-        ring = spec.pickup_at_s + 1.0 if spec.picked_up_by else spec.answer_after_s
-        return ring + talk + (10.0 if spec.transport == "tls" else 0.0) \
-            + CALL_BEFORE_S * len(spec.calls_before)
+        # a call return row places its calls before first
+        return answered_call_s(spec, script.talk_s) + \
+            (10.0 if spec.transport == "tls" else 0.0) + CALL_BEFORE_S * len(spec.calls_before)
 
 
 def invalid_because(result: CallResult) -> str:

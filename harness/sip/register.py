@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from harness.errors import SipError
 from harness.sip.text import parse_lenient
+from harness.softswitch.process import T1_S, T2_S  # RFC 3261 timers T1 and T2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +47,6 @@ def digest_response(user: str, password: str, realm: str, nonce: str, method: st
 def _params(challenge: str) -> dict[str, str]:
     return {k.lower(): v.strip('"') for k, v in
             re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', challenge)}
-
-
-T1_S, T2_S = 0.5, 4.0  # RFC 3261's timers T1 and T2
 
 
 class Registrar:

@@ -99,7 +99,6 @@ class _Outgoing:
     # call pickup through a switch that hands the picking line's call to the caller with
     # Replaces naming the caller's ringing call (RFC 3891 early-only): the call taking over
     picked: Leg | None = None
-    picked_talking: bool = False
 
     def legs(self) -> list[Leg]:
         more = [self.transfer, self.three_way.leg if self.three_way else None, self.picked]
@@ -290,9 +289,10 @@ class Worker:
         for leg in legs:
             self._hang_up(leg)
 
-    def _talk(self, out: _Outgoing) -> None:
-        """The caller's part once the call is answered."""
-        leg, script = out.leg, out.order.script
+    def _talk(self, out: _Outgoing, answered: Leg | None = None) -> None:
+        """The caller's part once the call is answered: on `answered`, the caller's own
+        call or the one that took it over by a pickup (an INVITE with Replaces)."""
+        leg, script = answered or out.leg, out.order.script
         out.talking = True
         if script.dtmf_a:
             self.stack.at(script.dtmf_at_s,
@@ -487,8 +487,8 @@ class Worker:
                 self.stack.at(out.order.script.talk_s,
                               lambda x=xfer: self._quietly(x.hangup))  # type: ignore[misc]
             picked = out.picked
-            if picked is not None and picked.state == "CONFIRMED" and not out.picked_talking:
-                self._picked_talk(out, picked)
+            if picked is not None and picked.state == "CONFIRMED" and not out.talking:
+                self._talk(out, picked)
             legs = out.legs()
             if out.released_at is None and all(leg.disconnected for leg in legs):
                 for leg in legs:
@@ -517,15 +517,6 @@ class Worker:
                 self.conn.send(Finished(key, tuple(leg.outcome(self.spec.name)
                                                    for leg in exp.all_legs())))
                 del self.expected[key]
-
-    def _picked_talk(self, out: _Outgoing, picked: Leg) -> None:
-        """The caller's call taken over by a pickup talks as the row's call would have."""
-        out.picked_talking = True
-        script = out.order.script
-        if script.hangup_by == "caller":
-            self.stack.at(script.talk_s, lambda: self._quietly(picked.hangup))
-        end_s = script.talk_s + 30.0
-        self.stack.at(end_s, lambda: self._timeout(out, "", end_s, "both legs to disconnect"))
 
     def _report_caller(self, key: str, out: _Outgoing, now: float) -> None:
         """Once its recordings are written (or FINALISE_S passed): the caller's legs
