@@ -8,6 +8,7 @@ the call lives and must be released after DISCONNECTED and before `libDestroy()`
 
 from __future__ import annotations
 
+import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -42,7 +43,7 @@ _PROFILES = {pj.PJMEDIA_TP_PROTO_RTP_AVP: "RTP/AVP", pj.PJMEDIA_TP_PROTO_RTP_SAV
 # and left its leg deaf (then "Invalid call_id in pjsua_call_answer()" in the log:
 # tests/integration/test_call_index_reuse.py). Kept here, no destructor runs while
 # calls are up.
-_RELEASED: list[_Call] = []
+_RELEASED: list[Any] = []  # _Call and _FaxPort objects
 
 
 @contextmanager
@@ -136,20 +137,35 @@ class _FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
 
     def __init__(self, terminal: FaxTerminal) -> None:
         super().__init__()
-        self.terminal = terminal
+        self.terminal: FaxTerminal | None = terminal
+        self._lock = threading.Lock()  # the clock thread's use of the terminal
         self.failed = ""
+
+    def detach(self) -> None:
+        """From now on the port sends silence and hears nothing: the terminal may be
+        freed. The port itself is not destroyed here: its removal from the bridge waits
+        for the bridge's clock thread, which may be waiting in a callback for the GIL
+        this thread holds (kept until the library closes, as released calls are)."""
+        with self._lock:
+            self.terminal = None
+        _RELEASED.append(self)
 
     def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 - pjsua2 API
         try:
+            with self._lock:
+                data = self.terminal.tx() if self.terminal is not None else bytes(320)
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-            frame.buf = pj.ByteVector(self.terminal.tx())
+            frame.buf = pj.ByteVector(data)
         except Exception as exc:  # noqa: BLE001 - must not leave a pjsua2 director
             self.failed = self.failed or f"{type(exc).__name__}: {exc}"
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
         try:
             if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                self.terminal.rx(bytes(frame.buf))
+                pcm = bytes(frame.buf)
+                with self._lock:
+                    if self.terminal is not None:
+                        self.terminal.rx(pcm)
         except Exception as exc:  # noqa: BLE001
             self.failed = self.failed or f"{type(exc).__name__}: {exc}"
 
@@ -400,7 +416,9 @@ class Leg:
     def _stop_fax(self) -> None:
         if self._fax is None:
             return
-        self._fax_port = None  # disconnected from the bridge as it goes
+        if self._fax_port is not None:
+            self._fax_port.detach()
+            self._fax_port = None
         self.fax_result = self._fax.result()
         self._fax.close()
         self._fax = None
