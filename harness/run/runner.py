@@ -25,6 +25,7 @@ from harness.cdr.reconcile import Ledger
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.media import fax, reference
 from harness.media.early import early_media
+from harness.media.passage import damaged_in_harness, passage
 from harness.model import (
     CallResult,
     CallSpec,
@@ -50,6 +51,7 @@ from harness.run.scoring import (
     emodel_ratings,
     media_since,
     replay_at_s,
+    talker_rtp,
 )
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
@@ -407,6 +409,30 @@ class CallRunner:
                 fax.write_test_page(path)
             return path
 
+    def fax_verdict(self, out: CallOutcome, packets: list[UdpPacket], call_dir: Path,
+                    ) -> list[Check]:
+        """The fax row's checks; a damaged page or a broken T.30 session over a path that
+        passed both directions unchanged (harness/media/passage.py, the comparison kept
+        as fax_passage.json on every fax call) is the harness's invalid measurement,
+        re-placed."""
+        fails = self.fax_checks(out)
+        if out.b is None:
+            return judged("fax", fails)
+        since = media_since(out)
+        legs = [out.a, out.b]
+        passages = [passage(direction, talker_rtp(packets, legs, receiver, since),
+                            rtp_toward(packets, receiver.stats.local_rtp, since)
+                            if receiver.stats and receiver.stats.local_rtp else [])
+                    for direction, receiver in (("a_to_b", out.b), ("b_to_a", out.a))]
+        (call_dir / "fax_passage.json").write_text(json.dumps(
+            [{**asdict(p), "altered": p.altered()} for p in passages], indent=2))
+        why = damaged_in_harness(passages) if fails else ""
+        if not why:
+            return judged("fax", fails)
+        cause = f"{'; '.join(fails)}, yet {why}"
+        return [Check("fax", Outcome.INVALID, invalid_reason(cause), cause=cause,
+                      evidence="fax_passage.json")]
+
     def fax_checks(self, out: CallOutcome) -> list[str]:
         """A fax row: both terminals' T.30 sessions, and the page received, read from
         the called party's file, against the page sent."""
@@ -533,7 +559,7 @@ class CallRunner:
             extra += judged("3-way.audio",
                             self.scorer.conference_audio(spec, out, packets, call_dir))
         if spec.fax and out.a.final_code == 200:
-            extra += judged("fax", self.fax_checks(out))
+            extra += self.fax_verdict(out, packets, call_dir)
         workers = {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}
         # a host whose clock drifted beyond the tolerance: figures across it (a far
         # end's answer, the CDR's times) cannot be put in one clock; the harness's error

@@ -205,3 +205,14 @@ def test_a_fax_crosses_a_clean_access_link_intact_and_one_losing_1_percent_is_ca
     fax_fails = [x for x in lossy.verdict.reasons if x.startswith("fax: ")]
     assert fax_fails, lossy.verdict.reasons
     print("\n" + "\n".join(fax_fails))
+    # the premise by which a damaged page on an unchanged path is the harness's own
+    # (harness/media/passage.py), on the real path: the clean links and the switch pass
+    # both directions sample for sample; the lossy links' loss is seen as the path's
+    passages = {(r.spec.plan_id, p["direction"]): p for r in (clean, lossy)
+                for p in json.loads((live.run_dir / dict(r.artifacts)["fax_passage"])
+                                    .read_text())}
+    for way in ("a_to_b", "b_to_a"):
+        assert passages["7.13a", way]["altered"] == "", passages["7.13a", way]
+        assert passages["7.13a", way]["samples_differing"] == 0
+        assert "lost" in passages["7.13b", way]["altered"], passages["7.13b", way]
+    print(passages["7.13a", "a_to_b"])
