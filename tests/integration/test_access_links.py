@@ -181,8 +181,12 @@ def test_harness_processes_creating_links_together_get_different_access_addresse
     finally:
         for kid in kids:
             kid.communicate("done\n", timeout=30)
-    for m in made:
-        assert m[0] not in _ip("-o", "-4", "addr", "show", "dev", "lo")
+    # each took its address away (by its label: another run on this host, the
+    # selftest's other workers, may take the same address next)
+    left = _ip("-o", "-4", "addr", "show", "dev", "lo")
+    for kid, m in zip(kids, made, strict=True):
+        assert f"lo:b{kid.pid}" not in left, (m, left)
+        assert not any(f" {i}" in _ip("-o", "link", "show") for i in m[1:]), m
 
 
 def test_a_fax_crosses_a_clean_access_link_intact_and_one_losing_1_percent_is_caught(
