@@ -135,7 +135,8 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "bill_toll_free_as_incoming", "truncate_intl_caller_id",
                            "hunt_no_overflow", "call_return_first_caller",
                            "call_return_discloses_withheld", "no_call_waiting",
-                           "pickup_billed_to_picker"})
+                           "pickup_billed_to_picker", "mwi_never_sent",
+                           "forward_to_voicemail_anonymously"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
@@ -152,7 +153,10 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
 # call return calls back a caller that withheld its number (*67) instead of refusing
 # 403; no_call_waiting: a line on a
 # call is busy (486) to a second caller; pickup_billed_to_picker: a picked-up call is
-# recorded as the picking line's call, not the caller's;
+# recorded as the picking line's call, not the caller's; mwi_never_sent: the
+# voicemail platform's NOTIFY message-summary is answered 200 and never passed to the
+# line; forward_to_voicemail_anonymously: a call forwarded to voicemail carries neither
+# Diversion nor a target (the platform cannot tell whose mailbox);
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -402,6 +406,31 @@ class NumbersConfig:
     # the vertical service code for group call pickup ("*8", as most switches have it);
     # "": the switch offers none (a call pickup row is then an error, not placed)
     call_pickup: str = "*8"
+    # voicemail: the platform's pilot number, a number of the on-net block that is no
+    # line's. A call to a line with a mailbox that is busy, or unanswered for
+    # `voicemail_after_s`, is forwarded there and leaves a message; the platform tells
+    # the line (SIP NOTIFY message-summary, RFC 3842); the line dials the pilot and
+    # sends `voicemail_retrieve` (RFC 4733 digits) to hear it. "default": first_line + 88
+    # (4135550188 with ours) where the block allows; "": no voicemail
+    voicemail_pilot: str = "default"
+    # lines with a mailbox, comma-separated; "default": site5/05 where it exists
+    voicemail_boxes: str = "default"
+    voicemail_after_s: float = 4.0
+    voicemail_retrieve: str = "1"
+
+    def voicemail(self) -> tuple[str, str]:
+        """(numbers.voicemail_pilot, numbers.voicemail_boxes) as written, or their
+        defaults for this number plan."""
+        lines, block = self.ranges()
+        pilot = self.voicemail_pilot
+        if pilot == "default":
+            number = block.start + 88
+            pilot = f"{number:010d}" if lines.stop <= number < block.stop else ""
+        boxes = self.voicemail_boxes
+        if boxes == "default":
+            boxes = "site5/05" if pilot and self.sites >= 5 and self.lines_per_site >= 5 \
+                else ""
+        return pilot, boxes
 
     def pickup(self) -> str:
         """numbers.pickup_groups as written, or its default for this number plan."""
@@ -849,6 +878,7 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
     for group in parse_pickup_groups(n.pickup(), f):
         _within(n, f, "numbers.pickup_groups", group)
     _toll_free_in(n, f)
+    _voicemail(n, f)
     return TypedConfig(
         parse_tariff_table(cfg.cdr.tariff, f),
         ThresholdTable.build(parse_thresholds(cfg.thresholds, f), f),
@@ -971,6 +1001,43 @@ def _hunting(n: NumbersConfig, file: str) -> None:
         seen.add(group.pilot)
         _within(n, file, "numbers.hunt_groups",
                 (*group.members, *([group.overflow] if group.overflow else [])))
+
+
+def _voicemail(n: NumbersConfig, file: str) -> None:
+    """The voicemail pilot lies in the on-net block on no line and is no other number
+    the config gives a meaning; its mailboxes are beta lines; the retrieval digits are
+    RFC 4733 digits."""
+    pilot, boxes = n.voicemail()
+    if not pilot:
+        if n.voicemail_boxes not in ("default", ""):
+            raise ConfigError(file, "numbers.voicemail_boxes", n.voicemail_boxes,
+                              "mailboxes need a voicemail platform (numbers.voicemail_pilot "
+                              "is \"\")")
+        return
+    lines, block = n.ranges()
+    taken = {*n.unassigned_test_numbers.replace(" ", "").split(","),
+             *(p.number for p in DEFAULT_PSTN),
+             *parse_numbers(n.porting()[0], file, "numbers.ported_out"),
+             *(number for number, _ in parse_ported_in(n.porting()[1], file)),
+             *(g.pilot for g in parse_hunt_groups(n.hunting(), file)),
+             *(number for pair in parse_toll_free_in(n.toll_free(), file) for number in pair)}
+    why = ("expected 10 digits (NPA-NXX-XXXX)" if not _NANP10.fullmatch(pilot)
+           else f"not in the on-net block ({block.start:010d}..{block.stop - 1:010d})"
+           if int(pilot) not in block else "a beta line's own number" if int(pilot) in lines
+           else "a number the config gives another meaning (a test number, a number "
+                "ported, a hunt group's pilot, a toll-free number's)" if pilot in taken
+           else "")
+    if why:
+        raise ConfigError(file, "numbers.voicemail_pilot", pilot,
+                          f"cannot be the voicemail pilot: {why}")
+    _within(n, file, "numbers.voicemail_boxes", parse_lines(boxes, file,
+                                                            "numbers.voicemail_boxes"))
+    if not 1.0 <= n.voicemail_after_s <= 60.0:
+        raise ConfigError(file, "numbers.voicemail_after_s", n.voicemail_after_s,
+                          "must be 1..60 (seconds a mailbox's line rings first)")
+    if not re.fullmatch(r"[0-9*#]{1,16}", n.voicemail_retrieve):
+        raise ConfigError(file, "numbers.voicemail_retrieve", n.voicemail_retrieve,
+                          "expected 1-16 RFC 4733 digits (0-9 * #)")
 
 
 def _toll_free_in(n: NumbersConfig, file: str) -> None:

@@ -188,6 +188,17 @@ class CallSpec:
     # audio); the caller sends the harness's test page, the called party receives it,
     # and the page received is compared with it bit for bit (harness/media/fax.py)
     fax: bool = False
+    # voicemail: the row's call is to a line with a mailbox (numbers.voicemail_boxes) that
+    # does not answer; the switch forwards it to the voicemail platform, where the caller
+    # leaves its speech as a message (PESQ both ways: the greeting, the message as
+    # deposited); the platform must reach the line with a NOTIFY message-summary (RFC
+    # 3842) saying a message waits; the line then calls the pilot, sends the retrieval
+    # digits and hears the message (PESQ against the caller's speech); and is told, again
+    # by NOTIFY, that none waits any more
+    voicemail: bool = False
+    # a retrieval call (the row's further call, placed by the harness): the voicemail
+    # platform plays this recording, the message, once the line sent its digits
+    retrieves: str = ""
 
     def __post_init__(self) -> None:
         """A row is checked when it is written: a misspelt choice ("bussy") would

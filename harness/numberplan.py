@@ -33,7 +33,7 @@ from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import DEFAULT_PSTN, DEFAULT_PSTN_CALLERS, PstnNumber, Route, classify
 from harness.sip.attribution import pstn_seat
-from harness.vocab import CALL_RETURN, ForwardKind
+from harness.vocab import CALL_RETURN, VOICEMAIL, VOICEMAIL_SEAT, ForwardKind
 
 _LINE_NAME = re.compile(r"^site(\d+)/(\d+)$")
 
@@ -97,6 +97,13 @@ class NumberPlan:
     # group dials to answer a call ringing at another (numbers.call_pickup); "": none
     pickup_groups: tuple[tuple[str, ...], ...] = ()
     call_pickup: str = ""
+    # voicemail (numbers.voicemail_*): the platform's pilot ("": none), the lines with a
+    # mailbox (forwarded there on busy and after `voicemail_after_s` unanswered), and
+    # the digits a line sends the platform to hear its message
+    voicemail_pilot: str = ""
+    voicemail_boxes: tuple[str, ...] = ()
+    voicemail_after_s: float = 4.0
+    voicemail_retrieve: str = "1"
 
     @classmethod
     def from_config(cls, cfg: NumbersConfig) -> NumberPlan:
@@ -126,6 +133,11 @@ class NumberPlan:
         plan = replace(plan, pickup_groups=tuple(
             tuple(plan.line(str(m)).name for m in group)
             for group in parse_pickup_groups(cfg.pickup())))
+        pilot, boxes = cfg.voicemail()
+        plan = replace(plan, voicemail_pilot=pilot, voicemail_after_s=cfg.voicemail_after_s,
+                       voicemail_retrieve=cfg.voicemail_retrieve,
+                       voicemail_boxes=tuple(line.name for line in plan._provisioned(
+                           boxes, "site5/05" if pilot else "", "numbers.voicemail_boxes")))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
@@ -189,6 +201,14 @@ class NumberPlan:
                                                 "(numbers.call_pickup is \"\")")
         return self.call_pickup
 
+    def voicemail(self) -> str:
+        """The voicemail platform's pilot; DialGuardError when there is none
+        (numbers.voicemail_pilot is "")."""
+        if not self.voicemail_pilot:
+            raise DialGuardError(VOICEMAIL, "the switch offers no voicemail "
+                                            "(numbers.voicemail_pilot is \"\")")
+        return self.voicemail_pilot
+
     def hunt(self, number: str) -> Hunt | None:
         """The hunt group `number` is the pilot of, if any."""
         return next((h for h in self.hunt_groups if h.pilot == number), None)
@@ -246,10 +266,13 @@ class NumberPlan:
         what the config provisions: 'cac:12125550123' (the dial-around carrier's access
         code, 101 + numbers.dial_around_cic, before the number), 'ported_in:site4/05'
         (the number ported in to that line), 'ported_out:1' (the first number ported out),
-        'hunt:1' (the first hunt group's pilot), 'tollfree_in:1' (the first toll-free
+        'hunt:1' (the first hunt group's pilot), 'voicemail' (the voicemail platform's
+        pilot), 'tollfree_in:1' (the first toll-free
         number the switch serves).
 
         Plans stay valid against any switch's number plan that way."""
+        if dial == VOICEMAIL:
+            return self.voicemail()
         if dial == CALL_RETURN:
             if not self.call_return:
                 raise DialGuardError(dial, "the switch offers no call return "
@@ -299,7 +322,8 @@ class NumberPlan:
 
     def far_ends(self, *dials: str) -> tuple[str, ...]:
         """Every far end calls to `dials` may ring: the line dialled and the lines its
-        forwarding leads to, or the PSTN number (`pstn_seat`). A dial string the guard
+        forwarding leads to (its mailbox's voicemail platform), or the PSTN number
+        (`pstn_seat`), or the voicemail platform for its pilot. A dial string the guard
         refuses rings nobody (no call is placed)."""
         seats: list[str] = []
         for dial in dials:
@@ -313,8 +337,12 @@ class NumberPlan:
             if route is not None and (hunt := self.hunt(self.served(route.number))) is not None:
                 seats += [m for m in (*hunt.members[1:], *([hunt.overflow] if hunt.overflow
                                                              else [])) if m not in seats]
+            if route is not None and route.number == self.voicemail_pilot:
+                seats.append(VOICEMAIL_SEAT)
             while line is not None and line.name not in seats:
                 seats.append(line.name)
+                if line.name in self.voicemail_boxes and VOICEMAIL_SEAT not in seats:
+                    seats.append(VOICEMAIL_SEAT)  # forwarded to its mailbox
                 rule = next((r for r in self.forwarding if r.line == line.name), None)
                 line = self.line_by_number(rule.target) if rule else None
         return tuple(seats)
@@ -330,7 +358,8 @@ class NumberPlan:
         lo, hi = self.onnet_block()
         onnet = frozenset(ln.number for ln in self.lines) | frozenset(
             n for n in self.unassigned if lo <= int(n) <= hi) | frozenset(
-            n for n, _ in self.ported_in) | frozenset(h.pilot for h in self.hunt_groups)
+            n for n, _ in self.ported_in) | frozenset(h.pilot for h in self.hunt_groups) | \
+            frozenset([self.voicemail_pilot] if self.voicemail_pilot else [])
         route = classify(dial, self.home_npa, self.intralata_npas, onnet)
         if route is not None and route.call_class == "tollfree" and \
                 self.served(route.number) != route.number:

@@ -31,8 +31,9 @@ EarlyMediaKind = Literal["ringback", "sit"]
 CallClass = Literal["onnet", "local", "ld_intralata", "ld_interlata", "international",
                     "tollfree", "directory", "operator", "n11", "emergency", "incomplete",
                     "incoming", "tollfree_in"]
-# trunk groups of the simulated PSTN (harness/pstn/directory.py TRUNKS): "pstn:<trunk>"
-Trunk = Literal["local", "ld", "intl", "tollfree", "operator", "n11", "psap", "ld2"]
+# trunk groups of the simulated PSTN (harness/pstn/directory.py TRUNKS), and the lab's
+# voicemail platform's ("vm", VOICEMAIL_TRUNK): "pstn:<trunk>"
+Trunk = Literal["local", "ld", "intl", "tollfree", "operator", "n11", "psap", "ld2", "vm"]
 # call forwarding kinds a beta line can be provisioned with (numbers.forwarding)
 ForwardKind = Literal["unconditional", "busy", "no_answer"]
 
@@ -41,6 +42,12 @@ NOBODY = "none"  # Expect.rings: no far end may ring
 # the NANP vertical service code for call return ("*69"): a plan row dials it after its
 # `calls_before`; a switch that uses another code is told in numbers.call_return
 CALL_RETURN = "*69"
+# what a plan row dials for the voicemail platform's pilot (numbers.voicemail_pilot), and
+# the far end that answers for it: the lab's voicemail platform, reached on a trunk group
+# of its own (harness/pstn/voicemail.py)
+VOICEMAIL = "voicemail"
+VOICEMAIL_SEAT = "pstn:vm"
+VOICEMAIL_TRUNK = "vm"
 # the NANP vertical service code a caller dials before a number to withhold its own
 # (plans dial "*67site2/01"; numberplan.py resolves the line after it)
 PRIVACY_CODE = "*67"

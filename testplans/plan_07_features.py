@@ -126,3 +126,19 @@ PLAN += [
                          "pixels x 400 rows, T.4) to site7/06's; both T.30 sessions end "
                          "normally and the page received is the page sent, bit for bit"),
 ]
+
+# voicemail: a line with a mailbox (numbers.voicemail_boxes) that does not answer is
+# forwarded to the voicemail platform (numbers.voicemail_pilot); the caller leaves a
+# message; the platform tells the line (SIP NOTIFY message-summary, RFC 3842); the line
+# calls the pilot, sends its digits (numbers.voicemail_retrieve) and hears the message
+PLAN += [
+    CallSpec("7.14", "voicemail: deposit, message waiting, retrieval", caller="site1/07",
+             dial="site5/05", callee_behaviour="no_answer", voicemail=True,
+             expect=Expect(rings="pstn:vm", call_class="onnet", forwarded_from="site5/05"),
+             description="site5/05 rings 4 s unanswered; the switch forwards the call to "
+                         "the voicemail platform, naming the mailbox; site1/07 leaves its "
+                         "speech (PESQ both ways: the greeting, the message as recorded); "
+                         "site5/05 is told a message waits (NOTIFY), calls the pilot, "
+                         "sends 1 and hears the message (PESQ against site1/07's speech); "
+                         "then is told none waits"),
+]

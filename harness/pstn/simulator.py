@@ -25,6 +25,7 @@ from harness.party import Party
 from harness.pstn.directory import TRUNKS
 from harness.sip.scenario import Seat
 from harness.softswitch.process import free_udp_range, release_udp_range, udp_port_free
+from harness.vocab import VOICEMAIL_TRUNK
 
 PSTN_DOMAIN = "pstn.invalid"
 MAIN_GATEWAY = "pstn"  # the main gateway's worker: the PSTN subscribers, other trunks
@@ -40,6 +41,9 @@ class PstnSimulator:
         self.plan = plan
         self.port = 0
         self.trunk_ports: dict[str, int] = {}  # trunk group -> its own gateway's port
+        # the lab's voicemail platform (harness/pstn/voicemail.py): where its NOTIFYs
+        # come from (0: none); its media side is trunk group "vm"'s gateway
+        self.mwi_port = 0
 
     def reserve_port(self, configured: int = 0, trunk_ports: Mapping[str, int] | None = None,
                      separate: bool = False) -> int:
@@ -57,7 +61,9 @@ class PstnSimulator:
         if separate and not configured:
             # below the kernel's ephemeral range (32768-60999 here), which any process's
             # outgoing socket may take between this choice and the gateway's bind
-            ports = 1 + len(TRUNKS)
+            # and the voicemail platform's two (its trunk's gateway, its NOTIFY sender)
+            voicemail = bool(self.plan.voicemail_pilot)
+            ports = 1 + len(TRUNKS) + (2 if voicemail else 0)
             try:
                 first = free_udp_range(ports, 30400, 32700,
                                        must_be_free=lambda start: range(start, start + ports))
@@ -67,6 +73,9 @@ class PstnSimulator:
                                       ) from None
             self.port = first
             self.trunk_ports = {t: first + 1 + i for i, t in enumerate(TRUNKS)}
+            if voicemail:
+                self.trunk_ports[VOICEMAIL_TRUNK] = first + 1 + len(TRUNKS)
+                self.mwi_port = first + 2 + len(TRUNKS)
             return self.port
         self.port = configured or free_udp_range(1, 30400, 32700)
         return self.port

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from harness.model import (
     CdrCheck,
     Expect,
     FarEndLeg,
+    QualityScore,
     StallReport,
     Status,
     Verdict,
@@ -43,6 +45,7 @@ from harness.network.netloss import LossReport
 from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import TOLLFREE_NPAS, Route
+from harness.pstn.voicemail import MwiSender, Summary
 from harness.run.breaker import LOST_OPTIONS
 from harness.run.pickup import PickupCall, merged
 from harness.run.scoring import (
@@ -53,6 +56,7 @@ from harness.run.scoring import (
     replay_at_s,
     talker_rtp,
 )
+from harness.run.voicemail import VoicemailSteps
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
     TALKER_PAD_S,
@@ -69,7 +73,7 @@ from harness.verdict.checks import Check, Outcome, invalid_reason, judged, passe
 from harness.verdict.metrics import answer_event, call_timing, decide, setup_window
 from harness.verdict.secure import srtp_checks, tls_checks
 from harness.verdict.thresholds import RowLimits
-from harness.vocab import ANONYMOUS_ID, PRIVACY_CODE
+from harness.vocab import ANONYMOUS_ID, PRIVACY_CODE, VOICEMAIL_SEAT
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -119,6 +123,8 @@ class CallEnv(Protocol):
     def run_dir(self) -> Path: ...
     @property
     def hooks(self) -> TestHooks: ...
+    @property
+    def mwi(self) -> MwiSender | None: ...
 
     def call_dir(self, plan_id: str) -> Path: ...
     def keep_tls(self, sessions: Iterable[TlsSession]) -> None: ...
@@ -286,6 +292,9 @@ class CallRunner:
                                 plan.far_ends(spec.reaches, *spec.before_dials,
                                               spec.transfer_to, spec.conference_with),
                                 plan.home_npa)
+        if spec.retrieves:  # the voicemail platform plays the message on the digits
+            return FarEndPolicy(None, play_wav=Path(spec.retrieves), identity=identity,
+                                play_on_dtmf=plan.voicemail_retrieve)
         return FarEndPolicy(
             dialled.name if dialled else None, spec.callee_behaviour, spec.answer_after_s,
             plan.pstn,
@@ -370,6 +379,14 @@ class CallRunner:
             if waited is not None:
                 result = replace(result, verdict=Verdict.of((
                     *result.verdict.checks, *self.waiting_checks(spec, out, waited))))
+            if spec.voicemail:  # after the measuring: the retrieval is a call of its own
+                checks, heard = self.voicemail_checks(spec, out, call_dir)
+                steps = call_dir / "voicemail.json"
+                result = replace(result, quality=(*result.quality, *heard),
+                                 verdict=Verdict.of((*result.verdict.checks, *checks)),
+                                 artifacts=(*result.artifacts, *(
+                                     [("voicemail", str(steps.relative_to(s.run_dir)))]
+                                     if steps.exists() else [])))
             return self.with_delay_stage(result, network.delay, call_dir, network.loss)
         except HarnessError as exc:  # the call happened: keep what is known, say why
             return replace(error_result(spec, f"measurement failed: {exc}", started_wall),
@@ -475,6 +492,33 @@ class CallRunner:
                           FarEndPolicy(None, identity=CallIdentity((), (), s.plan.home_npa)),
                           row.codec)
         return PickupCall(lambda: farm.place(order), spec.pickup_at_s)
+
+    def voicemail_checks(self, spec: CallSpec, out: CallOutcome, call_dir: Path,
+                         ) -> tuple[list[Check], tuple[QualityScore, ...]]:
+        """A voicemail row after its call, the deposit (harness/run/voicemail.py): whose
+        mailbox, the line told a message waits, the line hearing it (a further call,
+        "voicemail.retrieval", whose scores join the row's as direction
+        "retrieval.b_to_a"), the line told none waits any more."""
+        s = self.s
+        if s.mwi is None or s.farm is None:
+            return [Check("voicemail", Outcome.ERROR, "voicemail: the lab's voicemail "
+                          "platform is not running (it needs the embedded switch: "
+                          "docs/external-switch.md)")], ()
+        steps = VoicemailSteps(s.plan, s.mwi, s.farm, spec)
+        try:
+            box, message, fails = steps.deposit(out)
+            if message is None:
+                return judged("voicemail", fails), ()
+            fails += steps.told(box, Summary(waiting=True, new=1, old=0))
+            with wave.open(str(message), "rb") as wav:
+                message_s = wav.getnframes() / wav.getframerate()
+            heard = self.attempt(steps.retrieval(box, message, message_s))
+            fails += steps.told(box, Summary(waiting=False, new=0, old=1))
+        finally:
+            steps.write(call_dir)
+        return judged("voicemail", fails) + part_of_row(
+            "voicemail.retrieval", f"voicemail: {box} hearing its message", heard), \
+            tuple(replace(q, direction=f"retrieval.{q.direction}") for q in heard.quality)
 
     def waiting_checks(self, spec: CallSpec, out: CallOutcome, second: CallResult,
                        ) -> list[Check]:
@@ -701,6 +745,8 @@ class CallRunner:
         group = served != route.number or plan.hunt(served) is not None
         callee = answered_by.number if answered_by and (
             group or answered_by != plan.line_by_number(route.number)) else route.number
+        if out.b is not None and out.b.agent_name == VOICEMAIL_SEAT:  # forwarded to
+            callee = plan.voicemail()  # voicemail: the platform's pilot answered
         if spec.withheld_before:  # a call return to a withheld caller calls nobody: the
             callee = plan.resolve_dial(spec.dial)  # record keeps the code dialled
         check = self.reconciled(ledger(out.a, hanger, number, callee, call_class(spec, route),

@@ -109,7 +109,14 @@ def answered_call_s(spec: CallSpec, talk_s: float) -> float:
     """An answered row's call: its ringing (until the pickup, for a picked-up call),
     then `talk_s` (a fax call: as long as T.30 takes)."""
     ring = spec.pickup_at_s + 1.0 if spec.picked_up_by else spec.answer_after_s
+    if spec.voicemail:  # rung unanswered, the deposit, then the retrieval: its digits,
+        # the message (the deposit's length) and a pad, with the NOTIFYs between
+        return VOICEMAIL_RING_S + talk_s + talk_s + VOICEMAIL_STEPS_S
     return ring + (max(talk_s, FAX_CALL_S) if spec.fax else talk_s)
+
+
+VOICEMAIL_RING_S = 4.0  # numbers.voicemail_after_s, ours
+VOICEMAIL_STEPS_S = 6.0  # the retrieval's digits and pad, the two NOTIFYs
 
 
 FAX_CALL_S = 30.0  # a fax row's call: one page through T.30 (measured 26-30 s)

@@ -220,6 +220,9 @@ class CallScorer:
             since = a2.events[0].t_wall - 0.05 if a2.events else media_since(out)
             return {"a_to_c": (c, refs["a"], since), "c_to_a": (a2, refs["b"], since)}
         assert out.b is not None
+        if spec.retrieves:  # a voicemail retrieval: the line hears the message, which
+            # is the depositing caller's speech (its reference); it says nothing scored
+            return {"b_to_a": (out.a, refs["a"], media_since(out))}
         return {"a_to_b": (out.b, refs["a"], media_since(out)),
                 "b_to_a": (out.a, refs["b"], media_since(out))}
 

@@ -38,6 +38,7 @@ from harness.party import Party
 from harness.pstn.carrier import CarrierAccess, register_dids
 from harness.pstn.directory import carrier_dids
 from harness.pstn.simulator import PSTN_DOMAIN, PstnSimulator, gateway_worker
+from harness.pstn.voicemail import MwiSender
 from harness.report.results import ResultStore, prune_runs
 from harness.run import busyhour
 from harness.run.agenthosts import AgentHosts
@@ -164,6 +165,7 @@ class HarnessSession:
         self._probing = threading.Condition()  # no call is placed while a probe runs
         self._probes_up = 0
         self.pstn = PstnSimulator(self.plan)
+        self.mwi: MwiSender | None = None  # the lab's voicemail platform's NOTIFYs
         self.runner = CallRunner(self)
         self.thresholds = typed.thresholds
 
@@ -220,7 +222,11 @@ class HarnessSession:
         pstn_port = self.pstn.reserve_port(self.cfg.sut.pstn_port, self.cfg.sut.trunk_ports(),
                                            separate=self.switch.separate_trunks)
         if self.cfg.pstn.mode != "carrier":
-            self.switch.start(self.plan, pstn_port, self.pstn.trunk_ports)
+            self.switch.start(self.plan, pstn_port, self.pstn.trunk_ports, self.pstn.mwi_port)
+            if self.pstn.mwi_port:  # the lab's voicemail platform's NOTIFY sender
+                self.mwi = MwiSender(self.pstn.mwi_port, self.plan.voicemail_pilot,
+                                     self.switch.domain,
+                                     (self.switch.sip_host, self.switch.sip_port))
             return
         trunk = self.carrier.reserve_port() if self.carrier else self.cfg.pstn.carrier_port
         self.switch.start(self.plan, trunk)
@@ -349,6 +355,9 @@ class HarnessSession:
                 self.carrier.stop()
 
         def ports() -> None:
+            if self.mwi is not None:
+                self.mwi.close()
+                self.mwi = None
             self.pstn.release_ports()
             release_udp_range(self.agent_rtp_base)
 

@@ -190,6 +190,16 @@ class Switchboard:
         self.trunk = ""  # the trunk group whose own gateway this is ("": the main one)
         self.handler: Callable[[LineAgent, Leg], None] | None = None
         self.rejected: list[Leg] = []  # answered with an error, not yet down
+        # an unsolicited NOTIFY message-summary (RFC 3842) reached a line: (the line's
+        # name, or "unknown:<user>"; the request as received). pjsua answered it 200.
+        self.on_mwi: Callable[[str, str], None] | None = None
+
+    def mwi(self, message: str) -> None:
+        """A message-waiting NOTIFY, handed on with the line its Request-URI names."""
+        user = ruri_parts(message)[0]
+        agent = self.by_user.get(user)
+        if self.on_mwi is not None:
+            self.on_mwi(agent.name if agent else f"unknown:{user}", message)
 
     def reject(self, leg: Leg, code: int) -> None:
         """Answer `leg` with a final error, keeping its Call referenced until it is
@@ -223,6 +233,14 @@ class _Account(pj.Account):  # type: ignore[misc]
     def __init__(self, agent: LineAgent) -> None:
         super().__init__()
         self.agent: LineAgent | None = agent
+
+    def onMwiInfo(self, prm: Any) -> None:  # noqa: N802 - unsolicited MWI (RFC 3842)
+        if self.agent is None:
+            return
+        try:
+            self.agent.board.mwi(str(prm.rdata.wholeMsg))
+        except Exception:  # noqa: BLE001, S110 - must not leave a pjsua2 director
+            pass
 
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
         if self.agent is None:

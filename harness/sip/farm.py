@@ -41,6 +41,7 @@ from harness.sip.messages import (
     Failed,
     Finish,
     Finished,
+    Notified,
     Order,
     Ready,
     Report,
@@ -105,6 +106,7 @@ class AgentFarm:
         self._gone: set[str] = set()  # workers that ended after close() asked them to
         self._thread: threading.Thread | None = None
         self.strays: list[Stray] = []  # INVITEs no call could be attributed to
+        self.notices: list[Notified] = []  # message-waiting NOTIFYs the lines got
         # CPU the workers on this host used, as each said when it stopped: forked from
         # the fork server, they are no children of this process (RUSAGE_CHILDREN)
         self.worker_cpu_s = 0.0
@@ -296,6 +298,11 @@ class AgentFarm:
             return tuple(s for s in self.strays if key in s.candidates or
                          (not s.candidates and t0 <= s.invite.t_mono <= t1))
 
+    def notices_to(self, seat: str, since_wall: float) -> list[Notified]:
+        """The message-waiting NOTIFYs line `seat` got from `since_wall` on, in order."""
+        with self._lock:
+            return [n for n in self.notices if n.seat == seat and n.t_wall >= since_wall]
+
     # -- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
         next_watch = 0.0
@@ -349,6 +356,9 @@ class AgentFarm:
             case StrayInvite(stray):
                 with self._lock:
                     self.strays.append(stray)
+            case Notified():
+                with self._lock:
+                    self.notices.append(msg)
             case Adopted(seat, problem) | Dropped(seat, problem):
                 with self._lock:
                     ack = self._acks.get((type(msg), seat))

@@ -13,6 +13,7 @@ typed at both ends: a worker handles an `Order`, the farm a `Report`, each with 
     Stop      end                   Finished  the far-end legs it answered
                                     Adopted / Dropped  '' or why not
                                     StrayInvite  an INVITE no call could be attributed to
+                                    Notified  a line got a message-waiting NOTIFY
 """
 
 from __future__ import annotations
@@ -124,5 +125,14 @@ class StrayInvite:
     stray: Stray
 
 
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """An unsolicited NOTIFY message-summary (RFC 3842) reached a line of the worker."""
+
+    seat: str  # the line's name ("unknown:<user>" for no line of the worker)
+    t_wall: float
+    message: str  # the request as received
+
+
 Report = Ready | Failed | Stopped | Stalls | Expected | ADone | Finished | Adopted | Dropped | \
-    StrayInvite
+    StrayInvite | Notified

@@ -24,6 +24,7 @@ transferor leaves when the NOTIFY reports the outcome (RFC 3515 §2.4.5).
 from __future__ import annotations
 
 import time
+import wave
 from typing import Any
 
 from harness.errors import SipError
@@ -171,3 +172,15 @@ class Consultation:
     def _let_go(self) -> None:
         if not self.leg.disconnected:
             self.leg.hangup()
+
+
+def play_message(stack: SipStack, leg: Leg, digits: str) -> None:
+    """The lab's voicemail platform answering a retrieval: once the caller has sent
+    `digits` (RFC 4733), it plays the message (`leg.play_wav`) into the call, once."""
+    if leg.disconnected or not leg.dtmf_rx.endswith(digits) or leg.play_wav is None or \
+            any(ev.kind == "PLAY_START" for ev in leg.events):
+        return
+    with wave.open(str(leg.play_wav), "rb") as wav:
+        length_s = wav.getnframes() / wav.getframerate()
+    leg.play([leg], length_s)
+    stack.at(length_s + 0.2, leg.stop_playing)

@@ -22,6 +22,7 @@ from harness.numbers import canonical
 from harness.party import Party
 from harness.pstn.directory import PstnNumber
 from harness.sip.attribution import CallIdentity, Stray
+from harness.vocab import VOICEMAIL_SEAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,9 @@ class FarEnd:
     # early media (183 with SDP) before the final response: "ringback" (audible
     # ringing, then the answer) | "intercept" (SIT + announcement, then `code`) | ""
     early: str = ""
+    # the voicemail platform's retrieval: `play_wav` (the message) is played once the
+    # caller has sent these RFC 4733 digits ("" : played from the answer)
+    play_on_dtmf: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +114,16 @@ class FarEndPolicy:
     transfer_seat: str = ""  # the transfer target (the caller's call after the REFER)
     conference_seat: str = ""  # a 3-way call's third party
     busy_lines: tuple[str, ...] = ()  # further lines that answer busy (CallSpec.busy_lines)
+    # the lab's voicemail platform (VOICEMAIL_SEAT) answering a retrieval: it plays
+    # `play_wav`, the message, once these digits arrived (FarEnd.play_on_dtmf)
+    play_on_dtmf: str = ""
 
     def decide(self, agent_name: str, dialled_user: str) -> FarEnd:
         play = self.play_wav
+        if agent_name == VOICEMAIL_SEAT:  # the platform answers whatever reaches it:
+            # a deposit (a call forwarded to it: its greeting is `play_wav`) or a retrieval
+            return FarEnd("answer", 200, VOICEMAIL_ANSWER_S, play, self.record_wav,
+                          play_on_dtmf=self.play_on_dtmf)
         if self.third_play_wav is not None and self.dialled_line is not None and \
                 agent_name != self.dialled_line:
             play = self.third_play_wav
@@ -132,6 +143,7 @@ class FarEndPolicy:
         return FarEnd("reject", 404, INTERCEPT_S, early="intercept")  # a vacant number
 
 
+VOICEMAIL_ANSWER_S = 0.5  # the lab's voicemail platform answers this long after the INVITE
 TURN_GAP_S = 1.0  # a 3-way call: silence between two talkers' turns
 TALKER_PAD_S = 0.3  # a scored 3-way call: a turn is its reference and this much more
 INTERCEPT_S = 4.0  # a vacant PSTN number: SIT + announcement this long, then 404

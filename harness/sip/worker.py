@@ -65,6 +65,7 @@ from harness.sip.messages import (
     Failed,
     Finish,
     Finished,
+    Notified,
     Order,
     Ready,
     Stalls,
@@ -72,7 +73,7 @@ from harness.sip.messages import (
     Stopped,
     StrayInvite,
 )
-from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay
+from harness.sip.midcall import CALL_HEADER, Consultation, ThreeWay, play_message
 from harness.sip.scenario import CallOrder, FarEndPolicy, Script, WorkerSpec
 from harness.sip.seats import Seats
 from harness.sip.stack import SipStack
@@ -167,6 +168,8 @@ class Worker:
             self.board.pstn_by_did = spec.pstn_by_did
             self.board.trunk = spec.trunk
         self.board.handler = self._on_incoming
+        self.board.on_mwi = lambda seat, message: self.conn.send(
+            Notified(seat, time.time(), message))
         return port, self.tls_transport[1] if self.tls_transport else 0
 
     def close(self) -> None:
@@ -383,6 +386,10 @@ class Worker:
         else:
             leg.play_wav, leg.record_wav = far.play_wav, far.record_wav
             self._midcall_far_end(exp, leg)
+            if far.play_on_dtmf:  # the voicemail platform: the message on the digits
+                leg.play_on_cue = True
+                leg.on_dtmf = lambda _digit: self._quietly(
+                    lambda: play_message(self.stack, leg, far.play_on_dtmf))
             leg.answer(183 if far.early else 180)
             if far.kind == "answer":
                 self.stack.at(far.answer_after_s, lambda: self._quietly(

@@ -66,9 +66,11 @@ class Softswitch(Protocol):
         ...
 
     def start(self, plan: NumberPlan, pstn_port: int,
-              trunk_ports: Mapping[str, int] | None = None) -> None:
+              trunk_ports: Mapping[str, int] | None = None, mwi_port: int = 0) -> None:
         """Start (or check) the switch: off-net calls to the simulated PSTN gateway at
-        127.0.0.1:`pstn_port`, a trunk group in `trunk_ports` to its own port there."""
+        127.0.0.1:`pstn_port`, a trunk group in `trunk_ports` to its own port there (the
+        voicemail pilot to trunk group "vm"'s, whose platform sends its NOTIFYs from
+        `mwi_port`: the embedded switch)."""
         ...
 
     def stop(self) -> None: ...

@@ -49,7 +49,7 @@ class ExternalSwitch:
     separate_trunks = False
 
     def start(self, plan: NumberPlan, pstn_port: int,
-              trunk_ports: Mapping[str, int] | None = None) -> None:
+              trunk_ports: Mapping[str, int] | None = None, mwi_port: int = 0) -> None:
         """Preflight: reachable, CDRs readable (registrations: the session's)."""
         where = f"{self.cfg.sip_host}:{self.cfg.sip_port}"
         code = sip_options_ping(self.cfg.sip_host, self.cfg.sip_port, 2.0)

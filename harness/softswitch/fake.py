@@ -30,7 +30,7 @@ class FakeSoftswitch:
     separate_trunks = False
 
     def start(self, plan: NumberPlan, pstn_port: int,
-              trunk_ports: Mapping[str, int] | None = None) -> None:
+              trunk_ports: Mapping[str, int] | None = None, mwi_port: int = 0) -> None:
         self.started = True
 
     def stop(self) -> None:

@@ -54,6 +54,7 @@ from harness.softswitch.process import (
 )
 from harness.softswitch.sippy import SippyB2bua, sippy_version
 from harness.softswitch.tlsca import TestCa, make_test_ca
+from harness.vocab import VOICEMAIL_TRUNK
 
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules",
                "/usr/lib/aarch64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
@@ -116,6 +117,7 @@ class EmbeddedKamailio:
         # port, without trunk groups (docs/other-carrier.md)
         self.carrier = carrier
         self.trunk_ports: dict[str, int] = {}  # trunk group -> its own gateway port
+        self.mwi_port = 0  # the voicemail platform's NOTIFYs come from here (0: none)
         # background load (docs/load.md): load.caller is provisioned, load.target routed
         # to the harness's SIPp UAS ("load sink") on load_sink_port
         self.load = load or LoadConfig()
@@ -225,11 +227,13 @@ class EmbeddedKamailio:
         return not (self.cfg.pstn_b2bua or self.carrier)
 
     def start(self, plan: NumberPlan, pstn_port: int,
-              trunk_ports: Mapping[str, int] | None = None) -> None:
+              trunk_ports: Mapping[str, int] | None = None, mwi_port: int = 0) -> None:
         """Start for `plan`'s lines, routing PSTN classes to the simulated PSTN gateway
         at 127.0.0.1:`pstn_port`, or a trunk group in `trunk_ports` to its own gateway's
-        port (trunk group in the R-URI's tgrp parameter either way)."""
+        port (trunk group in the R-URI's tgrp parameter either way); the voicemail pilot
+        to trunk group "vm"'s, trusting the platform's NOTIFYs from `mwi_port`."""
         self.trunk_ports = dict(trunk_ports or {})
+        self.mwi_port = mwi_port
         kam = _require("kamailio", "kamailio")
         rtpe = _require("rtpengine", "rtpengine-daemon")
         module_path = next((d for d in MODULE_DIRS if Path(d, "db_sqlite.so").exists()), None)
@@ -389,7 +393,12 @@ class EmbeddedKamailio:
             access=self.access_address, behaviours=self.cfg.behaviour_set(),
             topoh_key=secrets.token_hex(12),
             b2bua_out_port=self.b2bua_out.port if self.b2bua_out else 0,
-            b2bua_in_port=self.b2bua_in.port if self.b2bua_in else 0, carrier=self.carrier)
+            b2bua_in_port=self.b2bua_in.port if self.b2bua_in else 0, carrier=self.carrier,
+            voicemail={"pilot": plan.voicemail_pilot, "port": self.trunk_ports[VOICEMAIL_TRUNK],
+                       "mwi_port": self.mwi_port, "after_s": plan.voicemail_after_s,
+                       "boxes": [plan.line(b).number for b in plan.voicemail_boxes]}
+            if plan.voicemail_pilot and VOICEMAIL_TRUNK in self.trunk_ports and self.mwi_port
+            else None)
         path = self.dir / "kamailio.cfg"
         path.write_text(text, encoding="utf-8")
         return path

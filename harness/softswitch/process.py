@@ -333,24 +333,30 @@ def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,
                f"Call-ID: {call_id}@beta-harness\r\nCSeq: 1 OPTIONS\r\n"
                f"Contact: <sip:probe@127.0.0.1:{lport}>\r\nAccept: application/sdp\r\n"
                "Content-Length: 0\r\n\r\n")
-        # RFC 3261 17.1.2.2: a UDP request is retransmitted (Timer E: T1, doubling, at
-        # most T2) until answered, so one lost datagram is not a dead switch
-        start = time.monotonic()
-        deadline, interval, resend_at = start + timeout_s, T1_S, start
-        while (now := time.monotonic()) < deadline:
-            if now >= resend_at:
-                s.sendto(msg.encode(), (host, port))
-                resend_at, interval = now + interval, min(interval * 2, T2_S)
-            s.settimeout(max(0.001, min(resend_at, deadline) - now))
-            try:
-                data = s.recv(65535)
-            except TimeoutError:
-                continue
-            except ConnectionRefusedError:
-                return None
-            code = status_code(data.decode("utf-8", "replace"))
-            if code is not None and code >= 200:
-                return code
+        return udp_transaction(s, msg, host, port, timeout_s)
+
+
+def udp_transaction(s: socket.socket, msg: str, host: str, port: int,
+                    timeout_s: float) -> int | None:
+    """Send a non-INVITE request from `s` and return its final response's code, None
+    on silence. RFC 3261 17.1.2.2: a UDP request is retransmitted (Timer E: T1,
+    doubling, at most T2) until answered, so one lost datagram is not a dead peer."""
+    start = time.monotonic()
+    deadline, interval, resend_at = start + timeout_s, T1_S, start
+    while (now := time.monotonic()) < deadline:
+        if now >= resend_at:
+            s.sendto(msg.encode(), (host, port))
+            resend_at, interval = now + interval, min(interval * 2, T2_S)
+        s.settimeout(max(0.001, min(resend_at, deadline) - now))
+        try:
+            data = s.recv(65535)
+        except TimeoutError:
+            continue
+        except ConnectionRefusedError:
+            return None
+        code = status_code(data.decode("utf-8", "replace"))
+        if code is not None and code >= 200:
+            return code
     return None
 
 

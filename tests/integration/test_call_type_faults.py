@@ -339,3 +339,34 @@ def test_a_picked_up_call_billed_to_the_picking_line_is_caught(
 
 def load_config_plan() -> NumberPlan:
     return NumberPlan.from_config(load_config().numbers)
+
+
+VOICEMAIL_QUICK = CallSpec("7.14", "voicemail", "site1/07", "site5/05",
+                           callee_behaviour="no_answer", voicemail=True, talk_s=2.0,
+                           expect=Expect(mos_lqo_min=None, rings="pstn:vm", call_class="onnet",
+                                         forwarded_from="site5/05"))
+
+
+def test_a_message_waiting_indicator_never_sent_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that takes the voicemail platform's NOTIFY message-summary (200) and
+    never passes it on: the line is never told a message waits, nor that none does any
+    more; the message itself is left and heard (the retrieval passes)."""
+    r = on_a_switch_of_its_own(tmp_path_factory, "mwi_never_sent", VOICEMAIL_QUICK)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    told = [x for x in r.verdict.reasons if x.startswith("voicemail: site5/05 was never told")]
+    assert len(told) == 2, r.verdict.reasons
+    assert "Messages-Waiting: yes (the switch answered the platform's NOTIFY 200; the line " \
+           "got nothing" in told[0]
+    assert not [x for x in r.verdict.reasons if "hearing its message" in x], r.verdict.reasons
+
+
+def test_a_call_forwarded_to_voicemail_naming_no_mailbox_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that forwards to the voicemail platform with neither Diversion nor a
+    target: the platform cannot tell whose message it is, and says what it got."""
+    r = on_a_switch_of_its_own(tmp_path_factory, "forward_to_voicemail_anonymously",
+                               VOICEMAIL_QUICK)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    assert any(x.startswith("voicemail: the INVITE named no mailbox (INVITE sip:4135550188@")
+               for x in r.verdict.reasons), r.verdict.reasons

@@ -310,3 +310,34 @@ def test_call_pickup_connects_the_caller_to_the_picking_line_scored_and_billed_o
     assert (r.cdr.record.caller[-10:], r.cdr.record.callee[-10:]) == (
         plan.line("site2/05").number, plan.line("site3/07").number)
     assert r.cdr.record.call_id == r.call_id  # the dialog that talked, not the ringing one
+
+
+VOICEMAIL = CallSpec("7.14", "voicemail: deposit, message waiting, retrieval", "site1/07",
+                     "site5/05", callee_behaviour="no_answer", voicemail=True,
+                     expect=Expect(rings="pstn:vm", call_class="onnet",
+                                   forwarded_from="site5/05"))
+
+
+def test_a_message_left_on_no_answer_is_announced_heard_and_cleared(
+        live: HarnessSession) -> None:
+    """site5/05 rings unanswered; the switch forwards the call to the voicemail platform
+    with a Diversion naming site5/05; site1/07's speech is the message (scored both ways
+    on the deposit); site5/05 gets NOTIFY message-summary 'yes', calls the pilot, sends
+    1 and hears the message (scored against site1/07's speech, both sources), then gets
+    'no'. The deposit's CDR: site1/07 answered by the pilot."""
+    r = live.run_call(VOICEMAIL)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    steps = json.loads((live.run_dir / dict(r.artifacts)["voicemail"]).read_text())
+    assert (steps["deposit"]["mailbox"], steps["deposit"]["found_by"]) == \
+        ("site5/05", "Diversion"), steps
+    assert steps["mwi_yes"]["switch_answered"] == 200
+    assert any("Messages-Waiting: yes" in n["summary"] for n in steps["mwi_yes"]["line_got"])
+    assert any("Messages-Waiting: no" in n["summary"] for n in steps["mwi_no"]["line_got"])
+    scored = {(q.direction, q.source) for q in r.quality if q.mos_lqo is not None and q.valid}
+    assert scored == {(d, s) for d in ("a_to_b", "b_to_a", "retrieval.b_to_a")
+                      for s in ("agent", "wire")}, r.verdict.reasons
+    print("\n" + "; ".join(f"{q.direction}/{q.source} {q.mos_lqo:.2f}" for q in r.quality
+                           if q.mos_lqo is not None))
+    assert r.cdr is not None and r.cdr.record is not None, r.cdr
+    assert (r.cdr.record.caller[-10:], r.cdr.record.callee[-10:]) == (
+        live.plan.line("site1/07").number, live.plan.voicemail_pilot)

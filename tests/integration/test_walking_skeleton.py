@@ -299,7 +299,7 @@ def test_a_stall_of_the_controller_alone_is_its_own_not_the_calls(
     assert r.stall is not None
     assert r.stall.controller_only >= 1 and r.stall.controller_max_s >= 0.7, r.stall
     assert r.stall.clean, r.stall
-    assert len(r.quality) == 4 and all(q.valid for q in r.quality), r.quality
+    assert len(r.quality) == 4 and all(q.valid for q in r.quality), r.verdict.reasons
     assert r.verdict.status is Status.PASS, r.verdict.reasons
 
 
@@ -323,8 +323,8 @@ def test_a_stall_in_the_silence_after_the_speech_leaves_the_call_valid(
         ensure_running(pid)
     assert r.stall is not None and r.stall.max_stall_s >= 0.7, r.stall  # seen in the call
     assert r.timing.valid and r.final_code == 200
-    assert len(r.quality) == 4 and all(q.valid for q in r.quality), r.quality
-    assert all(q.mos_lqo is not None and q.mos_lqo >= 4.2 for q in r.quality), r.quality
+    assert len(r.quality) == 4 and all(q.valid for q in r.quality), r.verdict.reasons
+    assert all(q.mos_lqo is not None and q.mos_lqo >= 4.2 for q in r.quality), r.verdict.reasons
     assert r.cdr is not None and r.cdr.matched and r.cdr.mismatches == ()
     assert r.verdict.status is Status.PASS, r.verdict.reasons
     assert not r.verdict.invalid_measurement

@@ -40,7 +40,7 @@ def test_a_bad_choice_is_refused_naming_row_field_value_and_words(
     ("call_class", "ld", "None, 'onnet', 'local', 'ld_intralata'"),
     ("early_media", "ringing", "None, 'ringback', 'sit'"),
     ("rings", "site2", "a beta line (siteN/NN), pstn:<local|ld|intl|"),
-    ("rings", "pstn:long_distance", "pstn:<local|ld|intl|tollfree|operator|n11|psap|ld2>"),
+    ("rings", "pstn:long_distance", "pstn:<local|ld|intl|tollfree|operator|n11|psap|ld2|vm>"),
     ("forwarded_from", "pstn:ld", "a beta line (siteN/NN)"),
     ("transferred_to", "site5", "a beta line (siteN/NN)"),
     ("conferenced", "7/03", "a beta line (siteN/NN)"),
@@ -130,7 +130,7 @@ def test_collect_only_refuses_a_bad_row_naming_file_row_field_and_value(
     assert result.ret != 0
     out = result.stdout.str().replace("\n", "")
     assert "plan_09_bad.py: plan row 9.2: expect.rings = 'pstn:long_distance': must be a " \
-        "beta line (siteN/NN), pstn:<local|ld|intl|tollfree|operator|n11|psap|ld2>" in out
+        "beta line (siteN/NN), pstn:<local|ld|intl|tollfree|operator|n11|psap|ld2|vm>" in out
     assert "9.1" not in out.replace("plan row 9.2", "")
 
 
