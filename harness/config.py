@@ -28,7 +28,7 @@ from harness.errors import ConfigError
 from harness.numbers import PROMISABLE
 from harness.party import Party, PartyError
 from harness.pstn.directory import DEFAULT_PSTN, TOLLFREE_NPAS, TRUNKS
-from harness.vocab import CallClass, ForwardKind, allowed, in_choice
+from harness.vocab import VOICEMAIL_TRUNK, CallClass, ForwardKind, allowed, in_choice
 
 if TYPE_CHECKING:
     from harness.cdr.billing import Tariff
@@ -48,6 +48,12 @@ class SutConfig:
     # "ld=5072, intl=5073" (a trunk group's own gateway: who rang is its trunk group,
     # with or without ;tgrp=). The embedded switch gives every trunk group its own
     pstn_trunk_ports: str = ""
+    # external: the port on 127.0.0.1 the lab's voicemail platform sends its NOTIFYs
+    # from (your switch trusts it, as it trusts the trunks); with "vm=PORT" in
+    # pstn_trunk_ports (where your switch routes the voicemail pilot), the voicemail row
+    # runs against your switch (docs/external-switch.md item 16). 0: none. The embedded
+    # switch gets both on its own
+    voicemail_mwi_port: int = 0
     cdr_uri: str = ""  # external: the switch's CDRs (sqlite://, asterisk-csv://, ...)
     allow_remote: bool = False  # external switch off this host: off in tests and CI
     circuit_breaker: int = 3  # stop dialling after this many calls in a row lost the switch
@@ -113,10 +119,11 @@ def parse_trunk_ports(text: str, file: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in (i.strip() for i in text.split(",") if i.strip()):
         trunk, _, port = (x.strip() for x in item.partition("="))
-        if trunk not in TRUNKS or trunk in out:
+        if trunk not in (*TRUNKS, VOICEMAIL_TRUNK) or trunk in out:
             raise ConfigError(file, "sut.pstn_trunk_ports", text,
                               f"{trunk!r}: {'named twice' if trunk in out else 'not a trunk group'}"
-                              f" (trunk groups: {', '.join(TRUNKS)})")
+                              f" (trunk groups: {', '.join(TRUNKS)}; {VOICEMAIL_TRUNK}: the "
+                              "lab's voicemail platform)")
         if not port.isdigit() or not 1024 <= int(port) <= 65535:
             raise ConfigError(file, "sut.pstn_trunk_ports", text,
                               f"{trunk}={port}: expected a UDP port 1024..65535")
@@ -716,7 +723,18 @@ def _validate_sut(cfg: HarnessConfig) -> None:
             raise ConfigError(f, "sut.pstn_trunk_ports", sut.pstn_trunk_ports, "for an "
                               "external switch: the embedded one gives every trunk group a "
                               "gateway of its own")
+        if sut.voicemail_mwi_port:
+            raise ConfigError(f, "sut.voicemail_mwi_port", sut.voicemail_mwi_port, "for an "
+                              "external switch: the embedded one has its own")
         return
+    if bool(sut.voicemail_mwi_port) != (VOICEMAIL_TRUNK in ports):
+        raise ConfigError(f, "sut.voicemail_mwi_port", sut.voicemail_mwi_port,
+                          "the lab's voicemail platform needs both its trunk's port "
+                          f"(\"{VOICEMAIL_TRUNK}=PORT\" in sut.pstn_trunk_ports) and this one")
+    if sut.voicemail_mwi_port and (not 1024 <= sut.voicemail_mwi_port <= 65535 or
+                                   sut.voicemail_mwi_port in (sut.pstn_port, *ports.values())):
+        raise ConfigError(f, "sut.voicemail_mwi_port", sut.voicemail_mwi_port,
+                          "expected a UDP port 1024..65535 of its own (no gateway's)")
     if sut.pstn_port in ports.values():
         raise ConfigError(f, "sut.pstn_trunk_ports", sut.pstn_trunk_ports,
                           f"port {sut.pstn_port} is sut.pstn_port (the main gateway's)")

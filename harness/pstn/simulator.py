@@ -46,12 +46,15 @@ class PstnSimulator:
         self.mwi_port = 0
 
     def reserve_port(self, configured: int = 0, trunk_ports: Mapping[str, int] | None = None,
-                     separate: bool = False) -> int:
+                     separate: bool = False, mwi_port: int = 0) -> int:
         """The main gateway's UDP port: the configured one (an external switch routes
         to it), else a free one (before the embedded switch's config is rendered).
         `trunk_ports`: configured ports of trunk groups' own gateways; `separate`: every
-        trunk group gets a free port of its own (the embedded switch)."""
+        trunk group gets a free port of its own (the embedded switch), and the lab's
+        voicemail platform its trunk's and its NOTIFYs' (`mwi_port`: an external
+        switch's configured one, with "vm" among its `trunk_ports`)."""
         for where, port in (("sut.pstn_port", configured),
+                            ("sut.voicemail_mwi_port", mwi_port),
                             *((f"sut.pstn_trunk_ports {t}", p)
                               for t, p in (trunk_ports or {}).items())):
             if port and not udp_port_free(port):
@@ -78,6 +81,7 @@ class PstnSimulator:
                 self.mwi_port = first + 2 + len(TRUNKS)
             return self.port
         self.port = configured or free_udp_range(1, 30400, 32700)
+        self.mwi_port = mwi_port if VOICEMAIL_TRUNK in self.trunk_ports else 0
         return self.port
 
     def release_ports(self) -> None:

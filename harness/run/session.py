@@ -220,10 +220,12 @@ class HarnessSession:
         port; in carrier mode to the other carrier's trunk instead, the lab's own
         carrier started after the switch (its trunk trusts the switch's port)."""
         pstn_port = self.pstn.reserve_port(self.cfg.sut.pstn_port, self.cfg.sut.trunk_ports(),
-                                           separate=self.switch.separate_trunks)
+                                           separate=self.switch.separate_trunks,
+                                           mwi_port=self.cfg.sut.voicemail_mwi_port)
         if self.cfg.pstn.mode != "carrier":
             self.switch.start(self.plan, pstn_port, self.pstn.trunk_ports, self.pstn.mwi_port)
-            if self.pstn.mwi_port:  # the lab's voicemail platform's NOTIFY sender
+            if self.pstn.mwi_port and self.plan.voicemail_pilot:  # the lab's voicemail
+                # platform's NOTIFY sender
                 self.mwi = MwiSender(self.pstn.mwi_port, self.plan.voicemail_pilot,
                                      self.switch.domain,
                                      (self.switch.sip_host, self.switch.sip_port))

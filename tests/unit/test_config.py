@@ -109,6 +109,15 @@ EXTERNAL = ("sut:\n  kind: external\n  sip_port: 5060\n  pstn_port: 5070\n"
      "is sut.pstn_port"),
     ("sut:\n  pstn_trunk_ports: 'ld=5072'\n", "sut.pstn_trunk_ports", "'ld=5072'",
      "for an external switch"),
+    # the lab's voicemail platform against an external switch: both its ports, or none
+    (EXTERNAL + "  pstn_trunk_ports: 'vm=5075'\n", "sut.voicemail_mwi_port", "0",
+     "needs both its trunk's port"),
+    (EXTERNAL + "  voicemail_mwi_port: 5076\n", "sut.voicemail_mwi_port", "5076",
+     "needs both its trunk's port"),
+    (EXTERNAL + "  pstn_trunk_ports: 'vm=5075'\n  voicemail_mwi_port: 5075\n",
+     "sut.voicemail_mwi_port", "5075", "of its own"),
+    ("sut:\n  voicemail_mwi_port: 5076\n", "sut.voicemail_mwi_port", "5076",
+     "for an external switch"),
     # a carrier fault is checked in gateway mode too (it used to be only in carrier mode)
     ("pstn:\n  test_faults: deliver_ld_to_locl\n", "pstn.test_faults",
      "'deliver_ld_to_locl'", "unknown fault(s) deliver_ld_to_locl"),
@@ -157,3 +166,6 @@ def test_an_external_switchs_trunk_groups_ports(tmp_path: Path) -> None:
     f.write_text(EXTERNAL + "  pstn_trunk_ports: ' ld=5072 ,intl=5073'\n")
     assert load_config(f).sut.trunk_ports() == {"ld": 5072, "intl": 5073}
     assert load_config().sut.trunk_ports() == {}
+    f.write_text(EXTERNAL + "  pstn_trunk_ports: 'vm=5075'\n  voicemail_mwi_port: 5076\n")
+    assert (load_config(f).sut.trunk_ports(), load_config(f).sut.voicemail_mwi_port) == \
+        ({"vm": 5075}, 5076)  # the lab's voicemail platform, where the switch sends it

@@ -231,3 +231,28 @@ def test_a_deposit_in_the_wrong_mailbox_or_unrecorded_is_named(tmp_path: Path) -
         "voicemail: the platform recorded no message"]
     # a call the platform never answered: the row's own checks say who did
     assert steps.deposit(_deposit("site5/05", mine, wav)) == ("", None, [])
+
+
+def test_the_platform_takes_an_external_switchs_ports_or_the_embedded_ones() -> None:
+    """An external switch names the platform's trunk port (sut.pstn_trunk_ports vm=) and
+    its NOTIFY port (sut.voicemail_mwi_port); the embedded switch gets two free ones
+    after the PSTN's trunk groups'."""
+    from harness.pstn.directory import TRUNKS
+    from harness.pstn.simulator import PstnSimulator
+    from harness.softswitch.process import free_udp_port
+
+    plan = NumberPlan.from_config(_cfg().numbers)
+    external = PstnSimulator(plan)
+    vm, mwi = free_udp_port(), free_udp_port()
+    external.reserve_port(free_udp_port(), {"vm": vm}, mwi_port=mwi)
+    assert (external.trunk_ports, external.mwi_port) == ({"vm": vm}, mwi)
+    without = PstnSimulator(plan)
+    without.reserve_port(free_udp_port(), {}, mwi_port=mwi)
+    assert without.mwi_port == 0  # no trunk to the platform: no platform
+    embedded = PstnSimulator(plan)
+    first = embedded.reserve_port(separate=True)
+    try:
+        assert embedded.trunk_ports["vm"] == first + 1 + len(TRUNKS)
+        assert embedded.mwi_port == first + 2 + len(TRUNKS)
+    finally:
+        embedded.release_ports()
