@@ -443,9 +443,11 @@ class CallRunner:
                     for direction, receiver in (("a_to_b", out.b), ("b_to_a", out.a))]
         (call_dir / "fax_passage.json").write_text(json.dumps(
             [{**asdict(p), "altered": p.altered()} for p in passages], indent=2))
-        why = damaged_in_harness(passages) if fails else ""
-        if not why:
-            return judged("fax", fails)
+        why = damaged_in_harness(passages, self.s.cfg.media.jb_init_ms) if fails else ""
+        if not why:  # the path's: what it did to the signal, beside the damage
+            did = [d for p in passages if (d := p.altered())]
+            return judged("fax", [f"{fails[0]} (the path: {'; '.join(did)})" if did
+                                  else fails[0], *fails[1:]] if fails else [])
         cause = f"{'; '.join(fails)}, yet {why}"
         return [Check("fax", Outcome.INVALID, invalid_reason(cause), cause=cause,
                       evidence="fax_passage.json")]

@@ -9,7 +9,7 @@ import pytest
 
 from harness.capture.rtp import RtpPacket
 from harness.media.g711 import decode_payload, encode_alaw, encode_ulaw
-from harness.media.passage import SWITCH_ADDED_PDV_MS, damaged_in_harness, passage
+from harness.media.passage import FAX_PLAYOUT_MS, damaged_in_harness, passage
 
 SENDER, SWITCH_IN, SWITCH_OUT, RECEIVER = "10.9.0.2:4000", "127.0.0.1:20000", \
     "127.0.0.1:20002", "10.9.1.2:4002"
@@ -51,7 +51,7 @@ def test_a_path_that_relays_the_signal_unchanged_excuses_the_damage() -> None:
     p = passage("a_to_b", sent, _relayed(sent))
     assert p.altered() == ""
     assert p.samples_differing == 0 and p.coverage >= 0.99
-    why = damaged_in_harness([p])
+    why = damaged_in_harness([p], 60)
     assert "passed the fax signal unchanged" in why and "a_to_b 500 packets" in why
 
 
@@ -63,7 +63,7 @@ def test_a_terminal_that_sent_late_is_the_harness_own_and_says_so() -> None:
     p = passage("a_to_b", sent, _relayed(sent))
     assert p.altered() == ""
     assert p.sent_pdv_ms is not None and p.sent_pdv_ms >= 79
-    assert "of which 80 ms as the harness's terminal sent it" in damaged_in_harness([p])
+    assert "of which 80 ms as the harness's terminal sent it" in damaged_in_harness([p], 60)
 
 
 def test_a_law_conversion_on_the_way_is_still_the_same_signal() -> None:
@@ -91,7 +91,7 @@ def test_each_change_a_path_makes_is_the_path_own(change: str, named: str) -> No
                    for p in payloads]
         relayed = _relayed(sent, payloads=quieter)
     elif change == "jitter":
-        relayed = _relayed(sent, extra={300: (SWITCH_ADDED_PDV_MS + 20) / 1000})
+        relayed = _relayed(sent, extra={300: (FAX_PLAYOUT_MS + 20) / 1000})
     elif change == "suppressed":  # silence suppression: comfort noise for a second
         hushed = [encode_ulaw(np.zeros(160, dtype=np.int16)) if 100 <= i < 150 else p
                   for i, p in enumerate(payloads)]
@@ -100,7 +100,7 @@ def test_each_change_a_path_makes_is_the_path_own(change: str, named: str) -> No
         relayed = []
     p = passage("a_to_b", sent, relayed)
     assert named in p.altered()
-    assert damaged_in_harness([passage("b_to_a", sent, _relayed(sent)), p]) == ""
+    assert damaged_in_harness([passage("b_to_a", sent, _relayed(sent)), p], 60) == ""
 
 
 def test_loss_before_the_capture_saw_the_sender_is_not_excused() -> None:
@@ -110,8 +110,20 @@ def test_loss_before_the_capture_saw_the_sender_is_not_excused() -> None:
     sent = sent[:100] + sent[101:]
     p = passage("a_to_b", sent, _relayed(sent))
     assert "1 packet(s) missing from the stream as it left the sender" in p.altered()
-    assert damaged_in_harness([p]) == ""
+    assert damaged_in_harness([p], 60) == ""
 
 
 def test_no_passage_excuses_nothing() -> None:
-    assert damaged_in_harness([]) == ""
+    assert damaged_in_harness([], 60) == ""
+
+
+def test_delay_variation_a_fax_gateway_absorbs_is_the_harness_shallow_buffer() -> None:
+    """The plan-run case: the lab's relay held one packet 70 ms (both ways), the
+    harness's receiving terminal, playing out through a 60 ms voice jitter buffer,
+    lost samples; a fax gateway's fixed playout buffer (100-200 ms) would not have."""
+    sent = _sent(_signal())
+    p = passage("a_to_b", sent, _relayed(sent, extra={300: 0.07, 301: 0.05, 302: 0.03}))
+    assert "the path added 70 ms of delay variation" in p.altered()  # it is measured
+    assert p.changed() == "" and p.altered(FAX_PLAYOUT_MS) == ""
+    why = damaged_in_harness([p], 60)
+    assert "but for 70 ms of delay variation" in why and "a 60 ms voice jitter buffer" in why
