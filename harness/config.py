@@ -191,6 +191,8 @@ DEFAULT_ANONYMOUS_REJECTION = "site2/12"
 # the plan's toll-restriction rows (2.8-2.10) need this line's class of service to bar
 # premium-rate calls (NANP 900, NXX 976)
 DEFAULT_TOLL_RESTRICTED = "site7/08"
+# the plan's voicemail row (7.14) calls this line's mailbox
+DEFAULT_VOICEMAIL_BOX = "site5/05"
 
 
 def parse_lines(text: str, file: str, field: str) -> tuple[Party, ...]:
@@ -435,8 +437,8 @@ class NumbersConfig:
             pilot = f"{number:010d}" if lines.stop <= number < block.stop else ""
         boxes = self.voicemail_boxes
         if boxes == "default":
-            boxes = "site5/05" if pilot and self.sites >= 5 and self.lines_per_site >= 5 \
-                else ""
+            boxes = DEFAULT_VOICEMAIL_BOX if pilot and self.sites >= 5 and \
+                self.lines_per_site >= 5 else ""
         return pilot, boxes
 
     def pickup(self) -> str:

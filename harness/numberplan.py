@@ -133,11 +133,11 @@ class NumberPlan:
         plan = replace(plan, pickup_groups=tuple(
             tuple(plan.line(str(m)).name for m in group)
             for group in parse_pickup_groups(cfg.pickup())))
-        pilot, boxes = cfg.voicemail()
+        pilot, boxes = cfg.voicemail()  # "default" resolved there, for this plan
         plan = replace(plan, voicemail_pilot=pilot, voicemail_after_s=cfg.voicemail_after_s,
                        voicemail_retrieve=cfg.voicemail_retrieve,
                        voicemail_boxes=tuple(line.name for line in plan._provisioned(
-                           boxes, "site5/05" if pilot else "", "numbers.voicemail_boxes")))
+                           boxes, "", "numbers.voicemail_boxes")))
         plan = replace(plan, anonymous_rejection=plan._provisioned(
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),

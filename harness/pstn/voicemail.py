@@ -128,17 +128,23 @@ class MwiSender:
                 f"Message-Account: sip:{self.pilot}@{self.domain}\r\n"
                 f"Voice-Message: {summary.new or 0}/{summary.old or 0}\r\n")
         host = f"127.0.0.1:{self.port}"
+        # its own Call-ID: a late answer to an earlier NOTIFY on this socket is not its
+        call_id = f"mwi-{uuid.uuid4().hex}@{self.domain}"
         msg = (f"NOTIFY sip:{number}@{self.domain} SIP/2.0\r\n"
                f"Via: SIP/2.0/UDP {host};branch=z9hG4bK{uuid.uuid4().hex[:16]};rport\r\n"
                f"Max-Forwards: 70\r\n"
                f"From: <sip:{self.pilot}@{self.domain}>;tag={uuid.uuid4().hex[:10]}\r\n"
                f"To: <sip:{number}@{self.domain}>\r\n"
-               f"Call-ID: mwi-{uuid.uuid4().hex}@{self.domain}\r\n"
+               f"Call-ID: {call_id}\r\n"
                f"CSeq: {self._cseq} NOTIFY\r\n"
                f"Contact: <sip:{self.pilot}@{host}>\r\n"
                "Event: message-summary\r\nSubscription-State: active\r\n"
                f"Content-Type: {MWI_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n{body}")
-        return udp_transaction(self.sock, msg, *self.switch, NOTIFY_TIMEOUT_S)
+        try:
+            answer = udp_transaction(self.sock, msg, self.switch, NOTIFY_TIMEOUT_S, call_id)
+        except ConnectionRefusedError:
+            return None
+        return answer.status if answer is not None else None
 
     def close(self) -> None:
         self.sock.close()

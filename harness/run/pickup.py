@@ -18,38 +18,20 @@ here depends on which way the switch chose.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from harness.run.deferred import Deferred
 from harness.sip.scenario import CallOutcome, as_party
 
 
-class PickupCall:
+def pickup_call(place: Callable[[], CallOutcome], delay_s: float,
+                ) -> Deferred[tuple[CallOutcome | None, str]]:
     """The picking line's call, placed in a thread of its own `delay_s` after the row's
-    call was: `place` returns its outcome (the picking line is its caller, "a")."""
-
-    def __init__(self, place: Callable[[], CallOutcome], delay_s: float) -> None:
-        self._outcome: CallOutcome | None = None
-        self._error = ""
-        self._thread = threading.Thread(target=self._run, args=(place, delay_s),
-                                        name="pickup-call", daemon=True)
-        self._thread.start()
-
-    def _run(self, place: Callable[[], CallOutcome], delay_s: float) -> None:
-        time.sleep(delay_s)
-        try:
-            self._outcome = place()
-        except Exception as exc:  # noqa: BLE001 - the row's verdict says it
-            self._error = f"the pickup call could not be placed: {exc}"
-
-    def result(self, timeout_s: float = 120.0) -> tuple[CallOutcome | None, str]:
-        """(its outcome, or None; why not)."""
-        self._thread.join(timeout_s)
-        if self._outcome is None:
-            return None, self._error or "the pickup call did not end in time"
-        return self._outcome, ""
+    call was: `place` returns its outcome (the picking line is its caller, "a"); the
+    result is (its outcome, or None; why not)."""
+    return Deferred(lambda: (place(), ""), delay_s, "pickup-call",
+                    lambda why: (None, f"the pickup call {why}"))
 
 
 def merged(out: CallOutcome, picking: CallOutcome | None, why: str = "") -> CallOutcome:

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 import uuid
-import wave
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -47,7 +46,8 @@ from harness.party import Party
 from harness.pstn.directory import TOLLFREE_NPAS, Route
 from harness.pstn.voicemail import MwiSender, Summary
 from harness.run.breaker import LOST_OPTIONS
-from harness.run.pickup import PickupCall, merged
+from harness.run.deferred import Deferred
+from harness.run.pickup import merged, pickup_call
 from harness.run.scoring import (
     CallScorer,
     agent_streams,
@@ -151,32 +151,6 @@ FAX_MAX_S = 90.0
 FAX_PAGE = "fax-page.tif"  # the test page, in the run's reference directory
 FAX_RECEIVED = "fax-received.tif"  # what the called party's terminal received
 WAITING_ANSWER_S = 2.0  # a waiting call rings (presented) this long before it is taken
-
-
-class _Waiting:
-    """A call waiting row's second call, placed in a thread of its own `delay_s` on."""
-
-    def __init__(self, spec: CallSpec, attempt: Callable[[CallSpec], CallResult],
-                 delay_s: float) -> None:
-        self.spec = spec
-        self._result: CallResult | None = None
-        self._error = ""
-        self._thread = threading.Thread(target=self._run, args=(attempt, delay_s),
-                                        name="waiting-call", daemon=True)
-        self._thread.start()
-
-    def _run(self, attempt: Callable[[CallSpec], CallResult], delay_s: float) -> None:
-        time.sleep(delay_s)
-        try:
-            self._result = attempt(self.spec)
-        except Exception as exc:  # noqa: BLE001 - the row's verdict says it
-            self._error = f"could not be placed: {exc}"
-
-    def result(self, timeout_s: float = 120.0) -> CallResult:
-        self._thread.join(timeout_s)
-        if self._result is None:
-            return error_result(self.spec, self._error or "did not end in time", time.time())
-        return self._result
 
 
 STATIC_PT_OF = {codec: pt for pt, (codec, _) in STATIC_PT.items()}  # RFC 3551
@@ -461,7 +435,7 @@ class CallRunner:
         return fax_checks(out.a.fax, b.fax if b is not None else None,
                           fax.test_page_rows(), rows)
 
-    def waiting_call(self, spec: CallSpec) -> _Waiting | None:
+    def waiting_call(self, spec: CallSpec) -> Deferred[CallResult] | None:
         """Call waiting: the row's `waiting_caller` calls the called line, placed
         `answer_after_s + waiting_at_s` from now (the row's call is being placed) and
         measured as a call of its own (a thread of its own while the row's call is up)."""
@@ -473,10 +447,11 @@ class CallRunner:
                           expect=Expect(rings=spec.expect.rings),
                           description=f"{spec.waiting_caller} calls {spec.dial} while it is "
                                       "on the row's call")
-        return _Waiting(second, self.attempt, spec.answer_after_s + spec.waiting_at_s)
+        return Deferred(lambda: self.attempt(second), spec.answer_after_s + spec.waiting_at_s,
+                        "waiting-call", lambda why: error_result(second, why, time.time()))
 
     def pickup_call(self, spec: CallSpec, row: CallOrder, call_dir: Path,
-                    ) -> PickupCall | None:
+                    ) -> Deferred[tuple[CallOutcome | None, str]] | None:
         """Call pickup: the row's `picked_up_by` dials the switch's pickup code
         `pickup_at_s` after the row's call was placed (a thread of its own), talking with
         the called party's voice and recording what it hears as the called party would;
@@ -493,7 +468,7 @@ class CallRunner:
                           f"sip:{s.plan.pickup_code()}@{s.switch.domain}", script,
                           FarEndPolicy(None, identity=CallIdentity((), (), s.plan.home_npa)),
                           row.codec)
-        return PickupCall(lambda: farm.place(order), spec.pickup_at_s)
+        return pickup_call(lambda: farm.place(order), spec.pickup_at_s)
 
     def voicemail_checks(self, spec: CallSpec, out: CallOutcome, call_dir: Path,
                          ) -> tuple[list[Check], tuple[QualityScore, ...]]:
@@ -504,7 +479,8 @@ class CallRunner:
         s = self.s
         if s.mwi is None or s.farm is None:
             return [Check("voicemail", Outcome.ERROR, "voicemail: the lab's voicemail "
-                          "platform is not running (it needs the embedded switch: "
+                          "platform is not running (an external switch is given its ports: "
+                          "sut.pstn_trunk_ports vm=PORT and sut.voicemail_mwi_port, "
                           "docs/external-switch.md)")], ()
         steps = VoicemailSteps(s.plan, s.mwi, s.farm, spec)
         try:
@@ -512,9 +488,8 @@ class CallRunner:
             if message is None:
                 return judged("voicemail", fails), ()
             fails += steps.told(box, Summary(waiting=True, new=1, old=0))
-            with wave.open(str(message), "rb") as wav:
-                message_s = wav.getnframes() / wav.getframerate()
-            heard = self.attempt(steps.retrieval(box, message, message_s))
+            assert out.b is not None  # the platform's leg, which recorded the message
+            heard = self.attempt(steps.retrieval(box, message, out.b.record_s))
             fails += steps.told(box, Summary(waiting=False, new=0, old=1))
         finally:
             steps.write(call_dir)

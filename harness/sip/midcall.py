@@ -24,11 +24,10 @@ transferor leaves when the NOTIFY reports the outcome (RFC 3515 §2.4.5).
 from __future__ import annotations
 
 import time
-import wave
 from typing import Any
 
 from harness.errors import SipError
-from harness.sip.agent import Leg, LineAgent
+from harness.sip.agent import Leg, LineAgent, wav_seconds
 from harness.sip.scenario import TURN_GAP_S, CallOrder, Script
 from harness.sip.stack import SipStack
 
@@ -180,7 +179,6 @@ def play_message(stack: SipStack, leg: Leg, digits: str) -> None:
     if leg.disconnected or not leg.dtmf_rx.endswith(digits) or leg.play_wav is None or \
             any(ev.kind == "PLAY_START" for ev in leg.events):
         return
-    with wave.open(str(leg.play_wav), "rb") as wav:
-        length_s = wav.getnframes() / wav.getframerate()
+    length_s = wav_seconds(leg.play_wav)
     leg.play([leg], length_s)
     stack.at(length_s + 0.2, leg.stop_playing)

@@ -18,8 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from harness.errors import SipError
-from harness.sip.text import parse_lenient
-from harness.softswitch.process import T1_S, T2_S  # RFC 3261 timers T1 and T2
+from harness.softswitch.process import udp_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,33 +81,13 @@ class Registrar:
     def _exchange(self, msg: bytes, call_id: str) -> tuple[int, str, dict[str, str]]:
         """Send `msg` and wait for its final answer, sending it again on RFC 3261's
         timer E (T1 = 0.5 s doubling to T2 = 4 s; T2 once a provisional answer came)."""
-        self.sock.sendto(msg, self.switch)
-        now = time.monotonic()
-        deadline, interval = now + self.timeout_s, T1_S
-        resend = now + interval
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
-                               f"within {self.timeout_s:.0f} s (sent again on RFC 3261's "
-                               "timer E)")
-            if now >= resend:
-                self.sock.sendto(msg, self.switch)
-                interval = min(2 * interval, T2_S)
-                resend = now + interval
-            self.sock.settimeout(max(0.01, min(deadline, resend) - now))
-            try:
-                data = self.sock.recv(65535).decode("utf-8", "replace")
-            except TimeoutError:
-                continue
-            answer = parse_lenient(data)
-            headers = dict(answer.fields)  # a name's last field, as the challenge to answer
-            if headers.get("call-id") != call_id or answer.status is None:
-                continue
-            if answer.status >= 200:
-                return answer.status, answer.reason, headers
-            interval = T2_S  # a provisional answer: the switch has it, resend less often
-            resend = time.monotonic() + interval
+        answer = udp_transaction(self.sock, msg, self.switch, self.timeout_s, call_id)
+        if answer is None or answer.status is None:
+            raise SipError(f"REGISTER: no answer from {self.switch[0]}:{self.switch[1]} "
+                           f"within {self.timeout_s:.0f} s (sent again on RFC 3261's "
+                           "timer E)")
+        # a name's last field, as the challenge to answer
+        return answer.status, answer.reason, dict(answer.fields)
 
     def register(self, user: str, password: str, contact: str,
                  expires: int = 3600) -> Registration:

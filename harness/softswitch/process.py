@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.cpuwait import join_from_env
 from harness.errors import HarnessError, SoftswitchError
 from harness.hostlock import PortBook
-from harness.sip.text import status_code
+from harness.sip.text import SipText, parse_lenient
 
 _PR_SET_PDEATHSIG = 1
 
@@ -333,30 +333,40 @@ def sip_options_ping(host: str, port: int, timeout_s: float = 1.0,
                f"Call-ID: {call_id}@beta-harness\r\nCSeq: 1 OPTIONS\r\n"
                f"Contact: <sip:probe@127.0.0.1:{lport}>\r\nAccept: application/sdp\r\n"
                "Content-Length: 0\r\n\r\n")
-        return udp_transaction(s, msg, host, port, timeout_s)
+        try:
+            answer = udp_transaction(s, msg, (host, port), timeout_s)
+        except ConnectionRefusedError:
+            return None
+        return answer.status if answer is not None else None
 
 
-def udp_transaction(s: socket.socket, msg: str, host: str, port: int,
-                    timeout_s: float) -> int | None:
-    """Send a non-INVITE request from `s` and return its final response's code, None
-    on silence. RFC 3261 17.1.2.2: a UDP request is retransmitted (Timer E: T1,
-    doubling, at most T2) until answered, so one lost datagram is not a dead peer."""
+def udp_transaction(s: socket.socket, msg: str | bytes, dest: tuple[str, int],
+                    timeout_s: float, call_id: str = "") -> SipText | None:
+    """Send a non-INVITE request from `s` to `dest` and return its final response
+    (parsed leniently), None on silence. RFC 3261 17.1.2.2: a UDP request is
+    retransmitted (Timer E: T1, doubling, at most T2; T2 once a provisional response
+    came) until answered, so one lost datagram is not a dead peer. With `call_id`, a
+    response of another Call-ID (a late one to an earlier request on the same socket)
+    is not this request's. A port the peer refuses (ICMP) raises ConnectionRefusedError."""
+    data = msg.encode() if isinstance(msg, str) else msg
     start = time.monotonic()
     deadline, interval, resend_at = start + timeout_s, T1_S, start
     while (now := time.monotonic()) < deadline:
         if now >= resend_at:
-            s.sendto(msg.encode(), (host, port))
+            s.sendto(data, dest)
             resend_at, interval = now + interval, min(interval * 2, T2_S)
         s.settimeout(max(0.001, min(resend_at, deadline) - now))
         try:
-            data = s.recv(65535)
+            answer = parse_lenient(s.recv(65535).decode("utf-8", "replace"))
         except TimeoutError:
             continue
-        except ConnectionRefusedError:
-            return None
-        code = status_code(data.decode("utf-8", "replace"))
-        if code is not None and code >= 200:
-            return code
+        if answer.status is None or \
+                (call_id and dict(answer.fields).get("call-id") != call_id):
+            continue
+        if answer.status >= 200:
+            return answer
+        interval = T2_S  # a provisional response: the peer has it, resend less often
+        resend_at = time.monotonic() + interval
     return None
 
 

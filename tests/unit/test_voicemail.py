@@ -108,9 +108,10 @@ def test_message_summary_bodies() -> None:
 
 
 def test_the_platform_notifies_through_the_switch_and_retransmits() -> None:
-    """A stand-in for the switch that drops the first NOTIFY and answers the second:
-    the platform's NOTIFY is retransmitted (RFC 3261 Timer E) and carries RFC 3842's
-    headers and body."""
+    """A stand-in for the switch that drops the first NOTIFY and answers the second,
+    after a late 404 to an earlier NOTIFY (another Call-ID) on the same socket: the
+    platform's NOTIFY is retransmitted (RFC 3261 Timer E), takes only its own answer,
+    and carries RFC 3842's headers and body."""
     switch = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     switch.bind(("127.0.0.1", 0))
     got: list[bytes] = []
@@ -121,8 +122,11 @@ def test_the_platform_notifies_through_the_switch_and_retransmits() -> None:
             got.append(data)
         text = data.decode()
         via = next(ln for ln in text.split("\r\n") if ln.startswith("Via:"))
-        switch.sendto(f"SIP/2.0 200 OK\r\n{via}\r\nCSeq: 1 NOTIFY\r\n"
-                      "Content-Length: 0\r\n\r\n".encode(), peer)
+        call_id = next(ln for ln in text.split("\r\n") if ln.startswith("Call-ID:"))
+        for code, of in (("404 Not Found", "Call-ID: mwi-earlier@lab.invalid"),
+                         ("200 OK", call_id)):
+            switch.sendto(f"SIP/2.0 {code}\r\n{via}\r\n{of}\r\nCSeq: 1 NOTIFY\r\n"
+                          "Content-Length: 0\r\n\r\n".encode(), peer)
 
     server = threading.Thread(target=serve)
     server.start()
