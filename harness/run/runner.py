@@ -790,11 +790,14 @@ def clock_readings_stall(guard: StallGuard, out: CallOutcome, call: StallReport,
     """The stalls that can have delayed the agents' clock readings the CDR's times are
     compared with: around the call's start and answer, and around its release
     (CDR_READING_MARGIN_S either side), not in the talk between them; `call` (the whole
-    call's) where the call has no such moments."""
+    call's) where the call has no such moments, or when its real-time processes were
+    starved through it: a wait for a CPU spread over the call (the agents' readings and
+    the embedded switch's own, in the same group) is no pause a window around a moment
+    can place (a starved run billed 15 s for 10.8 s of talk)."""
     invite, answer = out.a.first("INVITE_SENT"), answer_event(out.a.events)
     ends = [ev.t_mono for leg in (out.a, *out.legs) for ev in leg.events
             if ev.kind in ("BYE_SENT", "DISCONNECTED")]
-    if invite is None or answer is None or not ends:
+    if invite is None or answer is None or not ends or call.starved:
         return call
     m = CDR_READING_MARGIN_S
     reports = [guard.report(invite.t_mono - m, answer.t_mono + m),

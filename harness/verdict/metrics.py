@@ -30,7 +30,11 @@ from harness.model import (
 from harness.verdict.checks import Check, Outcome, cause_of, invalid_reason, passed
 from harness.verdict.thresholds import Bound, RowLimits
 
-_CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s")
+# CDR fields compared with what the agents' clocks read (the answer, the release, the
+# talk between them): the billed seconds and charge are judged on that talk time, and
+# false answer supervision on those moments, as the times themselves are
+_CDR_TIME_FIELDS = ("answer_time", "end_time", "duration_s", "billed_s", "charge",
+                    "false_answer_supervision")
 
 
 def answer_event(caller: tuple[SipEvent, ...]) -> SipEvent | None:

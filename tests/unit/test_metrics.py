@@ -137,3 +137,24 @@ def test_a_score_with_a_floor_of_its_own_is_judged_by_it_and_named() -> None:
     assert "quality.c_to_b.wire: mos_lqo 3.10 < 3.28 (C's voice)" in v.reasons
     # the row's floor still holds where it is the lower one
     assert replace(own, floor_mos_lqo=4.5).floor_for(4.2) == 4.2
+
+
+@pytest.mark.parametrize("field", ["end_time", "billed_s", "charge",
+                                   "false_answer_supervision"])
+def test_a_cdr_figure_judged_on_the_agents_clocks_is_invalid_when_they_stalled(
+        field: str) -> None:
+    """The billed seconds, the charge and false answer supervision are judged on the
+    talk the agents' clocks read, as the CDR's times are: a mismatch while those
+    readings stalled is the host's (invalid); with clean readings, the switch's fail."""
+    bad = CdrCheck(True, (Mismatch(field, "10..12 s", "15 s"),), None, 1)
+    stalled = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, bad,
+                    cdr_stall=STALLED)
+    assert stalled.status is Status.ERROR and stalled.invalid_measurement, stalled.reasons
+    assert any(r.startswith(f"cdr: {field}: expected 10..12 s, got 15 s (invalid_measurement")
+               for r in stalled.reasons), stalled.reasons
+    clean = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, bad, cdr_stall=CLEAN)
+    assert clean.status is Status.FAIL and f"cdr: {field}: expected 10..12 s, got 15 s" in \
+        clean.reasons
+    rounding = CdrCheck(True, (Mismatch("rounding", "12 s", "11 s"),), None, 1)  # the CDR's
+    assert judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, rounding,  # own sum
+                 cdr_stall=STALLED).status is Status.FAIL

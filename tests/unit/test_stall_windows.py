@@ -93,6 +93,10 @@ def test_the_cdr_times_are_judged_on_stalls_around_the_answer_and_the_release() 
     unanswered = CallOutcome(_leg("a", ("INVITE_SENT", 1.0), ("DISCONNECTED", 5.0)), None,
                              0.5, 5.5)
     assert clock_readings_stall(_stalls(), unanswered, whole) is whole
+    # a call its real-time processes waited through for a CPU: no window places that
+    starved = StallReport(63.0, 0.02, 0, 0.1, 6300, rt_wait_pct=90.0, rt_wait_limit_pct=80.0)
+    assert clock_readings_stall(_stalls(), out, starved) is starved and not starved.clean
+    assert clock_readings_stall(_stalls(), out, whole).clean  # the same call, fed
 
 
 def test_a_cdr_time_mismatch_is_a_fail_when_no_stall_touched_its_readings() -> None:
