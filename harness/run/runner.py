@@ -570,7 +570,8 @@ class CallRunner:
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
                          refused[1] if refused else "", streams,
-                         cdr_stall=clock_readings_stall(s.guard, out, stall))
+                         cdr_stall=clock_readings_stall(s.guard, out, stall),
+                         sent=self.scorer.sent_streams(spec, out, packets))
         extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
                                  refused[0] if refused else "", route)
         extra += self.secure_checks(spec, out, packets)

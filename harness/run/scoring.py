@@ -116,6 +116,18 @@ class CallScorer:
                                        stall, call_stall, packets=packets)
         return tuple(scores), streams
 
+    def sent_streams(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
+                     ) -> dict[str, StreamStats | None]:
+        """Each direction's stream as it left its talking agent (`sent_stream`), by the
+        keys of `quality`'s wire streams ("wire_a_to_b"): how evenly the harness's own
+        agents sent what the wire figures are of."""
+        if out.b is None or out.a.final_code != 200 or spec.expect.conferenced is not None:
+            return {}
+        talking = self.talking(spec, out)
+        receivers = [leg for leg, _ref, _since in talking.values()]
+        return {f"wire_{direction}": sent_stream(packets, receivers, receiver, since)
+                for direction, (receiver, _ref, since) in talking.items()}
+
     def resumed(self, direction: str, receiver: LegOutcome, ref: reference.Reference,
                 spec: CallSpec, out: CallOutcome, rtp: list[RtpPacket], call_dir: Path,
                 stall: StallReport, call_stall: StallReport | None = None, *,

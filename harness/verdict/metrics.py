@@ -81,7 +81,8 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
            quality: tuple[QualityScore, ...], cdr: CdrCheck | None,
            call_stall: StallReport | None = None, refused: str = "",
            streams: Mapping[str, StreamStats | None] | None = None,
-           cdr_stall: StallReport | None = None) -> Verdict:
+           cdr_stall: StallReport | None = None,
+           sent: Mapping[str, StreamStats | None] | None = None) -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
     (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
     `limits`: the call's one limit per figure (the row's, or its class's or codec's:
@@ -110,7 +111,7 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
             if q.note:  # not scored by design (the wire of an SRTP call)
                 continue
             checks.extend(_quality_checks(q, floor))
-    checks += _stream_checks(limits, streams or {}, call_stall, quality)
+    checks += _stream_checks(limits, streams or {}, call_stall, quality, sent or {})
     if expect.cdr and cdr is not None:
         checks.extend(_cdr_checks(cdr, cdr_clean, cdr_stall))
     return Verdict.of(checks)
@@ -161,16 +162,25 @@ def _quality_checks(q: QualityScore, row: Bound) -> list[Check]:
 _UNITS = {"loss_pct": "%", "jitter_ms": "ms"}
 
 
+# jitter the path may add to what the harness's talking agent sent and the jitter still
+# be called the agent's own (harness/media/assess.py SWITCH_ADDED_JITTER_MS, the same)
+SENT_JITTER_SLACK_MS = 5.0
+
+
 def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
                    stall: StallReport | None = None,
-                   quality: tuple[QualityScore, ...] = ()) -> list[Check]:
+                   quality: tuple[QualityScore, ...] = (),
+                   sent: Mapping[str, StreamStats | None] | None = None) -> list[Check]:
     """The wire's RFC 3550 figures of each direction against the codec's limits; one
     that fails while the host stalled during the call is invalid, not a fail (a
     paused talking agent sends its packets late and bunched: jitter the path did not
     add), and so is one that fails where a wire score is invalid for a cause of the
     harness's own (a talking agent behind its clock, a capture that dropped packets):
-    those figures are the same packets'. One that passes stands: a stall adds jitter
-    and loss, it hides none."""
+    those figures are the same packets'; and jitter over the limit that each failing
+    direction's stream already had as the harness's talking agent sent it (`sent`, by
+    the same keys: the capture where it left the agent), the path adding no more than
+    SENT_JITTER_SLACK_MS. One that passes stands: a stall adds jitter and loss, it hides
+    none."""
     stalled = stall is not None and not stall.clean
     own = next((c for q in quality if q.source == "wire" and not q.valid
                 for c in map(cause_of, q.reasons) if c), "")
@@ -184,15 +194,32 @@ def _stream_checks(limits: RowLimits, streams: Mapping[str, StreamStats | None],
         outcome, why, cause = Outcome.PASS, "", ""
         if not result.passed:
             outcome, why = Outcome.FAIL, f"stream.{metric}: {result.text}"
+            sent_late = _sent_jitter(bound, streams, sent or {}) \
+                if metric == "jitter_ms" else ""
             if stalled and stall is not None:
                 outcome, cause = Outcome.INVALID, stall.describe()
                 why = f"{why} ({invalid_reason(cause)})"
-            elif own:
-                outcome, cause = Outcome.INVALID, own
+            elif own or sent_late:
+                outcome, cause = Outcome.INVALID, own or sent_late
                 why = f"{why} ({invalid_reason(cause)})"
         out.append(Check(f"stream.{metric}", outcome, why, result.measured, _UNITS[metric],
                          str(bound.threshold), bound.origin, cause=cause))
     return out
+
+
+def _sent_jitter(bound: Bound, streams: Mapping[str, StreamStats | None],
+                 sent: Mapping[str, StreamStats | None]) -> str:
+    """Why the wire's jitter over `bound` is the harness's own talking agents', or '':
+    every direction over it had that jitter already as it left its talking agent."""
+    over = {k: st for k, st in streams.items()
+            if st is not None and not bound.threshold.evaluate([st.jitter_ms]).passed}
+    had = {k: sent.get(k) for k in over}
+    if not over or any(s is None or s.jitter_ms < st.jitter_ms - SENT_JITTER_SLACK_MS
+                       for k, st in over.items() for s in [had[k]]):
+        return ""
+    return "; ".join(f"{k}: {st.jitter_ms:.1f} ms of jitter, {sent_st.jitter_ms:.1f} ms "
+                     "already as the harness's talking agent sent it (its host ran it late)"
+                     for k, st in over.items() if (sent_st := had[k]) is not None)
 
 
 def _cdr_checks(cdr: CdrCheck, call_clean: bool, call_stall: StallReport | None) -> list[Check]:

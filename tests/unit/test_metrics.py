@@ -2,6 +2,7 @@ from typing import Any
 
 import pytest
 
+from harness.capture.rtp import StreamStats
 from harness.model import (
     CallTiming,
     CdrCheck,
@@ -13,6 +14,7 @@ from harness.model import (
     Status,
     Verdict,
 )
+from harness.verdict.checks import Outcome
 from harness.verdict.metrics import call_timing, decide, setup_window
 from harness.verdict.thresholds import ThresholdTable
 
@@ -158,3 +160,27 @@ def test_a_cdr_figure_judged_on_the_agents_clocks_is_invalid_when_they_stalled(
     rounding = CdrCheck(True, (Mismatch("rounding", "12 s", "11 s"),), None, 1)  # the CDR's
     assert judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, rounding,  # own sum
                  cdr_stall=STALLED).status is Status.FAIL
+
+
+def _jittery(jitter_ms: float) -> StreamStats:
+    return StreamStats("a", "b", 1, "PCMU", 500, 500, 0, 0.0, 0, 0, jitter_ms, jitter_ms, 10.0)
+
+
+@pytest.mark.parametrize(("sent_ms", "outcome"), [(34.0, Outcome.INVALID),
+                                                  (2.0, Outcome.FAIL), (None, Outcome.FAIL)])
+def test_jitter_the_harness_s_talking_agent_sent_is_not_the_path_s(
+        sent_ms: float | None, outcome: Outcome) -> None:
+    """35 ms of RFC 3550 jitter on the wire, over the codec's 30 ms limit: the harness's
+    own when the stream already had it as it left the talking agent (a selftest run
+    three at a time: an unscored call's row failed on it against the switch); the
+    path's when the agent sent it evenly, or when its sending was not captured."""
+    wire = {"wire_a_to_b": _jittery(35.0), "wire_b_to_a": _jittery(3.0)}
+    sent = {"wire_a_to_b": _jittery(sent_ms) if sent_ms is not None else None,
+            "wire_b_to_a": _jittery(2.0)}
+    v = judge(Expect(), 200, call_timing(CALLER, CLEAN), GOOD_Q, OK_CDR, CLEAN,
+              streams=wire, sent=sent)
+    check = next(c for c in v.checks if c.criterion == "stream.jitter_ms")
+    assert check.outcome is outcome, check
+    if outcome is Outcome.INVALID:
+        assert "wire_a_to_b: 35.0 ms of jitter, 34.0 ms already as the harness's talking " \
+               "agent sent it" in check.message and v.invalid_measurement
