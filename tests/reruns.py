@@ -31,7 +31,7 @@ the stall that caused it), the second as what it was.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import pytest
@@ -45,6 +45,8 @@ STALL_S = 0.1  # a wake-up this late is a stall (the harness guard's default thr
 # the guard's words, and the verdict reason the harness gives an invalid figure
 GUARD_WORDS = ("host stalled", "invalid measurement", "invalid_measurement", "no valid attempt")
 RERUN = "rerun"
+_ATTEMPT = pytest.StashKey[int]()  # the attempt under way, 1 or 2 (set by Reruns.run)
+_AGAIN = pytest.StashKey["Stalled | None"]()  # why the attempt under way runs again
 
 
 def stall_watch() -> StallGuard:
@@ -95,12 +97,12 @@ class Reruns:
         failed across a stall; `go_alone()` first takes the exclusive turn."""
         ihook = item.ihook
         for attempt in (1, 2):
+            item.stash[_ATTEMPT] = attempt
+            item.stash[_AGAIN] = None
             ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
             reports = runtestprotocol(item, nextitem=nextitem, log=False)
-            why = None
+            why = item.stash[_AGAIN]
             call = next((r for r in reports if r.when == "call"), None)
-            if attempt == 1 and call is not None:
-                why = stalled_failure(call, self.watch.report(*_monotonic(call)).max_stall_s)
             if why is not None and call is not None:
                 call.outcome = RERUN  # type: ignore[assignment]  # pytest-rerunfailures' word
                 call.sections.append(("rerun", why.describe()))
@@ -112,6 +114,18 @@ class Reruns:
             self.done.append((item.nodeid, why.describe()))
             if go_alone is not None:
                 go_alone()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Generator[None, TestReport, TestReport]:
+        """Decided as soon as the call phase's report is made, before the teardown: the
+        teardown hooks then know the test runs again (`runs_again`), and keep what its
+        second run needs (a shared session is not closed under it)."""
+        report = yield
+        if report.when == "call" and item.stash.get(_ATTEMPT, 0) == 1:
+            item.stash[_AGAIN] = stalled_failure(
+                report, self.watch.report(*_monotonic(report)).max_stall_s)
+        return report
 
     @pytest.hookimpl
     def pytest_report_teststatus(self, report: TestReport) -> tuple[str, str, str] | None:
@@ -128,6 +142,11 @@ class Reruns:
         for rep in reruns:
             why = next((text for name, text in rep.sections if name == "rerun"), "")
             terminalreporter.write_line(f"{rep.nodeid}: {why}")
+
+
+def runs_again(item: pytest.Item) -> bool:
+    """Will `item` run once more after this attempt (asked by its teardown's hooks)?"""
+    return item.stash.get(_AGAIN, None) is not None
 
 
 def _monotonic(report: TestReport) -> tuple[float, float]:

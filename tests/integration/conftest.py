@@ -22,6 +22,7 @@ import pytest
 
 from harness.config import load_config
 from harness.run.session import HarnessSession
+from tests.reruns import runs_again
 
 
 class _Shared:
@@ -72,7 +73,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Closed after the last of its users in a row (a later user opens another: under
-    xdist a worker's next file is not known before it arrives)."""
+    xdist a worker's next file is not known before it arrives), not under a test that
+    runs again after a stall (tests/reruns.py): its second run's teardown closes it."""
+    if runs_again(item):  # its second run uses the session again
+        return
     if _Shared.session is not None and (nextitem is None or not _uses_shared(nextitem)):
         _Shared.close()
 

@@ -153,6 +153,51 @@ def test_other():
     assert outcomes(result) == {"passed": 3, "rerun": 1}
 
 
+def test_a_shared_resource_closed_at_teardown_stays_open_for_the_second_run(
+        selftest: pytest.Pytester) -> None:
+    """The integration tests' shared session is closed by a teardown hook when the next
+    test does not use it (tests/integration/conftest.py). A test run again after a stall
+    must find it open: CI once ran the fax test a second time on a closed session
+    ("assert None is not None where None = session.farm"). The hook asks `runs_again`."""
+    selftest.makepyfile(test_x='''
+import pytest
+from helpers import pause, first_time
+
+class Shared:
+    open = None
+
+@pytest.fixture(scope="module")
+def live():
+    if Shared.open is None:
+        Shared.open = {"farm": "up"}
+    return Shared.open
+
+def test_uses(live):
+    if first_time("uses"):
+        pause()
+        assert False, "invalid_measurement: the path delayed the page"
+    assert live.get("farm") == "up", "closed under the second run"
+
+def test_does_not_use():
+    pass
+''')
+    selftest.makeconftest(CONFTEST + '''
+from tests.reruns import runs_again
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    import test_x
+    if runs_again(item):
+        return
+    if "live" in getattr(item, "fixturenames", ()) and (
+            nextitem is None or "live" not in getattr(nextitem, "fixturenames", ())):
+        if test_x.Shared.open is not None:
+            test_x.Shared.open.clear()  # closed: its farm gone
+''')
+    result = selftest.runpytest_subprocess("-p", "no:cacheprovider")
+    assert outcomes(result) == {"passed": 2, "rerun": 1}, result.stdout.str()
+
+
 def test_two_workers_report_the_second_run(selftest: pytest.Pytester) -> None:
     """Under pytest-xdist (`SELFTEST_WORKERS=2`) the first run reaches the controller's
     summary as `rerun`, the second as what it was."""
