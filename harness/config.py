@@ -90,14 +90,22 @@ class SutConfig:
 
 
 class Behaviour(StrEnum):
-    """Legitimate behaviours of a carrier switch fronted by a B2BUA (not faults)."""
+    """Legitimate behaviours of a carrier switch (not faults): those of one fronted by a
+    B2BUA, and a T.38 gateway."""
 
     TOPOLOGY_HIDING = "topology_hiding"  # the far end sees another Call-ID (Kamailio topoh)
     STRIP_PRIVATE_HEADERS = "strip_private_headers"  # no X- header reaches the far end
     E164_CALLER_ID = "e164_caller_id"  # From user and PAI as +1NPANXXXXXX
+    # a T.38 gateway in the switch's media path: every call's audio offer is turned into
+    # a T.38 offer (m=image udptl t38) toward the called party, and the gateway converts
+    # between the caller's G.711 fax tones and T.38 (rtpengine T.38=force). Not a B2BUA
+    # trait: not in the `b2bua` shorthand.
+    T38_GATEWAY = "t38_gateway"
 
 
-ALL_BEHAVIOURS = "b2bua"  # shorthand: every Behaviour
+ALL_BEHAVIOURS = "b2bua"  # shorthand: every B2BUA behaviour (B2BUA_BEHAVIOURS)
+B2BUA_BEHAVIOURS = frozenset({Behaviour.TOPOLOGY_HIDING, Behaviour.STRIP_PRIVATE_HEADERS,
+                              Behaviour.E164_CALLER_ID})
 PSTN_B2BUAS = ("sippy",)  # sut.pstn_b2bua values besides ""
 
 
@@ -105,7 +113,7 @@ def parse_behaviours(text: str, file: str) -> frozenset[Behaviour]:
     """'topology_hiding, e164_caller_id' -> the set; 'b2bua' -> all; unknown -> ConfigError."""
     names = {n.strip() for n in text.split(",") if n.strip()}
     if ALL_BEHAVIOURS in names:
-        names = (names - {ALL_BEHAVIOURS}) | {b.value for b in Behaviour}
+        names = (names - {ALL_BEHAVIOURS}) | {b.value for b in B2BUA_BEHAVIOURS}
     known = {b.value for b in Behaviour}
     unknown = sorted(names - known)
     if unknown:

@@ -116,8 +116,8 @@ class Reruns:
                 go_alone()
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item,
-                                  call: pytest.CallInfo[None]) -> Generator[None, TestReport, TestReport]:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None],
+                                  ) -> Generator[None, TestReport, TestReport]:
         """Decided as soon as the call phase's report is made, before the teardown: the
         teardown hooks then know the test runs again (`runs_again`), and keep what its
         second run needs (a shared session is not closed under it)."""

@@ -33,6 +33,7 @@ class SipMessage:
     reason: str = ""
     audio_pts: tuple[int, ...] | None = None  # None: no SDP body
     text: str = ""  # the message as it crossed the wire (start line, headers, SDP)
+    media: tuple[str, ...] = ()  # the SDP's media lines, as sent ("image 21450 udptl t38")
 
     @property
     def is_request(self) -> bool:
@@ -77,7 +78,8 @@ def _parse_sip(pkt: UdpPacket) -> SipMessage | None:
         code, method, phrase = None, msg.method, msg.uri
     return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code, msg.call_id, cseq,
                       branch, phrase, msg.field("warning"), msg.field("reason"),
-                      _audio_pts(msg.body), data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"))
+                      _audio_pts(msg.body), data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"),
+                      sdp_media(msg.body))
 
 
 MESSAGE_TEXT_MAX = 8192  # bytes of a message kept for the call page (a SIP/UDP one fits)
@@ -95,6 +97,35 @@ def _audio_pts(text: str) -> tuple[int, ...] | None:
     return ()
 
 
+def sdp_media(text: str) -> tuple[str, ...]:
+    """An SDP body's media descriptions (RFC 4566 m=), each as "<media> <port> <proto>
+    <fmt>..."; () without SDP."""
+    if not text.startswith("v="):
+        return ()
+    return tuple(" ".join(line[2:].split()) for line in text.splitlines()
+                 if line.startswith("m="))
+
+
+def _open(m_line: str) -> bool:
+    """An m= line whose port is not 0 (RFC 3264 §6: port 0 rejects or disables it)."""
+    fields = m_line.split()
+    return len(fields) >= 3 and fields[1].partition("/")[0] != "0"
+
+
+def t38_stream(media: tuple[str, ...]) -> str:
+    """The T.38 stream an offer opens (ITU-T T.38 Annex D: m=image <port> udptl t38,
+    or over TCP/TPKT), "" when it has none."""
+    return next((m for m in media if m.lower().startswith("image ") and _open(m) and
+                 "t38" in m.lower().split()[3:]), "")
+
+
+def t38_only(media: tuple[str, ...]) -> str:
+    """The T.38 stream of an offer that opens T.38 and no audio (a T.38 gateway's offer
+    to a fax terminal), "" for any other."""
+    audio = any(m.lower().startswith("audio ") and _open(m) for m in media)
+    return "" if audio else t38_stream(media)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A final error response one of the harness's far ends sent the switch for an
@@ -107,6 +138,9 @@ class Refusal:
     phrase: str
     warning: str
     offered_pts: tuple[int, ...] | None  # None: the INVITE had no SDP
+    offered: tuple[str, ...] = ()  # the INVITE's SDP media lines
+    reinvite: bool = False  # an INVITE inside the dialog (the far end had answered it)
+    ts: float = 0.0  # when the refusal crossed the wire (epoch s)
 
 
 def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list[Refusal]:
@@ -122,9 +156,21 @@ def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list
         invite = invites.get((m.call_id, m.cseq, m.src))
         if invite is not None and (m.call_id, m.cseq, m.src) not in found:
             user = invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
-            found[(m.call_id, m.cseq, m.src)] = Refusal(m.src, user, m.code, m.phrase,
-                                                        m.warning, invite.audio_pts)
+            found[(m.call_id, m.cseq, m.src)] = Refusal(
+                m.src, user, m.code, m.phrase, m.warning, invite.audio_pts, invite.media,
+                _in_dialog(invite), m.ts)
     return list(found.values())
+
+
+def _in_dialog(invite: SipMessage) -> bool:
+    """An INVITE whose To carries a tag: a re-INVITE (RFC 3261 §12.2.1.1)."""
+    for line in invite.text.splitlines()[1:]:
+        name, _, value = line.partition(":")
+        if not line:
+            break
+        if name.strip().lower() in ("to", "t"):
+            return any(p.strip().lower().startswith("tag=") for p in value.split(";")[1:])
+    return False
 
 
 def own_packets(packets: list[UdpPacket], call_ids: set[str],

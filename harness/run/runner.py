@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.capture.pcap import UdpPacket
 from harness.capture.rtp import STATIC_PT, rtp_toward
-from harness.capture.sip import call_ladder, own_packets, refusals, wire_timing
+from harness.capture.sip import (
+    Refusal,
+    call_ladder,
+    own_packets,
+    refusals,
+    t38_only,
+    t38_stream,
+    wire_timing,
+)
 from harness.cdr.reconcile import Ledger
 from harness.errors import CaptureError, ConfigError, HarnessError, SipError
 from harness.media import fax, reference
@@ -177,6 +185,51 @@ class AfterCall:
     marker: str
     sent_wall: float
     switch_alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FarEndRefused:
+    """A far end of the harness's refused what the switch sent it: who, why, and whose
+    the outcome is (the switch's fail, or the harness's error when its far end cannot
+    take what a switch may legitimately send)."""
+
+    who: str
+    why: str
+    outcome: Outcome = Outcome.FAIL
+
+
+def judge_refusal(spec: CallSpec, r: Refusal, who: str) -> FarEndRefused:
+    """Why `who`, a far end of the harness's, refused the INVITE the switch sent it for
+    `spec`'s call, and whose that is. The switch's fail, except an offer of T.38 alone
+    to a fax row's terminal: a switch may legitimately carry fax as T.38 only, and the
+    harness's terminals, G.711 pass-through ones (pjsua2 takes no m=image stream),
+    cannot take it: the row is not measured, the harness's error."""
+    why = f"{who} answered {r.code} {r.phrase}".rstrip() + \
+        (f" (Warning: {r.warning})" if r.warning else "")
+    if t38 := t38_only(r.offered):
+        if spec.fax:
+            return FarEndRefused(who, (
+                f"the switch offered {who}'s fax terminal T.38 only (m={t38}, no audio "
+                f"stream), and it answered {r.code}: the harness's fax terminals are G.711 "
+                "pass-through terminals (no T.38), so this switch's fax path is not "
+                "measured (docs/external-switch.md, fax)"), Outcome.ERROR)
+        return FarEndRefused(who, f"{why} — the offer it received was T.38 only (m={t38}), "
+                                  "no audio, on a voice call")
+    pt = STATIC_PT_OF.get(spec.codec)
+    if r.offered_pts is not None and pt is not None and pt not in r.offered_pts:
+        why += (f" — the offer it received carried payload types "
+                f"{', '.join(map(str, r.offered_pts)) or 'none'}, not {spec.codec} "
+                f"(PT {pt}) as the caller offered: the switch removed {spec.codec}")
+    return FarEndRefused(who, why)
+
+
+def t38_reinvites_refused(refused: Iterable[Refusal], since: float) -> list[str]:
+    """Each re-INVITE to T.38 among the refusals of the harness's far ends, as a fax
+    failure names it (`since`: the call's media start, epoch s)."""
+    return [f"the switch re-INVITEd to T.38 (m={t38}) {r.ts - since:.1f} s into the call, "
+            f"refused {r.code} by the harness's G.711 fax terminal: the call must go on "
+            "unchanged on G.711 (RFC 3261 §14.1)"
+            for r in refused if r.reinvite and (t38 := t38_stream(r.offered))]
 
 
 class CallRunner:
@@ -415,16 +468,32 @@ class CallRunner:
                             rtp_toward(packets, receiver.stats.local_rtp, since)
                             if receiver.stats and receiver.stats.local_rtp else [])
                     for direction, receiver in (("a_to_b", out.b), ("b_to_a", out.a))]
+        t38 = self.t38_refused(packets, since)
         (call_dir / "fax_passage.json").write_text(json.dumps(
-            [{**asdict(p), "altered": p.altered()} for p in passages], indent=2))
+            [{**asdict(p), "altered": p.altered(), "t38_refused": t38} for p in passages],
+            indent=2))
         why = damaged_in_harness(passages, self.s.cfg.media.jb_init_ms) if fails else ""
         if not why:  # the path's: what it did to the signal, beside the damage
             did = [d for p in passages if (d := p.altered())]
+            if fails and t38:
+                did.append("; ".join(t38))
             return judged("fax", [f"{fails[0]} (the path: {'; '.join(did)})" if did
                                   else fails[0], *fails[1:]] if fails else [])
         cause = f"{'; '.join(fails)}, yet {why}"
         return [Check("fax", Outcome.INVALID, invalid_reason(cause), cause=cause,
                       evidence="fax_passage.json")]
+
+    def t38_refused(self, packets: list[UdpPacket], since: float) -> list[str]:
+        """The T.38 re-INVITEs the harness's fax terminals refused during the call: a
+        switch's T.38 gateway may re-INVITE a fax call to T.38 once it hears the fax
+        tones; the harness's terminals, G.711 pass-through ones, refuse it (488), and the
+        call must then go on as it was (RFC 3261 §14.1): what the page then suffered is
+        still the path's."""
+        farm = self.s.farm
+        if farm is None:
+            return []
+        where = {f"{farm.specs[w].address}:{port}" for w, port in farm.ports.items()}
+        return t38_reinvites_refused(refusals(packets, where, since), since)
 
     def fax_checks(self, out: CallOutcome) -> list[str]:
         """A fax row: both terminals' T.30 sessions, and the page received, read from
@@ -569,11 +638,12 @@ class CallRunner:
         early = early_media(out.a, packets)
         refused = self.refused(spec, out, packets)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
-                         refused[1] if refused else "", streams,
+                         refused.why if refused else "", streams,
                          cdr_stall=clock_readings_stall(s.guard, out, stall),
-                         sent=self.scorer.sent_streams(spec, out, packets))
+                         sent=self.scorer.sent_streams(spec, out, packets),
+                         refused_outcome=refused.outcome if refused else Outcome.FAIL)
         extra = call_type_checks(spec, out, cdr, packets, number, s.promises, early,
-                                 refused[0] if refused else "", route)
+                                 refused.who if refused else "", route)
         extra += self.secure_checks(spec, out, packets)
         if spec.expect.cdr:
             extra += judged("cdr.further", self.further_cdrs(spec, out, number))
@@ -607,10 +677,14 @@ class CallRunner:
                           stream_doc, clocks=s.clocks_of(workers))
 
     def refused(self, spec: CallSpec, out: CallOutcome,
-                packets: list[UdpPacket]) -> tuple[str, str] | None:
-        """(who, why) when the call did not end as the row expects because one of the
-        harness's far ends refused what the switch sent it (not because the row asked
-        it to): read from the wire, whatever Call-ID the switch gave that leg."""
+                packets: list[UdpPacket]) -> FarEndRefused | None:
+        """Who refused and why, when the call did not end as the row expects because one
+        of the harness's far ends refused what the switch sent it (not because the row
+        asked it to): read from the wire, whatever Call-ID the switch gave that leg.
+
+        The switch's fail, except a fax row whose fax terminal was offered T.38 only:
+        the harness's terminals are G.711 pass-through ones (pjsua2 takes no m=image
+        stream) and cannot take it, so the row is not measured: the harness's error."""
         farm = self.s.farm
         if out.a.final_code == spec.expect.final_code or farm is None or not packets:
             return None
@@ -624,14 +698,7 @@ class CallRunner:
                          if canonical(ln.number) == canonical(r.user)), None)
             who = line.name if line else "the simulated PSTN" \
                 if where[r.at].startswith(PSTN_WORKER) else f"agent worker {where[r.at]}"
-            why = f"{who} answered {r.code} {r.phrase}".rstrip() + \
-                (f" (Warning: {r.warning})" if r.warning else "")
-            pt = STATIC_PT_OF.get(spec.codec)
-            if r.offered_pts is not None and pt is not None and pt not in r.offered_pts:
-                why += (f" — the offer it received carried payload types "
-                        f"{', '.join(map(str, r.offered_pts)) or 'none'}, not {spec.codec} "
-                        f"(PT {pt}) as the caller offered: the switch removed {spec.codec}")
-            return who, why
+            return judge_refusal(spec, r, who)
         return None
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,

@@ -82,12 +82,15 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
            call_stall: StallReport | None = None, refused: str = "",
            streams: Mapping[str, StreamStats | None] | None = None,
            cdr_stall: StallReport | None = None,
-           sent: Mapping[str, StreamStats | None] | None = None) -> Verdict:
+           sent: Mapping[str, StreamStats | None] | None = None,
+           refused_outcome: Outcome = Outcome.FAIL) -> Verdict:
     """Pass/fail per check; real-time figures taken during a host stall are 'invalid'
     (never a pass, never blamed on the switch): verdict ERROR with invalid_measurement.
     `limits`: the call's one limit per figure (the row's, or its class's or codec's:
     `ThresholdTable.compile`). `refused`: who refused the call and why, when a far end
-    did (it then stands for the final code's reason, with the code in it).
+    did (it then stands for the final code's reason, with the code in it);
+    `refused_outcome`: whose that refusal is (the switch's FAIL, or the harness's ERROR
+    when its far end could not take what the switch legitimately sent).
 
     `call_stall` covers the whole call: a stream figure that fails while the host
     stalled is the host's (a paused sender bunches its packets). `cdr_stall` covers the
@@ -98,7 +101,8 @@ def decide(expect: Expect, limits: RowLimits, final_code: int | None, timing: Ca
     checks: list[Check] = []
     if final_code != expect.final_code:
         got = f"final_code: expected {expect.final_code}, got {final_code}"
-        checks.append(Check("final_code", Outcome.FAIL, f"{got}: {refused}" if refused else got,
+        checks.append(Check("final_code", refused_outcome if refused else Outcome.FAIL,
+                            f"{got}: {refused}" if refused else got,
                             final_code, "", f"= {expect.final_code}", "row"))
     else:
         checks.append(passed("final_code", final_code, "", f"= {expect.final_code}", "row"))

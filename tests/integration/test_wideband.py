@@ -12,8 +12,8 @@ import pytest
 from harness.capture.pcap import read_udp
 from harness.capture.rtp import decode_stream, rtp_toward
 from harness.config import load_config
-from harness.media.reference import read_wav, references_for
 from harness.media.assess import AGENT_BELOW_WIRE
+from harness.media.reference import read_wav, references_for
 from harness.model import CallResult, QualityScore, Status
 from harness.run.session import HarnessSession
 from testplans.plan_01_onnet import PLAN

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import Behaviour, NumbersConfig, SutConfig, load_config
+from harness.config import B2BUA_BEHAVIOURS, Behaviour, NumbersConfig, SutConfig, load_config
 from harness.errors import ConfigError
 from harness.numberplan import NumberPlan
 from harness.softswitch.kamailio import EmbeddedKamailio
@@ -45,6 +45,8 @@ def test_behaviours_parse_and_b2bua_means_all(tmp_path: Path) -> None:
     _, sut = _load(tmp_path, "sut:\n  behaviours: ' e164_caller_id , topology_hiding'\n")
     assert sut.behaviour_set() == {Behaviour.E164_CALLER_ID, Behaviour.TOPOLOGY_HIDING}
     _, sut = _load(tmp_path, "sut:\n  behaviours: b2bua\n")
+    assert sut.behaviour_set() == B2BUA_BEHAVIOURS == set(Behaviour) - {Behaviour.T38_GATEWAY}
+    _, sut = _load(tmp_path, "sut:\n  behaviours: b2bua, t38_gateway\n")
     assert sut.behaviour_set() == set(Behaviour)
     assert load_config().sut.behaviour_set() == frozenset()
 
@@ -82,17 +84,31 @@ MARKERS = {
 }
 
 
-@pytest.mark.parametrize("behaviour", list(Behaviour))
+@pytest.mark.parametrize("behaviour", sorted(B2BUA_BEHAVIOURS))
 def test_each_behaviour_renders_and_only_adds(tmp_path: Path, behaviour: Behaviour) -> None:
     off = _render(tmp_path, SutConfig())
     on = _render(tmp_path, SutConfig(behaviours=behaviour.value))
     for marker in MARKERS[behaviour]:
         assert marker in on and marker not in off
-    for other in set(Behaviour) - {behaviour}:
+    for other in B2BUA_BEHAVIOURS - {behaviour}:
         assert not any(m in on for m in MARKERS[other])
+    assert "T.38" not in on
     # the default config is kept, line for line, in the same order
     assert _is_subsequence([ln.strip() for ln in off.splitlines()],
                            [ln.strip() for ln in on.splitlines()])
+
+
+def test_the_t38_gateway_turns_every_offer_and_changes_nothing_else(tmp_path: Path) -> None:
+    """`t38_gateway`: each rtpengine offer of a request's SDP carries T.38=force (the
+    offer toward the called party becomes m=image udptl t38); the answers' are untouched
+    (rtpengine keeps the caller's side audio), and no other line changes."""
+    off = _render(tmp_path, SutConfig())
+    on = _render(tmp_path, SutConfig(behaviours="t38_gateway"))
+    changed = [(a.strip(), b.strip()) for a, b in zip(off.splitlines(), on.splitlines(),
+                                                        strict=True) if a != b]
+    assert changed and all(b == a.replace('");', ' T.38=force");') for a, b in changed)
+    assert all(a.startswith(("rtpengine_offer(", "rtpengine_manage(")) for a, _ in changed)
+    assert 'rtpengine_manage("replace-origin replace-session-connection");' in on
 
 
 def test_off_renders_nothing_of_the_lab(tmp_path: Path) -> None:
