@@ -151,7 +151,7 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
                            "hunt_no_overflow", "call_return_first_caller",
                            "call_return_discloses_withheld", "no_call_waiting",
                            "pickup_billed_to_picker", "mwi_never_sent",
-                           "forward_to_voicemail_anonymously"})
+                           "forward_to_voicemail_anonymously", "no_t38_to_t38_lines"})
 # (ignore_toll_restriction: a line barred from premium rate reaches the 900 trunk anyway;
 # ignore_dial_around: a 101XXXX call goes to the line's own LD carrier's trunk group;
 # bill_dial_around_to_own_carrier: it reaches the chosen carrier, the CDR names none;
@@ -172,6 +172,8 @@ SWITCH_FAULTS = frozenset({"misroute_ld_to_local", "ignore_privacy", "refuse_ref
 # voicemail platform's NOTIFY message-summary is answered 200 and never passed to the
 # line; forward_to_voicemail_anonymously: a call forwarded to voicemail carries neither
 # Diversion nor a target (the platform cannot tell whose mailbox);
+# no_t38_to_t38_lines: a call to a T.38 fax line (numbers.t38_lines) is offered audio
+# only, as to any line;
 # swallow_bye: in a call whose INVITE carries X-Harness-Hung, the BYE is answered 200
 # and never relayed (a hung far end);
 # open_relay: unauthenticated off-net INVITEs pass; ignore_anonymous_rejection: a line
@@ -199,6 +201,7 @@ DEFAULT_ANONYMOUS_REJECTION = "site2/12"
 # the plan's toll-restriction rows (2.8-2.10) need this line's class of service to bar
 # premium-rate calls (NANP 900, NXX 976)
 DEFAULT_TOLL_RESTRICTED = "site7/08"
+DEFAULT_T38_LINES = "site7/09"
 # the plan's voicemail row (7.14) calls this line's mailbox
 DEFAULT_VOICEMAIL_BOX = "site5/05"
 
@@ -385,6 +388,10 @@ class NumbersConfig:
     # refuses them at once (an intercept: no trunk reached, nothing billed),
     # comma-separated; "default": ours
     toll_restricted: str = "default"
+    # lines whose fax machine sits behind a T.38 device: the switch must carry fax to
+    # them as T.38 (an offer of m=image udptl t38), converting a G.711 fax caller's
+    # tones with a T.38 gateway; comma-separated; "default": ours; "": none
+    t38_lines: str = "default"
     # the carrier identification code (CIC) of the second long-distance carrier the
     # switch offers: a line dials 101XXXX + 1 + NPA-NXX-XXXX (or + 011 ...) to have the
     # call carried, and billed, by that carrier (trunk group ld2); "": none offered
@@ -897,7 +904,7 @@ def _typed(cfg: HarnessConfig) -> TypedConfig:
     if n.forwarding != "default":
         _within(n, f, "numbers.forwarding",
                 [p for rule in forwarding for p in (rule.line, rule.target)])
-    for name in ("anonymous_rejection", "toll_restricted"):
+    for name in ("anonymous_rejection", "toll_restricted", "t38_lines"):
         if getattr(n, name) != "default":
             _within(n, f, f"numbers.{name}",
                     parse_lines(getattr(n, name), f, f"numbers.{name}"))

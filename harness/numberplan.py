@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from harness.config import (
     DEFAULT_ANONYMOUS_REJECTION,
     DEFAULT_FORWARDING,
+    DEFAULT_T38_LINES,
     DEFAULT_TOLL_RESTRICTED,
     ForwardRule,
     NumbersConfig,
@@ -80,6 +81,9 @@ class NumberPlan:
     anonymous_rejection: tuple[Line, ...] = ()
     # lines whose class of service bars premium-rate calls (numbers.toll_restricted)
     toll_restricted: tuple[Line, ...] = ()
+    # lines whose fax machine speaks T.38 (numbers.t38_lines): the switch carries fax to
+    # them as T.38; a fax row to one has the harness's T.38 terminal answer it
+    t38_lines: tuple[Line, ...] = ()
     # the CIC a line may dial around its own carrier with (numbers.dial_around_cic)
     dial_around_cic: str = ""
     # the LNP table: numbers of the on-net block ported out to another carrier, and
@@ -142,7 +146,8 @@ class NumberPlan:
             cfg.anonymous_rejection, DEFAULT_ANONYMOUS_REJECTION,
             "numbers.anonymous_rejection"),
             toll_restricted=plan._provisioned(cfg.toll_restricted, DEFAULT_TOLL_RESTRICTED,
-                                              "numbers.toll_restricted"))
+                                              "numbers.toll_restricted"),
+            t38_lines=plan._provisioned(cfg.t38_lines, DEFAULT_T38_LINES, "numbers.t38_lines"))
         if cfg.forwarding == "default":  # ours: only where the lines it names exist
             try:
                 return replace(plan, forwarding=plan._forwarding(

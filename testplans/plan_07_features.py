@@ -125,6 +125,17 @@ PLAN += [
              description="site6/12's fax machine sends the harness's test page (1728 "
                          "pixels x 400 rows, T.4) to site7/06's; both T.30 sessions end "
                          "normally and the page received is the page sent, bit for bit"),
+    # a fax machine behind a T.38 device (numbers.t38_lines): the switch offers the line
+    # T.38 and converts the caller's G.711 fax tones with its T.38 gateway
+    CallSpec("7.15", "fax G3 to a T.38 line (T.38 gateway)", caller="site5/12",
+             dial="site7/09", fax=True,
+             # toward the line the media is UDPTL, not RTP: the fax check judges it
+             expect=Expect(mos_lqo_min=None, rings="site7/09", call_class="onnet",
+                           audio=False),
+             description="site5/12's G.711 fax machine sends the test page to site7/09, "
+                         "a T.38 fax line: the switch must offer it T.38 (m=image udptl "
+                         "t38) and gateway the call; both T.30 sessions end normally and "
+                         "the page received over UDPTL is the page sent, bit for bit"),
 ]
 
 # voicemail: a line with a mailbox (numbers.voicemail_boxes) that does not answer is

@@ -14,12 +14,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.rtp import STATIC_PT, rtp_toward
+from harness.capture.rtp import STATIC_PT, rtp_from, rtp_toward, sender_lateness_ms
 from harness.capture.sip import (
     Refusal,
     call_ladder,
@@ -64,6 +65,7 @@ from harness.run.scoring import (
     replay_at_s,
     talker_rtp,
 )
+from harness.run.t38call import T38_EVIDENCE, T38Call, t38_fax_checks
 from harness.run.voicemail import VoicemailSteps
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
@@ -198,14 +200,21 @@ class FarEndRefused:
     outcome: Outcome = Outcome.FAIL
 
 
-def judge_refusal(spec: CallSpec, r: Refusal, who: str) -> FarEndRefused:
+def judge_refusal(spec: CallSpec, r: Refusal, who: str, t38_line: bool = False,
+                  ) -> FarEndRefused:
     """Why `who`, a far end of the harness's, refused the INVITE the switch sent it for
     `spec`'s call, and whose that is. The switch's fail, except an offer of T.38 alone
     to a fax row's terminal: a switch may legitimately carry fax as T.38 only, and the
     harness's terminals, G.711 pass-through ones (pjsua2 takes no m=image stream),
-    cannot take it: the row is not measured, the harness's error."""
+    cannot take it: the row is not measured, the harness's error. `t38_line`: `who` is
+    the harness's T.38 terminal on a T.38 line (numbers.t38_lines), which takes T.38
+    only: an offer without it is the switch's fail."""
     why = f"{who} answered {r.code} {r.phrase}".rstrip() + \
         (f" (Warning: {r.warning})" if r.warning else "")
+    if t38_line and not t38_stream(r.offered):
+        return FarEndRefused(who, f"{why} — {who} is a T.38 fax line (numbers.t38_lines) "
+                                  "and the switch offered it no T.38 stream "
+                                  f"({'; '.join(r.offered) or 'no SDP'})")
     if t38 := t38_only(r.offered):
         if spec.fax:
             return FarEndRefused(who, (
@@ -373,12 +382,15 @@ class CallRunner:
         if spec.fax:  # fax machines at both ends: the page, and where it is received
             script = replace(script, talk_s=max(script.talk_s, FAX_MAX_S),
                              fax_page=self.fax_page(), fax_receive=call_dir / FAX_RECEIVED)
+        t38 = self.t38_call(spec, route, call_dir)  # a fax row to a T.38 line
         order = CallOrder(uuid.uuid4().hex, seat, target, script,
                           self.far_end(spec, call_dir, route, number),
                           hooks.codec_override or spec.codec,
                           secure=spec.transport == "tls" and not Party.parse(seat).is_pstn)
         assert s.farm is not None
-        with secure, crossing as links, \
+        line_moved = nullcontext() if t38 is None else t38.registered(
+            s.registrations.move, s.registrations.contact(t38.line))
+        with secure, crossing as links, line_moved, \
                 applied(impairment, *s.agent_rtp_span(), interfaces=links.interfaces,
                         lanes=links.lanes,
                         stall_threshold_ms=1000 * s.cfg.guard.stall_threshold_s) as network:
@@ -391,6 +403,8 @@ class CallRunner:
             waited = waiting.result() if waiting is not None else None
             if picking is not None:  # one call: the caller, and the line that picked it up
                 out = merged(out, *picking.result())
+            if t38 is not None:  # the T.38 terminal's side: the far end
+                out = t38.outcome(out, call_dir)
         if on_down is not None:
             on_down()
         s.keep_tls(out.a.tls_sessions)
@@ -399,7 +413,7 @@ class CallRunner:
             with self._measuring[lane]:
                 result = self.measure(spec, limits, out, call_dir, started_wall, caller_addr,
                                       route, number, after, store_mark,
-                                      hooks.before_cdr_fetch)
+                                      hooks.before_cdr_fetch, t38)
             if before:
                 result = replace(result, verdict=Verdict.of((*result.verdict.checks,
                                                              *before)))
@@ -482,6 +496,27 @@ class CallRunner:
         cause = f"{'; '.join(fails)}, yet {why}"
         return [Check("fax", Outcome.INVALID, invalid_reason(cause), cause=cause,
                       evidence="fax_passage.json")]
+
+    def t38_call(self, spec: CallSpec, route: Route, call_dir: Path) -> T38Call | None:
+        """A fax row whose called line is a T.38 line (numbers.t38_lines): that line's
+        T.38 terminal for the call; None for any other row."""
+        if not spec.fax:
+            return None
+        line = self.s.plan.line_by_number(route.number)
+        if line is None or line not in self.s.plan.t38_lines:
+            return None
+        return T38Call(line, call_dir / FAX_RECEIVED)
+
+    def t38_fax_verdict(self, out: CallOutcome, packets: list[UdpPacket], call_dir: Path,
+                        ) -> list[Check]:
+        """A fax row to a T.38 line: the page and both T.30 sessions, and whose a failure
+        is (harness/run/t38call.py)."""
+        figures = json.loads((call_dir / T38_EVIDENCE).read_text())
+        since = media_since(out)
+        local = out.a.stats.local_rtp if out.a.stats else ""
+        sent = rtp_from(packets, local, since) if local else []  # the caller's fax tones
+        late = sender_lateness_ms(sent) if sent else None
+        return t38_fax_checks(self.fax_checks(out), figures, late)
 
     def t38_refused(self, packets: list[UdpPacket], since: float) -> list[str]:
         """The T.38 re-INVITEs the harness's fax terminals refused during the call: a
@@ -615,7 +650,8 @@ class CallRunner:
     def measure(self, spec: CallSpec, limits: RowLimits, out: CallOutcome, call_dir: Path,
                 started_wall: float, caller_addr: str, route: Route, number: str,
                 after: AfterCall, store_mark: int = 0,
-                before_cdr: tuple[Callable[[str], None], ...] = ()) -> CallResult:
+                before_cdr: tuple[Callable[[str], None], ...] = (),
+                t38: T38Call | None = None) -> CallResult:
         s = self.s
         # each real-time figure is judged on the stalls of its own window: a 61 s call
         # is not re-placed for a pause in the silence after its scored speech
@@ -636,7 +672,7 @@ class CallRunner:
         cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
             if spec.expect.cdr and sent else None
         early = early_media(out.a, packets)
-        refused = self.refused(spec, out, packets)
+        refused = self.refused(spec, out, packets, t38)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
                          refused.why if refused else "", streams,
                          cdr_stall=clock_readings_stall(s.guard, out, stall),
@@ -651,7 +687,8 @@ class CallRunner:
             extra += judged("3-way.audio",
                             self.scorer.conference_audio(spec, out, packets, call_dir))
         if spec.fax and out.a.final_code == 200:
-            extra += self.fax_verdict(out, packets, call_dir)
+            extra += self.fax_verdict(out, packets, call_dir) if t38 is None else \
+                self.t38_fax_verdict(out, packets, call_dir)
         workers = {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}
         # a host whose clock drifted beyond the tolerance: figures across it (a far
         # end's answer, the CDR's times) cannot be put in one clock; the harness's error
@@ -676,8 +713,8 @@ class CallRunner:
                           started_wall, "; ".join(errors), far_ends(out), early, out.a.worker,
                           stream_doc, clocks=s.clocks_of(workers))
 
-    def refused(self, spec: CallSpec, out: CallOutcome,
-                packets: list[UdpPacket]) -> FarEndRefused | None:
+    def refused(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
+                t38: T38Call | None = None) -> FarEndRefused | None:
         """Who refused and why, when the call did not end as the row expects because one
         of the harness's far ends refused what the switch sent it (not because the row
         asked it to): read from the wire, whatever Call-ID the switch gave that leg.
@@ -691,6 +728,8 @@ class CallRunner:
         ordered = {ev.code for leg in (*out.legs, *out.other_legs) for ev in leg.events
                    if ev.kind == "ANSWER_SENT" and ev.code and ev.code >= 300}
         where = {f"{farm.specs[w].address}:{port}": w for w, port in farm.ports.items()}
+        if t38 is not None:  # the row's T.38 terminal is a far end of the harness's too
+            where[t38.ua.sip_address] = t38.line.name
         for r in refusals(packets, set(where), media_since(out)):
             if r.code in ordered:
                 continue  # the far end did as the row told it (busy, unassigned...)
@@ -698,7 +737,7 @@ class CallRunner:
                          if canonical(ln.number) == canonical(r.user)), None)
             who = line.name if line else "the simulated PSTN" \
                 if where[r.at].startswith(PSTN_WORKER) else f"agent worker {where[r.at]}"
-            return judge_refusal(spec, r, who)
+            return judge_refusal(spec, r, who, t38 is not None and r.at == t38.ua.sip_address)
         return None
 
     def packets(self, out: CallOutcome, call_dir: Path, marker: str,

@@ -378,6 +378,8 @@ class EmbeddedKamailio:
             call_pickup=plan.call_pickup,
             pickup_groups=[[plan.line(m).number for m in group] for group in plan.pickup_groups],
             toll_restricted=[ln.number for ln in plan.toll_restricted],
+            t38_lines=[] if "no_t38_to_t38_lines" in faults
+            else [ln.number for ln in plan.t38_lines],
             dial_around_cic=plan.dial_around_cic or "NONE",
             dial_around_classes="|".join(DIAL_AROUND_CLASSES),
             dial_around_trunk=DIAL_AROUND_TRUNK,

@@ -9,6 +9,7 @@ number cut to 10 digits, call return (*69) that calls back the line's first call
 instead of its last, and G.711 A-law removed from the offer (the called phone
 refuses it: the reason says who and why)."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -18,6 +19,7 @@ from harness.config import load_config
 from harness.model import CallResult, CallSpec, Expect, Status
 from harness.numberplan import NumberPlan
 from harness.run.session import HarnessSession
+from testplans.plan_07_features import PLAN as FEATURES
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 QUICK = dict(talk_s=2.0)
@@ -370,3 +372,17 @@ def test_a_call_forwarded_to_voicemail_naming_no_mailbox_is_caught(
     assert r.verdict.status is Status.FAIL, r.verdict.reasons
     assert any(x.startswith("voicemail: the INVITE named no mailbox (INVITE sip:4135550188@")
                for x in r.verdict.reasons), r.verdict.reasons
+
+
+def test_a_t38_line_offered_audio_only_is_caught(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A switch that offers site7/09, a T.38 fax line, audio as to any line: the line's
+    T.38 terminal refuses it, and the row fails saying what the switch offered."""
+    row = next(spec for spec in FEATURES if spec.plan_id == "7.15")
+    r = on_a_switch_of_its_own(tmp_path_factory, "no_t38_to_t38_lines", row)
+    assert r.verdict.status is Status.FAIL, r.verdict.reasons
+    said = re.compile(r"final_code: expected 200, got 488: site7/09 answered 488 Not "
+                      r"Acceptable Here \(Warning: .*\) — site7/09 is a T\.38 fax line "
+                      r"\(numbers\.t38_lines\) and the switch offered it no T\.38 stream "
+                      r"\(audio \d+ RTP/AVP 0 \d+\)")
+    assert any(said.fullmatch(x) for x in r.verdict.reasons), r.verdict.reasons

@@ -8,8 +8,11 @@ import json
 import pytest
 
 from harness.capture.pcap import read_udp
+from harness.media import fax
+from harness.media.t38 import decode_udptl
 from harness.model import CallSpec, Expect, Status
 from harness.run.session import HarnessSession
+from testplans.plan_07_features import PLAN as FEATURES
 
 pytestmark = pytest.mark.integration
 QUICK = dict(talk_s=2.0)
@@ -341,3 +344,32 @@ def test_a_message_left_on_no_answer_is_announced_heard_and_cleared(
     assert r.cdr is not None and r.cdr.record is not None, r.cdr
     assert (r.cdr.record.caller[-10:], r.cdr.record.callee[-10:]) == (
         live.plan.line("site1/07").number, live.plan.voicemail_pilot)
+
+
+T38_ROW = next(spec for spec in FEATURES if spec.plan_id == "7.15")
+
+
+def test_a_fax_to_a_t38_line_crosses_the_switchs_t38_gateway_intact(
+        live: HarnessSession) -> None:
+    """Row 7.15: site5/12's G.711 fax machine (the agent's libspandsp terminal) sends the
+    test page to site7/09, a T.38 line: the switch offers the line T.38 (m=image udptl
+    t38), its T.38 gateway (rtpengine's) converts; the harness's T.38 terminal on the line
+    (its own SIP user agent and UDPTL) receives the page, bit for bit. Billed on-net."""
+    r = live.run_call(T38_ROW)
+    assert r.verdict.status is Status.PASS, r.verdict.reasons
+    art = dict(r.artifacts)
+    t38 = json.loads((live.run_dir / art["t38"]).read_text())
+    assert len(t38["offer"]) == 1 and t38["offer"][0].endswith(" udptl t38"), t38
+    assert t38["udptl_received"] > 100 and t38["udptl_sent"] > 10, t38
+    rows = fax.read_page_rows(live.run_dir / art["fax-received"])
+    assert fax.compare_pages(fax.test_page_rows(), rows).rows_differing == 0
+    assert len(rows) == fax.ROWS
+    assert "fax" in {c.criterion for c in r.verdict.checks if c.passed}
+    # on the wire (the run's captures): UDPTL from the gateway to the line's terminal,
+    # every packet of it counted by the terminal and decodable
+    line_port = int(t38["answer"].split()[1])
+    udptl = [p for f in sorted(live.run_dir.glob("capture*.pcap"))
+             for p in read_udp(f)[0] if p.dport == line_port and p.src_addr == t38["peer"]]
+    assert len(udptl) == t38["udptl_received"], (len(udptl), t38)
+    assert all(decode_udptl(p.payload).primary for p in udptl)
+    assert r.cdr is not None and r.cdr.record is not None and r.cdr.matched, r.cdr

@@ -71,6 +71,18 @@ def test_toll_restriction_renders_for_its_lines_unless_the_fault_drops_it(
     assert 'send_reply("403", "Toll Restricted");' not in faulty
 
 
+def test_a_t38_line_is_offered_t38_in_both_relays_unless_the_fault_drops_it(
+        tmp_path: Path) -> None:
+    plain = render(tmp_path)
+    assert 'if (is_method("INVITE") && $rU =~ "^(4135550180)$") {' in plain  # site7/09
+    assert plain.count('$var(t38) = " T.38=force";') == 1
+    # both offers of the relay carry it (with TLS on, the TLS policy's: the plan's own
+    # session, tests/integration/test_call_types.py)
+    assert plain.count('replace-session-connection$var(t38)");') == 2
+    faulty = render(tmp_path, test_faults="no_t38_to_t38_lines")
+    assert "T.38" not in faulty and "$var(t38)" not in faulty
+
+
 def test_dial_around_renders_the_second_carriers_trunk_and_cdr_field(tmp_path: Path) -> None:
     """101XXXX with the configured CIC goes to trunk group ld2 and the CDR names the
     carrier; each fault drops one of the two, and Kamailio accepts all three configs."""
