@@ -219,9 +219,11 @@ def judge_refusal(spec: CallSpec, r: Refusal, who: str, t38_line: bool = False,
         if spec.fax:
             return FarEndRefused(who, (
                 f"the switch offered {who}'s fax terminal T.38 only (m={t38}, no audio "
-                f"stream), and it answered {r.code}: the harness's fax terminals are G.711 "
-                "pass-through terminals (no T.38), so this switch's fax path is not "
-                "measured (docs/external-switch.md, fax)"), Outcome.ERROR)
+                f"stream), and it answered {r.code}: {who} is a G.711 fax line here, its "
+                "terminal a G.711 pass-through one, so this fax path is not measured; a "
+                "line the switch serves with T.38 belongs in numbers.t38_lines, where the "
+                "harness's T.38 terminal answers it (docs/external-switch.md, fax)"),
+                Outcome.ERROR)
         return FarEndRefused(who, f"{why} — the offer it received was T.38 only (m={t38}), "
                                   "no audio, on a voice call")
     pt = STATIC_PT_OF.get(spec.codec)
