@@ -30,6 +30,7 @@ from pathlib import Path
 from harness.capture.sip import sdp_media, t38_stream
 from harness.media.t38 import MAX_BIT_RATE, MAX_DATAGRAM, T38Terminal
 from harness.model import SipEvent
+from harness.numbers import canonical
 from harness.sip.scenario import LegOutcome
 from harness.sip.text import SipText, parse_lenient
 
@@ -114,9 +115,12 @@ class T38Line:
         call.ended.wait(wait_s)
         result = call.terminal.result() if call.terminal is not None else None
         request = tuple((n, v) for n, v in call.invite.fields)
+        # the call is the line's: it came to the contact the line registered for the row;
+        # its Request-URI naming the line's number (in any legal form) says so too
+        named = canonical(call.invite.uri) == canonical(self.number)
         return LegOutcome("b", self.name, call.invite.call_id, tuple(call.events),
                           call.final_code, None, None, 0.0, 0.0, request=request,
-                          attributed_by="number+seat", fax=result)
+                          attributed_by="number+seat" if named else "seat", fax=result)
 
     def figures(self) -> dict[str, object]:
         """The UDPTL side of the call, for t38.json."""

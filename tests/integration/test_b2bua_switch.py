@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.alone]
 PLANS = Path(__file__).resolve().parents[2] / "testplans"
 # a row or more of every section: on-net, off-net (early media), services (911),
 # incoming, completion, identity (*67, caller ID), forwarding, blind and attended
-# transfer, 3-way, TLS + SRTP
+# transfer, 3-way, fax to a T.38 line (its own user agent answers), TLS + SRTP
 ROWS = ("1.1", "1.4", "2.1", "2.3", "3.10", "4.1", "4.5", "4.6", "5.1", "5.5", "6.1", "6.3",
-        "6.7", "7.1", "7.4", "7.9", "7.10", "7.11", "7.6", "7.7", "7.8", "10.1")
+        "6.7", "7.1", "7.4", "7.9", "7.10", "7.11", "7.6", "7.7", "7.8", "7.15", "10.1")
 
 
 def rows() -> list[CallSpec]:

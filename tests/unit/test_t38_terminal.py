@@ -189,6 +189,7 @@ def test_the_t38_line_answers_t38_refuses_audio_and_ends_on_bye(tmp_path: Path) 
         assert parse_lenient(_replies(me, 0.5)[0]).status == 200
         leg = ua.leg(wait_s=1.0)
         assert leg is not None and leg.final_code == 200 and leg.call_id == "fax-1"
+        assert leg.attributed_by == "number+seat" and leg.agent_name == "site7/09"
         assert [e.kind for e in leg.events] == ["INCOMING", "ANSWER_SENT", "CONFIRMED",
                                                 "DISCONNECTED"]
         assert leg.fax is not None and leg.fax.completion is None  # no page in 3 s
