@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.media.fax import T30_ERR_OK, FaxResult, _lib, _Stats
+from harness.media.fax import T30_ERR_OK, FaxResult, PhaseE, library, t30_configure, t30_result
 
 REDUNDANCY = 3  # earlier IFP packets carried in each UDPTL packet (t38UDPRedundancy)
 MAX_DATAGRAM = 400  # octets: the T38FaxMaxDatagram both ends are told
@@ -35,7 +35,6 @@ MAX_BIT_RATE = 14400  # T38MaxBitRate: V.17 at its fastest
 
 _TX_PACKET = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                               ctypes.POINTER(ctypes.c_uint8), ctypes.c_int, ctypes.c_int)
-_PHASE_E = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)
 T38_TRANSFERRED_TCF = 2  # T38_DATA_RATE_MANAGEMENT_TRANSFERRED_TCF (t38_core.h)
 
 
@@ -148,7 +147,7 @@ class T38Terminal:
     def __init__(self, role: str, path: Path, calling: bool,
                  send: Callable[[bytes], None], ident: str = "beta harness") -> None:
         self.role, self.path, self._send = role, path, send
-        sp = self._sp = _lib("spandsp", "libspandsp2")
+        sp = self._sp = library()
         vp, i = ctypes.c_void_p, ctypes.c_int
         sp.t38_terminal_init.restype = vp
         sp.t38_terminal_init.argtypes = [vp, i, _TX_PACKET, vp]
@@ -175,18 +174,13 @@ class T38Terminal:
         self._core = core
         self._t30 = sp.t38_terminal_get_t30_state(self._state)
         self.completion: int | None = None
-        self._phase_e_cb = _PHASE_E(self._phase_e)
-        sp.t30_set_phase_e_handler(self._t30, self._phase_e_cb, None)
-        sp.t30_set_ecm_capability(self._t30, 0)
-        sp.t30_set_tx_ident(self._t30, ident.encode())
-        if role == "send":
-            sp.t30_set_tx_file(self._t30, str(path).encode(), -1, -1)
-        else:
-            sp.t30_set_rx_file(self._t30, str(path).encode(), -1)
+        self._phase_e_cb = PhaseE(self._phase_e)  # kept: C holds the pointer
+        t30_configure(self._t30, role, path, False, ident, self._phase_e_cb)
         self._seq = 0
         self._history: list[bytes] = []  # the last IFP packets sent, newest first
         self.rx = UdptlReceiver()
         self.sent = 0  # UDPTL packets sent
+        self.undecodable = 0  # datagrams received that were not UDPTL
 
     def _tx_packet(self, _core: int, _user: int, buf: ctypes._Pointer[ctypes.c_uint8],
                    length: int, count: int) -> int:
@@ -217,20 +211,11 @@ class T38Terminal:
         for seq, ifp in self.rx.feed(packet):
             self._sp.t38_core_rx_ifp_packet(self._core, ifp, len(ifp), seq)
 
-    undecodable = 0
-
     def tick(self, samples: int = 160) -> None:
         self._sp.t38_terminal_send_timeout(self._state, samples)
 
     def result(self) -> FaxResult:
-        stats = _Stats()
-        self._sp.t30_get_transfer_statistics(self._t30, ctypes.byref(stats))
-        code = self.completion
-        text = self._sp.t30_completion_code_to_str(code).decode() if code is not None \
-            else "T.30 did not end"
-        return FaxResult(self.role, code, text, stats.pages_tx, stats.pages_rx,
-                         stats.bit_rate, bool(stats.error_correcting_mode), stats.bad_rows,
-                         self.path if self.path.exists() else None)
+        return t30_result(self._t30, self.role, self.completion, self.path)
 
     @property
     def ok(self) -> bool:

@@ -72,6 +72,7 @@ class T38Line:
         self._lock = threading.Lock()
         self._call: _Call | None = None
         self._receive_into: Path | None = None
+        self._next_g = (0.0, T1_S)  # (when, interval) of the 200's next retransmission
         self._threads = [threading.Thread(target=self._serve, name=f"t38-sip-{name}",
                                           daemon=True),
                          threading.Thread(target=self._media, name=f"t38-media-{name}",
@@ -247,8 +248,6 @@ class T38Line:
         self._next_g = (time.monotonic() + T1_S, T1_S)
         self._send(call.final, source)
         self._mark(call, "ANSWER_SENT", 200)
-
-    _next_g: tuple[float, float] = (0.0, T1_S)
 
     def _retransmit(self) -> None:
         """The 200 again until its ACK (RFC 3261 §13.3.1.4: T1 doubling to T2, for 64 T1)."""
