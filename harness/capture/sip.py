@@ -34,6 +34,7 @@ class SipMessage:
     audio_pts: tuple[int, ...] | None = None  # None: no SDP body
     text: str = ""  # the message as it crossed the wire (start line, headers, SDP)
     media: tuple[str, ...] = ()  # the SDP's media lines, as sent ("image 21450 udptl t38")
+    in_dialog: bool = False  # a request whose To carries a tag (a re-INVITE, a BYE)
 
     @property
     def is_request(self) -> bool:
@@ -76,25 +77,30 @@ def _parse_sip(pkt: UdpPacket) -> SipMessage | None:
         code, method, phrase = msg.status, cseq_method if msg.headers("cseq") else "?", msg.reason
     else:
         code, method, phrase = None, msg.method, msg.uri
+    media = sdp_media(msg.body)
     return SipMessage(pkt.ts, pkt.src_addr, pkt.dst_addr, method, code, msg.call_id, cseq,
                       branch, phrase, msg.field("warning"), msg.field("reason"),
-                      _audio_pts(msg.body), data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"),
-                      sdp_media(msg.body))
+                      _audio_pts(media) if msg.body.startswith("v=") else None,
+                      data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"), media,
+                      _tagged(msg.header("to")))
 
 
 MESSAGE_TEXT_MAX = 8192  # bytes of a message kept for the call page (a SIP/UDP one fits)
 
 
-def _audio_pts(text: str) -> tuple[int, ...] | None:
-    """The payload types of an SDP body's audio stream (RFC 4566 m=audio), None
-    without SDP."""
-    if not text.startswith("v="):
-        return None
-    for line in text.splitlines():
-        if line.startswith("m=audio"):
-            fields = line.split()[3:]
-            return tuple(int(f) for f in fields if f.isdigit())
+def _audio_pts(media: tuple[str, ...]) -> tuple[int, ...]:
+    """The payload types of an SDP body's (first) audio stream, RFC 4566 m=audio, out
+    of its media lines (`sdp_media`); () with none."""
+    for line in media:
+        if line.startswith("audio "):
+            return tuple(int(f) for f in line.split()[3:] if f.isdigit())
     return ()
+
+
+def _tagged(to: str) -> bool:
+    """A To header field value with a tag parameter: a request inside a dialog (RFC 3261
+    §12.2.1.1: a re-INVITE's)."""
+    return any(p.strip().lower().startswith("tag=") for p in to.split(";")[1:])
 
 
 def sdp_media(text: str) -> tuple[str, ...]:
@@ -158,19 +164,8 @@ def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list
             user = invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
             found[(m.call_id, m.cseq, m.src)] = Refusal(
                 m.src, user, m.code, m.phrase, m.warning, invite.audio_pts, invite.media,
-                _in_dialog(invite), m.ts)
+                invite.in_dialog, m.ts)
     return list(found.values())
-
-
-def _in_dialog(invite: SipMessage) -> bool:
-    """An INVITE whose To carries a tag: a re-INVITE (RFC 3261 §12.2.1.1)."""
-    for line in invite.text.splitlines()[1:]:
-        name, _, value = line.partition(":")
-        if not line:
-            break
-        if name.strip().lower() in ("to", "t"):
-            return any(p.strip().lower().startswith("tag=") for p in value.split(";")[1:])
-    return False
 
 
 def own_packets(packets: list[UdpPacket], call_ids: set[str],

@@ -23,15 +23,18 @@ FEC is read (its primary used) but not used to recover.
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.media.fax import T30_ERR_OK, FaxResult, PhaseE, library, t30_configure, t30_result
 
 REDUNDANCY = 3  # earlier IFP packets carried in each UDPTL packet (t38UDPRedundancy)
 MAX_DATAGRAM = 400  # octets: the T38FaxMaxDatagram both ends are told
 MAX_BIT_RATE = 14400  # T38MaxBitRate: V.17 at its fastest
+MAX_REPEATS = 3  # the most copies of one packet sent when libspandsp asks for repeats
 
 _TX_PACKET = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                               ctypes.POINTER(ctypes.c_uint8), ctypes.c_int, ctypes.c_int)
@@ -138,30 +141,37 @@ class UdptlReceiver:
         return out
 
 
+@functools.cache
+def _t38_library() -> Any:
+    """libspandsp with its T.38 terminal's signatures set (once per process)."""
+    sp = library()
+    vp, i = ctypes.c_void_p, ctypes.c_int
+    sp.t38_terminal_init.restype = vp
+    sp.t38_terminal_init.argtypes = [vp, i, _TX_PACKET, vp]
+    sp.t38_terminal_free.argtypes = [vp]
+    sp.t38_terminal_get_t30_state.restype = vp
+    sp.t38_terminal_get_t30_state.argtypes = [vp]
+    sp.t38_terminal_get_t38_core_state.restype = vp
+    sp.t38_terminal_get_t38_core_state.argtypes = [vp]
+    sp.t38_terminal_send_timeout.argtypes = [vp, i]
+    sp.t38_core_rx_ifp_packet.argtypes = [vp, ctypes.c_char_p, i, ctypes.c_uint16]
+    sp.t38_set_t38_version.argtypes = [vp, i]
+    sp.t38_set_data_rate_management_method.argtypes = [vp, i]
+    sp.t38_set_max_datagram_size.argtypes = [vp, i]
+    sp.t38_set_fastest_image_data_rate.argtypes = [vp, i]
+    return sp
+
+
 class T38Terminal:
     """One side of a T.38 fax call: libspandsp's t38_terminal, sending `path` (the
     calling side by default) or receiving into it. `send` is given each UDPTL datagram
-    to put on the wire; `rx` takes each datagram received; `tick` advances the
+    to put on the wire; `receive` takes each datagram received; `tick` advances the
     terminal's clock (call it every 20 ms with 160 samples)."""
 
     def __init__(self, role: str, path: Path, calling: bool,
                  send: Callable[[bytes], None], ident: str = "beta harness") -> None:
         self.role, self.path, self._send = role, path, send
-        sp = self._sp = library()
-        vp, i = ctypes.c_void_p, ctypes.c_int
-        sp.t38_terminal_init.restype = vp
-        sp.t38_terminal_init.argtypes = [vp, i, _TX_PACKET, vp]
-        sp.t38_terminal_free.argtypes = [vp]
-        sp.t38_terminal_get_t30_state.restype = vp
-        sp.t38_terminal_get_t30_state.argtypes = [vp]
-        sp.t38_terminal_get_t38_core_state.restype = vp
-        sp.t38_terminal_get_t38_core_state.argtypes = [vp]
-        sp.t38_terminal_send_timeout.argtypes = [vp, i]
-        sp.t38_core_rx_ifp_packet.argtypes = [vp, ctypes.c_char_p, i, ctypes.c_uint16]
-        sp.t38_set_t38_version.argtypes = [vp, i]
-        sp.t38_set_data_rate_management_method.argtypes = [vp, i]
-        sp.t38_set_max_datagram_size.argtypes = [vp, i]
-        sp.t38_set_fastest_image_data_rate.argtypes = [vp, i]
+        sp = self._sp = _t38_library()
         self._tx_cb = _TX_PACKET(self._tx_packet)  # kept: C holds the pointer
         self._state = sp.t38_terminal_init(None, 1 if calling else 0, self._tx_cb, None)
         if not self._state:
@@ -189,7 +199,9 @@ class T38Terminal:
         self._history.insert(0, ifp)
         del self._history[REDUNDANCY:]
         self._seq = (self._seq + 1) & 0xFFFF
-        for _ in range(max(count, 1) if count < 4 else 1):  # indicators may ask repeats
+        # libspandsp asks some packets (indicators) to be sent more than once; the
+        # redundancy in every packet covers the rest
+        for _ in range(count if 1 <= count <= MAX_REPEATS else 1):
             self._send(datagram)
             self.sent += 1
         return 0

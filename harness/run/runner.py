@@ -65,7 +65,7 @@ from harness.run.scoring import (
     replay_at_s,
     talker_rtp,
 )
-from harness.run.t38call import T38_EVIDENCE, T38Call, t38_fax_checks
+from harness.run.t38call import T38Call, t38_fax_checks
 from harness.run.voicemail import VoicemailSteps
 from harness.sip.attribution import CallIdentity
 from harness.sip.scenario import (
@@ -509,16 +509,15 @@ class CallRunner:
             return None
         return T38Call(line, call_dir / FAX_RECEIVED)
 
-    def t38_fax_verdict(self, out: CallOutcome, packets: list[UdpPacket], call_dir: Path,
+    def t38_fax_verdict(self, out: CallOutcome, packets: list[UdpPacket], t38: T38Call,
                         ) -> list[Check]:
         """A fax row to a T.38 line: the page and both T.30 sessions, and whose a failure
         is (harness/run/t38call.py)."""
-        figures = json.loads((call_dir / T38_EVIDENCE).read_text())
         since = media_since(out)
         local = out.a.stats.local_rtp if out.a.stats else ""
         sent = rtp_from(packets, local, since) if local else []  # the caller's fax tones
         late = sender_lateness_ms(sent) if sent else None
-        return t38_fax_checks(self.fax_checks(out), figures, late)
+        return t38_fax_checks(self.fax_checks(out), t38.figures, late)
 
     def t38_refused(self, packets: list[UdpPacket], since: float) -> list[str]:
         """The T.38 re-INVITEs the harness's fax terminals refused during the call: a
@@ -526,11 +525,16 @@ class CallRunner:
         tones; the harness's terminals, G.711 pass-through ones, refuse it (488), and the
         call must then go on as it was (RFC 3261 §14.1): what the page then suffered is
         still the path's."""
+        return t38_reinvites_refused(refusals(packets, set(self.far_end_addresses()),
+                                              since), since)
+
+    def far_end_addresses(self) -> dict[str, str]:
+        """Every agent worker's SIP address (ip:port) -> the worker: where the harness's
+        far ends answer what the switch sends them."""
         farm = self.s.farm
         if farm is None:
-            return []
-        where = {f"{farm.specs[w].address}:{port}" for w, port in farm.ports.items()}
-        return t38_reinvites_refused(refusals(packets, where, since), since)
+            return {}
+        return {f"{farm.specs[w].address}:{port}": w for w, port in farm.ports.items()}
 
     def fax_checks(self, out: CallOutcome) -> list[str]:
         """A fax row: both terminals' T.30 sessions, and the page received, read from
@@ -690,7 +694,7 @@ class CallRunner:
                             self.scorer.conference_audio(spec, out, packets, call_dir))
         if spec.fax and out.a.final_code == 200:
             extra += self.fax_verdict(out, packets, call_dir) if t38 is None else \
-                self.t38_fax_verdict(out, packets, call_dir)
+                self.t38_fax_verdict(out, packets, t38)
         workers = {leg.worker for leg in (out.a, *out.legs, *out.other_legs)}
         # a host whose clock drifted beyond the tolerance: figures across it (a far
         # end's answer, the CDR's times) cannot be put in one clock; the harness's error
@@ -729,7 +733,7 @@ class CallRunner:
             return None
         ordered = {ev.code for leg in (*out.legs, *out.other_legs) for ev in leg.events
                    if ev.kind == "ANSWER_SENT" and ev.code and ev.code >= 300}
-        where = {f"{farm.specs[w].address}:{port}": w for w, port in farm.ports.items()}
+        where = self.far_end_addresses()
         if t38 is not None:  # the row's T.38 terminal is a far end of the harness's too
             where[t38.ua.sip_address] = t38.line.name
         for r in refusals(packets, set(where), media_since(out)):

@@ -16,7 +16,7 @@ ended normally, the page received is the page sent, bit for bit):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -38,9 +38,11 @@ class T38Call:
         self.line = line
         self.ua = T38Line(line.name, line.number)
         self.ua.expect(receive_into)
+        self.figures: dict[str, Any] = {}  # the UDPTL side, once the call is down
 
     @contextmanager
-    def registered(self, move: Any, old_contact: str) -> Iterator[None]:
+    def registered(self, move: Callable[[Line, str, str], None],
+                   old_contact: str) -> Iterator[None]:
         """The line registered at the terminal for the call (`move(line, old, new)`:
         harness/run/registrations.py), and back at `old_contact` after it."""
         move(self.line, old_contact, self.ua.contact)
@@ -50,14 +52,14 @@ class T38Call:
             move(self.line, self.ua.contact, old_contact)
 
     def outcome(self, out: CallOutcome, call_dir: Path) -> CallOutcome:
-        """The call with the terminal's side as its far end ("b"), its figures kept as
-        t38.json; the terminal closed."""
+        """The call with the terminal's side as its far end ("b"), its figures kept
+        (`figures`, and as t38.json); the terminal closed."""
         try:
             leg = self.ua.leg()
-            figures = self.ua.figures()
+            self.figures = self.ua.figures()
         finally:
             self.ua.close()
-        (call_dir / T38_EVIDENCE).write_text(json.dumps(figures, indent=2))
+        (call_dir / T38_EVIDENCE).write_text(json.dumps(self.figures, indent=2))
         if leg is None:
             return out
         end = max([out.t_end_mono, *(ev.t_mono for ev in leg.events[-1:])])

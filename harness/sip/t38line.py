@@ -53,6 +53,7 @@ class _Call:
     offer: tuple[str, ...] = ()
     peer: tuple[str, int] | None = None  # where the UDPTL goes
     terminal: T38Terminal | None = None
+    next_g: tuple[float, float] = (0.0, T1_S)  # (when, interval): the 200's next resend
 
 
 class T38Line:
@@ -72,7 +73,6 @@ class T38Line:
         self._lock = threading.Lock()
         self._call: _Call | None = None
         self._receive_into: Path | None = None
-        self._next_g = (0.0, T1_S)  # (when, interval) of the 200's next retransmission
         self._threads = [threading.Thread(target=self._serve, name=f"t38-sip-{name}",
                                           daemon=True),
                          threading.Thread(target=self._media, name=f"t38-media-{name}",
@@ -86,7 +86,7 @@ class T38Line:
 
     @property
     def contact(self) -> str:
-        return f"sip:{self.number}@{self.host}:{self.port}"
+        return f"sip:{self.number}@{self.sip_address}"
 
     def expect(self, receive_into: Path) -> None:
         """Take the next call, receiving its page into `receive_into`."""
@@ -245,7 +245,7 @@ class T38Line:
         call.final = self._response(msg, 200, "OK", call.to_tag,
                                     f"Contact: <{self.contact}>", answer)
         call.final_code = 200
-        self._next_g = (time.monotonic() + T1_S, T1_S)
+        call.next_g = (time.monotonic() + T1_S, T1_S)
         self._send(call.final, source)
         self._mark(call, "ANSWER_SENT", 200)
 
@@ -256,12 +256,12 @@ class T38Line:
         if call is None or call.final_code != 200 or call.acked.is_set() or \
                 call.ended.is_set():
             return
-        due, interval = self._next_g
+        due, interval = call.next_g
         now = time.monotonic()
         if now >= due and call.events and now - call.events[0].t_mono < 64 * T1_S:
             self._send(call.final, call.source)
             interval = min(interval * 2, T2_S)
-            self._next_g = (now + interval, interval)
+            call.next_g = (now + interval, interval)
 
     # -- UDPTL ---------------------------------------------------------------------------
     def _udptl_to(self, call: _Call) -> Callable[[bytes], None]:
