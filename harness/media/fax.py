@@ -198,66 +198,69 @@ class FaxResult:
         return self.completion == T30_ERR_OK
 
 
-PhaseE = _PHASE_E  # the type of a T.30 phase E handler (kept alive by its owner)
-
-
 def library() -> Any:
     """libspandsp, loaded once (its T.30 and fax functions' signatures set)."""
     return _lib("spandsp", "libspandsp2")
 
 
-def t30_configure(t30: int, role: str, path: Path, ecm: bool, ident: str,
-                  phase_e: Any) -> None:
-    """A terminal's T.30 session (any of libspandsp's: over audio or T.38): its phase E
-    handler, ECM, identity, and the page it sends (`role` "send") or receives into."""
-    sp = library()
-    sp.t30_set_phase_e_handler(t30, phase_e, None)
-    sp.t30_set_ecm_capability(t30, 1 if ecm else 0)
-    sp.t30_set_tx_ident(t30, ident.encode())
-    if role == "send":
-        sp.t30_set_tx_file(t30, str(path).encode(), -1, -1)
-    else:
-        sp.t30_set_rx_file(t30, str(path).encode(), -1)
+class T30Session:
+    """What every fax terminal here shares, over audio (`FaxTerminal`) or T.38
+    (harness/media/t38.py): a libspandsp T.30 session, sending `path` (role "send") or
+    receiving into it, that ends with phase E."""
 
-
-def t30_result(t30: int, role: str, completion: int | None, path: Path) -> FaxResult:
-    """What a terminal's T.30 session did: its phase E code and transfer statistics."""
-    sp = library()
-    stats = _Stats()
-    sp.t30_get_transfer_statistics(t30, ctypes.byref(stats))
-    text = sp.t30_completion_code_to_str(completion).decode() if completion is not None \
-        else "T.30 did not end"
-    return FaxResult(role, completion, text, stats.pages_tx, stats.pages_rx, stats.bit_rate,
-                     bool(stats.error_correcting_mode), stats.bad_rows,
-                     path if path.exists() else None)
-
-
-class FaxTerminal:
-    """One side of a fax call: sends `page` (the calling side, by default) or
-    receives into `receive_into`. `rx`/`tx` take and give 16-bit linear samples at
-    8 kHz; the phase E handler fires inside them."""
-
-    def __init__(self, role: str, path: Path, calling: bool, ecm: bool = False,
-                 ident: str = "beta harness") -> None:
-        self.role, self.path = role, path
-        self._sp = _lib("spandsp", "libspandsp2")
-        self._state = self._sp.fax_init(None, 1 if calling else 0)
-        if not self._state:
-            raise OSError("libspandsp: fax_init failed")
-        self._t30 = self._sp.fax_get_t30_state(self._state)
+    def __init__(self, t30: int, role: str, path: Path, ecm: bool, ident: str) -> None:
+        self._t30, self.role, self.path = t30, role, path
         self.completion: int | None = None
+        sp = library()
         self._handler = _PHASE_E(self._phase_e)  # kept: C holds the pointer
-        self._sp.fax_set_transmit_on_idle(self._state, 1)
-        t30_configure(self._t30, role, path, ecm, ident, self._handler)
-        self._rx = (ctypes.c_int16 * SAMPLES)()
-        self._tx = (ctypes.c_int16 * SAMPLES)()
+        sp.t30_set_phase_e_handler(t30, self._handler, None)
+        sp.t30_set_ecm_capability(t30, 1 if ecm else 0)
+        sp.t30_set_tx_ident(t30, ident.encode())
+        if role == "send":
+            sp.t30_set_tx_file(t30, str(path).encode(), -1, -1)
+        else:
+            sp.t30_set_rx_file(t30, str(path).encode(), -1)
 
     def _phase_e(self, _t30: int, _user: int, code: int) -> None:
         self.completion = code
 
     @property
     def done(self) -> bool:
+        """T.30 has ended (phase E), whatever the outcome."""
         return self.completion is not None
+
+    @property
+    def ok(self) -> bool:
+        return self.completion == T30_ERR_OK
+
+    def result(self) -> FaxResult:
+        """What the session did: its phase E code and transfer statistics."""
+        sp = library()
+        stats = _Stats()
+        sp.t30_get_transfer_statistics(self._t30, ctypes.byref(stats))
+        code = self.completion
+        text = sp.t30_completion_code_to_str(code).decode() if code is not None \
+            else "T.30 did not end"
+        return FaxResult(self.role, code, text, stats.pages_tx, stats.pages_rx,
+                         stats.bit_rate, bool(stats.error_correcting_mode), stats.bad_rows,
+                         self.path if self.path.exists() else None)
+
+
+class FaxTerminal(T30Session):
+    """One side of a fax call: sends `page` (the calling side, by default) or
+    receives into `receive_into`. `rx`/`tx` take and give 16-bit linear samples at
+    8 kHz; the phase E handler fires inside them."""
+
+    def __init__(self, role: str, path: Path, calling: bool, ecm: bool = False,
+                 ident: str = "beta harness") -> None:
+        self._sp = library()
+        self._state = self._sp.fax_init(None, 1 if calling else 0)
+        if not self._state:
+            raise OSError("libspandsp: fax_init failed")
+        self._sp.fax_set_transmit_on_idle(self._state, 1)
+        super().__init__(self._sp.fax_get_t30_state(self._state), role, path, ecm, ident)
+        self._rx = (ctypes.c_int16 * SAMPLES)()
+        self._tx = (ctypes.c_int16 * SAMPLES)()
 
     def rx(self, pcm: bytes) -> None:
         """Samples heard on the call (16-bit little-endian linear, 8 kHz)."""
@@ -271,9 +274,6 @@ class FaxTerminal:
         got = self._sp.fax_tx(self._state, self._tx, n)
         data = ctypes.string_at(self._tx, n * 2)
         return data if got >= n else data[:got * 2] + bytes((n - got) * 2)
-
-    def result(self) -> FaxResult:
-        return t30_result(self._t30, self.role, self.completion, self.path)
 
     def close(self) -> None:
         if self._state:

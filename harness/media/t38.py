@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.media.fax import T30_ERR_OK, FaxResult, PhaseE, library, t30_configure, t30_result
+from harness.media.fax import T30Session, library
 
 REDUNDANCY = 3  # earlier IFP packets carried in each UDPTL packet (t38UDPRedundancy)
 MAX_DATAGRAM = 400  # octets: the T38FaxMaxDatagram both ends are told
@@ -162,7 +162,7 @@ def _t38_library() -> Any:
     return sp
 
 
-class T38Terminal:
+class T38Terminal(T30Session):
     """One side of a T.38 fax call: libspandsp's t38_terminal, sending `path` (the
     calling side by default) or receiving into it. `send` is given each UDPTL datagram
     to put on the wire; `receive` takes each datagram received; `tick` advances the
@@ -170,7 +170,7 @@ class T38Terminal:
 
     def __init__(self, role: str, path: Path, calling: bool,
                  send: Callable[[bytes], None], ident: str = "beta harness") -> None:
-        self.role, self.path, self._send = role, path, send
+        self._send = send
         sp = self._sp = _t38_library()
         self._tx_cb = _TX_PACKET(self._tx_packet)  # kept: C holds the pointer
         self._state = sp.t38_terminal_init(None, 1 if calling else 0, self._tx_cb, None)
@@ -182,10 +182,7 @@ class T38Terminal:
         sp.t38_set_max_datagram_size(core, MAX_DATAGRAM)
         sp.t38_set_fastest_image_data_rate(core, MAX_BIT_RATE)
         self._core = core
-        self._t30 = sp.t38_terminal_get_t30_state(self._state)
-        self.completion: int | None = None
-        self._phase_e_cb = PhaseE(self._phase_e)  # kept: C holds the pointer
-        t30_configure(self._t30, role, path, False, ident, self._phase_e_cb)
+        super().__init__(sp.t38_terminal_get_t30_state(self._state), role, path, False, ident)
         self._seq = 0
         self._history: list[bytes] = []  # the last IFP packets sent, newest first
         self.rx = UdptlReceiver()
@@ -206,13 +203,6 @@ class T38Terminal:
             self.sent += 1
         return 0
 
-    def _phase_e(self, _t30: int, _user: int, code: int) -> None:
-        self.completion = code
-
-    @property
-    def done(self) -> bool:
-        return self.completion is not None
-
     def receive(self, datagram: bytes) -> None:
         """A UDPTL datagram from the far end (not one: ignored and counted)."""
         try:
@@ -225,13 +215,6 @@ class T38Terminal:
 
     def tick(self, samples: int = 160) -> None:
         self._sp.t38_terminal_send_timeout(self._state, samples)
-
-    def result(self) -> FaxResult:
-        return t30_result(self._t30, self.role, self.completion, self.path)
-
-    @property
-    def ok(self) -> bool:
-        return self.completion == T30_ERR_OK
 
     def close(self) -> None:
         if self._state:
