@@ -16,7 +16,11 @@ reports in plan order while the calls overlap.
 
 Among the rows that may start, the one on the longest chain goes first: the 61 s
 billing call, or a row under a profile while the other such rows queue behind it for
-the access-link pairs (started last, either would set the run's length).
+the access-link pairs (started last, either would set the run's length). When the
+slots are not what bounds the rows (their calls, spread over the slots, end half a
+plain call before the longest does), a row a probe cannot run beside (not *quiet*, below) is
+weighed one plain call longer: the rows up last are then plain calls talking, and the
+probes run beside them instead of after the busy hour.
 
 Two kinds of row are jobs of their own (`after_rows`), run one at a time once every
 row has started, each holding the switch until it *releases* it (which it may do
@@ -67,6 +71,7 @@ class _Queued:
 # or a worker hosting beta lines, whichever of its lines they are on
 WORKER_CALLS = 4
 CALL_BEFORE_S = 3.5  # a call return row's call before: 2 s ringing, set-up, measuring
+PLAIN_CALL_S = 12.0  # a scored call's talk: its ~12 s references heard whole
 
 
 def _route(dial: str, plan: NumberPlan) -> Route | None:
@@ -97,7 +102,7 @@ def expected_s(spec: CallSpec) -> float:
     """Roughly how long a row's call lasts: ringing, talk (a scored call talks at least
     its ~12 s reference; a fax call, T.30 sending one page: ~30 s), a ring that is never
     answered (the switch's timeout) or picked up (when the picking line dials)."""
-    talk = max(spec.talk_s, 12.0) if spec.expect.scored else spec.talk_s
+    talk = max(spec.talk_s, PLAIN_CALL_S) if spec.expect.scored else spec.talk_s
     before = CALL_BEFORE_S * len(spec.calls_before)  # call return's, one after another
     if spec.expect.final_code != 200:
         return before + (8.0 if spec.callee_behaviour == "no_answer" else
@@ -206,6 +211,9 @@ class PlanScheduler:
         self._queue = list(specs)
         self._parties = {s.plan_id: parties(s, plan) for s in specs}
         self._quiet = {s.plan_id: quiet_from_s(s, plan) for s in specs}
+        # the slots do not bound the rows: the quiet ones may go last (module docstring)
+        self._quiet_last = bool(specs) and sum(self._duration.values()) / self.concurrency \
+            + PLAIN_CALL_S / 2 <= max(self._duration.values())
         self._since: dict[str, float] = {}  # running rows: when each was placed
         # calls each row puts on each agent worker: the simulated PSTN's gateways and,
         # when known, the workers hosting its lines
@@ -293,6 +301,12 @@ class PlanScheduler:
         return own + sum(self._duration[s.plan_id] for s in self._queue
                          if s is not spec and not s.profile and self._parties[s.plan_id] & mine)
 
+    def _weight(self, spec: CallSpec) -> float:
+        """The order rows start in: the longest chain first; with slots to spare, a row
+        no probe can run beside as if one plain call longer (module docstring)."""
+        loud = self._quiet_last and self._quiet[spec.plan_id] is None
+        return self._chain_s(spec) + (PLAIN_CALL_S if loud else 0.0)
+
     def _quiet_now(self) -> tuple[bool, float]:
         """(every running row is quiet, seconds until the last becomes so)."""
         now, wait = time.monotonic(), 0.0
@@ -333,7 +347,7 @@ class PlanScheduler:
             while (self._queue or self._jobs) and not self._stopped:
                 ready = [s for s in self._queue if self._startable(s)]
                 # the longest chain first: started last, it would set the run's length
-                spec = max(ready, key=self._chain_s) if ready else None
+                spec = max(ready, key=self._weight) if ready else None
                 job = self._next_job() if spec is None else None
                 if job is not None:
                     self._job_up = job[0]

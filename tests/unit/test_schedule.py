@@ -415,3 +415,43 @@ def test_rows_that_queue_behind_each_other_for_a_party_start_first() -> None:
     for s in (*other, *hunt):
         sched.result(s.plan_id)
     assert started[0] == "h1" and started.index("h2") < started.index("i3"), started
+
+
+def _order(concurrency: int) -> list[str]:
+    """The order rows start in: the billing call (63 s, quiet), four plain calls (quiet)
+    listed before four hold rows (no probe may run beside one), 12 s each."""
+    billing = CallSpec("9.1", "61 s", "site6/05", "5550190", talk_s=61.0)
+    plain = [CallSpec(f"p{i}", "plain", f"site1/0{i}", f"site2/0{i}", talk_s=8.0)
+             for i in (1, 2, 3, 4)]
+    hold = [CallSpec(f"h{i}", "hold", f"site3/0{i}", f"site4/0{i}", hold_at_s=4.0)
+            for i in (1, 2, 3, 4)]
+    started: list[str] = []
+    run = Recorder(hold_s=0.02)
+
+    def record(spec: CallSpec) -> CallResult:
+        started.append(spec.plan_id)
+        return run(spec)
+
+    sched = PlanScheduler([billing, *plain, *hold], record, PLAN, concurrency,
+                          duration=lambda s: 63.0 if s.plan_id == "9.1" else 12.0)
+    for s in (billing, *plain, *hold):
+        sched.result(s.plan_id)
+    return started
+
+
+def test_with_slots_to_spare_the_rows_a_probe_can_run_beside_go_last() -> None:
+    """Four slots: the nine rows' 159 s spread over them end long before the billing
+    call's 63 s. Every hold row starts before any plain call, so the rows up last are
+    plain calls talking, beside which the probes may run (rather than after the busy
+    hour)."""
+    started = _order(4)
+    assert started[0] == "9.1", started
+    assert max(started.index(f"h{i}") for i in (1, 2, 3, 4)) < \
+        min(started.index(f"p{i}") for i in (1, 2, 3, 4)), started
+
+
+def test_when_the_slots_bound_the_rows_the_order_is_the_longest_chain_only() -> None:
+    """Two slots: 159 s over two slots is longer than the billing call. Reordering
+    would only lengthen the rows, so rows of one length start in plan order."""
+    started = _order(2)
+    assert started[:3] == ["9.1", "p1", "p2"], started
