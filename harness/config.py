@@ -522,7 +522,7 @@ class AgentsConfig:
     # lines per worker process: the pjsua2 wheel holds 4 calls per process (PJSUA_MAX_CALLS,
     # measured: the 5th is refused PJ_ETOOMANY whatever uaConfig.maxCalls says)
     lines_per_worker: int = 4
-    concurrent_calls: int = 20  # plan rows placed at once (1: one after another)
+    concurrent_calls: int = 18  # plan rows placed at once (1: one after another)
     # rows under an impairment profile run with their lines behind access links:
     # network namespaces + veth to the switch (harness/network/netns.py; embedded switch, root)
     access_links: bool = True
