@@ -18,9 +18,9 @@ Among the rows that may start, the one on the longest chain goes first: the 61 s
 billing call, or a row under a profile while the other such rows queue behind it for
 the access-link pairs (started last, either would set the run's length). When the
 slots are not what bounds the rows (their calls, spread over the slots, end half a
-plain call before the longest does), a row a probe cannot run beside (not *quiet*, below) is
-weighed one plain call longer: the rows up last are then plain calls talking, and the
-probes run beside them instead of after the busy hour.
+plain call before the longest does), a row a probe cannot run beside (not *quiet*,
+below) is weighed one plain call longer: the rows up last are then plain calls
+talking, and the probes run beside them instead of after the busy hour.
 
 Two kinds of row are jobs of their own (`after_rows`), run one at a time once every
 row has started, each holding the switch until it *releases* it (which it may do
