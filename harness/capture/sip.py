@@ -35,6 +35,11 @@ class SipMessage:
     text: str = ""  # the message as it crossed the wire (start line, headers, SDP)
     media: tuple[str, ...] = ()  # the SDP's media lines, as sent ("image 21450 udptl t38")
     in_dialog: bool = False  # a request whose To carries a tag (a re-INVITE, a BYE)
+    # who a request says it is from and for, as sent (From, To, then P-Asserted-Identity
+    # and Remote-Party-ID): what a far end may know its call by (harness/sip/attribution.py)
+    from_: str = ""
+    to: str = ""
+    asserted: tuple[str, ...] = ()
 
     @property
     def is_request(self) -> bool:
@@ -82,7 +87,9 @@ def _parse_sip(pkt: UdpPacket) -> SipMessage | None:
                       branch, phrase, msg.field("warning"), msg.field("reason"),
                       _audio_pts(media) if msg.body.startswith("v=") else None,
                       data[:MESSAGE_TEXT_MAX].decode("utf-8", "replace"), media,
-                      _tagged(msg.header("to")))
+                      _tagged(msg.header("to")), msg.header("from"), msg.header("to"),
+                      tuple(v for v in (msg.header("p-asserted-identity"),
+                                        msg.header("remote-party-id")) if v))
 
 
 MESSAGE_TEXT_MAX = 8192  # bytes of a message kept for the call page (a SIP/UDP one fits)
@@ -147,24 +154,31 @@ class Refusal:
     offered: tuple[str, ...] = ()  # the INVITE's SDP media lines
     reinvite: bool = False  # an INVITE inside the dialog (the far end had answered it)
     ts: float = 0.0  # when the refusal crossed the wire (epoch s)
+    invite: SipMessage | None = None  # the INVITE refused (whose call it was: its From...)
 
 
 def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list[Refusal]:
     """Final responses >= 300 (digest challenges aside) that an address in `far_ends`
-    sent for an INVITE it received at or after `since` (epoch s); one per INVITE."""
+    sent for an INVITE it received at or after `since` (epoch s); one per INVITE. A 487
+    to an INVITE the switch had CANCELled is no refusal: the switch withdrew it (RFC
+    3261 §9.2)."""
     msgs = [m for m in (parse_sip(p) for p in packets) if m is not None and m.ts >= since]
     invites = {(m.call_id, m.cseq, m.dst): m for m in msgs
                if m.is_request and m.method == "INVITE" and m.dst in far_ends}
+    cancelled = {(m.call_id, m.cseq, m.dst) for m in msgs
+                 if m.is_request and m.method == "CANCEL" and m.dst in far_ends}
     found: dict[tuple[str, int, str], Refusal] = {}
     for m in msgs:
         if m.code is None or m.code < 300 or m.code in (401, 407) or m.method != "INVITE":
+            continue
+        if m.code == 487 and (m.call_id, m.cseq, m.src) in cancelled:
             continue
         invite = invites.get((m.call_id, m.cseq, m.src))
         if invite is not None and (m.call_id, m.cseq, m.src) not in found:
             user = invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
             found[(m.call_id, m.cseq, m.src)] = Refusal(
                 m.src, user, m.code, m.phrase, m.warning, invite.audio_pts, invite.media,
-                invite.in_dialog, m.ts)
+                invite.in_dialog, m.ts, invite)
     return list(found.values())
 
 

@@ -67,7 +67,7 @@ from harness.run.scoring import (
 )
 from harness.run.t38call import T38Call, t38_fax_checks
 from harness.run.voicemail import VoicemailSteps
-from harness.sip.attribution import CallIdentity
+from harness.sip.attribution import CallIdentity, IncomingInvite, may_be
 from harness.sip.scenario import (
     TALKER_PAD_S,
     TURN_GAP_S,
@@ -313,6 +313,20 @@ class CallRunner:
                                "Endpoint answers its own INVITE 482): pick lines that "
                                "agents.lines_per_worker deals to different workers")
 
+    def identity(self, spec: CallSpec, route: Route, number: str) -> CallIdentity:
+        """What the call's far ends may know it by: its calling numbers (the caller's,
+        and the transferor's for an attended transfer's consultation call) and the far
+        ends it may ring."""
+        plan = self.s.plan
+        dialled = plan.line_by_number(route.number)
+        callers = [number]
+        if spec.transfer_kind == "attended" and dialled is not None:
+            callers.append(dialled.number)  # the consultation call comes from it
+        return CallIdentity(tuple(canonical(n, plan.home_npa) for n in callers if n),
+                            plan.far_ends(spec.reaches, *spec.before_dials,
+                                          spec.transfer_to, spec.conference_with),
+                            plan.home_npa)
+
     def far_end(self, spec: CallSpec, call_dir: Path, route: Route,
                 number: str = "") -> FarEndPolicy:
         """How whoever the switch rings behaves: the dialled line as the row says, a line
@@ -323,13 +337,7 @@ class CallRunner:
         plan = self.s.plan
         dialled = plan.line_by_number(route.number)
         third = self.scorer.third_ref(spec).path if self.scorer.has_third_party(spec) else None
-        callers = [number]
-        if spec.transfer_kind == "attended" and dialled is not None:
-            callers.append(dialled.number)  # the consultation call comes from it
-        identity = CallIdentity(tuple(canonical(n, plan.home_npa) for n in callers if n),
-                                plan.far_ends(spec.reaches, *spec.before_dials,
-                                              spec.transfer_to, spec.conference_with),
-                                plan.home_npa)
+        identity = self.identity(spec, route, number)
         if spec.retrieves:  # the voicemail platform plays the message on the digits
             return FarEndPolicy(None, play_wav=Path(spec.retrieves), identity=identity,
                                 play_on_dtmf=plan.voicemail_retrieve)
@@ -678,7 +686,7 @@ class CallRunner:
         cdr = self.cdr(spec, out, route, number, store_mark, before_cdr) \
             if spec.expect.cdr and sent else None
         early = early_media(out.a, packets)
-        refused = self.refused(spec, out, packets, t38)
+        refused = self.refused(spec, out, packets, self.identity(spec, route, number), t38)
         verdict = decide(spec.expect, limits, out.a.final_code, timing, quality, cdr, stall,
                          refused.why if refused else "", streams,
                          cdr_stall=clock_readings_stall(s.guard, out, stall),
@@ -720,10 +728,12 @@ class CallRunner:
                           stream_doc, clocks=s.clocks_of(workers))
 
     def refused(self, spec: CallSpec, out: CallOutcome, packets: list[UdpPacket],
-                t38: T38Call | None = None) -> FarEndRefused | None:
+                identity: CallIdentity, t38: T38Call | None = None) -> FarEndRefused | None:
         """Who refused and why, when the call did not end as the row expects because one
         of the harness's far ends refused what the switch sent it (not because the row
-        asked it to): read from the wire, whatever Call-ID the switch gave that leg.
+        asked it to): read from the wire, whatever Call-ID the switch gave that leg, for
+        an INVITE that may have been this call's (`may_be` its `identity`: the calls up
+        beside it have far ends that refuse too, a busy row's line its 486).
 
         The switch's fail, except a fax row whose fax terminal was offered T.38 only:
         the harness's terminals are G.711 pass-through ones (pjsua2 takes no m=image
@@ -741,8 +751,14 @@ class CallRunner:
                 continue  # the far end did as the row told it (busy, unassigned...)
             line = next((ln for ln in self.s.plan.lines
                          if canonical(ln.number) == canonical(r.user)), None)
-            who = line.name if line else "the simulated PSTN" \
-                if where[r.at].startswith(PSTN_WORKER) else f"agent worker {where[r.at]}"
+            gateway = where[r.at].startswith(PSTN_WORKER)
+            if r.invite is not None and not may_be(IncomingInvite(
+                    line.name if line else str(Party.pstn()) if gateway else
+                    f"unknown:{r.user}", r.invite.call_id, r.invite.phrase, r.invite.from_,
+                    r.invite.to, r.invite.asserted, "", 0.0, r.invite.ts), identity):
+                continue  # another call's, up beside this one
+            who = line.name if line else "the simulated PSTN" if gateway \
+                else f"agent worker {where[r.at]}"
             return judge_refusal(spec, r, who, t38 is not None and r.at == t38.ua.sip_address)
         return None
 

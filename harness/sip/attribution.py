@@ -140,3 +140,21 @@ def attribute(invite: IncomingInvite,
                                        f"({tier})", tuple(sorted(keys)))
     return Attribution("", "", f"neither its calling number nor {invite.seat} fits any of "
                                f"the {len(live)} call(s) in progress")
+
+
+def may_be(invite: IncomingInvite, ident: CallIdentity) -> bool:
+    """Could `invite` have been the call's? For an INVITE read from the wire that no far
+    end attributed (pjsua2 refuses some before its application hears of them: a media
+    offer it cannot take), among the INVITEs of every call up at the time.
+
+    Its calling number is the call's ("number": even at a far end the call should not
+    have rung, a misroute); or it rang one of the call's far ends ("seat") and that far
+    end is the call's alone: a line (the plan scheduler never runs two calls on one
+    line), or a PSTN number the INVITE shows no calling number for (a withheld caller,
+    for which the scheduler makes the number a party). A PSTN number several calls may
+    ring at once, with another calling number, is another call's."""
+    if invite.numbers(ident.home_npa) & set(ident.callers):
+        return True
+    if not invite.seats(ident.home_npa) & set(ident.seats):
+        return False
+    return not Party.in_pstn(invite.seat) or not invite.numbers(ident.home_npa)

@@ -1,7 +1,7 @@
 """Which call an incoming INVITE belongs to, from what any switch delivers: a B2BUA's
 new Call-ID, no private header, the calling number in another form."""
 
-from harness.sip.attribution import CallIdentity, IncomingInvite, attribute, pstn_seat
+from harness.sip.attribution import CallIdentity, IncomingInvite, attribute, may_be, pstn_seat
 
 NPA = "413"
 A_TO_B = CallIdentity(("+14135550101",), ("site1/02", "site6/07"), NPA)  # forwards to 6/07
@@ -78,3 +78,32 @@ def test_a_stray_names_the_invite() -> None:
     inv = invite("site2/05", "<sip:4135550177@h>", "sip:4135550166@h")
     assert inv.describe() == ("INVITE Call-ID b2bua-leg-7 at site2/05 (R-URI "
                               "sip:4135550166@h, From <sip:4135550177@h>)")
+
+
+# -- a refusal read from the wire: could its INVITE have been this call's? ------------
+def test_a_refusal_by_a_line_another_call_rang_is_not_this_calls() -> None:
+    """A busy row beside this one: its line answers its own caller 486. Neither the
+    line nor the calling number is this call's (a pickup row once named it)."""
+    busy_row = invite("site2/07", "<sip:+14135550105@h>", "sip:4135550118@w5")
+    assert not may_be(busy_row, A_TO_B)
+
+
+def test_a_refusal_by_the_calls_own_line_is_its_whatever_the_caller_id_shows() -> None:
+    for shown in ("<sip:+14135550101@sbc.carrier>", "<sip:anonymous@anonymous.invalid>",
+                  "<sip:2125550000@h>"):  # E.164, withheld, rewritten by the switch
+        assert may_be(invite("site1/02", shown), A_TO_B), shown
+    assert may_be(invite("site6/07", "<sip:anonymous@h>"), A_TO_B)  # forwarded to
+
+
+def test_a_refusal_of_the_calls_number_at_a_far_end_it_should_not_ring_is_its() -> None:
+    assert may_be(invite("site4/11", "<tel:4135550101>"), A_TO_B)  # the switch misrouted
+
+
+def test_at_a_pstn_number_two_calls_ring_the_calling_number_decides() -> None:
+    ruri = "sip:4135550190@127.0.0.1:5099;tgrp=local"
+    theirs = invite("pstn:local", "<sip:4135550104@beta.test>", ruri)
+    assert may_be(theirs, D_TO_PSTN) and not may_be(theirs, C_TO_PSTN)
+    withheld = invite("pstn:local", "<sip:anonymous@anonymous.invalid>", ruri)
+    assert may_be(withheld, C_TO_PSTN)  # the scheduler runs one withheld call to it
+    elsewhere = invite("pstn:local", "<sip:anonymous@h>", "sip:2125550123@gw")
+    assert not may_be(elsewhere, C_TO_PSTN)
