@@ -142,19 +142,35 @@ def t38_only(media: tuple[str, ...]) -> str:
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A final error response one of the harness's far ends sent the switch for an
-    INVITE (whatever Call-ID the switch gave that leg): who, what, why, and the audio
-    payload types the switch had offered it."""
+    INVITE (whatever Call-ID the switch gave that leg): who, what, why, and the INVITE
+    it refused (what the switch offered it, whose call it was: its From...)."""
 
     at: str  # the far end's SIP address (ip:port)
-    user: str  # the user of the refused INVITE's Request-URI
     code: int
     phrase: str
     warning: str
-    offered_pts: tuple[int, ...] | None  # None: the INVITE had no SDP
-    offered: tuple[str, ...] = ()  # the INVITE's SDP media lines
-    reinvite: bool = False  # an INVITE inside the dialog (the far end had answered it)
-    ts: float = 0.0  # when the refusal crossed the wire (epoch s)
-    invite: SipMessage | None = None  # the INVITE refused (whose call it was: its From...)
+    ts: float  # when the refusal crossed the wire (epoch s)
+    invite: SipMessage
+
+    @property
+    def user(self) -> str:
+        """The user of the refused INVITE's Request-URI."""
+        return self.invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
+
+    @property
+    def offered_pts(self) -> tuple[int, ...] | None:
+        """The audio payload types offered (None: the INVITE had no SDP)."""
+        return self.invite.audio_pts
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        """The INVITE's SDP media lines."""
+        return self.invite.media
+
+    @property
+    def reinvite(self) -> bool:
+        """An INVITE inside the dialog (the far end had answered it)."""
+        return self.invite.in_dialog
 
 
 def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list[Refusal]:
@@ -175,10 +191,8 @@ def refusals(packets: list[UdpPacket], far_ends: set[str], since: float) -> list
             continue
         invite = invites.get((m.call_id, m.cseq, m.src))
         if invite is not None and (m.call_id, m.cseq, m.src) not in found:
-            user = invite.phrase.partition(":")[2].partition("@")[0].split(";")[0]
-            found[(m.call_id, m.cseq, m.src)] = Refusal(
-                m.src, user, m.code, m.phrase, m.warning, invite.audio_pts, invite.media,
-                invite.in_dialog, m.ts, invite)
+            found[(m.call_id, m.cseq, m.src)] = Refusal(m.src, m.code, m.phrase, m.warning,
+                                                        m.ts, invite)
     return list(found.values())
 
 

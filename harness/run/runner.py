@@ -751,14 +751,17 @@ class CallRunner:
                 continue  # the far end did as the row told it (busy, unassigned...)
             line = next((ln for ln in self.s.plan.lines
                          if canonical(ln.number) == canonical(r.user)), None)
-            gateway = where[r.at].startswith(PSTN_WORKER)
-            if r.invite is not None and not may_be(IncomingInvite(
-                    line.name if line else str(Party.pstn()) if gateway else
-                    f"unknown:{r.user}", r.invite.call_id, r.invite.phrase, r.invite.from_,
-                    r.invite.to, r.invite.asserted, "", 0.0, r.invite.ts), identity):
+            if line is not None:
+                seat = who = line.name
+            elif where[r.at].startswith(PSTN_WORKER):
+                seat, who = str(Party.pstn()), "the simulated PSTN"
+            else:
+                seat, who = f"unknown:{r.user}", f"agent worker {where[r.at]}"
+            invite = r.invite
+            if not may_be(IncomingInvite(seat, invite.call_id, invite.phrase, invite.from_,
+                                         invite.to, invite.asserted, "", 0.0, invite.ts),
+                          identity):
                 continue  # another call's, up beside this one
-            who = line.name if line else "the simulated PSTN" if gateway \
-                else f"agent worker {where[r.at]}"
             return judge_refusal(spec, r, who, t38 is not None and r.at == t38.ua.sip_address)
         return None
 

@@ -153,8 +153,9 @@ def may_be(invite: IncomingInvite, ident: CallIdentity) -> bool:
     line), or a PSTN number the INVITE shows no calling number for (a withheld caller,
     for which the scheduler makes the number a party). A PSTN number several calls may
     ring at once, with another calling number, is another call's."""
-    if invite.numbers(ident.home_npa) & set(ident.callers):
+    shown = invite.numbers(ident.home_npa)
+    if shown & set(ident.callers):
         return True
     if not invite.seats(ident.home_npa) & set(ident.seats):
         return False
-    return not Party.in_pstn(invite.seat) or not invite.numbers(ident.home_npa)
+    return not Party.in_pstn(invite.seat) or not shown

@@ -14,7 +14,15 @@ Fakes only for the SIP on the wire (pure parsing and judging)."""
 from __future__ import annotations
 
 from harness.capture.pcap import UdpPacket
-from harness.capture.sip import Refusal, parse_sip, refusals, sdp_media, t38_only, t38_stream
+from harness.capture.sip import (
+    Refusal,
+    SipMessage,
+    parse_sip,
+    refusals,
+    sdp_media,
+    t38_only,
+    t38_stream,
+)
 from harness.model import CallSpec, CallTiming, Expect, Status
 from harness.run.runner import judge_refusal, t38_reinvites_refused
 from harness.verdict.checks import Outcome
@@ -88,7 +96,10 @@ def test_a_refused_initial_invite_and_a_refused_reinvite_are_told_apart() -> Non
 
 
 def _refusal(media: tuple[str, ...], pts: tuple[int, ...] | None = ()) -> Refusal:
-    return Refusal("127.0.0.1:15924", "4135550177", 488, "Not Acceptable Here", "", pts, media)
+    invite = SipMessage(0.0, "127.0.0.1:5060", "127.0.0.1:15924", "INVITE", None, "b-leg", 1,
+                        "z9hG4bK1", "sip:4135550177@127.0.0.1:15924", audio_pts=pts,
+                        media=media)
+    return Refusal("127.0.0.1:15924", 488, "Not Acceptable Here", "", 0.0, invite)
 
 
 def test_t38_alone_offered_to_a_fax_terminal_is_the_harness_error_not_measured() -> None:
